@@ -1,0 +1,72 @@
+import NIOCore
+
+extension ByteBuffer {
+    /// Appends `frame`, header and payload.
+    public mutating func writeFrame(_ frame: Frame) {
+        self.writeHeader(length: frame.payloadLength, callID: frame.callID, type: frame.type)
+        switch frame {
+        case .hello(let hello):
+            hello.write(into: &self)
+        case .request(_, let payload), .response(_, let payload):
+            self.writeImmutableBuffer(payload)
+        case .cancel:
+            break
+        case .ping(let opaque), .pong(let opaque):
+            self.writeInteger(opaque)
+        case .goAway(let goAway):
+            goAway.write(into: &self)
+        }
+    }
+
+    /// Appends a REQUEST frame for `request`, encoding the payload in place (no intermediate buffer).
+    /// - Throws: ``WireError/Code/invalidMethod`` if the method is not `/SERVICE/METHOD`;
+    ///   ``WireError/Code/invalidCallID`` for call id 0 or above 2^31-1. Nothing is written then.
+    public mutating func writeRequestFrame(callID: UInt32, _ request: Request) throws(WireError) {
+        try Self.checkCallID(callID)
+        guard Request.isValidMethod(request.method) else {
+            throw WireError(.invalidMethod, ":method '\(request.method.prefix(128))' is not /SERVICE/METHOD")
+        }
+        self.writeHeader(length: request.encodedLength, callID: callID, type: .request)
+        request.write(into: &self)
+    }
+
+    /// Appends a RESPONSE frame for `response`, encoding the payload in place.
+    /// - Throws: ``WireError/Code/invalidCallID`` for call id 0 or above 2^31-1.
+    public mutating func writeResponseFrame(callID: UInt32, _ response: Response) throws(WireError) {
+        try Self.checkCallID(callID)
+        self.writeHeader(length: response.encodedLength, callID: callID, type: .response)
+        response.write(into: &self)
+    }
+
+    private static func checkCallID(_ callID: UInt32) throws(WireError) {
+        guard callID != 0, callID <= Frame.maxCallID else {
+            throw WireError(.invalidCallID, "call id \(callID) is outside 1...\(Frame.maxCallID)")
+        }
+    }
+
+    private mutating func writeHeader(length: Int, callID: UInt32, type: FrameType) {
+        self.writeMultipleIntegers(UInt32(length), callID, type.rawValue, UInt8(0))
+    }
+}
+
+/// What a connection writes: a raw ``Frame``, or a structured request or response encoded in place.
+public enum OutboundFrame: Sendable {
+    case frame(Frame)
+    case request(callID: UInt32, Request)
+    case response(callID: UInt32, Response)
+}
+
+/// The encoder as a NIO `MessageToByteEncoder`, for `MessageToByteHandler`. Holds no state.
+public struct FrameEncoder: MessageToByteEncoder, Sendable {
+    public typealias OutboundIn = OutboundFrame
+
+    public init() {}
+
+    public func encode(data: OutboundFrame, out: inout ByteBuffer) throws {
+        switch data {
+        case .frame(let frame): out.writeFrame(frame)
+        case .request(let callID, let request): try out.writeRequestFrame(callID: callID, request)
+        case .response(let callID, let response): try out.writeResponseFrame(callID: callID, response)
+        }
+    }
+}

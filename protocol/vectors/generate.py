@@ -1,0 +1,365 @@
+#!/usr/bin/env python3
+"""Writes frames.json: the golden vectors of protocol/SPEC.md.
+
+This is an independent encoder, written from SPEC.md with the standard library only, so that the
+Swift codec and every client are checked against bytes they did not produce themselves.
+Run `python3 protocol/vectors/generate.py` after changing the spec, and commit frames.json.
+"""
+import json
+import pathlib
+import struct
+
+HELLO, REQUEST, RESPONSE, CANCEL, PING, PONG, GOAWAY = 1, 2, 3, 4, 5, 6, 7
+TYPE_NAMES = {1: "HELLO", 2: "REQUEST", 3: "RESPONSE", 4: "CANCEL", 5: "PING", 6: "PONG", 7: "GOAWAY"}
+MAGIC = b"FBRP"
+SUBMIT = "/feedback.v1.FeedbackService/SubmitFeedback"
+HEALTH = "/feedback.health.v1.Health/Check"
+# A realistic ~300-byte HS256 token (header.payload.signature); its content does not matter here.
+JWT = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
+    "eyJzdWIiOiJ1c2VyLTEyMzQ1Njc4OTAiLCJzY29wZSI6ImZlZWRiYWNrOndyaXRlIiwiaXNzIjoiaHR0cHM6Ly9jaGF0"
+    "LmV4YW1wbGUuY29tIiwiYXVkIjoiZmVlZGJhY2stcnBjIiwiaWF0IjoxNzk2MzAwMDAwLCJleHAiOjE3OTYzMDM2MDB9."
+    "k3Wq5mZxH0b9lK2cQ7rT1vNp8sYdFgJhLzXcVbNm0aE"
+)
+
+
+def header(length, call_id, ftype, flags=0):
+    return struct.pack(">IIBB", length, call_id, ftype, flags)
+
+
+def frame(call_id, ftype, payload, flags=0):
+    return header(len(payload), call_id, ftype, flags) + payload
+
+
+def hello_payload(version=1, settings=()):
+    return MAGIC + struct.pack(">H", version) + b"".join(struct.pack(">HI", i, v) for i, v in settings)
+
+
+def entry(key, value):
+    key = key.encode("ascii") if isinstance(key, str) else key
+    value = value.encode("ascii") if isinstance(value, str) else value
+    return struct.pack(">B", len(key)) + key + struct.pack(">H", len(value)) + value
+
+
+def block(entries):
+    return b"".join(entry(k, v) for k, v in entries)
+
+
+def request_payload(entries, message=b""):
+    md = block(entries)
+    return struct.pack(">I", len(md)) + md + message
+
+
+def response_payload(code, message, entries=(), body=b""):
+    text = message.encode("utf-8")
+    md = block(entries)
+    return struct.pack(">II", code, len(text)) + text + struct.pack(">I", len(md)) + md + body
+
+
+def varint(n):
+    n &= (1 << 64) - 1
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def submit_message(interaction_id, rating):
+    out = b""
+    if interaction_id:
+        out += b"\x08" + varint(interaction_id)
+    if rating:
+        out += b"\x10" + varint(rating)
+    return out
+
+
+def md_json(entries):
+    out = []
+    for k, v in entries:
+        if k.endswith("-bin"):
+            out.append({"key": k, "value_hex": v.hex()})
+        else:
+            out.append({"key": k, "value": v})
+    return out
+
+
+valid = []
+invalid = []
+
+
+def add_valid(name, role, state, data, fields, note=None, **extra):
+    v = {"name": name, "role": role, "state": state, "hex": data.hex(), "canonical": True, "frame": fields}
+    if note:
+        v["note"] = note
+    v.update(extra)
+    valid.append(v)
+
+
+def add_invalid(name, role, state, data, error, scope, note, status=None, goaway=None, **extra):
+    v = {"name": name, "role": role, "state": state, "hex": data.hex(), "error": error, "scope": scope, "note": note}
+    if status is not None:
+        v["status"] = status
+    if goaway is not None:
+        v["goaway"] = goaway
+    v.update(extra)
+    invalid.append(v)
+
+
+def base(ftype, call_id, payload, flags=0):
+    return {"type": TYPE_NAMES[ftype], "call_id": call_id, "flags": flags, "length": len(payload)}
+
+
+# ---------------------------------------------------------------- valid frames
+settings = [(1, 1048576), (2, 100), (3, 8192)]
+p = hello_payload(1, settings)
+add_valid("hello-server-settings", "client", "handshake", frame(0, HELLO, p),
+          dict(base(HELLO, 0, p), hello={"version": 1, "settings": [{"id": i, "value": v} for i, v in settings]}),
+          "The HELLO a server with default settings sends.")
+p = hello_payload(1)
+add_valid("hello-client-minimal", "server", "handshake", frame(0, HELLO, p),
+          dict(base(HELLO, 0, p), hello={"version": 1, "settings": []}),
+          "A client HELLO with no settings: all defaults.")
+p = hello_payload(3, [(1, 16384), (0x7F01, 12345)])
+add_valid("hello-future-version-unknown-setting", "server", "handshake", frame(0, HELLO, p),
+          dict(base(HELLO, 0, p), hello={"version": 3, "settings": [{"id": 1, "value": 16384}, {"id": 0x7F01, "value": 12345}]}),
+          "A newer peer: version 3 is accepted (the connection uses min(3, 1) = 1) and unknown setting 0x7F01 is ignored.")
+
+entries = [(":method", SUBMIT), (":timeout", "5000"), ("authorization", "Bearer " + JWT),
+           ("x-request-id", "req-7f3a9c"), ("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")]
+msg = submit_message(42, 1)
+p = request_payload(entries, msg)
+add_valid("request-submit-feedback", "server", "open", frame(1, REQUEST, p),
+          dict(base(REQUEST, 1, p), request={"method": SUBMIT, "timeout_ms": 5000, "metadata": md_json(entries[2:]),
+                                             "message_hex": msg.hex()}),
+          "SubmitFeedback(interaction_id=42, rating=1) with a ~300-byte JWT, a timeout, a request id and a traceparent.")
+entries = [(":method", SUBMIT), ("authorization", "Bearer " + JWT)]
+msg = submit_message(9007199254740993, -1)
+p = request_payload(entries, msg)
+add_valid("request-negative-rating-no-timeout", "server", "open", frame(0x7FFFFFFF, REQUEST, p),
+          dict(base(REQUEST, 0x7FFFFFFF, p), request={"method": SUBMIT, "timeout_ms": None, "metadata": md_json(entries[1:]),
+                                                      "message_hex": msg.hex()}),
+          "The largest call id; rating -1 is a 10-byte protobuf varint.")
+entries = [(":method", HEALTH), ("trace-bin", bytes([0, 1, 0xFE, 0xFF])), ("x-tag", "a"), ("x-tag", "b"), ("x-empty", "")]
+p = request_payload(entries)
+add_valid("request-health-binary-and-repeated-metadata", "server", "open", frame(3, REQUEST, p),
+          dict(base(REQUEST, 3, p), request={"method": HEALTH, "timeout_ms": None, "metadata": md_json(entries[1:]),
+                                             "message_hex": ""}),
+          "An empty message; a -bin value holding arbitrary bytes; a repeated ordinary key keeps both values in order; an empty value.")
+entries = [(":timeout", "0"), (":method", HEALTH)]
+p = request_payload(entries)
+add_valid("request-pseudo-keys-any-order-zero-timeout", "server", "open", frame(5, REQUEST, p),
+          dict(base(REQUEST, 5, p), request={"method": HEALTH, "timeout_ms": 0, "metadata": [], "message_hex": ""}),
+          "Pseudo-keys may come in any order; a zero timeout is valid (the call is already past its deadline). "
+          "Not canonical: an encoder writes :method first, so encoding the fields gives other (equally valid) bytes.",
+          canonical=False)
+
+entries = [("x-request-id", "req-7f3a9c")]
+p = response_payload(0, "", entries)
+add_valid("response-ok-empty-message", "client", "open", frame(1, RESPONSE, p),
+          dict(base(RESPONSE, 1, p), response={"code": 0, "message": "", "metadata": md_json(entries), "message_hex": ""}),
+          "SubmitFeedback succeeded: status OK, an empty SubmitFeedbackResponse.")
+p = response_payload(0, "", [], b"\x08\x01")
+add_valid("response-ok-health-serving", "client", "open", frame(2, RESPONSE, p),
+          dict(base(RESPONSE, 2, p), response={"code": 0, "message": "", "metadata": [], "message_hex": "0801"}),
+          "Health/Check answered SERVING (status = 1).")
+p = response_payload(5, "Interaction 42 not found.", entries)
+add_valid("response-not-found", "client", "open", frame(1, RESPONSE, p),
+          dict(base(RESPONSE, 1, p), response={"code": 5, "message": "Interaction 42 not found.", "metadata": md_json(entries),
+                                               "message_hex": ""}),
+          "NOT_FOUND with its message.")
+# feedback.rpc.v1.Status{code: 3, message: "é"} serialized by hand: 08 03 12 02 c3 a9
+details = bytes([0x08, 0x03, 0x12, 0x02, 0xC3, 0xA9])
+entries = [("status-details-bin", details)]
+p = response_payload(3, "rating must be 1 (positive) or -1 (negative) \u2014 \u00e9", entries)
+add_valid("response-invalid-argument-utf8-details", "client", "open", frame(9, RESPONSE, p),
+          dict(base(RESPONSE, 9, p), response={"code": 3, "message": "rating must be 1 (positive) or -1 (negative) \u2014 \u00e9",
+                                               "metadata": md_json(entries), "message_hex": ""}),
+          "A UTF-8 message and structured details in status-details-bin.")
+p = response_payload(42, "from the future")
+add_valid("response-unknown-code", "client", "open", frame(4, RESPONSE, p),
+          dict(base(RESPONSE, 4, p), response={"code": 42, "message": "from the future", "metadata": [], "message_hex": ""}),
+          "A code above 16 decodes as is; the client library reports it as UNKNOWN (2).")
+add_valid("cancel", "server", "open", frame(7, CANCEL, b""), base(CANCEL, 7, b""), "Cancel call 7.")
+p = bytes.fromhex("0102030405060708")
+add_valid("ping", "server", "open", frame(0, PING, p), dict(base(PING, 0, p), ping={"opaque_hex": p.hex()}))
+add_valid("pong", "client", "open", frame(0, PONG, p), dict(base(PONG, 0, p), pong={"opaque_hex": p.hex()}))
+p = struct.pack(">II", 17, 0) + b"server shutting down"
+add_valid("goaway-graceful", "client", "open", frame(0, GOAWAY, p),
+          dict(base(GOAWAY, 0, p), goaway={"last_call_id": 17, "error_code": 0, "debug": "server shutting down"}),
+          "Graceful shutdown: calls 1..17 will be answered; later calls were not processed and may be retried.")
+p = struct.pack(">II", 0, 2)
+add_valid("goaway-frame-too-large-no-debug", "client", "open", frame(0, GOAWAY, p),
+          dict(base(GOAWAY, 0, p), goaway={"last_call_id": 0, "error_code": 2, "debug": ""}))
+p = struct.pack(">II", 0, 0)
+add_valid("goaway-from-client", "server", "open", frame(0, GOAWAY, p),
+          dict(base(GOAWAY, 0, p), goaway={"last_call_id": 0, "error_code": 0, "debug": ""}),
+          "A client going away: it sends no more requests.")
+
+# ------------------------------------------------------- invalid: connection errors
+PE, FTL, HF = 1, 2, 3
+add_invalid("truncated-header", "server", "open", frame(1, CANCEL, b"")[:7], "TRUNCATED", "connection",
+            "7 of the 10 header bytes, then end of stream: the decoder needs more bytes; at end of stream it is an error.",
+            goaway=PE)
+p = request_payload([(":method", SUBMIT)], submit_message(42, 1))
+add_invalid("truncated-body", "server", "open", frame(1, REQUEST, p)[:-3], "TRUNCATED", "connection",
+            "A header announcing more payload bytes than arrive before end of stream.", goaway=PE)
+add_invalid("http-request-on-socket", "server", "handshake", b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", "FRAME_TOO_LARGE",
+            "connection", "An HTTP client: 'GET ' read as a length is 1195725856, over the 1024-byte handshake limit; "
+            "rejected after 4 bytes.", goaway=FTL)
+add_invalid("length-over-default-limit", "server", "open", header(1048577, 1, REQUEST), "FRAME_TOO_LARGE", "connection",
+            "One byte over the default 1 MiB MAX_FRAME_SIZE, with no payload sent: rejected from the header alone.",
+            goaway=FTL)
+add_invalid("length-over-configured-limit", "server", "open", header(16385, 1, REQUEST), "FRAME_TOO_LARGE", "connection",
+            "The decoder was configured with max_frame_size 16384.", goaway=FTL, limits={"max_frame_size": 16384})
+add_invalid("reserved-flags", "server", "open", frame(0, PING, bytes(8), flags=0x01), "RESERVED_BITS_SET", "connection",
+            "Version 1 defines no flags: every flag bit is reserved.", goaway=PE)
+add_invalid("reserved-call-id-bit", "server", "open", frame(0x80000001, CANCEL, b""), "RESERVED_BITS_SET", "connection",
+            "The top bit of the call id is reserved.", goaway=PE)
+add_invalid("unknown-frame-type", "server", "open", frame(0, 0x08, b""), "UNKNOWN_FRAME_TYPE", "connection",
+            "Type 8 is not defined in version 1.", goaway=PE)
+add_invalid("frame-type-zero", "server", "open", frame(0, 0x00, b""), "UNKNOWN_FRAME_TYPE", "connection",
+            "Type 0 is reserved.", goaway=PE)
+add_invalid("bad-magic", "server", "handshake", frame(0, HELLO, b"FBRQ" + struct.pack(">H", 1)), "BAD_MAGIC", "connection",
+            "The HELLO's magic is not 'FBRP'.", goaway=HF)
+add_invalid("unsupported-version-zero", "server", "handshake", frame(0, HELLO, hello_payload(0)), "UNSUPPORTED_VERSION",
+            "connection", "Version 0 does not exist.", goaway=HF)
+add_invalid("expected-hello", "server", "handshake", frame(0, PING, bytes(8)), "EXPECTED_HELLO", "connection",
+            "The first frame on a connection must be HELLO.", goaway=HF)
+add_invalid("request-before-hello", "server", "handshake", frame(1, REQUEST, request_payload([(":method", SUBMIT)])),
+            "EXPECTED_HELLO", "connection", "A REQUEST before HELLO.", goaway=HF)
+add_invalid("second-hello", "server", "open", frame(0, HELLO, hello_payload(1)), "UNEXPECTED_FRAME", "connection",
+            "HELLO is sent once, first.", goaway=PE)
+add_invalid("request-to-client", "client", "open", frame(1, REQUEST, request_payload([(":method", SUBMIT)])),
+            "UNEXPECTED_FRAME", "connection", "Only clients send REQUEST.", goaway=PE)
+add_invalid("response-to-server", "server", "open", frame(1, RESPONSE, response_payload(0, "")), "UNEXPECTED_FRAME",
+            "connection", "Only servers send RESPONSE.", goaway=PE)
+add_invalid("cancel-to-client", "client", "open", frame(1, CANCEL, b""), "UNEXPECTED_FRAME", "connection",
+            "Only clients send CANCEL.", goaway=PE)
+add_invalid("request-on-call-id-zero", "server", "open", frame(0, REQUEST, request_payload([(":method", SUBMIT)])),
+            "INVALID_CALL_ID", "connection", "REQUEST, RESPONSE and CANCEL need a call id of 1 or more.", goaway=PE)
+add_invalid("cancel-on-call-id-zero", "server", "open", frame(0, CANCEL, b""), "INVALID_CALL_ID", "connection",
+            "CANCEL on call id 0.", goaway=PE)
+add_invalid("ping-on-call-id", "server", "open", frame(5, PING, bytes(8)), "INVALID_CALL_ID", "connection",
+            "HELLO, PING, PONG and GOAWAY use call id 0.", goaway=PE)
+add_invalid("hello-on-call-id", "server", "handshake", frame(1, HELLO, hello_payload(1)), "INVALID_CALL_ID", "connection",
+            "HELLO uses call id 0.", goaway=PE)
+add_invalid("ping-short", "server", "open", frame(0, PING, bytes(7)), "INVALID_PAYLOAD_LENGTH", "connection",
+            "PING carries exactly 8 bytes.", goaway=PE)
+add_invalid("cancel-with-payload", "server", "open", frame(1, CANCEL, b"\x00"), "INVALID_PAYLOAD_LENGTH", "connection",
+            "CANCEL carries no payload.", goaway=PE)
+add_invalid("goaway-short", "client", "open", frame(0, GOAWAY, bytes(7)), "INVALID_PAYLOAD_LENGTH", "connection",
+            "GOAWAY carries at least 8 bytes.", goaway=PE)
+add_invalid("hello-short", "server", "handshake", frame(0, HELLO, MAGIC + b"\x00"), "INVALID_PAYLOAD_LENGTH", "connection",
+            "HELLO carries at least magic and version (6 bytes).", goaway=PE)
+add_invalid("hello-partial-setting", "server", "handshake", frame(0, HELLO, hello_payload(1) + b"\x00\x01\x00"),
+            "INVALID_PAYLOAD_LENGTH", "connection", "HELLO settings are 6 bytes each.", goaway=PE)
+add_invalid("hello-over-handshake-limit", "server", "handshake", header(1025, 0, HELLO), "FRAME_TOO_LARGE", "connection",
+            "Before the handshake no frame may exceed 1024 payload bytes.", goaway=FTL)
+add_invalid("setting-frame-size-too-small", "server", "handshake", frame(0, HELLO, hello_payload(1, [(1, 16383)])),
+            "INVALID_SETTING", "connection", "MAX_FRAME_SIZE below 16384.", goaway=PE)
+add_invalid("setting-frame-size-too-large", "server", "handshake", frame(0, HELLO, hello_payload(1, [(1, 16777216)])),
+            "INVALID_SETTING", "connection", "MAX_FRAME_SIZE above 16777215.", goaway=PE)
+add_invalid("setting-metadata-size-too-small", "server", "handshake", frame(0, HELLO, hello_payload(1, [(3, 1023)])),
+            "INVALID_SETTING", "connection", "MAX_METADATA_SIZE below 1024.", goaway=PE)
+add_invalid("setting-duplicate", "server", "handshake", frame(0, HELLO, hello_payload(1, [(2, 10), (2, 20)])),
+            "INVALID_SETTING", "connection", "A setting id appears twice.", goaway=PE)
+add_invalid("setting-id-zero", "server", "handshake", frame(0, HELLO, hello_payload(1, [(0, 1)])),
+            "INVALID_SETTING", "connection", "Setting id 0 is reserved.", goaway=PE)
+
+# ------------------------------------------------------------ invalid: call errors
+INVALID_ARGUMENT, RESOURCE_EXHAUSTED = 3, 8
+
+
+def bad_request(name, payload, error, note, status=INVALID_ARGUMENT, **extra):
+    add_invalid(name, "server", "open", frame(11, REQUEST, payload), error, "call", note, status=status, call_id=11, **extra)
+
+
+bad_request("request-payload-too-short", b"\x00\x00", "TRUNCATED_PAYLOAD",
+            "The payload cannot hold the 4-byte metadata length.")
+md = block([(":method", SUBMIT)])
+bad_request("metadata-length-overrun", struct.pack(">I", len(md) + 1) + md, "METADATA_OVERRUN",
+            "metadata_length is one more than the bytes left in the payload.")
+bad_request("metadata-entry-value-overrun", struct.pack(">I", 4) + b"\x01a\x00\x05",
+            "METADATA_OVERRUN", "An entry's value_length runs past the end of the metadata block.")
+bad_request("metadata-entry-key-overrun", struct.pack(">I", 3) + b"\x05ab",
+            "METADATA_OVERRUN", "An entry's key_length runs past the end of the metadata block.")
+big = block([(":method", SUBMIT), ("x-pad", "a" * 8200)])
+bad_request("metadata-too-large", struct.pack(">I", len(big)) + big, "METADATA_TOO_LARGE",
+            "metadata_length over the default MAX_METADATA_SIZE of 8192: RESOURCE_EXHAUSTED.", status=RESOURCE_EXHAUSTED)
+bad_request("metadata-key-uppercase", request_payload([(":method", SUBMIT), ("Authorization", "Bearer x")]),
+            "INVALID_METADATA_KEY", "Keys are lower case.")
+bad_request("metadata-key-empty", request_payload([(":method", SUBMIT), ("", "x")]), "INVALID_METADATA_KEY",
+            "A key of length 0.")
+bad_request("metadata-key-unknown-pseudo", request_payload([(":method", SUBMIT), (":path", "/x")]),
+            "INVALID_METADATA_KEY", "Only :method and :timeout are pseudo-keys in version 1.")
+bad_request("metadata-key-bare-colon", request_payload([(":method", SUBMIT), (":", "x")]),
+            "INVALID_METADATA_KEY", "A pseudo-key needs a name after the colon.")
+bad_request("metadata-value-control-character", request_payload([(":method", SUBMIT), ("x-note", "a\nb")]),
+            "INVALID_METADATA_VALUE", "A value of a key not ending in -bin is printable ASCII (0x20-0x7E).")
+bad_request("metadata-value-non-ascii", request_payload([(":method", SUBMIT), ("x-note", "caf\u00e9".encode("utf-8"))]),
+            "INVALID_METADATA_VALUE", "UTF-8 is not allowed in a text value; use a -bin key.")
+bad_request("missing-method", request_payload([("authorization", "Bearer x")]), "MISSING_METHOD",
+            "A REQUEST without :method.")
+bad_request("duplicate-method", request_payload([(":method", SUBMIT), (":method", HEALTH)]), "DUPLICATE_METADATA_KEY",
+            ":method twice.")
+bad_request("duplicate-authorization", request_payload([(":method", SUBMIT), ("authorization", "Bearer a"),
+                                                        ("authorization", "Bearer b")]),
+            "DUPLICATE_METADATA_KEY", "authorization is a reserved key: at most once.")
+bad_request("method-without-slash", request_payload([(":method", "feedback.v1.FeedbackService/SubmitFeedback")]),
+            "INVALID_METHOD", ":method is /SERVICE/METHOD.")
+bad_request("method-empty-part", request_payload([(":method", "/feedback.v1.FeedbackService/")]),
+            "INVALID_METHOD", "Both SERVICE and METHOD are non-empty.")
+bad_request("timeout-not-digits", request_payload([(":method", SUBMIT), (":timeout", "5s")]), "INVALID_TIMEOUT",
+            ":timeout is 1 to 8 ASCII digits of milliseconds.")
+bad_request("timeout-too-long", request_payload([(":method", SUBMIT), (":timeout", "123456789")]), "INVALID_TIMEOUT",
+            "Nine digits.")
+bad_request("timeout-empty", request_payload([(":method", SUBMIT), (":timeout", "")]), "INVALID_TIMEOUT",
+            "An empty :timeout.")
+bad_request("request-id-too-long", request_payload([(":method", SUBMIT), ("x-request-id", "r" * 129)]),
+            "INVALID_METADATA_VALUE", "x-request-id is at most 128 bytes.")
+
+
+def bad_response(name, payload, error, note):
+    add_invalid(name, "client", "open", frame(11, RESPONSE, payload), error, "call", note, call_id=11)
+
+
+bad_response("response-payload-too-short", struct.pack(">I", 0) + b"\x00\x00", "TRUNCATED_PAYLOAD",
+             "A RESPONSE payload shorter than its fixed fields.")
+bad_response("response-message-overrun", struct.pack(">II", 5, 100) + b"short", "MESSAGE_OVERRUN",
+             "message_length runs past the payload.")
+bad_response("response-metadata-overrun", struct.pack(">II", 0, 0) + struct.pack(">I", 9) + b"\x00",
+             "METADATA_OVERRUN", "metadata_length runs past the payload.")
+bad_response("response-pseudo-key", response_payload(0, "", [(":method", SUBMIT)]), "INVALID_METADATA_KEY",
+             "No pseudo-keys are defined for responses.")
+bad_response("response-error-with-body", response_payload(5, "gone", [], b"\x08\x01"), "UNEXPECTED_BODY",
+             "A RESPONSE whose code is not OK carries no message bytes.")
+bad_response("response-invalid-utf8", response_payload(13, "", []).replace(struct.pack(">II", 13, 0), struct.pack(">II", 13, 2) + b"\xc3\x28"),
+             "INVALID_MESSAGE", "The status message is not valid UTF-8.")
+
+doc = {
+    "spec": "protocol/SPEC.md",
+    "protocol_version": 1,
+    "defaults": {"handshake_max_frame_size": 1024, "max_frame_size": 1048576, "max_metadata_size": 8192,
+                 "max_concurrent_calls": 100},
+    "how_to_use": (
+        "Feed each vector's bytes to a decoder of the given role ('server' decodes what clients send, 'client' what "
+        "servers send). state 'handshake': a fresh connection (no HELLO received yet); state 'open': a HELLO was "
+        "already received. limits, when present, override the defaults. Valid vectors decode to exactly one frame "
+        "whose fields equal 'frame' and leave no bytes; when 'canonical' is true, encoding those fields gives 'hex' again "
+        "(an encoder writes :method, then :timeout, then the other metadata in order). Invalid vectors with "
+        "scope 'connection' make the frame decoder fail with 'error' (TRUNCATED: the decoder asks for more bytes, and "
+        "the end of stream then fails with TRUNCATED); the receiver sends GOAWAY with error code 'goaway'. Invalid "
+        "vectors with scope 'call' decode as a frame, and its payload then fails with 'error'; a server answers that "
+        "call with a RESPONSE of code 'status'."
+    ),
+    "valid": valid,
+    "invalid": invalid,
+}
+out = pathlib.Path(__file__).with_name("frames.json")
+out.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+print(f"wrote {out} ({len(valid)} valid, {len(invalid)} invalid)")
