@@ -38,6 +38,7 @@ let package = Package(
                 "RPCCodec", "FeedbackProtos",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
     ],

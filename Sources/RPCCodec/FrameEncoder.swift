@@ -23,19 +23,14 @@ extension ByteBuffer {
     ///   ``WireError/Code/invalidCallID`` for call id 0 or above 2^31-1. Nothing is written then.
     public mutating func writeRequestFrame(callID: UInt32, _ request: Request) throws(WireError) {
         try Self.checkCallID(callID)
-        guard Request.isValidMethod(request.method) else {
-            throw WireError(.invalidMethod, ":method '\(request.method.prefix(128))' is not /SERVICE/METHOD")
-        }
-        self.writeHeader(length: request.encodedLength, callID: callID, type: .request)
-        request.write(into: &self)
+        try request.writeFrame(callID: callID, into: &self)
     }
 
     /// Appends a RESPONSE frame for `response`, encoding the payload in place.
     /// - Throws: ``WireError/Code/invalidCallID`` for call id 0 or above 2^31-1.
     public mutating func writeResponseFrame(callID: UInt32, _ response: Response) throws(WireError) {
         try Self.checkCallID(callID)
-        self.writeHeader(length: response.encodedLength, callID: callID, type: .response)
-        response.write(into: &self)
+        response.writeFrame(callID: callID, into: &self)
     }
 
     private static func checkCallID(_ callID: UInt32) throws(WireError) {

@@ -89,17 +89,17 @@ public struct Metadata: Hashable, Sendable, Sequence {
         return self.rawEntries.reduce(0) { $0 + ($1.key.first == UInt8(ascii: ":") ? 0 : 3 + $1.key.count + $1.value.count) }
     }
 
-    /// Writes the non-pseudo entries.
-    func writeUserEntries(into buffer: inout ByteBuffer) {
+    /// Writes the non-pseudo entries; the writer has room for ``userEncodedLength`` bytes.
+    func writeUserEntries(into writer: inout UnsafeByteWriter) {
         guard self.containsPseudoEntries else {
-            buffer.writeImmutableBuffer(self.storage)
+            self.storage.withUnsafeReadableBytes { writer.write($0) }
             return
         }
         for entry in self.rawEntries where entry.key.first != UInt8(ascii: ":") {
-            buffer.writeInteger(UInt8(entry.key.count))
-            buffer.writeBytes(entry.key)
-            buffer.writeInteger(UInt16(entry.value.count))
-            buffer.writeBytes(entry.value)
+            writer.write(UInt8(entry.key.count))
+            entry.key.withUnsafeBytes { writer.write($0) }
+            writer.write(UInt16(entry.value.count))
+            entry.value.withUnsafeBytes { writer.write($0) }
         }
     }
 
@@ -136,6 +136,7 @@ public struct Metadata: Hashable, Sendable, Sequence {
     /// The first text value of `key`, or nil.
     public func first(_ key: String) -> String? {
         let wanted = Array(key.utf8)
+        guard wanted.first != UInt8(ascii: ":") else { return nil }
         for raw in self.rawEntries where raw.key == wanted && !MetadataKeys.isBinary(raw.key) {
             return String(decoding: raw.value, as: UTF8.self)
         }
@@ -145,6 +146,7 @@ public struct Metadata: Hashable, Sendable, Sequence {
     /// The first binary value of `key` (which ends in `-bin`), or nil.
     public func firstBinary(_ key: String) -> [UInt8]? {
         let wanted = Array(key.utf8)
+        guard wanted.first != UInt8(ascii: ":") else { return nil }
         return self.rawEntries.first { $0.key == wanted }?.value
     }
 

@@ -3,20 +3,46 @@ enum MetadataKeys {
     static let method = Array(":method".utf8)
     static let timeout = Array(":timeout".utf8)
     /// Keys that may appear at most once; the index is a bit in ``MetadataScanner``'s seen-set.
+    /// Their lengths all differ, which ``reservedIndex(_:)`` relies on.
     static let reserved: [[UInt8]] = [
         method, timeout,
         Array("authorization".utf8), Array("x-request-id".utf8), Array("traceparent".utf8),
         Array("status-details-bin".utf8),
     ]
+    static let methodIndex = 0
+    static let timeoutIndex = 1
     static let requestIDIndex = 3
     static let maxRequestIDLength = 128
 
-    static func reservedIndex(_ key: some Collection<UInt8>) -> Int? {
-        self.reserved.firstIndex { $0.elementsEqual(key) }
+    /// The index of `key` in ``reserved``, or nil.
+    @inline(__always)
+    static func reservedIndex(_ key: UnsafeRawBufferPointer) -> Int? {
+        let candidate: Int
+        switch key.count {
+        case 7: candidate = 0
+        case 8: candidate = 1
+        case 13: candidate = 2
+        case 12: candidate = 3
+        case 11: candidate = 4
+        case 18: candidate = 5
+        default: return nil
+        }
+        return self.reserved[candidate].withUnsafeBytes { $0.elementsEqual(key) } ? candidate : nil
     }
 
-    static func isBinary(_ key: some BidirectionalCollection<UInt8>) -> Bool {
-        key.count >= 4 && key.suffix(4).elementsEqual("-bin".utf8)
+    static func reservedIndex(_ key: [UInt8]) -> Int? {
+        key.withUnsafeBytes { self.reservedIndex($0) }
+    }
+
+    @inline(__always)
+    static func isBinary(_ key: UnsafeRawBufferPointer) -> Bool {
+        let n = key.count
+        return n >= 4 && key[n - 4] == UInt8(ascii: "-") && key[n - 3] == UInt8(ascii: "b")
+            && key[n - 2] == UInt8(ascii: "i") && key[n - 1] == UInt8(ascii: "n")
+    }
+
+    static func isBinary(_ key: [UInt8]) -> Bool {
+        key.withUnsafeBytes { self.isBinary($0) }
     }
 
     @inline(__always)
@@ -29,10 +55,36 @@ enum MetadataKeys {
             return false
         }
     }
+
+    /// Whether every byte lies in `range`. Written as a min/max reduction so it vectorizes.
+    @inline(__always)
+    static func allBytes(_ bytes: UnsafeRawBufferPointer, in range: ClosedRange<UInt8>) -> Bool {
+        guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return true }
+        var low: UInt8 = 0xFF
+        var high: UInt8 = 0
+        for index in 0..<bytes.count {
+            low = Swift.min(low, base[index])
+            high = Swift.max(high, base[index])
+        }
+        return low >= range.lowerBound && high <= range.upperBound
+    }
+
+    /// Whether `method` is `/SERVICE/METHOD`: visible ASCII, two slashes, both parts non-empty.
+    static func isValidMethod(_ method: UnsafeRawBufferPointer) -> Bool {
+        guard method.count >= 4, method.count <= Int(UInt16.max), method[0] == UInt8(ascii: "/"),
+            self.allBytes(method, in: 0x21...0x7E)
+        else { return false }
+        var second = -1
+        for index in 1..<method.count where method[index] == UInt8(ascii: "/") {
+            guard second < 0 else { return false }
+            second = index
+        }
+        return second > 1 && second < method.count - 1
+    }
 }
 
 /// Checks a metadata block entry by entry, in the order of SPEC.md section 7.3 (steps 3 and 4), and
-/// remembers where `:method` and `:timeout` are. Works on raw bytes: allocates nothing.
+/// remembers where `:method` and `:timeout` are. Works on raw bytes: allocates nothing unless it fails.
 struct MetadataScanner {
     enum Context {
         /// `:method` and `:timeout` are allowed.
@@ -72,37 +124,39 @@ struct MetadataScanner {
             }
             try self.check(
                 key: UnsafeRawBufferPointer(rebasing: block[keyStart..<keyStart + keyLength]),
-                value: valueStart..<valueStart + valueLength,
-                in: block
+                value: UnsafeRawBufferPointer(rebasing: block[valueStart..<valueStart + valueLength]),
+                valueRange: valueStart..<valueStart + valueLength
             )
             offset = valueStart + valueLength
         }
     }
 
-    private mutating func check(key: UnsafeRawBufferPointer, value: Range<Int>, in block: UnsafeRawBufferPointer)
+    private mutating func check(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, valueRange: Range<Int>)
         throws(WireError)
     {
         guard let first = key.first else {
             throw WireError(.invalidMetadataKey, "empty metadata key")
         }
-        let name = first == UInt8(ascii: ":") ? UnsafeRawBufferPointer(rebasing: key.dropFirst()) : key
-        guard !name.isEmpty, name.allSatisfy(MetadataKeys.isKeyByte) else {
+        let isPseudo = first == UInt8(ascii: ":")
+        let name = isPseudo ? UnsafeRawBufferPointer(rebasing: key[1...]) : key
+        var validName = !name.isEmpty
+        for byte in name where !MetadataKeys.isKeyByte(byte) { validName = false }
+        guard validName else {
             throw WireError(.invalidMetadataKey, "metadata key '\(Self.printable(key))' has a character outside 0-9 a-z _ . -")
         }
         let reserved = MetadataKeys.reservedIndex(key)
-        if first == UInt8(ascii: ":") {
-            guard self.context == .request, reserved == 0 || reserved == 1 else {
+        if isPseudo {
+            guard self.context == .request, reserved == MetadataKeys.methodIndex || reserved == MetadataKeys.timeoutIndex
+            else {
                 throw WireError(.invalidMetadataKey, "unknown pseudo-key '\(Self.printable(key))'")
             }
             self.containsPseudoEntries = true
         }
-        if !MetadataKeys.isBinary(key) {
-            for index in value where !(0x20...0x7E).contains(block[index]) {
-                throw WireError(
-                    .invalidMetadataValue,
-                    "value of '\(Self.printable(key))' has byte 0x\(String(block[index], radix: 16)); text values are printable ASCII"
-                )
-            }
+        if !MetadataKeys.isBinary(key), !MetadataKeys.allBytes(value, in: 0x20...0x7E) {
+            throw WireError(
+                .invalidMetadataValue,
+                "value of '\(Self.printable(key))' has a byte outside 0x20-0x7E; text values are printable ASCII"
+            )
         }
         guard let reserved else { return }
         if reserved == MetadataKeys.requestIDIndex, value.isEmpty || value.count > MetadataKeys.maxRequestIDLength {
@@ -113,8 +167,8 @@ struct MetadataScanner {
             throw WireError(.duplicateMetadataKey, "reserved key '\(Self.printable(key))' appears twice")
         }
         self.seenReserved |= bit
-        if reserved == 0 { self.method = value }
-        if reserved == 1 { self.timeout = value }
+        if reserved == MetadataKeys.methodIndex { self.method = valueRange }
+        if reserved == MetadataKeys.timeoutIndex { self.timeout = valueRange }
     }
 
     private static func printable(_ key: UnsafeRawBufferPointer) -> String {

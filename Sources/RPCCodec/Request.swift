@@ -48,7 +48,13 @@ public struct Request: Hashable, Sendable {
         let parsed = block.withUnsafeReadableBytes { bytes in
             Result { () throws(WireError) -> (method: String?, timeout: UInt32?) in
                 try scanner.scanAll(bytes)
-                let method = scanner.method.map { String(decoding: UnsafeRawBufferPointer(rebasing: bytes[$0]), as: UTF8.self) }
+                let method = try scanner.method.map { range throws(WireError) in
+                    let raw = UnsafeRawBufferPointer(rebasing: bytes[range])
+                    guard MetadataKeys.isValidMethod(raw) else {
+                        throw WireError(.invalidMethod, ":method '\(String(decoding: raw.prefix(128), as: UTF8.self))' is not /SERVICE/METHOD")
+                    }
+                    return String(decoding: raw, as: UTF8.self)
+                }
                 let timeout = try scanner.timeout.map { range throws(WireError) in
                     try Self.parseTimeout(UnsafeRawBufferPointer(rebasing: bytes[range]))
                 }
@@ -58,9 +64,6 @@ public struct Request: Hashable, Sendable {
         let (method, timeout) = try parsed.get()
         guard let method else {
             throw WireError(.missingMethod, "REQUEST has no :method")
-        }
-        guard Self.isValidMethod(method) else {
-            throw WireError(.invalidMethod, ":method '\(method.prefix(128))' is not /SERVICE/METHOD")
         }
         self.method = method
         self.timeoutMilliseconds = timeout
@@ -82,16 +85,10 @@ public struct Request: Hashable, Sendable {
         return value
     }
 
-    /// Whether `method` is `/SERVICE/METHOD` with both parts non-empty and free of `/`.
+    /// Whether `method` is `/SERVICE/METHOD`: visible ASCII, both parts non-empty and free of `/`.
     public static func isValidMethod(_ method: String) -> Bool {
-        let utf8 = method.utf8
-        guard utf8.first == UInt8(ascii: "/"), utf8.count <= Int(UInt16.max) else { return false }
-        let rest = utf8.dropFirst()
-        guard let slash = rest.firstIndex(of: UInt8(ascii: "/")) else { return false }
-        let service = rest[..<slash]
-        let name = rest[rest.index(after: slash)...]
-        return !service.isEmpty && !name.isEmpty && !name.contains(UInt8(ascii: "/"))
-            && utf8.allSatisfy { (0x21...0x7E).contains($0) }
+        var method = method
+        return method.withUTF8 { MetadataKeys.isValidMethod(UnsafeRawBufferPointer($0)) }
     }
 
     private var clampedTimeout: UInt32? {
@@ -111,20 +108,37 @@ public struct Request: Hashable, Sendable {
         4 + self.metadataLength + self.body.readableBytes
     }
 
-    /// Writes the payload. The method must be valid (``isValidMethod(_:)``); the encoder checks.
-    func write(into buffer: inout ByteBuffer) {
-        buffer.writeInteger(UInt32(self.metadataLength))
-        buffer.writeInteger(UInt8(MetadataKeys.method.count))
-        buffer.writeBytes(MetadataKeys.method)
-        buffer.writeInteger(UInt16(self.method.utf8.count))
-        buffer.writeString(self.method)
-        if let timeout = self.clampedTimeout {
-            buffer.writeInteger(UInt8(MetadataKeys.timeout.count))
-            buffer.writeBytes(MetadataKeys.timeout)
-            Self.writeDigits(timeout, into: &buffer)
+    /// Appends a whole REQUEST frame in one write. The caller has checked the call id.
+    /// - Throws: ``WireError/Code/invalidMethod`` before writing anything.
+    func writeFrame(callID: UInt32, into buffer: inout ByteBuffer) throws(WireError) {
+        var method = self.method
+        let metadataLength = self.metadataLength
+        let payloadLength = 4 + metadataLength + self.body.readableBytes
+        let valid = method.withUTF8 { utf8 in
+            let methodBytes = UnsafeRawBufferPointer(utf8)
+            guard MetadataKeys.isValidMethod(methodBytes) else { return false }
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: Frame.headerSize + payloadLength) { out in
+                var writer = UnsafeByteWriter(out)
+                writer.writeHeader(length: payloadLength, callID: callID, type: .request)
+                writer.write(UInt32(metadataLength))
+                writer.write(UInt8(MetadataKeys.method.count))
+                MetadataKeys.method.withUnsafeBytes { writer.write($0) }
+                writer.write(UInt16(methodBytes.count))
+                writer.write(methodBytes)
+                if let timeout = self.clampedTimeout {
+                    writer.write(UInt8(MetadataKeys.timeout.count))
+                    MetadataKeys.timeout.withUnsafeBytes { writer.write($0) }
+                    Self.writeDigits(timeout, into: &writer)
+                }
+                self.metadata.writeUserEntries(into: &writer)
+                self.body.withUnsafeReadableBytes { writer.write($0) }
+                return writer.offset
+            }
+            return true
         }
-        self.metadata.writeUserEntries(into: &buffer)
-        buffer.writeImmutableBuffer(self.body)
+        guard valid else {
+            throw WireError(.invalidMethod, ":method '\(self.method.prefix(128))' is not /SERVICE/METHOD")
+        }
     }
 
     private static func digitCount(_ value: UInt32) -> Int {
@@ -138,17 +152,17 @@ public struct Request: Hashable, Sendable {
     }
 
     /// Writes `value_length` and the decimal digits without making a String.
-    private static func writeDigits(_ value: UInt32, into buffer: inout ByteBuffer) {
+    private static func writeDigits(_ value: UInt32, into writer: inout UnsafeByteWriter) {
         let count = self.digitCount(value)
-        buffer.writeInteger(UInt16(count))
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        writer.write(UInt16(count))
+        var digits: (UInt64, UInt64) = (0, 0)
         withUnsafeMutableBytes(of: &digits) { raw in
             var rest = value
             for index in stride(from: count - 1, through: 0, by: -1) {
                 raw[index] = UInt8(ascii: "0") + UInt8(rest % 10)
                 rest /= 10
             }
-            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: raw[0..<count]))
+            writer.write(UnsafeRawBufferPointer(rebasing: raw[0..<count]))
         }
     }
 }

@@ -59,11 +59,23 @@ public struct Response: Hashable, Sendable {
         12 + self.message.utf8.count + self.metadata.userEncodedLength + self.body.readableBytes
     }
 
-    func write(into buffer: inout ByteBuffer) {
-        buffer.writeMultipleIntegers(self.code, UInt32(self.message.utf8.count))
-        buffer.writeString(self.message)
-        buffer.writeInteger(UInt32(self.metadata.userEncodedLength))
-        self.metadata.writeUserEntries(into: &buffer)
-        buffer.writeImmutableBuffer(self.body)
+    /// Appends a whole RESPONSE frame in one write. The caller has checked the call id.
+    func writeFrame(callID: UInt32, into buffer: inout ByteBuffer) {
+        var message = self.message
+        let metadataLength = self.metadata.userEncodedLength
+        message.withUTF8 { text in
+            let payloadLength = 12 + text.count + metadataLength + self.body.readableBytes
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: Frame.headerSize + payloadLength) { out in
+                var writer = UnsafeByteWriter(out)
+                writer.writeHeader(length: payloadLength, callID: callID, type: .response)
+                writer.write(self.code)
+                writer.write(UInt32(text.count))
+                writer.write(UnsafeRawBufferPointer(text))
+                writer.write(UInt32(metadataLength))
+                self.metadata.writeUserEntries(into: &writer)
+                self.body.withUnsafeReadableBytes { writer.write($0) }
+                return writer.offset
+            }
+        }
     }
 }
