@@ -3,11 +3,13 @@
 
 This is an independent encoder, written from SPEC.md with the standard library only, so that the
 Swift codec and every client are checked against bytes they did not produce themselves.
-Run `python3 protocol/vectors/generate.py` after changing the spec, and commit frames.json.
+Run `python3 protocol/vectors/generate.py` after changing the spec, and commit frames.json;
+`--check` fails when frames.json differs from what this script writes (the test command runs it).
 """
 import json
 import pathlib
 import struct
+import sys
 
 HELLO, REQUEST, RESPONSE, CANCEL, PING, PONG, GOAWAY = 1, 2, 3, 4, 5, 6, 7
 TYPE_NAMES = {1: "HELLO", 2: "REQUEST", 3: "RESPONSE", 4: "CANCEL", 5: "PING", 6: "PONG", 7: "GOAWAY"}
@@ -158,6 +160,16 @@ add_valid("request-pseudo-keys-any-order-zero-timeout", "server", "open", frame(
           "Not canonical: an encoder writes :method first, so encoding the fields gives other (equally valid) bytes.",
           canonical=False)
 
+entries = [(":method", SUBMIT)]
+msg = submit_message(42, 1)
+p = request_payload(entries, msg)
+add_valid("spec-example-request", "server", "open", frame(1, REQUEST, p),
+          dict(base(REQUEST, 1, p), request={"method": SUBMIT, "timeout_ms": None, "metadata": [], "message_hex": msg.hex()}),
+          "The REQUEST of SPEC.md section 12.")
+p = response_payload(0, "")
+add_valid("spec-example-response", "client", "open", frame(1, RESPONSE, p),
+          dict(base(RESPONSE, 1, p), response={"code": 0, "message": "", "metadata": [], "message_hex": ""}),
+          "The RESPONSE of SPEC.md section 12.")
 entries = [("x-request-id", "req-7f3a9c")]
 p = response_payload(0, "", entries)
 add_valid("response-ok-empty-message", "client", "open", frame(1, RESPONSE, p),
@@ -361,5 +373,11 @@ doc = {
     "invalid": invalid,
 }
 out = pathlib.Path(__file__).with_name("frames.json")
-out.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
-print(f"wrote {out} ({len(valid)} valid, {len(invalid)} invalid)")
+text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+if "--check" in sys.argv:
+    if out.read_text() != text:
+        sys.exit(f"{out} is stale: run python3 protocol/vectors/generate.py and commit it")
+    print(f"{out.name} is up to date ({len(valid)} valid, {len(invalid)} invalid)")
+else:
+    out.write_text(text)
+    print(f"wrote {out} ({len(valid)} valid, {len(invalid)} invalid)")
