@@ -1,44 +1,75 @@
 // swift-tools-version:6.1
 import PackageDescription
 
+let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
+let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
+let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
+let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
+
 let package = Package(
     name: "feedback-rpc",
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "RPCCodec", targets: ["RPCCodec"]),
-        .library(name: "FeedbackProtos", targets: ["FeedbackProtos"]),
+        .library(name: "FeedbackClient", targets: ["FeedbackClient"]),
+        .executable(name: "feedbackd", targets: ["feedbackd"]),
+        .executable(name: "feedbackctl", targets: ["feedbackctl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
         // Bytes <-> frames of protocol/SPEC.md. Imports NIOCore only; never sees a channel.
-        .target(
-            name: "RPCCodec",
-            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
-        ),
+        .target(name: "RPCCodec", dependencies: [nioCore]),
+        // Status codes, the RPC error, server context, method registry and interceptors. No sockets, no NIO.
+        .target(name: "RPCCore", dependencies: [logging]),
+        // The Unix-socket server and client connection: joins RPCCodec and RPCCore over NIOPosix.
+        .target(name: "RPCUnixTransport", dependencies: ["RPCCodec", "RPCCore", nioCore, nioPosix, logging, lifecycle]),
         // Generated SwiftProtobuf messages of protocol/*.proto (scripts/generate-protos.sh).
+        .target(name: "FeedbackProtos", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        // Ratings, their validation and the store protocol. Imports no RPC, NIO or SQL module.
+        .target(name: "FeedbackDomain"),
+        // The SQLite store (GRDB on the system libsqlite3) with group commit.
         .target(
-            name: "FeedbackProtos",
-            dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]
+            name: "FeedbackSQLite",
+            dependencies: ["FeedbackDomain", .product(name: "GRDB", package: "GRDB.swift"), logging, lifecycle]
         ),
-        // `swift run -c release codec-bench`: codec throughput (BENCHMARKS.md).
+        // JWT verification and development-token minting (jwt-kit).
+        .target(name: "FeedbackAuth", dependencies: [.product(name: "JWTKit", package: "jwt-kit")]),
+        // The RPC services: SubmitFeedback, health, and the authentication interceptor.
+        .target(name: "FeedbackServer", dependencies: ["RPCCore", "FeedbackDomain", "FeedbackAuth", "FeedbackProtos", logging]),
+        // The Swift client library for co-located services.
+        .target(name: "FeedbackClient", dependencies: ["RPCUnixTransport", "RPCCore", "FeedbackProtos", logging]),
         .executableTarget(
-            name: "codec-bench",
+            name: "feedbackd",
             dependencies: [
-                "RPCCodec", "FeedbackProtos",
-                .product(name: "NIOCore", package: "swift-nio"),
-            ],
-            path: "Benchmarks/codec-bench"
+                "FeedbackServer", "FeedbackSQLite", "FeedbackAuth", "RPCUnixTransport", argumentParser, logging, lifecycle,
+            ]
         ),
+        .executableTarget(name: "feedbackctl", dependencies: ["FeedbackClient", "FeedbackAuth", argumentParser]),
+        // `swift run -c release codec-bench`: codec throughput (BENCHMARKS.md).
+        .executableTarget(name: "codec-bench", dependencies: ["RPCCodec", "FeedbackProtos", nioCore], path: "Benchmarks/codec-bench"),
         .testTarget(
             name: "RPCCodecTests",
             dependencies: [
-                "RPCCodec", "FeedbackProtos",
-                .product(name: "NIOCore", package: "swift-nio"),
+                "RPCCodec", "FeedbackProtos", nioCore,
                 .product(name: "NIOTestUtils", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "FeedbackServerTests",
+            dependencies: [
+                "RPCCodec", "RPCCore", "RPCUnixTransport", "FeedbackProtos", "FeedbackDomain", "FeedbackSQLite",
+                "FeedbackAuth", "FeedbackServer", "FeedbackClient", nioCore, nioPosix, logging, lifecycle,
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
     ],

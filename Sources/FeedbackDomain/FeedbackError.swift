@@ -1,0 +1,26 @@
+/// What can go wrong when rating an interaction, in the original endpoint's words.
+public enum FeedbackError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The rating is not 1 or -1. Found before the store is touched.
+    case invalidRating(Int64)
+    /// No `interactions` row has this id.
+    case interactionNotFound(Int64)
+    /// The store could not be reached or the write failed (locked, I/O error, closed).
+    /// `cause` is for the log only.
+    case storeUnavailable(cause: String)
+
+    /// The message the caller sees.
+    public var message: String {
+        switch self {
+        case .invalidRating: Rating.invalidMessage
+        case .interactionNotFound(let id): "Interaction \(id) not found."
+        case .storeUnavailable: "Feedback store unavailable."
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .storeUnavailable(let cause): "\(self.message) (\(cause))"
+        default: self.message
+        }
+    }
+}

@@ -1,0 +1,43 @@
+import Synchronization
+
+/// A store in memory, for tests and for trying the service without a database.
+public final class InMemoryFeedbackStore: FeedbackStore {
+    private struct State {
+        var ratings: [Int64: Rating?]
+        var events: [FeedbackEvent] = []
+        var available = true
+    }
+
+    private let state: Mutex<State>
+
+    /// - Parameter interactionIDs: the interactions that exist, all unrated.
+    public init(interactionIDs: some Sequence<Int64>) {
+        self.state = Mutex(State(ratings: Dictionary(uniqueKeysWithValues: interactionIDs.map { ($0, nil) })))
+    }
+
+    public func submit(_ submission: FeedbackSubmission) async throws(FeedbackError) {
+        try self.state.withLock { state throws(FeedbackError) in
+            guard state.available else { throw .storeUnavailable(cause: "in-memory store marked unavailable") }
+            guard state.ratings[submission.interactionID] != nil else {
+                throw .interactionNotFound(submission.interactionID)
+            }
+            state.ratings[submission.interactionID] = submission.rating
+            state.events.append(FeedbackEvent(interactionID: submission.interactionID, rating: submission.rating, subject: submission.subject))
+        }
+    }
+
+    public func isHealthy() async -> Bool { self.state.withLock { $0.available } }
+
+    /// The stored rating of an interaction (nil when unrated or unknown).
+    public func rating(of interactionID: Int64) -> Rating? {
+        self.state.withLock { $0.ratings[interactionID] ?? nil }
+    }
+
+    /// The audit trail, oldest first.
+    public var events: [FeedbackEvent] { self.state.withLock { $0.events } }
+
+    /// Makes every later call fail with ``FeedbackError/storeUnavailable(cause:)`` (or recover).
+    public func setAvailable(_ available: Bool) {
+        self.state.withLock { $0.available = available }
+    }
+}

@@ -1,0 +1,230 @@
+import Logging
+import NIOCore
+import RPCCodec
+import RPCCore
+
+/// The server side of one connection (SPEC.md sections 3-9), on the connection's event loop.
+///
+/// Answers HELLO, PING and protocol violations itself; hands each valid REQUEST to ``dispatch``
+/// and writes the RESPONSE when ``complete(callID:_:)`` is called. Enforces strictly increasing call
+/// ids, the concurrent-call limit, the handshake and idle timeouts, and GOAWAY draining.
+final class ServerConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = Frame
+    typealias OutboundOut = OutboundFrame
+
+    private enum State {
+        case awaitingHello
+        case open
+        /// GOAWAY sent: calls above `lastCallID` are ignored; close once in-flight calls are answered.
+        case draining(lastCallID: UInt32)
+        case closed
+    }
+
+    private let configuration: ServerConfiguration
+    private let connectionID: Int
+    private let peer: PeerCredentials?
+    private let dispatch: @Sendable (CallJob) -> Void
+    private var logger: Logger
+
+    private var state = State.awaitingHello
+    private var highestCallID: UInt32 = 0
+    private var calls: [UInt32: CallCancellation] = [:]
+    private var context: ChannelHandlerContext?
+    private var timer: Scheduled<Void>?
+    private var flushPending = false
+
+    init(
+        configuration: ServerConfiguration,
+        connectionID: Int,
+        peer: PeerCredentials?,
+        logger: Logger,
+        dispatch: @escaping @Sendable (CallJob) -> Void
+    ) {
+        self.configuration = configuration
+        self.connectionID = connectionID
+        self.peer = peer
+        self.logger = logger
+        self.dispatch = dispatch
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if context.channel.isActive { self.start(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.start(context: context)
+        context.fireChannelActive()
+    }
+
+    private func start(context: ChannelHandlerContext) {
+        guard case .awaitingHello = self.state, self.timer == nil else { return }
+        let hello = Hello(limits: self.configuration.limits, maxConcurrentCalls: UInt32(self.configuration.maxConcurrentCallsPerConnection))
+        context.writeAndFlush(self.wrapOutboundOut(.frame(.hello(hello))), promise: nil)
+        self.arm(after: self.configuration.handshakeTimeout) { handler in
+            handler.connectionError(.handshakeFailed, "no HELLO within \(handler.configuration.handshakeTimeout)")
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch self.unwrapInboundIn(data) {
+        case .hello(let hello):
+            guard hello.negotiatedVersion(with: Hello()) >= 1 else {
+                self.connectionError(.handshakeFailed, "no common protocol version")
+                return
+            }
+            self.state = .open
+            self.armIdleTimer()
+        case .request(let callID, let payload):
+            self.received(callID: callID, payload: payload)
+        case .cancel(let callID):
+            self.calls[callID]?.fire()
+        case .ping(let opaque):
+            context.writeAndFlush(self.wrapOutboundOut(.frame(.pong(opaque))), promise: nil)
+        case .pong:
+            break
+        case .goAway:
+            // The client sends no more calls; close once those in flight are answered.
+            self.state = .draining(lastCallID: self.highestCallID)
+            self.closeIfDrained()
+        case .response:
+            break  // the decoder rejects it for a server
+        }
+    }
+
+    private func received(callID: UInt32, payload: ByteBuffer) {
+        guard callID > self.highestCallID else {
+            self.connectionError(.protocolError, "call id \(callID) is not above \(self.highestCallID)")
+            return
+        }
+        self.highestCallID = callID
+        if case .draining(let last) = self.state, callID > last { return }
+
+        let request: Request
+        do {
+            request = try Request(decoding: payload, limits: self.configuration.limits)
+        } catch {
+            self.logger.debug("rpc.malformed_request", metadata: ["rpc.call_id": "\(callID)", "error": "\(error)"])
+            self.write(callID: callID, Response(code: error.statusCode, message: error.message))
+            return
+        }
+        guard self.calls.count < self.configuration.maxConcurrentCallsPerConnection else {
+            self.write(
+                callID: callID,
+                Response(
+                    code: StatusCode.resourceExhausted.rawValue,
+                    message: "Too many concurrent calls on this connection (limit \(self.configuration.maxConcurrentCallsPerConnection))."
+                )
+            )
+            return
+        }
+        let cancellation = CallCancellation()
+        self.calls[callID] = cancellation
+        self.timer?.cancel()
+        self.timer = nil
+        self.dispatch(
+            CallJob(
+                callID: callID,
+                request: request,
+                receivedAt: .now,
+                peer: self.peer,
+                connectionID: self.connectionID,
+                responder: CallResponder(handler: NIOLoopBound(self, eventLoop: self.context!.eventLoop)),
+                cancellation: cancellation
+            )
+        )
+    }
+
+    /// Writes a call's RESPONSE (once) and closes a drained connection.
+    func complete(callID: UInt32, _ response: Response) {
+        guard self.calls.removeValue(forKey: callID) != nil else { return }
+        self.write(callID: callID, response)
+        if self.calls.isEmpty {
+            if !self.closeIfDrained() { self.armIdleTimer() }
+        }
+    }
+
+    /// Sends GOAWAY NO_ERROR with the highest call id received, then closes once calls are answered.
+    func beginDrain() {
+        switch self.state {
+        case .open, .awaitingHello:
+            self.state = .draining(lastCallID: self.highestCallID)
+            self.context?.writeAndFlush(
+                self.wrapOutboundOut(.frame(.goAway(GoAway(lastCallID: self.highestCallID, errorCode: .noError, debug: "server shutting down")))),
+                promise: nil
+            )
+            self.closeIfDrained()
+        case .draining, .closed:
+            break
+        }
+    }
+
+    @discardableResult
+    private func closeIfDrained() -> Bool {
+        guard case .draining = self.state, self.calls.isEmpty, let context = self.context else { return false }
+        self.state = .closed
+        context.flush()
+        context.close(promise: nil)
+        return true
+    }
+
+    private func write(callID: UInt32, _ response: Response) {
+        guard let context = self.context, context.channel.isActive else { return }
+        context.write(self.wrapOutboundOut(.response(callID: callID, response)), promise: nil)
+        // Responses that complete in the same event-loop tick share one flush (one syscall).
+        guard !self.flushPending else { return }
+        self.flushPending = true
+        context.eventLoop.assumeIsolated().execute {
+            self.flushPending = false
+            self.context?.flush()
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let error = error as? WireError {
+            self.logger.info("rpc.connection_error", metadata: ["error.code": "\(error.code)", "error.message": "\(error.message)"])
+            self.connectionError(error.goAwayErrorCode, error.message)
+        } else {
+            self.logger.debug("rpc.connection_failed", metadata: ["error": "\(error)"])
+            self.state = .closed
+            context.close(promise: nil)
+        }
+    }
+
+    /// Sends GOAWAY with `code` and closes without reading further (SPEC.md section 9.1).
+    private func connectionError(_ code: GoAway.ErrorCode, _ message: String) {
+        guard let context = self.context else { return }
+        if case .closed = self.state { return }
+        self.state = .closed
+        let goAway = GoAway(lastCallID: self.highestCallID, errorCode: code, debug: message)
+        context.writeAndFlush(self.wrapOutboundOut(.frame(.goAway(goAway))), promise: nil)
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.state = .closed
+        self.timer?.cancel()
+        for cancellation in self.calls.values { cancellation.fire() }
+        self.calls.removeAll()
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    private func armIdleTimer() {
+        guard case .open = self.state else { return }
+        self.arm(after: self.configuration.idleTimeout) { handler in
+            handler.logger.debug("rpc.connection_idle")
+            handler.beginDrain()
+        }
+    }
+
+    private func arm(after delay: Duration, _ body: @escaping (ServerConnectionHandler) -> Void) {
+        guard let context = self.context else { return }
+        self.timer?.cancel()
+        let bound = NIOLoopBound((handler: self, body: body), eventLoop: context.eventLoop)
+        self.timer = context.eventLoop.scheduleTask(in: TimeAmount(delay)) { bound.value.body(bound.value.handler) }
+    }
+}

@@ -1,0 +1,107 @@
+import Logging
+import NIOCore
+import RPCCodec
+import RPCCore
+
+extension UnixSocketServer {
+    /// How a call ended: the handler's result, or the deadline or a CANCEL first.
+    private enum Outcome: Sendable {
+        case finished(Result<[UInt8], RPCError>)
+        case deadlineExceeded
+        case cancelled
+    }
+
+    /// Runs one call: the handler races the deadline and the client's CANCEL; the first to finish
+    /// answers. A handler that loses keeps running until it notices cancellation (its work may stand).
+    func process(_ job: CallJob) async {
+        let requestID = job.request.metadata.first("x-request-id") ?? Self.makeRequestID()
+        var logger = self.logger
+        logger[metadataKey: "rpc.method"] = "\(job.request.method)"
+        logger[metadataKey: "rpc.call_id"] = "\(job.callID)"
+        logger[metadataKey: "rpc.request_id"] = "\(requestID)"
+        logger[metadataKey: "rpc.connection_id"] = "\(job.connectionID)"
+        if let peer = job.peer { logger[metadataKey: "peer.uid"] = "\(peer.uid)" }
+
+        let deadline = job.request.timeoutMilliseconds.map { job.receivedAt + .milliseconds(Int64($0)) }
+        let context = ServerContext(
+            method: job.request.method,
+            requestID: requestID,
+            metadata: job.request.metadata.compactMap { entry in
+                if case .string(let value) = entry.value { (entry.key, value) } else { nil }
+            },
+            deadline: deadline,
+            peer: job.peer,
+            logger: logger
+        )
+        let body = Array(job.request.body.readableBytesView)
+        let router = self.router
+
+        await withTaskGroup(of: Outcome?.self) { group in
+            if let deadline, deadline <= .now {
+                self.answer(job, .deadlineExceeded, requestID: requestID, logger: logger)
+                return
+            }
+            group.addTask {
+                do throws(RPCError) {
+                    return .finished(.success(try await router.handle(request: body, context: context)))
+                } catch {
+                    return .finished(.failure(error))
+                }
+            }
+            if let deadline {
+                group.addTask {
+                    do {
+                        try await Task.sleep(until: deadline, clock: .continuous)
+                        return .deadlineExceeded
+                    } catch {
+                        return nil
+                    }
+                }
+            }
+            group.addTask {
+                await job.cancellation.wait()
+                return Task.isCancelled ? nil : .cancelled
+            }
+            while let next = await group.next() {
+                guard let outcome = next else { continue }
+                self.answer(job, outcome, requestID: requestID, logger: logger)
+                group.cancelAll()
+                return
+            }
+        }
+    }
+
+    private func answer(_ job: CallJob, _ outcome: Outcome, requestID: String, logger: Logger) {
+        var metadata = Metadata()
+        try? metadata.add("x-request-id", requestID)
+        let response: Response
+        switch outcome {
+        case .finished(.success(let message)):
+            response = Response(code: 0, metadata: metadata, body: ByteBuffer(bytes: message))
+        case .finished(.failure(let error)):
+            for (key, value) in error.metadata { try? metadata.add(key, value) }
+            response = Response(code: error.code.rawValue, message: error.message, metadata: metadata)
+        case .deadlineExceeded:
+            response = Response(code: StatusCode.deadlineExceeded.rawValue, message: "Deadline exceeded.", metadata: metadata)
+        case .cancelled:
+            response = Response(code: StatusCode.cancelled.rawValue, message: "The call was cancelled.", metadata: metadata)
+        }
+        let elapsed = ContinuousClock.now - job.receivedAt
+        let milliseconds = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
+        logger.info(
+            "rpc.call",
+            metadata: [
+                "rpc.status": "\(StatusCode(rawValue: response.code).name)",
+                "rpc.duration_ms": "\((milliseconds * 1000).rounded() / 1000)",
+            ]
+        )
+        job.responder.respond(callID: job.callID, response)
+    }
+
+    /// A random 16-hex-digit request id for calls that came without one.
+    static func makeRequestID() -> String {
+        let value = UInt64.random(in: .min ... .max)
+        let hex = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+}

@@ -1,0 +1,167 @@
+import Logging
+import NIOCore
+import NIOPosix
+import RPCCodec
+import RPCCore
+import ServiceLifecycle
+import Synchronization
+
+/// An RPC server on a Unix domain socket: a `Service` that serves until graceful shutdown.
+///
+/// On start it refuses a path a live server answers on and removes a stale socket file; it creates the
+/// socket with ``ServerConfiguration/socketMode``. On graceful shutdown it stops accepting, sends GOAWAY
+/// on every connection, answers the calls already received, then removes the socket file.
+public final class UnixSocketServer: Service {
+    public let configuration: ServerConfiguration
+    let router: RPCRouter
+    let logger: Logger
+    private let group: any EventLoopGroup
+    private let listening = ListeningSignal()
+
+    public init(
+        configuration: ServerConfiguration,
+        router: RPCRouter,
+        logger: Logger,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
+        self.configuration = configuration
+        self.router = router
+        self.logger = logger
+        self.group = eventLoopGroup
+    }
+
+    /// Returns once the socket accepts connections.
+    /// - Throws: the start-up error if ``run()`` failed before listening.
+    public func waitUntilListening() async throws {
+        try await self.listening.wait()
+    }
+
+    public func run() async throws {
+        let path = self.configuration.socketPath
+        let registry = ConnectionRegistry(maxConnections: self.configuration.maxConnections)
+        let (jobs, jobsContinuation) = AsyncStream<CallJob>.makeStream()
+        let listener: any Channel
+        do {
+            try UnixSocketPath.prepareForBind(path)
+            listener = try await self.bind(path: path, registry: registry, jobs: jobsContinuation)
+            try UnixSocketPath.setMode(path, self.configuration.socketMode)
+        } catch {
+            self.listening.fail(error)
+            throw error
+        }
+        self.logger.info(
+            "rpc.server_listening",
+            metadata: ["socket.path": "\(path)", "socket.mode": "\(String(self.configuration.socketMode, radix: 8))"]
+        )
+        self.listening.succeed()
+
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                for await job in jobs {
+                    group.addTask { await self.process(job) }
+                }
+            }
+        } onGracefulShutdown: {
+            self.logger.info("rpc.server_draining", metadata: ["rpc.connections": "\(registry.count)"])
+            listener.close(promise: nil)
+            registry.shutDown { jobsContinuation.finish() }
+        }
+        // Reached after a drain, or when the task was cancelled: close whatever is left.
+        listener.close(promise: nil)
+        registry.closeAll()
+        UnixSocketPath.remove(path)
+        self.logger.info("rpc.server_stopped", metadata: ["socket.path": "\(path)"])
+    }
+
+    private func bind(path: String, registry: ConnectionRegistry, jobs: AsyncStream<CallJob>.Continuation) async throws -> any Channel {
+        let configuration = self.configuration
+        let logger = self.logger
+        let dispatch: @Sendable (CallJob) -> Void = { jobs.yield($0) }
+        do {
+            return try await ServerBootstrap(group: self.group)
+                .serverChannelOption(.backlog, value: 256)
+                .childChannelOption(.allowRemoteHalfClosure, value: false)
+                .childChannelInitializer { channel in
+                    Self.initialize(channel, configuration: configuration, registry: registry, logger: logger, dispatch: dispatch)
+                }
+                .bind(unixDomainSocketPath: path)
+                .get()
+        } catch {
+            throw TransportError(.bindFailed, "cannot listen on \(path): \(error)")
+        }
+    }
+
+    private static func initialize(
+        _ channel: any Channel,
+        configuration: ServerConfiguration,
+        registry: ConnectionRegistry,
+        logger: Logger,
+        dispatch: @escaping @Sendable (CallJob) -> Void
+    ) -> EventLoopFuture<Void> {
+        PeerCredentials.read(from: channel).flatMapThrowing { peer in
+            let sync = channel.pipeline.syncOperations
+            try sync.addHandler(MessageToByteHandler(FrameEncoder()))
+            var logger = logger
+            if let peer {
+                logger[metadataKey: "peer.pid"] = "\(peer.pid)"
+                logger[metadataKey: "peer.uid"] = "\(peer.uid)"
+                logger[metadataKey: "peer.gid"] = "\(peer.gid)"
+            }
+            let admitted = peer.map { configuration.admits(uid: $0.uid, gid: $0.gid) } ?? (configuration.allowedUIDs == nil && configuration.allowedGIDs == nil)
+            guard admitted, let id = registry.add(channel) else {
+                let reason = admitted ? "too many connections" : "peer not allowed"
+                logger.warning("rpc.connection_refused", metadata: ["reason": "\(reason)"])
+                let goAway = GoAway(lastCallID: 0, errorCode: .refused, debug: reason)
+                channel.writeAndFlush(OutboundFrame.frame(.goAway(goAway))).whenComplete { _ in channel.close(promise: nil) }
+                return
+            }
+            logger[metadataKey: "rpc.connection_id"] = "\(id)"
+            logger.debug("rpc.connection_accepted")
+            let handler = ServerConnectionHandler(
+                configuration: configuration, connectionID: id, peer: peer, logger: logger, dispatch: dispatch
+            )
+            try sync.addHandler(ByteToMessageHandler(FrameDecoder(role: .server, limits: configuration.limits)), position: .first)
+            try sync.addHandler(handler)
+            let bound = NIOLoopBound(handler, eventLoop: channel.eventLoop)
+            registry.setDrain(id) { channel.eventLoop.execute { bound.value.beginDrain() } }
+        }
+    }
+}
+
+/// A one-shot "the server is listening, or failed to start" signal.
+private final class ListeningSignal: Sendable {
+    private enum State {
+        case pending([CheckedContinuation<Void, any Error>])
+        case done(Result<Void, any Error>)
+    }
+
+    private let state = Mutex(State.pending([]))
+
+    func succeed() { self.finish(.success(())) }
+    func fail(_ error: any Error) { self.finish(.failure(error)) }
+
+    private func finish(_ result: Result<Void, any Error>) {
+        let waiters: [CheckedContinuation<Void, any Error>] = self.state.withLock { state in
+            guard case .pending(let waiters) = state else { return [] }
+            state = .done(result)
+            return waiters
+        }
+        for waiter in waiters { waiter.resume(with: result) }
+    }
+
+    func wait() async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let result: Result<Void, any Error>? = self.state.withLock { state in
+                switch state {
+                case .pending(var waiters):
+                    waiters.append(continuation)
+                    state = .pending(waiters)
+                    return nil
+                case .done(let result):
+                    return result
+                }
+            }
+            if let result { continuation.resume(with: result) }
+        }
+    }
+}
