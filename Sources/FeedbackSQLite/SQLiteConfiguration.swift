@@ -1,0 +1,21 @@
+/// How ``SQLiteFeedbackStore`` opens its database.
+public struct SQLiteConfiguration: Sendable {
+    /// The database file; created, with the schema, when new.
+    public var path: String
+    /// How long a write waits for a lock another process holds before it fails as unavailable.
+    public var busyTimeout: Duration = .seconds(5)
+    /// `PRAGMA synchronous`: `FULL` (the default) fsyncs every commit, so an acknowledged rating
+    /// survives a power cut; `NORMAL` survives a crash of feedbackd but not of the machine.
+    public var synchronous: Synchronous = .full
+    /// Most ratings written in one transaction (one fsync).
+    public var maxBatchSize = 512
+
+    public enum Synchronous: String, Sendable, CaseIterable {
+        case full = "FULL"
+        case normal = "NORMAL"
+    }
+
+    public init(path: String) {
+        self.path = path
+    }
+}

@@ -1,0 +1,34 @@
+import FeedbackAuth
+import RPCCore
+
+/// Verifies the call's `authorization` token before the handler runs and records its subject as the
+/// call's principal. Services not listed in `protectedServices` (health) pass through.
+public struct AuthInterceptor: ServerInterceptor {
+    private let verifier: TokenVerifier
+    private let protectedPrefixes: [String]
+
+    public init(verifier: TokenVerifier, protectedServices: [String] = [FeedbackService.serviceName]) {
+        self.verifier = verifier
+        self.protectedPrefixes = protectedServices.map { "/\($0)/" }
+    }
+
+    public func intercept(
+        request: [UInt8],
+        context: ServerContext,
+        next: @Sendable ([UInt8], ServerContext) async throws -> [UInt8]
+    ) async throws -> [UInt8] {
+        guard self.protectedPrefixes.contains(where: { context.method.hasPrefix($0) }) else {
+            return try await next(request, context)
+        }
+        do {
+            let token = try await self.verifier.verify(authorization: context.metadataValue("authorization"))
+            var context = context
+            context.principal = token.subject
+            context.logger[metadataKey: "auth.subject"] = "\(token.subject)"
+            return try await next(request, context)
+        } catch let error as AuthError {
+            context.logger.info("rpc.auth_failed", metadata: ["auth.reason": "\(error)"])
+            throw error
+        }
+    }
+}

@@ -1,0 +1,150 @@
+import NIOCore
+import NIOPosix
+import RPCCodec
+import RPCCore
+import Synchronization
+
+/// One client connection to an RPC server on a Unix socket, multiplexing any number of concurrent calls.
+///
+/// Calls beyond the server's `MAX_CONCURRENT_CALLS` wait their turn on the client. A connection that
+/// received GOAWAY or closed is no longer ``isUsable``: make a new one.
+public final class ClientConnection: Sendable {
+    /// The ``RPCError/cause`` of calls that the server did not process (GOAWAY before they ran, or never
+    /// sent): they are always safe to retry on a new connection.
+    public static let notProcessedCause = "rpc.not_processed"
+
+    private let channel: any Channel
+    private let handler: NIOLoopBound<ClientConnectionHandler>
+    private let usable: UsableFlag
+    private let nextKey = Atomic<Int>(1)
+
+    private init(channel: any Channel, handler: NIOLoopBound<ClientConnectionHandler>, usable: UsableFlag) {
+        self.channel = channel
+        self.handler = handler
+        self.usable = usable
+    }
+
+    /// Connects and waits for the server's HELLO.
+    /// - Throws: ``TransportError`` when the socket cannot be reached, is refused, or does not speak
+    ///   the protocol within `timeout`.
+    public static func connect(
+        to path: String,
+        limits: WireLimits = .defaults,
+        timeout: Duration = .seconds(5),
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws(TransportError) -> ClientConnection {
+        try UnixSocketPath.checkLength(path)
+        let usable = UsableFlag()
+        let channel: any Channel
+        do {
+            channel = try await ClientBootstrap(group: eventLoopGroup)
+                .connectTimeout(TimeAmount(timeout))
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let sync = channel.pipeline.syncOperations
+                        try sync.addHandler(ByteToMessageHandler(FrameDecoder(role: .client, limits: limits)))
+                        try sync.addHandler(MessageToByteHandler(FrameEncoder()))
+                        try sync.addHandler(ClientConnectionHandler(limits: limits, eventLoop: channel.eventLoop, usable: usable))
+                    }
+                }
+                .connect(unixDomainSocketPath: path)
+                .get()
+        } catch {
+            throw TransportError(.connectFailed, "cannot connect to \(path): \(error)")
+        }
+        do {
+            let (handler, hello) = try await channel.eventLoop.submit {
+                let handler = try channel.pipeline.syncOperations.handler(type: ClientConnectionHandler.self)
+                return (NIOLoopBound(handler, eventLoop: channel.eventLoop), handler.helloReceived.futureResult)
+            }.get()
+            let timer = channel.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+                handler.value.helloReceived.fail(TransportError(.connectFailed, "no HELLO from \(path) within \(timeout)"))
+            }
+            defer { timer.cancel() }
+            try await hello.get()
+            return ClientConnection(channel: channel, handler: handler, usable: usable)
+        } catch {
+            channel.close(promise: nil)
+            throw (error as? TransportError) ?? TransportError(.connectFailed, "handshake with \(path) failed: \(error)")
+        }
+    }
+
+    /// Whether new calls can be made on this connection (no GOAWAY received, not closed).
+    public var isUsable: Bool {
+        self.usable.flag.load(ordering: .relaxed)
+    }
+
+    /// Runs one call and returns the server's RESPONSE, whatever its status code.
+    ///
+    /// - Parameter timeout: sent as `:timeout`; when it passes first, the call fails here with
+    ///   DEADLINE_EXCEEDED and the server is sent CANCEL.
+    /// - Throws: ``RPCError``: UNAVAILABLE when the connection closes or the server goes away (with
+    ///   ``notProcessedCause`` when the call was never processed), DEADLINE_EXCEEDED, CANCELLED when the
+    ///   task is cancelled, RESOURCE_EXHAUSTED for a request over the server's frame limit, INTERNAL for a
+    ///   malformed response.
+    public func call(_ request: Request, timeout: Duration? = nil) async throws(RPCError) -> Response {
+        var request = request
+        if let timeout {
+            let milliseconds = timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000
+            request.timeoutMilliseconds = UInt32(clamping: max(0, milliseconds))
+        }
+        let key = self.nextKey.wrappingAdd(1, ordering: .relaxed).oldValue
+        let eventLoop = self.channel.eventLoop
+        let promise = eventLoop.makePromise(of: Response.self)
+        let handler = self.handler
+        let sendable = request
+        eventLoop.execute { handler.value.start(key: key, request: sendable, promise: promise) }
+        let timer = timeout.map { timeout in
+            eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+                handler.value.abandon(key: key, with: RPCError(code: .deadlineExceeded, message: "Deadline exceeded."))
+            }
+        }
+        defer { timer?.cancel() }
+        do {
+            return try await withTaskCancellationHandler {
+                try await promise.futureResult.get()
+            } onCancel: {
+                eventLoop.execute {
+                    handler.value.abandon(key: key, with: RPCError(code: .cancelled, message: "The call was cancelled."))
+                }
+            }
+        } catch {
+            throw RPCError(converting: error)
+        }
+    }
+
+    /// Sends PING and returns the round-trip time.
+    public func ping() async throws(RPCError) -> Duration {
+        let start = ContinuousClock.now
+        let promise = self.channel.eventLoop.makePromise(of: Void.self)
+        let handler = self.handler
+        let opaque = UInt64.random(in: .min ... .max)
+        self.channel.eventLoop.execute { handler.value.ping(opaque: opaque, promise: promise) }
+        do {
+            try await promise.futureResult.get()
+        } catch {
+            throw RPCError(converting: error)
+        }
+        return .now - start
+    }
+
+    /// Sends GOAWAY, lets calls in flight finish, then closes.
+    public func close() async {
+        let handler = self.handler
+        self.channel.eventLoop.execute { handler.value.goAway() }
+        try? await self.channel.closeFuture.get()
+    }
+
+    /// Closes at once; calls in flight fail with UNAVAILABLE.
+    public func closeNow() async {
+        try? await self.channel.close()
+    }
+
+    static func notProcessed(_ reason: String) -> RPCError {
+        RPCError(code: .unavailable, message: "Call not processed: \(reason).", cause: Self.notProcessedCause)
+    }
+
+    static func unavailable(_ reason: String) -> RPCError {
+        RPCError(code: .unavailable, message: "Server unavailable: \(reason).")
+    }
+}

@@ -1,0 +1,90 @@
+import ArgumentParser
+import FeedbackAuth
+import FeedbackSQLite
+import FeedbackServer
+import Foundation
+import Logging
+import RPCCore
+import RPCUnixTransport
+import ServiceLifecycle
+
+@main
+struct Feedbackd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "feedbackd",
+        abstract: "Serve SubmitFeedback and health checks over a Unix socket, storing ratings in SQLite.",
+        discussion: """
+            Ratings (+1 / -1) are stored in interactions.feedback and appended to feedback_events in the \
+            same transaction; a call is answered OK only after the commit is durable. Callers send a JWT \
+            in each call's authorization metadata (see protocol/SPEC.md).
+
+            Example:
+              FEEDBACK_JWT_SECRET=$(head -c 48 /dev/urandom | base64) \\
+                feedbackd --socket /run/feedback/feedback.sock --db /var/lib/feedback/chat.db
+
+            SIGTERM or SIGINT: stop accepting, send GOAWAY, answer the calls already received, exit 0.
+            """
+    )
+
+    @OptionGroup(title: "Socket") var socket: SocketOptions
+    @OptionGroup(title: "Storage") var storage: StorageOptions
+    @OptionGroup(title: "Authentication") var auth: AuthOptions
+    @OptionGroup(title: "Limits") var limits: LimitOptions
+    @OptionGroup(title: "Logging") var logging: LoggingOptions
+
+    func run() async throws {
+        let logger = self.logging.makeLogger()
+        do {
+            let verifier = try await TokenVerifier(configuration: try self.auth.configuration())
+            let store = try SQLiteFeedbackStore(configuration: self.storage.configuration(), logger: logger)
+            var router = RPCRouter(services: [FeedbackService(store: store), HealthService(store: store)])
+            router.intercept(with: AuthInterceptor(verifier: verifier))
+            let server = UnixSocketServer(
+                configuration: try self.serverConfiguration(),
+                router: router,
+                logger: logger
+            )
+            let group = ServiceGroup(
+                configuration: ServiceGroupConfiguration(
+                    services: [.init(service: store), .init(service: server)],
+                    gracefulShutdownSignals: [.sigterm, .sigint],
+                    logger: logger
+                )
+            )
+            try await group.run()
+        } catch let error as TransportError {
+            throw Self.fail(error.description, logger: logger)
+        } catch let error as AuthConfigurationError {
+            throw Self.fail("authentication: \(error)", logger: logger)
+        } catch let error as ConfigurationError {
+            throw Self.fail(error.description, logger: logger)
+        }
+    }
+
+    private func serverConfiguration() throws -> ServerConfiguration {
+        var configuration = ServerConfiguration(socketPath: self.socket.socket)
+        guard let mode = UInt32(self.socket.socketMode, radix: 8), mode <= 0o777 else {
+            throw ConfigurationError("--socket-mode must be octal permission bits such as 0660, not \(self.socket.socketMode)")
+        }
+        configuration.socketMode = mode
+        configuration.allowedUIDs = self.socket.allowUID.isEmpty ? nil : Set(self.socket.allowUID)
+        configuration.allowedGIDs = self.socket.allowGID.isEmpty ? nil : Set(self.socket.allowGID)
+        configuration.maxConcurrentCallsPerConnection = self.limits.maxConcurrentCalls
+        configuration.maxConnections = self.limits.maxConnections
+        configuration.limits.maxFrameSize = self.limits.maxFrameSize
+        configuration.handshakeTimeout = .milliseconds(self.limits.handshakeTimeoutMs)
+        configuration.idleTimeout = .seconds(self.limits.idleTimeoutS)
+        return configuration
+    }
+
+    private static func fail(_ message: String, logger: Logger) -> ExitCode {
+        logger.critical("feedbackd.start_failed", metadata: ["error": "\(message)"])
+        FileHandle.standardError.write(Data("feedbackd: \(message)\n".utf8))
+        return ExitCode(2)
+    }
+}
+
+struct ConfigurationError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

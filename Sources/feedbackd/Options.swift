@@ -1,0 +1,138 @@
+import ArgumentParser
+import FeedbackAuth
+import FeedbackSQLite
+import FeedbackServer
+import Foundation
+import Logging
+
+struct SocketOptions: ParsableArguments {
+    @Option(help: "Unix socket to listen on (at most 107 bytes). A live server on it makes feedbackd refuse to start; a stale file is replaced.")
+    var socket: String = "/tmp/feedback.sock"
+
+    @Option(help: "Permission bits of the socket file, in octal. 0660: owner and group may connect.")
+    var socketMode: String = "0660"
+
+    @Option(help: ArgumentHelp("Only peers with this uid may connect (repeatable; with --allow-gid, either matches).", valueName: "uid"))
+    var allowUID: [UInt32] = []
+
+    @Option(help: ArgumentHelp("Only peers with this gid may connect (repeatable).", valueName: "gid"))
+    var allowGID: [UInt32] = []
+}
+
+struct StorageOptions: ParsableArguments {
+    @Option(help: "SQLite database shared with the chat backend; created with its schema when missing.")
+    var db: String = "feedback.db"
+
+    @Option(help: "How long a write waits for a lock held by another process before failing as UNAVAILABLE.")
+    var busyTimeoutMs: Int = 5000
+
+    @Option(help: "PRAGMA synchronous: FULL (fsync each commit; survives power loss) or NORMAL.")
+    var synchronous: SQLiteConfiguration.Synchronous = .full
+
+    func configuration() -> SQLiteConfiguration {
+        var configuration = SQLiteConfiguration(path: self.db)
+        configuration.busyTimeout = .milliseconds(self.busyTimeoutMs)
+        configuration.synchronous = self.synchronous
+        return configuration
+    }
+}
+
+extension SQLiteConfiguration.Synchronous: ExpressibleByArgument {
+    public init?(argument: String) { self.init(rawValue: argument.uppercased()) }
+}
+
+struct AuthOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("File holding the HS256 secret (at least 32 bytes; a trailing newline is ignored). Or set FEEDBACK_JWT_SECRET.", valueName: "path"))
+    var jwtSecretFile: String?
+
+    @Option(help: ArgumentHelp("PEM public key (RSA → RS256, P-256 → ES256, Ed25519 → EdDSA); repeatable.", valueName: "path"))
+    var jwtPublicKey: [String] = []
+
+    @Option(help: ArgumentHelp("JWKS file with the public keys.", valueName: "path"))
+    var jwtJwks: String?
+
+    @Option(help: "Required iss claim.")
+    var jwtIssuer: String?
+
+    @Option(help: "Required aud claim.")
+    var jwtAudience: String?
+
+    @Option(help: "Scope the token must carry (scope or scp claim); without it: PERMISSION_DENIED.")
+    var jwtRequiredScope: String?
+
+    @Option(help: "Clock skew tolerated on exp and nbf, in seconds.")
+    var jwtLeewayS: Int = 30
+
+    func configuration() throws -> TokenVerifierConfiguration {
+        var configuration = TokenVerifierConfiguration(
+            issuer: self.jwtIssuer, audience: self.jwtAudience, requiredScope: self.jwtRequiredScope,
+            leeway: .seconds(self.jwtLeewayS)
+        )
+        if let path = self.jwtSecretFile {
+            configuration.hmacSecret = Array(try Self.read(path).trimmingCharacters(in: .newlines).utf8)
+        } else if let secret = ProcessInfo.processInfo.environment["FEEDBACK_JWT_SECRET"], !secret.isEmpty {
+            configuration.hmacSecret = Array(secret.utf8)
+        }
+        configuration.publicKeysPEM = try self.jwtPublicKey.map(Self.read)
+        configuration.jwksJSON = try self.jwtJwks.map(Self.read)
+        return configuration
+    }
+
+    static func read(_ path: String) throws -> String {
+        do {
+            return try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigurationError("cannot read \(path): \(error.localizedDescription)")
+        }
+    }
+}
+
+struct LimitOptions: ParsableArguments {
+    @Option(help: "Calls run at once per connection; more get RESOURCE_EXHAUSTED.")
+    var maxConcurrentCalls: Int = 100
+
+    @Option(help: "Connections at once; more are refused (GOAWAY REFUSED).")
+    var maxConnections: Int = 1024
+
+    @Option(help: "Largest frame payload accepted, in bytes (16384 to 16777215).")
+    var maxFrameSize: Int = 1_048_576
+
+    @Option(help: "A client must send HELLO within this many milliseconds.")
+    var handshakeTimeoutMs: Int64 = 5000
+
+    @Option(help: "Close connections idle this many seconds.")
+    var idleTimeoutS: Int64 = 300
+
+    mutating func validate() throws {
+        guard (16_384...16_777_215).contains(self.maxFrameSize) else {
+            throw ValidationError("--max-frame-size must be 16384 to 16777215")
+        }
+        guard self.maxConcurrentCalls > 0, self.maxConnections > 0 else {
+            throw ValidationError("--max-concurrent-calls and --max-connections must be positive")
+        }
+    }
+}
+
+struct LoggingOptions: ParsableArguments {
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case text, json
+    }
+
+    @Option(help: "Log format on stderr: text or json (one object per line).")
+    var logFormat: Format = .text
+
+    @Option(help: "Lowest level logged: trace, debug, info, notice, warning, error, critical. Every call is logged at info.")
+    var logLevel: String = "info"
+
+    func makeLogger() -> Logger {
+        let level = Logger.Level(rawValue: self.logLevel) ?? .info
+        let format = self.logFormat
+        LoggingSystem.bootstrap { label in
+            var handler: any LogHandler =
+                format == .json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        return Logger(label: "feedbackd")
+    }
+}
