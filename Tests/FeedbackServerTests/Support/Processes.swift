@@ -1,0 +1,28 @@
+import Foundation
+
+/// Runs a program to completion and returns its standard output.
+@discardableResult
+func runProcess(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return String(decoding: data, as: UTF8.self)
+}
+
+/// The directory of the built products (`.build/debug`), found from this file's path.
+let productsDirectory: String = {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+    for candidate in [".build/debug", ".build/x86_64-unknown-linux-gnu/debug", ".build/aarch64-unknown-linux-gnu/debug"] {
+        let path = root.appendingPathComponent(candidate).path
+        if FileManager.default.isExecutableFile(atPath: path + "/feedbackd") { return path }
+    }
+    return root.appendingPathComponent(".build/debug").path
+}()

@@ -1,0 +1,87 @@
+import Foundation
+import NIOCore
+import RPCCodec
+
+/// A blocking Unix-socket client that speaks raw frames, for tests of the wire behaviour itself.
+final class RawConnection {
+    private let fd: Int32
+    private var decoder = FrameDecoder(role: .client)
+    private var buffer = ByteBuffer()
+    private(set) var closedByPeer = false
+
+    init(path: String, sendHello: Bool = true) throws {
+        self.fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (index, byte) in path.utf8.enumerated() { raw[index] = byte }
+        }
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(self.fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard result == 0 else { throw POSIXError(.ECONNREFUSED) }
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(self.fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        if sendHello { self.send(.hello(Hello())) }
+    }
+
+    deinit { close(self.fd) }
+
+    func send(bytes: [UInt8]) {
+        _ = bytes.withUnsafeBytes { write(self.fd, $0.baseAddress, $0.count) }
+    }
+
+    func send(_ frame: Frame) {
+        var out = ByteBuffer()
+        out.writeFrame(frame)
+        self.send(bytes: Array(out.readableBytesView))
+    }
+
+    func send(callID: UInt32, _ request: Request) throws {
+        var out = ByteBuffer()
+        try out.writeRequestFrame(callID: callID, request)
+        self.send(bytes: Array(out.readableBytesView))
+    }
+
+    /// The next frame, or nil when the server closed the connection (or 5 s passed).
+    func receive() throws -> Frame? {
+        while true {
+            if let frame = try self.decoder.decode(buffer: &self.buffer) { return frame }
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            let count = chunk.withUnsafeMutableBytes { read(self.fd, $0.baseAddress, $0.count) }
+            if count <= 0 {
+                self.closedByPeer = true
+                return nil
+            }
+            self.buffer.writeBytes(chunk.prefix(count))
+        }
+    }
+
+    /// Frames until the server's HELLO has been skipped.
+    func receiveSkippingHello() throws -> Frame? {
+        let frame = try self.receive()
+        if case .hello = frame { return try self.receive() }
+        return frame
+    }
+
+    /// Reads until the server closes, returning what came.
+    func receiveUntilClosed() throws -> [Frame] {
+        var frames: [Frame] = []
+        while let frame = try self.receive() { frames.append(frame) }
+        return frames
+    }
+}
+
+extension Frame {
+    /// The decoded RESPONSE, or nil.
+    var response: (callID: UInt32, response: Response)? {
+        guard case .response(let id, let payload) = self, let response = try? Response(decoding: payload) else { return nil }
+        return (id, response)
+    }
+}
+
+func request(_ method: String, _ body: [UInt8] = [], timeoutMs: UInt32? = nil, metadata: [(String, String)] = []) throws -> Request {
+    var wire = Metadata()
+    for (key, value) in metadata { try wire.add(key, value) }
+    return Request(method: method, timeoutMilliseconds: timeoutMs, metadata: wire, body: ByteBuffer(bytes: body))
+}

@@ -1,0 +1,65 @@
+import FeedbackDomain
+import FeedbackSQLite
+import Foundation
+import GRDB
+import Logging
+import ServiceLifecycle
+
+/// The two stores the service is tested against.
+enum StoreKind: String, CaseIterable, Sendable, CustomStringConvertible {
+    case memory, sqlite
+    var description: String { self.rawValue }
+}
+
+/// A store holding interactions 1...10 (unrated), with what a test needs to inspect it.
+struct TestStore: Sendable {
+    var store: any FeedbackStore
+    var services: [any Service]
+    /// The stored rating of an interaction, read from the store's own storage.
+    var rating: @Sendable (Int64) async throws -> Int?
+    /// How many audit events there are.
+    var eventCount: @Sendable () async throws -> Int
+    /// The database file, for the SQLite store.
+    var path: String?
+}
+
+func makeStore(_ kind: StoreKind, directory: String, interactions: ClosedRange<Int64> = 1...10) throws -> TestStore {
+    switch kind {
+    case .memory:
+        let store = InMemoryFeedbackStore(interactionIDs: interactions)
+        return TestStore(
+            store: store, services: [],
+            rating: { id in store.rating(of: id).map { Int($0.rawValue) } },
+            eventCount: { store.events.count }
+        )
+    case .sqlite:
+        let path = directory + "/chat.db"
+        try seedDatabase(at: path, interactions: interactions)
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let store = try SQLiteFeedbackStore(configuration: SQLiteConfiguration(path: path), logger: logger)
+        return TestStore(
+            store: store, services: [store],
+            rating: { id in try readRating(path: path, id: id) },
+            eventCount: { try DatabaseQueue(path: path).read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM feedback_events") ?? 0 } },
+            path: path
+        )
+    }
+}
+
+/// Creates the chat backend's table (as the backend would) with unrated rows.
+func seedDatabase(at path: String, interactions: ClosedRange<Int64>) throws {
+    let queue = try DatabaseQueue(path: path)
+    try queue.write { db in
+        try db.execute(sql: "CREATE TABLE IF NOT EXISTS interactions (id INTEGER PRIMARY KEY, question TEXT, answer TEXT, feedback INTEGER)")
+        for id in interactions {
+            try db.execute(sql: "INSERT OR IGNORE INTO interactions (id, question, answer) VALUES (?, 'q', 'a')", arguments: [id])
+        }
+    }
+}
+
+func readRating(path: String, id: Int64) throws -> Int? {
+    try DatabaseQueue(path: path).read { db in
+        try Int?.fetchOne(db, sql: "SELECT feedback FROM interactions WHERE id = ?", arguments: [id]) ?? nil
+    }
+}

@@ -1,0 +1,24 @@
+import RPCCore
+
+/// Methods whose behaviour tests control: echo, sleep, fail.
+struct TestService: RPCService {
+    static let echo = "/test.v1.Test/Echo"
+    static let sleep = "/test.v1.Test/Sleep"
+    static let boom = "/test.v1.Test/Boom"
+
+    var methods: [String: RPCHandler] {
+        [
+            Self.echo: { request, context in request + Array((context.principal ?? "").utf8) },
+            // The first request byte is a delay in milliseconds; the reply echoes the request.
+            Self.sleep: { request, _ in
+                try await Task.sleep(for: .milliseconds(Int(request.first ?? 0)))
+                return request
+            },
+            Self.boom: { _, _ in throw SecretFailure() },
+        ]
+    }
+
+    struct SecretFailure: Error, CustomStringConvertible {
+        var description: String { "the database password is hunter2" }
+    }
+}
