@@ -69,8 +69,10 @@ let package = Package(
             dependencies: [
                 "RPCCodec", "RPCCore", "RPCUnixTransport", "FeedbackProtos", "FeedbackDomain", "FeedbackSQLite",
                 "FeedbackAuth", "FeedbackServer", "FeedbackClient", nioCore, nioPosix, logging, lifecycle,
+                .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "GRDB", package: "GRDB.swift"),
-            ]
+            ],
+            exclude: ["Fixtures"]
         ),
     ],
     swiftLanguageModes: [.v6]

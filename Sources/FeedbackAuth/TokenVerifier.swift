@@ -101,6 +101,7 @@ public struct TokenVerifier: Sendable {
     static func bearerToken(_ authorization: String?) throws(AuthError) -> String {
         guard let authorization, !authorization.isEmpty else { throw .unauthenticated("missing bearer token") }
         let parts = authorization.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        if parts.count == 1, parts[0].lowercased() == "bearer" { throw .unauthenticated("missing bearer token") }
         guard parts.count == 2, parts[0].lowercased() == "bearer" else {
             throw .unauthenticated("authorization is not a bearer token")
         }
