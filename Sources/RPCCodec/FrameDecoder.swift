@@ -91,7 +91,7 @@ public struct FrameDecoder: NIOSingleStepByteToMessageDecoder, Sendable {
         guard flags == 0, rawCallID <= Frame.maxCallID else {
             throw WireError(.reservedBitsSet, "reserved bits set: flags 0x\(String(flags, radix: 16)), call id 0x\(String(rawCallID, radix: 16))")
         }
-        if !self.helloReceived, type != .hello {
+        if !self.helloReceived, type != .hello, type != .goAway {
             throw WireError(.expectedHello, "first frame is \(type), expected HELLO")
         }
         if (self.helloReceived && type == .hello) || !self.role.receives(type) {

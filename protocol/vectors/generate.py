@@ -207,6 +207,10 @@ add_valid("goaway-graceful", "client", "open", frame(0, GOAWAY, p),
 p = struct.pack(">II", 0, 2)
 add_valid("goaway-frame-too-large-no-debug", "client", "open", frame(0, GOAWAY, p),
           dict(base(GOAWAY, 0, p), goaway={"last_call_id": 0, "error_code": 2, "debug": ""}))
+p = struct.pack(">II", 0, 5) + b"too many connections"
+add_valid("goaway-refused-instead-of-hello", "client", "handshake", frame(0, GOAWAY, p),
+          dict(base(GOAWAY, 0, p), goaway={"last_call_id": 0, "error_code": 5, "debug": "too many connections"}),
+          "A server refusing a connection sends GOAWAY REFUSED instead of HELLO; GOAWAY is valid as a first frame.")
 p = struct.pack(">II", 0, 0)
 add_valid("goaway-from-client", "server", "open", frame(0, GOAWAY, p),
           dict(base(GOAWAY, 0, p), goaway={"last_call_id": 0, "error_code": 0, "debug": ""}),

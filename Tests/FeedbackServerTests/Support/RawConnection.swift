@@ -2,8 +2,11 @@ import Foundation
 import NIOCore
 import RPCCodec
 
-/// A blocking Unix-socket client that speaks raw frames, for tests of the wire behaviour itself.
-final class RawConnection {
+/// A Unix-socket client that speaks raw frames, for tests of the wire behaviour itself.
+///
+/// The socket is non-blocking and reads poll with short sleeps, so a test never blocks a thread of the
+/// cooperative pool that the in-process server also runs on.
+final class RawConnection: @unchecked Sendable {
     private let fd: Int32
     private var decoder = FrameDecoder(role: .client)
     private var buffer = ByteBuffer()
@@ -20,15 +23,27 @@ final class RawConnection {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(self.fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
         guard result == 0 else { throw POSIXError(.ECONNREFUSED) }
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(self.fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        _ = fcntl(self.fd, F_SETFL, fcntl(self.fd, F_GETFL) | O_NONBLOCK)
         if sendHello { self.send(.hello(Hello())) }
     }
 
     deinit { close(self.fd) }
 
+    /// Writes all of `bytes` (looping over partial writes).
     func send(bytes: [UInt8]) {
-        _ = bytes.withUnsafeBytes { write(self.fd, $0.baseAddress, $0.count) }
+        bytes.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let written = write(self.fd, raw.baseAddress! + offset, raw.count - offset)
+                if written > 0 {
+                    offset += written
+                } else if errno == EAGAIN {
+                    usleep(1000)
+                } else {
+                    return
+                }
+            }
+        }
     }
 
     func send(_ frame: Frame) {
@@ -44,11 +59,17 @@ final class RawConnection {
     }
 
     /// The next frame, or nil when the server closed the connection (or 5 s passed).
-    func receive() throws -> Frame? {
+    func receive() async throws -> Frame? {
         while true {
             if let frame = try self.decoder.decode(buffer: &self.buffer) { return frame }
             var chunk = [UInt8](repeating: 0, count: 65536)
-            let count = chunk.withUnsafeMutableBytes { read(self.fd, $0.baseAddress, $0.count) }
+            let deadline = ContinuousClock.now + .seconds(10)
+            var count = 0
+            while true {
+                count = chunk.withUnsafeMutableBytes { read(self.fd, $0.baseAddress, $0.count) }
+                guard count < 0, errno == EAGAIN || errno == EWOULDBLOCK, ContinuousClock.now < deadline else { break }
+                try await Task.sleep(for: .milliseconds(2))
+            }
             if count <= 0 {
                 self.closedByPeer = true
                 return nil
@@ -57,17 +78,17 @@ final class RawConnection {
         }
     }
 
-    /// Frames until the server's HELLO has been skipped.
-    func receiveSkippingHello() throws -> Frame? {
-        let frame = try self.receive()
-        if case .hello = frame { return try self.receive() }
+    /// The next frame that is not the server's HELLO.
+    func receiveSkippingHello() async throws -> Frame? {
+        let frame = try await self.receive()
+        if case .hello = frame { return try await self.receive() }
         return frame
     }
 
     /// Reads until the server closes, returning what came.
-    func receiveUntilClosed() throws -> [Frame] {
+    func receiveUntilClosed() async throws -> [Frame] {
         var frames: [Frame] = []
-        while let frame = try self.receive() { frames.append(frame) }
+        while let frame = try await self.receive() { frames.append(frame) }
         return frames
     }
 }

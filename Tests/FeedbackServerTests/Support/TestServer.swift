@@ -35,7 +35,7 @@ func withServer<T: Sendable>(
     interceptors: [any ServerInterceptor] = [],
     extraServices: [any Service] = [],
     configure: (inout ServerConfiguration) -> Void = { _ in },
-    _ body: (_ socketPath: String, _ server: UnixSocketServer) async throws -> T
+    _ body: (_ socketPath: String, _ server: ServerHandle) async throws -> T
 ) async throws -> T {
     var configuration = ServerConfiguration(socketPath: uniqueSocketPath())
     configure(&configuration)
@@ -51,7 +51,7 @@ func withServer<T: Sendable>(
         tasks.addTask { try await group.run() }
         do {
             try await server.waitUntilListening()
-            let result = try await body(configuration.socketPath, server)
+            let result = try await body(configuration.socketPath, ServerHandle(server: server, group: group))
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
             return result
@@ -60,6 +60,17 @@ func withServer<T: Sendable>(
             try? await tasks.waitForAll()
             throw error
         }
+    }
+}
+
+/// A running test server and the way to stop it.
+struct ServerHandle: Sendable {
+    let server: UnixSocketServer
+    let group: ServiceGroup
+
+    /// Starts graceful shutdown (as SIGTERM would) without waiting for it.
+    func triggerShutdown() async {
+        await self.group.triggerGracefulShutdown()
     }
 }
 

@@ -1,0 +1,254 @@
+import Foundation
+import NIOCore
+import RPCCodec
+import RPCCore
+import RPCUnixTransport
+import Testing
+
+/// The server's wire behaviour, driven with the codec over a real socket.
+@Suite("Server protocol behaviour (SPEC.md)")
+struct ProtocolTests {
+    @Test("the server sends HELLO first, with its settings")
+    func serverHello() async throws {
+        try await withServer(services: [TestService()], configure: { $0.maxConcurrentCallsPerConnection = 7 }) { path, _ in
+            let raw = try RawConnection(path: path, sendHello: false)
+            guard case .hello(let hello) = try await raw.receive() else {
+                Issue.record("first frame is not HELLO")
+                return
+            }
+            #expect(hello.version == 1)
+            #expect(hello.maxConcurrentCalls == 7)
+            #expect(hello.limits == .defaults)
+        }
+    }
+
+    @Test("an HTTP client is refused after 4 bytes with GOAWAY FRAME_TOO_LARGE, and the server keeps serving")
+    func httpClientRejected() async throws {
+        try await withServer(services: [TestService()]) { path, _ in
+            let raw = try RawConnection(path: path, sendHello: false)
+            raw.send(bytes: Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+            let frames = try await raw.receiveUntilClosed()
+            #expect(frames.contains { if case .goAway(let g) = $0 { g.errorCode == .frameTooLarge } else { false } })
+            #expect(raw.closedByPeer)
+            let next = try RawConnection(path: path)
+            try next.send(callID: 1, request(TestService.echo, [1, 2]))
+            #expect(try await next.receiveSkippingHello()?.response?.response.body == ByteBuffer(bytes: [1, 2]))
+        }
+    }
+
+    @Test("connection errors end the connection with the GOAWAY code of SPEC.md", arguments: [
+        ("REQUEST before HELLO", false, [UInt8]([0, 0, 0, 0, 0, 0, 0, 1, 2, 0]), GoAway.ErrorCode.handshakeFailed),
+        ("bad magic", false, [0, 0, 0, 6, 0, 0, 0, 0, 1, 0, 0x46, 0x42, 0x52, 0x51, 0, 1], .handshakeFailed),
+        ("reserved flag", true, [0, 0, 0, 8, 0, 0, 0, 0, 5, 1, 0, 0, 0, 0, 0, 0, 0, 0], .protocolError),
+        ("unknown type", true, [0, 0, 0, 0, 0, 0, 0, 0, 9, 0], .protocolError),
+        ("RESPONSE to a server", true, [0, 0, 0, 12, 0, 0, 0, 1, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], .protocolError),
+        ("frame over 1 MiB", true, [0, 0x10, 0, 1, 0, 0, 0, 1, 2, 0], .frameTooLarge),
+    ])
+    func connectionErrors(_ name: String, _ hello: Bool, _ bytes: [UInt8], _ code: GoAway.ErrorCode) async throws {
+        try await withServer(services: [TestService()]) { path, _ in
+            let raw = try RawConnection(path: path, sendHello: hello)
+            raw.send(bytes: bytes)
+            let frames = try await raw.receiveUntilClosed()
+            let goAway = frames.compactMap { if case .goAway(let g) = $0 { g } else { nil } }.first
+            #expect(goAway?.errorCode == code, "\(name)")
+            #expect(raw.closedByPeer, "\(name)")
+        }
+    }
+
+    @Test("malformed metadata fails only its call; the connection and later calls go on")
+    func callErrorsKeepConnection() async throws {
+        try await withServer(services: [TestService()]) { path, _ in
+            let raw = try RawConnection(path: path)
+            // REQUEST on call 1 whose metadata has no :method.
+            let metadata: [UInt8] = [13] + Array("authorization".utf8) + [0, 8] + Array("Bearer x".utf8)
+            var payload = ByteBuffer()
+            payload.writeInteger(UInt32(metadata.count))
+            payload.writeBytes(metadata)
+            raw.send(.request(callID: 1, payload: payload))
+            // An unknown method on call 2, then a good call on 3.
+            try raw.send(callID: 2, request("/test.v1.Test/Nope"))
+            try raw.send(callID: 3, request(TestService.echo, [9]))
+            var answers: [UInt32: Response] = [:]
+            while answers.count < 3, let frame = try await raw.receiveSkippingHello() {
+                if let (id, response) = frame.response { answers[id] = response }
+            }
+            #expect(answers[1]?.code == StatusCode.invalidArgument.rawValue)
+            #expect(answers[1]?.message == "REQUEST has no :method")
+            #expect(answers[2]?.code == StatusCode.unimplemented.rawValue)
+            #expect(answers[3]?.code == 0)
+        }
+    }
+
+    @Test("call ids must strictly increase: a reused id is a connection error")
+    func callIDsIncrease() async throws {
+        try await withServer(services: [TestService()]) { path, _ in
+            let raw = try RawConnection(path: path)
+            try raw.send(callID: 5, request(TestService.echo))
+            try raw.send(callID: 5, request(TestService.echo))
+            let frames = try await raw.receiveUntilClosed()
+            let goAway = frames.compactMap { if case .goAway(let g) = $0 { g } else { nil } }.first
+            #expect(goAway?.errorCode == .protocolError)
+            #expect(goAway?.lastCallID == 5)
+        }
+    }
+
+    @Test("PING is answered with PONG carrying the same bytes")
+    func ping() async throws {
+        try await withServer(services: [TestService()]) { path, _ in
+            let raw = try RawConnection(path: path)
+            raw.send(.ping(0xDEAD_BEEF_0102_0304))
+            #expect(try await raw.receiveSkippingHello() == .pong(0xDEAD_BEEF_0102_0304))
+        }
+    }
+
+    @Test("a handler's unexpected error is INTERNAL with a generic message; the cause is not sent")
+    func internalErrorsDoNotLeak() async throws {
+        try await withServer(services: [TestService()]) { path, _ in
+            let raw = try RawConnection(path: path)
+            try raw.send(callID: 1, request(TestService.boom))
+            let response = try #require(try await raw.receiveSkippingHello()?.response?.response)
+            #expect(response.code == StatusCode.internal.rawValue)
+            #expect(response.message == "Internal error.")
+        }
+    }
+
+    @Test("the request id is echoed, or made when missing")
+    func requestID() async throws {
+        try await withServer(services: [TestService()]) { path, _ in
+            let raw = try RawConnection(path: path)
+            try raw.send(callID: 1, request(TestService.echo, metadata: [("x-request-id", "abc-123")]))
+            try raw.send(callID: 2, request(TestService.echo))
+            var ids: [UInt32: String] = [:]
+            while ids.count < 2, let frame = try await raw.receiveSkippingHello() {
+                if let (id, response) = frame.response { ids[id] = response.metadata.first("x-request-id") }
+            }
+            #expect(ids[1] == "abc-123")
+            #expect(ids[2]?.count == 16)
+        }
+    }
+
+    @Test("CANCEL stops the handler; the call is answered CANCELLED")
+    func cancel() async throws {
+        try await withServer(services: [TestService()]) { path, _ in
+            let raw = try RawConnection(path: path)
+            try raw.send(callID: 1, request(TestService.sleep, [250, 250, 250]))  // ~250 ms
+            try await Task.sleep(for: .milliseconds(30))
+            raw.send(.cancel(callID: 1))
+            // Had the handler run to its end, the answer would be OK.
+            let response = try #require(try await raw.receiveSkippingHello()?.response?.response)
+            #expect(response.code == StatusCode.cancelled.rawValue)
+        }
+    }
+
+    @Test("a call past its :timeout is answered DEADLINE_EXCEEDED; a zero timeout at once")
+    func deadline() async throws {
+        try await withServer(services: [TestService()]) { path, _ in
+            let raw = try RawConnection(path: path)
+            try raw.send(callID: 1, request(TestService.sleep, [200], timeoutMs: 50))
+            try raw.send(callID: 2, request(TestService.echo, timeoutMs: 0))
+            var answers: [UInt32: Response] = [:]
+            while answers.count < 2, let frame = try await raw.receiveSkippingHello() {
+                if let (id, response) = frame.response { answers[id] = response }
+            }
+            #expect(answers[1]?.code == StatusCode.deadlineExceeded.rawValue)
+            #expect(answers[2]?.code == StatusCode.deadlineExceeded.rawValue)
+        }
+    }
+
+    @Test("calls over MAX_CONCURRENT_CALLS get RESOURCE_EXHAUSTED; the others complete")
+    func concurrencyLimit() async throws {
+        try await withServer(services: [TestService()], configure: { $0.maxConcurrentCallsPerConnection = 3 }) { path, _ in
+            let raw = try RawConnection(path: path)
+            for id in UInt32(1)...5 { try raw.send(callID: id, request(TestService.sleep, [100])) }
+            var answers: [UInt32: Response] = [:]
+            while answers.count < 5, let frame = try await raw.receiveSkippingHello() {
+                if let (id, response) = frame.response { answers[id] = response }
+            }
+            #expect((1...3).allSatisfy { answers[$0]?.code == 0 })
+            #expect((4...5).allSatisfy { answers[$0]?.code == StatusCode.resourceExhausted.rawValue })
+        }
+    }
+
+    @Test("1,000 pipelined calls on one connection all complete, out of order")
+    func pipelined() async throws {
+        try await withServer(services: [TestService()], configure: { $0.maxConcurrentCallsPerConnection = 1000 }) { path, _ in
+            let raw = try RawConnection(path: path)
+            var bytes = ByteBuffer()
+            for id in UInt32(1)...1000 {
+                try bytes.writeRequestFrame(callID: id, request(TestService.sleep, [UInt8((id * 37) % 50), UInt8(id % 256)]))
+            }
+            raw.send(bytes: Array(bytes.readableBytesView))
+            var order: [UInt32] = []
+            while order.count < 1000, let frame = try await raw.receiveSkippingHello() {
+                guard let (id, response) = frame.response else { continue }
+                #expect(response.code == 0)
+                #expect(response.body.getInteger(at: response.body.readerIndex + 1, as: UInt8.self) == UInt8(id % 256))
+                order.append(id)
+            }
+            #expect(Set(order) == Set(1...1000))
+            #expect(order != order.sorted(), "responses came back in request order")
+        }
+    }
+
+    @Test("graceful shutdown: GOAWAY with the last call id, in-flight calls finish, later calls are not processed")
+    func goAwayDrain() async throws {
+        try await withServer(services: [TestService()]) { path, server in
+            let raw = try RawConnection(path: path)
+            try raw.send(callID: 1, request(TestService.sleep, [200]))
+            try raw.send(callID: 2, request(TestService.sleep, [150]))
+            // Frames are handled in order: once the PONG is back, both calls are in flight.
+            raw.send(.ping(7))
+            #expect(try await raw.receiveSkippingHello() == .pong(7))
+            await server.triggerShutdown()
+            guard case .goAway(let goAway) = try await raw.receive() else {
+                Issue.record("no GOAWAY")
+                return
+            }
+            #expect(goAway.errorCode == .noError)
+            #expect(goAway.lastCallID == 2)
+            try raw.send(callID: 3, request(TestService.echo))  // after GOAWAY: not processed
+            let rest = try await raw.receiveUntilClosed()
+            #expect(Set(rest.compactMap { $0.response?.callID }) == [1, 2])
+            #expect(rest.compactMap(\.response).allSatisfy { $0.response.code == 0 })
+            #expect(rest.allSatisfy { $0.response?.callID != 3 })
+        }
+    }
+
+    @Test("no HELLO within the handshake timeout: GOAWAY HANDSHAKE_FAILED")
+    func handshakeTimeout() async throws {
+        try await withServer(services: [TestService()], configure: { $0.handshakeTimeout = .milliseconds(100) }) { path, _ in
+            let raw = try RawConnection(path: path, sendHello: false)
+            let frames = try await raw.receiveUntilClosed()
+            #expect(frames.contains { if case .goAway(let g) = $0 { g.errorCode == .handshakeFailed } else { false } })
+        }
+    }
+
+    @Test("an idle connection is closed with GOAWAY NO_ERROR")
+    func idleTimeout() async throws {
+        try await withServer(services: [TestService()], configure: { $0.idleTimeout = .milliseconds(100) }) { path, _ in
+            let raw = try RawConnection(path: path)
+            let frames = try await raw.receiveUntilClosed()
+            #expect(frames.contains { if case .goAway(let g) = $0 { g.errorCode == .noError } else { false } })
+        }
+    }
+
+    @Test("connections over the limit, and peers not on the allow-list, get GOAWAY REFUSED")
+    func refused() async throws {
+        try await withServer(services: [TestService()], configure: { $0.maxConnections = 1 }) { path, _ in
+            let first = try RawConnection(path: path)
+            guard case .hello = try await first.receive() else { Issue.record("first connection refused"); return }
+            let second = try RawConnection(path: path)
+            let frames = try await second.receiveUntilClosed()
+            #expect(frames.contains { if case .goAway(let g) = $0 { g.errorCode == .refused } else { false } })
+        }
+        try await withServer(services: [TestService()], configure: { $0.allowedUIDs = [getuid() + 1] }) { path, _ in
+            let raw = try RawConnection(path: path)
+            let frames = try await raw.receiveUntilClosed()
+            #expect(frames.contains { if case .goAway(let g) = $0 { g.errorCode == .refused } else { false } })
+        }
+        try await withServer(services: [TestService()], configure: { $0.allowedGIDs = [getgid()] }) { path, _ in
+            let raw = try RawConnection(path: path)
+            guard case .hello = try await raw.receive() else { Issue.record("allowed gid refused"); return }
+        }
+    }
+}
