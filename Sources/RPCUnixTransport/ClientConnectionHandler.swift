@@ -229,6 +229,8 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        // A connect that failed never became active: settle the handshake promise here.
+        self.helloReceived.fail(TransportError(.connectionClosed, "the connection closed before the server's HELLO"))
         self.context = nil
     }
 }

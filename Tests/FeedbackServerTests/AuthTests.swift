@@ -138,7 +138,7 @@ struct AuthTests {
         let ecPrivate = ES256PrivateKey()
         let edPrivate = try EdDSA.PrivateKey(curve: .ed25519)
         let verifier = try await TokenVerifier(
-            configuration: TokenVerifierConfiguration(publicKeysPEM: [rsaPublic, ecPrivate.publicKey.pemRepresentation, edPrivate.publicKey.pemRepresentation])
+            configuration: TokenVerifierConfiguration(publicKeysPEM: [rsaPublic, ecPrivate.publicKey.pemRepresentation, Self.pem(ed25519: edPrivate.publicKey.rawRepresentation)])
         )
         let rsaKeys = JWTKeyCollection()
         await rsaKeys.add(rsa: rsaPrivate, digestAlgorithm: .sha256)
@@ -158,6 +158,12 @@ struct AuthTests {
         await stranger.add(ecdsa: ES256PrivateKey())
         let forged = try await stranger.sign(TestClaims())
         await #expect(throws: AuthError.self) { try await verifier.verify(authorization: "Bearer \(forged)") }
+    }
+
+    /// SubjectPublicKeyInfo PEM of an Ed25519 key (RFC 8410), built by hand.
+    static func pem(ed25519 raw: Data) -> String {
+        let der = Data([0x30, 0x2A, 0x30, 0x05, 0x06, 0x03, 0x2B, 0x65, 0x70, 0x03, 0x21, 0x00]) + raw
+        return "-----BEGIN PUBLIC KEY-----\n\(der.base64EncodedString())\n-----END PUBLIC KEY-----\n"
     }
 
     @Test("a JWKS file configures the verifier")
