@@ -52,8 +52,8 @@ struct Submit: AsyncParsableCommand {
 
     @OptionGroup var options: SocketOption
     @Option(help: "The JWT to send (without 'Bearer ').") var token: String
-    @Option(help: "The interactions.id to rate.") var interactionId: Int64
-    @Option(help: "1 (positive) or -1 (negative).") var rating: Int32
+    @Option(parsing: .unconditional, help: "The interactions.id to rate.") var interactionId: Int64
+    @Option(parsing: .unconditional, help: "1 (positive) or -1 (negative); -1 may follow the flag as is.") var rating: Int32
     @Option(help: "x-request-id to send.") var requestId: String?
 
     func run() async throws {

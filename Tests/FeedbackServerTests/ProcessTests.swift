@@ -1,0 +1,162 @@
+import FeedbackClient
+import Foundation
+import Testing
+
+/// Tests where a process is the point: signals, crashes, the command lines.
+@Suite("feedbackd and feedbackctl processes", .serialized)
+struct ProcessTests {
+    @Test("every acknowledged rating survives SIGKILL in the middle of a load")
+    func sigkillKeepsAcknowledgedRatings() async throws {
+        try await withTemporaryDirectory { directory in
+            try seedDatabase(at: directory + "/chat.db", interactions: 1...2000)
+            let daemon = try FeedbackdProcess(directory: directory)
+            try await daemon.start()
+            let token = try await TestAuth.token()
+            let client = FeedbackClient(socketPath: daemon.socket, defaultTimeout: .seconds(5))
+            let acknowledged = AcknowledgedSet()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for worker in 0..<16 {
+                    group.addTask {
+                        var id = Int64(worker + 1)
+                        while id <= 2000 {
+                            do {
+                                try await client.submitFeedback(interactionID: id, rating: id % 3 == 0 ? -1 : 1, token: token)
+                                acknowledged.insert(id)
+                            } catch {
+                                return  // the server died under us: the call was not acknowledged
+                            }
+                            id += 16
+                        }
+                    }
+                }
+                group.addTask {
+                    while acknowledged.count < 300 { try await Task.sleep(for: .milliseconds(5)) }
+                    daemon.signal(SIGKILL)
+                }
+                try await group.waitForAll()
+            }
+            #expect(await daemon.wait() != 0)
+            await client.close()
+            let acked = acknowledged.values
+            #expect(acked.count >= 300)
+
+            let restarted = try FeedbackdProcess(directory: directory)
+            try await restarted.start()
+            for id in acked {
+                #expect(try readRating(path: directory + "/chat.db", id: id) == (id % 3 == 0 ? -1 : 1), "acknowledged rating \(id) lost")
+            }
+            let events = try runProcess("/usr/bin/sqlite3", [directory + "/chat.db", "SELECT COUNT(DISTINCT interaction_id) FROM feedback_events"])
+            #expect(Int(events.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 >= acked.count)
+            restarted.signal(SIGTERM)
+            #expect(await restarted.wait() == 0)
+        }
+    }
+
+    @Test("SIGTERM: in-flight calls finish, exit status 0, socket file removed; a second feedbackd refused a live socket")
+    func sigtermAndSecondInstance() async throws {
+        try await withTemporaryDirectory { directory in
+            try seedDatabase(at: directory + "/chat.db", interactions: 1...5)
+            let daemon = try FeedbackdProcess(directory: directory)
+            try await daemon.start()
+
+            let second = try FeedbackdProcess(directory: directory, socket: daemon.socket)
+            try second.process.run()
+            #expect(await second.wait() == 2)
+            #expect(second.errorOutput().contains("another server is listening on \(daemon.socket)"))
+
+            let token = try await TestAuth.token()
+            let client = FeedbackClient(socketPath: daemon.socket)
+            try await client.submitFeedback(interactionID: 1, rating: 1, token: token)
+            daemon.signal(SIGTERM)
+            #expect(await daemon.wait() == 0)
+            #expect(!FileManager.default.fileExists(atPath: daemon.socket))
+            #expect(try readRating(path: directory + "/chat.db", id: 1) == 1)
+            await client.close()
+        }
+    }
+
+    @Test("feedbackctl: token, submit and health with readable and JSON output and scriptable exit codes")
+    func feedbackctlContract() async throws {
+        try await withTemporaryDirectory { directory in
+            try seedDatabase(at: directory + "/chat.db", interactions: 1...5)
+            let daemon = try FeedbackdProcess(directory: directory)
+            try await daemon.start()
+            let socket = daemon.socket
+
+            let token = try feedbackctl(["token", "--secret-file", daemon.secretFile, "--sub", "ctl", "--ttl", "60", "--scope", "feedback:write"])
+            #expect(token.status == 0)
+            let jwt = token.output.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(jwt.split(separator: ".").count == 3)
+            let fromEnvironment = try feedbackctl(["token"], environment: ["FEEDBACK_JWT_SECRET": String(decoding: TestAuth.secret, as: UTF8.self)])
+            #expect(fromEnvironment.status == 0)
+
+            let ok = try feedbackctl(["submit", "--socket", socket, "--token", jwt, "--interaction-id", "2", "--rating", "-1"])
+            #expect(ok.status == 0)
+            #expect(try readRating(path: directory + "/chat.db", id: 2) == -1)
+
+            let missing = try feedbackctl(["submit", "--socket", socket, "--token", jwt, "--interaction-id", "77", "--rating", "1", "--json"])
+            #expect(missing.status == 5)
+            let object = try JSONSerialization.jsonObject(with: Data(missing.output.utf8)) as? [String: Any]
+            #expect(object?["code"] as? Int == 5)
+            #expect(object?["status"] as? String == "NOT_FOUND")
+            #expect(object?["message"] as? String == "Interaction 77 not found.")
+
+            #expect(try feedbackctl(["submit", "--socket", socket, "--token", jwt, "--interaction-id", "2", "--rating", "3"]).status == 3)
+            #expect(try feedbackctl(["submit", "--socket", socket, "--token", "nope", "--interaction-id", "2", "--rating", "1"]).status == 16)
+            #expect(try feedbackctl(["health", "--socket", socket]).status == 0)
+            #expect(try feedbackctl(["health", "--socket", socket, "--json"]).output.contains("\"SERVING\""))
+
+            daemon.signal(SIGTERM)
+            _ = await daemon.wait()
+            #expect(try feedbackctl(["health", "--socket", socket]).status == 14)
+            #expect(try feedbackctl(["submit", "--socket", socket, "--token", jwt, "--interaction-id", "2", "--rating", "1"]).status == 14)
+        }
+    }
+
+    @Test("feedbackd --help explains the flags; a bad configuration exits 2 with a clear message")
+    func helpAndBadConfiguration() async throws {
+        let help = try runProcess(productsDirectory + "/feedbackd", ["--help"])
+        for flag in ["--socket", "--db", "--jwt-secret-file", "--jwt-public-key", "--jwt-jwks", "--jwt-issuer", "--jwt-audience", "--socket-mode", "--log-format"] {
+            #expect(help.contains(flag), "--help does not mention \(flag)")
+        }
+        try await withTemporaryDirectory { directory in
+            let noKey = Process()
+            noKey.executableURL = URL(fileURLWithPath: productsDirectory + "/feedbackd")
+            noKey.arguments = ["--socket", uniqueSocketPath(), "--db", directory + "/x.db"]
+            noKey.environment = [:]
+            let stderr = Pipe()
+            noKey.standardError = stderr
+            try noKey.run()
+            noKey.waitUntilExit()
+            #expect(noKey.terminationStatus == 2)
+            #expect(String(decoding: stderr.fileHandleForReading.availableData, as: UTF8.self).contains("no key configured"))
+        }
+    }
+
+    @Test("--log-format json writes one JSON object per line with the call's request id")
+    func jsonLogs() async throws {
+        try await withTemporaryDirectory { directory in
+            try seedDatabase(at: directory + "/chat.db", interactions: 1...2)
+            let daemon = try FeedbackdProcess(directory: directory, arguments: ["--log-format", "json", "--log-level", "info"])
+            try await daemon.start()
+            let client = FeedbackClient(socketPath: daemon.socket)
+            try await client.submitFeedback(interactionID: 1, rating: 1, token: try await TestAuth.token(), requestID: "req-json-1")
+            await client.close()
+            daemon.signal(SIGTERM)
+            _ = await daemon.wait()
+            let lines = daemon.errorOutput().split(separator: "\n")
+            let objects = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String] }
+            #expect(objects.count == lines.count, "every line is JSON")
+            #expect(objects.contains { $0["msg"] == "rpc.call" && $0["rpc.request_id"] == "req-json-1" && $0["rpc.status"] == "OK" })
+        }
+    }
+}
+
+/// Interaction ids whose rating was acknowledged, shared by the load's tasks.
+final class AcknowledgedSet: @unchecked Sendable {
+    private let lock = NSLock()
+    private var set: Set<Int64> = []
+    func insert(_ id: Int64) { self.lock.withLock { _ = self.set.insert(id) } }
+    var count: Int { self.lock.withLock { self.set.count } }
+    var values: Set<Int64> { self.lock.withLock { self.set } }
+}

@@ -1,0 +1,75 @@
+import Foundation
+
+/// A feedbackd process started from the built binary, for tests where the process is the point.
+final class FeedbackdProcess: @unchecked Sendable {
+    let socket: String
+    let database: String
+    let secretFile: String
+    let process = Process()
+    let stderr = Pipe()
+
+    init(directory: String, socket: String = uniqueSocketPath(), arguments: [String] = []) throws {
+        self.socket = socket
+        self.database = directory + "/chat.db"
+        self.secretFile = directory + "/secret"
+        if !FileManager.default.fileExists(atPath: self.secretFile) {
+            try Data(TestAuth.secret).write(to: URL(fileURLWithPath: self.secretFile))
+        }
+        self.process.executableURL = URL(fileURLWithPath: productsDirectory + "/feedbackd")
+        self.process.arguments = [
+            "--socket", socket, "--db", self.database, "--jwt-secret-file", self.secretFile, "--log-level", "warning",
+        ] + arguments
+        self.process.standardError = self.stderr
+        self.process.standardOutput = FileHandle.nullDevice
+    }
+
+    /// Starts the process and waits until its socket accepts connections.
+    func start() async throws {
+        try self.process.run()
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
+            if (try? RawConnection(path: self.socket, sendHello: false)) != nil { return }
+            guard self.process.isRunning else { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw ProcessFailure(message: "feedbackd did not start: \(self.errorOutput())")
+    }
+
+    func signal(_ signal: Int32) {
+        kill(self.process.processIdentifier, signal)
+    }
+
+    /// Waits for the process to exit and returns its status.
+    func wait() async -> Int32 {
+        while self.process.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
+        return self.process.terminationStatus
+    }
+
+    func errorOutput() -> String {
+        String(decoding: self.stderr.fileHandleForReading.availableData, as: UTF8.self)
+    }
+
+    deinit {
+        if self.process.isRunning { kill(self.process.processIdentifier, SIGKILL) }
+    }
+}
+
+struct ProcessFailure: Error, CustomStringConvertible {
+    var message: String
+    var description: String { self.message }
+}
+
+/// Runs feedbackctl and returns its exit status and standard output.
+func feedbackctl(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: productsDirectory + "/feedbackctl")
+    process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
