@@ -6,15 +6,23 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
 
-step "toolchain"
+step "toolchain and system packages"
 command -v swift >/dev/null || { echo "swift is not on PATH: install Swift 6.1 or later (see README)"; exit 1; }
 swift --version 2>&1 | head -1
-command -v python3 >/dev/null || { apt-get update -qq && apt-get install -y -qq python3; }
+# libsqlite3-dev: GRDB links the system SQLite; sqlite3 and python3: tests inspect and lock databases.
+need=()
+for package in libsqlite3-dev sqlite3 python3; do
+  dpkg -s "$package" >/dev/null 2>&1 || need+=("$package")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+fi
 
 step "golden vectors are what protocol/vectors/generate.py writes"
 python3 protocol/vectors/generate.py --check
 
-step "swift build (debug, with tests)"
+step "swift build (debug: products and tests)"
 swift build --build-tests
 
 step "swift test"
