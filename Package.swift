@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .library(name: "RPCCodec", targets: ["RPCCodec"]),
         .library(name: "FeedbackClient", targets: ["FeedbackClient"]),
+        .executable(name: "feedback-gateway", targets: ["feedback-gateway"]),
         .executable(name: "feedbackd", targets: ["feedbackd"]),
         .executable(name: "feedbackctl", targets: ["feedbackctl"]),
     ],
@@ -24,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
     ],
     targets: [
         // Bytes <-> frames of protocol/SPEC.md. Imports NIOCore only; never sees a channel.
@@ -54,6 +56,16 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "feedbackctl", dependencies: ["FeedbackClient", "FeedbackAuth", argumentParser]),
+        // HTTP drop-in for the original POST /feedback, over a pool of feedbackd connections.
+        .target(
+            name: "FeedbackGateway",
+            dependencies: ["FeedbackClient", .product(name: "Hummingbird", package: "hummingbird"), logging]
+        ),
+        .executableTarget(
+            name: "feedback-gateway",
+            dependencies: ["FeedbackGateway", "FeedbackServer", argumentParser, logging, lifecycle,
+                           .product(name: "Hummingbird", package: "hummingbird")]
+        ),
         // `swift run -c release codec-bench`: codec throughput (BENCHMARKS.md).
         .executableTarget(name: "codec-bench", dependencies: ["RPCCodec", "FeedbackProtos", nioCore], path: "Benchmarks/codec-bench"),
         .testTarget(
@@ -70,6 +82,9 @@ let package = Package(
                 "RPCCodec", "RPCCore", "RPCUnixTransport", "FeedbackProtos", "FeedbackDomain", "FeedbackSQLite",
                 "FeedbackAuth", "FeedbackServer", "FeedbackClient", nioCore, nioPosix, logging, lifecycle,
                 .product(name: "JWTKit", package: "jwt-kit"),
+                "FeedbackGateway",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             exclude: ["Fixtures"]

@@ -15,11 +15,14 @@ public final class FeedbackClient: Sendable {
     public let socketPath: String
     /// The timeout of calls that do not set their own; nil waits forever.
     public let defaultTimeout: Duration?
+    /// How long connecting (and the HELLO exchange) may take.
+    public let connectTimeout: Duration
     private let connection = Mutex<ClientConnection?>(nil)
 
-    public init(socketPath: String, defaultTimeout: Duration? = .seconds(10)) {
+    public init(socketPath: String, defaultTimeout: Duration? = .seconds(10), connectTimeout: Duration = .seconds(5)) {
         self.socketPath = socketPath
         self.defaultTimeout = defaultTimeout
+        self.connectTimeout = connectTimeout
     }
 
     /// Rates an interaction: `rating` 1 (positive) or -1 (negative).
@@ -109,7 +112,7 @@ public final class FeedbackClient: Sendable {
         if let current = self.connection.withLock({ $0 }), current.isUsable { return current }
         let fresh: ClientConnection
         do {
-            fresh = try await ClientConnection.connect(to: self.socketPath)
+            fresh = try await ClientConnection.connect(to: self.socketPath, timeout: self.connectTimeout)
         } catch {
             throw RPCError(code: .unavailable, message: "feedbackd is unreachable: \(error.message)")
         }

@@ -57,7 +57,7 @@ struct SocketFileTests {
     @Test("a path that is not a socket is left alone and reported")
     func notASocket() async throws {
         let path = uniqueSocketPath()
-        FileManager.default.createFile(atPath: path, contents: Data("precious".utf8))
+        #expect(FileManager.default.createFile(atPath: path, contents: Data("precious".utf8)))
         defer { try? FileManager.default.removeItem(atPath: path) }
         let error = await #expect(throws: TransportError.self) { try await Self.server(path).run() }
         #expect(error?.code == .socketPathNotASocket)

@@ -1,0 +1,76 @@
+import FeedbackClient
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// `POST /feedback` and its neighbours: the original FastAPI route, over RPC.
+struct FeedbackRoutes<Context: RequestContext>: Sendable {
+    let upstream: FeedbackUpstream
+    let configuration: GatewayConfiguration
+
+    func register(on router: Router<Context>) {
+        router.post("/feedback") { request, context in try await self.submit(request, context: context) }
+        for method in [HTTPRequest.Method.get, .put, .patch, .delete, .head, .options] {
+            router.on("/feedback", method: method) { _, _ in
+                GatewayResponse.detail(.methodNotAllowed, "Method Not Allowed", headers: [.allow: "POST"])
+            }
+        }
+        router.get("/healthz") { _, _ in
+            let serving = await self.upstream.isServing()
+            return GatewayResponse.json(
+                serving ? .ok : .serviceUnavailable,
+                .object([("status", .string(serving ? "SERVING" : "NOT_SERVING"))])
+            )
+        }
+    }
+
+    /// Authentication first (before the body is read), then the body as pydantic read it, then the call.
+    func submit(_ request: Request, context: Context) async throws -> Response {
+        let token: String
+        switch BearerPrecheck.check(request.headers[.authorization]) {
+        case .success(let value):
+            token = value
+        case .failure(.missing):
+            return GatewayResponse.detail(.unauthorized, "Not authenticated", headers: [.wwwAuthenticate: "Bearer"])
+        case .failure(.invalid(let reason)):
+            return Self.invalidToken(reason)
+        }
+        let bytes: ByteBuffer
+        do {
+            bytes = try await request.body.collect(upTo: self.configuration.maxBodyBytes)
+        } catch {
+            return GatewayResponse.detail(
+                .contentTooLarge, "Request body is larger than \(self.configuration.maxBodyBytes) bytes."
+            )
+        }
+        let body: FeedbackBody
+        switch FeedbackBody.parse(body: Array(bytes.readableBytesView), contentType: request.headers[.contentType]) {
+        case .success(let parsed):
+            body = parsed
+        case .failure(.invalid(let issues)):
+            return GatewayResponse.issues(issues)
+        case .failure(.ratingOutOfRange):
+            return GatewayResponse.detail(.unprocessableContent, "rating must be 1 (positive) or -1 (negative)")
+        case .failure(.unparseable):
+            return GatewayResponse.detail(.badRequest, "There was an error parsing the body")
+        }
+        let requestID = context.logger[metadataKey: "http.request_id"]?.description ?? RequestIDMiddleware<Context>.requestID(from: nil)
+        do {
+            try await self.upstream.submit(body, token: token, requestID: requestID, traceparent: request.headers[.traceparent])
+            return Response(status: .noContent)
+        } catch {
+            context.logger.info("gateway.rpc_failed", metadata: ["rpc.status": "\(error.code.name)", "rpc.message": "\(error.message)"])
+            if error.code == .unauthenticated { return Self.invalidToken(error.message) }
+            return GatewayResponse.detail(HTTPStatusMapping.httpStatus(for: error.code), HTTPStatusMapping.detail(for: error))
+        }
+    }
+
+    static func invalidToken(_ reason: String) -> Response {
+        let description = reason.replacingOccurrences(of: "\"", with: "'")
+        return GatewayResponse.detail(
+            .unauthorized, "Could not validate credentials",
+            headers: [.wwwAuthenticate: "Bearer error=\"invalid_token\", error_description=\"\(description)\""]
+        )
+    }
+}

@@ -1,0 +1,34 @@
+import Hummingbird
+import Logging
+
+/// Builds the gateway: routes, CORS, request ids and access logs over a pool of feedbackd connections.
+public enum GatewayApplication {
+    /// The router, ready for `Application(router:)` or HummingbirdTesting.
+    public static func router(configuration: GatewayConfiguration) throws -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: RequestIDMiddleware())
+        router.add(middleware: CORSAllowListMiddleware(allowedOrigins: Set(configuration.allowedOrigins)))
+        let upstream = FeedbackUpstream(
+            socketPath: configuration.socketPath, poolSize: configuration.poolSize, timeout: configuration.upstreamTimeout
+        )
+        FeedbackRoutes(upstream: upstream, configuration: configuration).register(on: router)
+        try WidgetRoutes(directory: configuration.widgetDirectory).register(on: router)
+        return router
+    }
+
+    /// The application on `host:port`; a `Service` that stops on graceful shutdown.
+    public static func application(
+        configuration: GatewayConfiguration,
+        host: String,
+        port: Int,
+        logger: Logger,
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) throws -> some ApplicationProtocol {
+        Application(
+            router: try self.router(configuration: configuration),
+            configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: nil),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
+            logger: logger
+        )
+    }
+}

@@ -1,0 +1,46 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+
+extension HTTPField.Name {
+    static let requestID = HTTPField.Name("X-Request-Id")!
+    static let traceparent = HTTPField.Name("traceparent")!
+}
+
+/// Gives every request an id (the client's `X-Request-Id` when it is 1-128 printable characters, else a
+/// new one), tags the request's logger with it, echoes it, and writes one access-log line per request.
+struct RequestIDMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let requestID = Self.requestID(from: request.headers[.requestID])
+        var context = context
+        context.logger[metadataKey: "http.request_id"] = "\(requestID)"
+        let start = ContinuousClock.now
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch let error as HTTPResponseError {
+            response = try error.response(from: request, context: context)
+        }
+        response.headers[.requestID] = requestID
+        if let traceparent = request.headers[.traceparent] { response.headers[.traceparent] = traceparent }
+        let elapsed = ContinuousClock.now - start
+        context.logger.info(
+            "http.access",
+            metadata: [
+                "http.method": "\(request.method)", "http.path": "\(request.uri.path)",
+                "http.status": "\(response.status.code)",
+                "http.duration_ms": "\(Double(elapsed.components.attoseconds / 1_000_000_000_000) / 1000 + Double(elapsed.components.seconds) * 1000)",
+            ]
+        )
+        return response
+    }
+
+    static func requestID(from header: String?) -> String {
+        if let header, (1...128).contains(header.utf8.count), header.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) {
+            return header
+        }
+        let value = UInt64.random(in: .min ... .max)
+        let hex = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+}
