@@ -9,15 +9,10 @@ step() { printf '\n== %s\n' "$*"; }
 step "toolchain and system packages"
 command -v swift >/dev/null || { echo "swift is not on PATH: install Swift 6.1 or later (see README)"; exit 1; }
 swift --version 2>&1 | head -1
-# libsqlite3-dev: GRDB links the system SQLite; sqlite3 and python3: tests inspect and lock databases.
-need=()
-for package in libsqlite3-dev sqlite3 python3; do
-  dpkg -s "$package" >/dev/null 2>&1 || need+=("$package")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  echo "installing: ${need[*]}"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
-fi
+# libsqlite3-dev: GRDB links the system SQLite; sqlite3 and python3: tests inspect and lock databases;
+# chromium and chromium-driver: the browser tests.
+scripts/ensure-packages.sh libsqlite3-dev sqlite3 chromium chromium-driver
+command -v python3 >/dev/null || scripts/ensure-packages.sh python3 python3-pip
 
 step "golden vectors are what protocol/vectors/generate.py writes"
 python3 protocol/vectors/generate.py --check

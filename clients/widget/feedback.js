@@ -26,10 +26,10 @@
   var STYLE_ID = "feedback-widget-style";
   var CSS = [
     ".fbw{display:inline-flex;align-items:center;gap:.5em;font:14px/1.4 system-ui,sans-serif;color:#333}",
-    ".fbw button{font-size:1.25em;line-height:1;padding:.3em .5em;border:1px solid #bbb;border-radius:.4em;background:#fff;cursor:pointer}",
+    ".fbw button{display:inline-flex;font-size:1.25em;line-height:1;padding:.3em .5em;border:1px solid #bbb;border-radius:.4em;background:#fff;color:#555;cursor:pointer}",
     ".fbw button:hover{background:#f2f2f2}",
     ".fbw button:focus-visible{outline:3px solid #1a73e8;outline-offset:2px}",
-    ".fbw button[aria-pressed=true]{background:#e3efff;border-color:#1a73e8}",
+    ".fbw button[aria-pressed=true]{background:#e3efff;border-color:#1a73e8;color:#1a73e8}",
     ".fbw button:disabled{opacity:.6;cursor:progress}",
     ".fbw-status{min-width:12em}",
     ".fbw-status[data-state=error]{color:#b00020}",
@@ -61,7 +61,28 @@
     return new Promise(function (resolve) { setTimeout(resolve, ms); });
   }
 
-  function makeButton(label, emoji, value) {
+  // Material Design "thumb_up" (Apache-2.0); thumbs-down is the same path turned over. An SVG renders
+  // everywhere, unlike emoji on machines without an emoji font.
+  var THUMB = "M1 21h4V9H1v12zm22-11c0-1.1-.9-2-2-2h-6.31l.95-4.57.03-.32c0-.41-.17-.79-.44-1.06L14.17 1 " +
+    "7.59 7.59C7.22 7.95 7 8.45 7 9v10c0 1.1.9 2 2 2h9c.83 0 1.54-.5 1.84-1.22l3.02-7.05c.09-.23.14-.47.14-.73v-2z";
+
+  function thumbIcon(down) {
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "1em");
+    svg.setAttribute("height", "1em");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    if (down) svg.setAttribute("transform", "rotate(180)");
+    var path = document.createElementNS(ns, "path");
+    path.setAttribute("d", THUMB);
+    path.setAttribute("fill", "currentColor");
+    svg.appendChild(path);
+    return svg;
+  }
+
+  function makeButton(label, value) {
     var button = document.createElement("button");
     button.type = "button";
     button.className = "fbw-" + (value > 0 ? "up" : "down");
@@ -69,7 +90,7 @@
     button.setAttribute("aria-label", label);
     button.title = label;
     button.dataset.rating = String(value);
-    button.textContent = emoji;
+    button.appendChild(thumbIcon(value < 0));
     return button;
   }
 
@@ -96,8 +117,8 @@
     root.className = "fbw";
     root.setAttribute("role", "group");
     root.setAttribute("aria-label", "Rate this answer");
-    var up = makeButton("Good answer", "👍", 1);
-    var down = makeButton("Bad answer", "👎", -1);
+    var up = makeButton("Good answer", 1);
+    var down = makeButton("Bad answer", -1);
     var status = document.createElement("span");
     status.className = "fbw-status";
     status.setAttribute("role", "status");
