@@ -22,3 +22,9 @@ swift build --build-tests
 
 step "swift test"
 swift test --skip-build
+
+step "python test dependencies"
+python3 -c "import selenium, pytest" 2>/dev/null || python3 -m pip install -q --disable-pip-version-check selenium pytest
+
+step "widget in headless Chromium (clients/widget/tests)"
+python3 -m pytest -q -p no:cacheprovider clients/widget/tests

@@ -30,7 +30,7 @@
     ".fbw button:hover{background:#f2f2f2}",
     ".fbw button:focus-visible{outline:3px solid #1a73e8;outline-offset:2px}",
     ".fbw button[aria-pressed=true]{background:#e3efff;border-color:#1a73e8;color:#1a73e8}",
-    ".fbw button:disabled{opacity:.6;cursor:progress}",
+    ".fbw[aria-busy=true] button{cursor:progress}",
     ".fbw-status{min-width:12em}",
     ".fbw-status[data-state=error]{color:#b00020}",
     ".fbw-status[data-state=saved]{color:#1b5e20}",
@@ -161,7 +161,8 @@
       current = rating;
       render();
       show("saving", MESSAGES.saving);
-      up.disabled = down.disabled = true;
+      // The buttons stay enabled (disabling would drop keyboard focus); a newer click supersedes.
+      root.setAttribute("aria-busy", "true");
       var attempt = 0;
       function tryOnce() {
         return token().then(function (jwt) { return post(rating, jwt); }).then(function (code) {
@@ -176,7 +177,7 @@
       }
       return tryOnce().then(function (code) {
         if (mine !== generation) return;
-        up.disabled = down.disabled = false;
+        root.removeAttribute("aria-busy");
         if (code === 204 || code === 200) {
           show("saved", MESSAGES.saved);
           if (options.onChange) options.onChange(rating);
