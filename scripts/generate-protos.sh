@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates the committed Swift (SwiftProtobuf) code from protocol/*.proto.
+# Regenerates the committed Swift (SwiftProtobuf) and Python (_pb2) code from protocol/*.proto.
 # Never run by a build: run it by hand after changing a .proto, and commit the result.
 # Needs Debian's protobuf-compiler and protoc-gen-swift (built here from the swift-protobuf
 # version that Package.swift names, when it is not on PATH).
@@ -27,3 +27,8 @@ protoc --plugin=protoc-gen-swift="$plugin" \
   --swift_opt=Visibility=Public --swift_opt=FileNaming=DropPath \
   --swift_out="$out" -I protocol protocol/*.proto
 echo "generated: $(ls "$out" | tr '\n' ' ')"
+
+python_out=clients/python/feedback_rpc/_proto
+rm -f "$python_out"/*_pb2.py
+protoc --python_out="$python_out" -I protocol protocol/*.proto
+echo "generated: $(cd "$python_out" && ls ./*_pb2.py | tr '\n' ' ')"

@@ -28,3 +28,7 @@ python3 -c "import selenium, pytest" 2>/dev/null || python3 -m pip install -q --
 
 step "widget in headless Chromium (clients/widget/tests)"
 python3 -m pytest -q -p no:cacheprovider clients/widget/tests
+
+step "python client: pip install ./clients/python, then its tests"
+python3 -m pip install -q --disable-pip-version-check ./clients/python
+python3 -m pytest -q -p no:cacheprovider clients/python/tests

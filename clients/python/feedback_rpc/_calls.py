@@ -1,0 +1,73 @@
+"""What the clients share: method paths, request building, turning a RESPONSE into a result or RpcError."""
+from __future__ import annotations
+
+import enum
+from typing import Any, Optional
+
+from ._proto import feedback_pb2, health_pb2, status_pb2
+from ._status import RpcError, StatusCode
+from ._wire import Request, Response
+
+SUBMIT_FEEDBACK = "/feedback.v1.FeedbackService/SubmitFeedback"
+HEALTH_CHECK = "/feedback.health.v1.Health/Check"
+
+
+class HealthStatus(enum.IntEnum):
+    """``feedback.health.v1.HealthCheckResponse.ServingStatus``."""
+
+    UNKNOWN = 0
+    SERVING = 1
+    NOT_SERVING = 2
+    SERVICE_UNKNOWN = 3
+
+
+class NotProcessed(Exception):
+    """The server did not process the call (GOAWAY before it, or it was never sent): safe to retry."""
+
+
+def timeout_ms(timeout: Optional[float]) -> Optional[int]:
+    return None if timeout is None else max(0, int(timeout * 1000))
+
+
+def submit_request(interaction_id: int, rating: int, token: str, timeout: Optional[float],
+                   request_id: Optional[str], traceparent: Optional[str]) -> Request:
+    if not isinstance(interaction_id, int) or isinstance(interaction_id, bool) or not -2**63 <= interaction_id < 2**63:
+        raise ValueError("interaction_id must be an int in the signed 64-bit range")
+    if not isinstance(rating, int) or isinstance(rating, bool) or not -2**31 <= rating < 2**31:
+        raise ValueError("rating must be an int (1 or -1)")
+    metadata: list[tuple[str, Any]] = [("authorization", f"Bearer {token}")]
+    if request_id is not None:
+        metadata.append(("x-request-id", request_id))
+    if traceparent is not None:
+        metadata.append(("traceparent", traceparent))
+    message = feedback_pb2.SubmitFeedbackRequest(interaction_id=interaction_id, rating=rating).SerializeToString()
+    return Request(SUBMIT_FEEDBACK, metadata, message, timeout_ms(timeout))
+
+
+def health_request(service: str, timeout: Optional[float]) -> Request:
+    message = health_pb2.HealthCheckRequest(service=service).SerializeToString()
+    return Request(HEALTH_CHECK, [], message, timeout_ms(timeout))
+
+
+def check(response: Response) -> Response:
+    """Returns an OK response; raises the matching RpcError otherwise."""
+    if response.code == 0:
+        return response
+    details: list[Any] = []
+    raw = response.first("status-details-bin")
+    if isinstance(raw, bytes):
+        try:
+            details = list(status_pb2.Status.FromString(raw).details)
+        except Exception:  # malformed details do not hide the status itself
+            details = []
+    request_id = response.first("x-request-id")
+    raise RpcError(StatusCode.from_wire(response.code), response.message, details,
+                   request_id if isinstance(request_id, str) else None)
+
+
+def health_status(response: Response) -> HealthStatus:
+    status = health_pb2.HealthCheckResponse.FromString(response.body).status
+    try:
+        return HealthStatus(status)
+    except ValueError:
+        return HealthStatus.UNKNOWN

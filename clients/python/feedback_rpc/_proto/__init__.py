@@ -1,0 +1,1 @@
+"""Generated protobuf modules (scripts/generate-protos.sh); do not edit."""

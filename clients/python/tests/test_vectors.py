@@ -1,0 +1,93 @@
+"""Every golden vector of protocol/vectors/frames.json through the Python codec."""
+import json
+import pathlib
+
+import pytest
+
+from feedback_rpc import _wire as wire
+
+VECTORS = json.loads((pathlib.Path(__file__).resolve().parents[3] / "protocol/vectors/frames.json").read_text())
+TYPES = {name: number for number, name in wire.TYPE_NAMES.items()}
+
+
+def decoder_for(vector):
+    limits = vector.get("limits", {})
+    return wire.FrameDecoder(vector["role"], hello_received=vector["state"] == "open",
+                             max_frame_size=limits.get("max_frame_size", wire.DEFAULT_MAX_FRAME_SIZE))
+
+
+def metadata(entries):
+    return [(e["key"], bytes.fromhex(e["value_hex"]) if "value_hex" in e else e["value"]) for e in entries]
+
+
+@pytest.mark.parametrize("vector", VECTORS["valid"], ids=lambda v: v["name"])
+def test_valid_vector(vector):
+    data = bytes.fromhex(vector["hex"])
+    expected = vector["frame"]
+    for split in range(len(data) + 1):  # every chunking in two parts, including one byte at a time's edges
+        decoder = decoder_for(vector)
+        decoder.feed(data[:split])
+        frame = decoder.next()
+        if split < len(data):
+            assert frame is None
+            decoder.feed(data[split:])
+            frame = decoder.next()
+        assert frame is not None and decoder.buffered == 0
+    assert frame.type == TYPES[expected["type"]]
+    assert frame.call_id == expected["call_id"]
+    assert len(frame.payload) == expected["length"]
+    if "hello" in expected:
+        hello = wire.decode_hello(frame.payload)
+        assert hello.version == expected["hello"]["version"]
+        assert hello.settings == [(s["id"], s["value"]) for s in expected["hello"]["settings"]]
+        assert wire.encode_hello(hello) == data
+    elif "request" in expected:
+        request = wire.decode_request(frame.payload)
+        fields = expected["request"]
+        assert request.method == fields["method"]
+        assert request.timeout_ms == fields["timeout_ms"]
+        assert request.metadata == metadata(fields["metadata"])
+        assert request.message == bytes.fromhex(fields["message_hex"])
+        if vector["canonical"]:
+            assert wire.encode_request(frame.call_id, request) == data
+    elif "response" in expected:
+        response = wire.decode_response(frame.payload)
+        fields = expected["response"]
+        assert (response.code, response.message) == (fields["code"], fields["message"])
+        assert response.metadata == metadata(fields["metadata"])
+        assert response.body == bytes.fromhex(fields["message_hex"])
+        assert wire.encode_response(frame.call_id, response) == data
+    elif "goaway" in expected:
+        goaway = wire.decode_goaway(frame.payload)
+        assert (goaway.last_call_id, goaway.error_code, goaway.debug) == (
+            expected["goaway"]["last_call_id"], expected["goaway"]["error_code"], expected["goaway"]["debug"])
+    elif "ping" in expected or "pong" in expected:
+        assert frame.payload.hex() == (expected.get("ping") or expected.get("pong"))["opaque_hex"]
+    assert wire.encode_frame(frame.type, frame.call_id, frame.payload) == data
+
+
+@pytest.mark.parametrize("vector", VECTORS["invalid"], ids=lambda v: v["name"])
+def test_invalid_vector(vector):
+    decoder = decoder_for(vector)
+    decoder.feed(bytes.fromhex(vector["hex"]))
+    if vector["scope"] == "connection":
+        if vector["error"] == "TRUNCATED":
+            assert decoder.next() is None
+            with pytest.raises(wire.WireError) as error:
+                decoder.finish()
+        else:
+            with pytest.raises(wire.WireError) as error:
+                decoder.next()
+        assert error.value.code == vector["error"]
+        assert error.value.scope == "connection"
+        assert error.value.goaway_code == vector["goaway"]
+    else:
+        frame = decoder.next()
+        assert frame.call_id == vector["call_id"]
+        decode = wire.decode_request if frame.type == wire.REQUEST else wire.decode_response
+        with pytest.raises(wire.WireError) as error:
+            decode(frame.payload)
+        assert error.value.code == vector["error"]
+        assert error.value.scope == "call"
+        if "status" in vector:
+            assert error.value.status == vector["status"]
