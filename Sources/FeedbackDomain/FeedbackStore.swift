@@ -11,15 +11,5 @@ public protocol FeedbackStore: Sendable {
     func isHealthy() async -> Bool
 }
 
-/// One row of the audit trail.
-public struct FeedbackEvent: Hashable, Sendable {
-    public var interactionID: Int64
-    public var rating: Rating
-    public var subject: String
-
-    public init(interactionID: Int64, rating: Rating, subject: String) {
-        self.interactionID = interactionID
-        self.rating = rating
-        self.subject = subject
-    }
-}
+/// One row of the audit trail: what was submitted, in order.
+public typealias FeedbackEvent = FeedbackSubmission

@@ -22,7 +22,7 @@ public final class InMemoryFeedbackStore: FeedbackStore {
                 throw .interactionNotFound(submission.interactionID)
             }
             state.ratings[submission.interactionID] = submission.rating
-            state.events.append(FeedbackEvent(interactionID: submission.interactionID, rating: submission.rating, subject: submission.subject))
+            state.events.append(submission)
         }
     }
 

@@ -55,13 +55,7 @@ struct FeedbackGatewayCommand: AsyncParsableCommand {
             throw ValidationError("--listen must be HOST:PORT, e.g. 127.0.0.1:8080")
         }
         let host = String(self.listen[..<colon])
-        let level = Logger.Level(rawValue: self.logLevel) ?? .info
-        let json = self.logFormat == "json"
-        LoggingSystem.bootstrap { label in
-            var handler: any LogHandler = json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        LogOutput.bootstrap(json: self.logFormat == "json", level: Logger.Level(rawValue: self.logLevel) ?? .info)
         let logger = Logger(label: "feedback-gateway")
         var configuration = GatewayConfiguration(socketPath: self.socket)
         configuration.allowedOrigins = self.allowedOrigin

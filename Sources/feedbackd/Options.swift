@@ -125,14 +125,7 @@ struct LoggingOptions: ParsableArguments {
     var logLevel: String = "info"
 
     func makeLogger() -> Logger {
-        let level = Logger.Level(rawValue: self.logLevel) ?? .info
-        let format = self.logFormat
-        LoggingSystem.bootstrap { label in
-            var handler: any LogHandler =
-                format == .json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        LogOutput.bootstrap(json: self.logFormat == .json, level: Logger.Level(rawValue: self.logLevel) ?? .info)
         return Logger(label: "feedbackd")
     }
 }
