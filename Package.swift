@@ -68,6 +68,15 @@ let package = Package(
         ),
         // `swift run -c release codec-bench`: codec throughput (BENCHMARKS.md).
         .executableTarget(name: "codec-bench", dependencies: ["RPCCodec", "FeedbackProtos", nioCore], path: "Benchmarks/codec-bench"),
+        // `swift run -c release feedback-bench`: end-to-end calls/s against the limits (BENCHMARKS.md).
+        .executableTarget(
+            name: "feedback-bench",
+            dependencies: [
+                "FeedbackServer", "FeedbackSQLite", "FeedbackAuth", "FeedbackClient", "FeedbackDomain", "RPCUnixTransport",
+                "RPCCore", logging, lifecycle, .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            path: "Benchmarks/feedback-bench"
+        ),
         .testTarget(
             name: "RPCCodecTests",
             dependencies: [

@@ -7,7 +7,7 @@ extension HTTPField.Name {
     static let traceparent = HTTPField.Name("traceparent")!
 }
 
-/// Gives every request an id (the client's `X-Request-Id` when it is 1-128 printable characters, else a
+/// Turns framework errors into FastAPI's `{"detail": ...}` bodies, gives every request an id (the client's `X-Request-Id` when it is 1-128 printable characters, else a
 /// new one), tags the request's logger with it, echoes it, and writes one access-log line per request.
 struct RequestIDMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -18,6 +18,9 @@ struct RequestIDMiddleware<Context: RequestContext>: RouterMiddleware {
         var response: Response
         do {
             response = try await next(request, context)
+        } catch let error as HTTPError {
+            // FastAPI's shape for framework errors, e.g. 404 {"detail": "Not Found"}.
+            response = GatewayResponse.detail(error.status, error.body ?? error.status.reasonPhrase, headers: error.headers)
         } catch let error as HTTPResponseError {
             response = try error.response(from: request, context: context)
         }

@@ -1,53 +1,76 @@
 import Synchronization
 
-/// A one-shot signal a connection fires when the client sends CANCEL or the connection closes.
+/// A one-shot signal that ends a call early: the client's CANCEL, the call's deadline, or the
+/// connection closing. Fired from the connection's event loop; awaited by the call's task.
 final class CallCancellation: Sendable {
+    enum Reason: Sendable {
+        /// The client sent CANCEL, or the connection closed.
+        case cancelled
+        /// The call's `:timeout` passed.
+        case deadlineExceeded
+    }
+
     private enum State {
         case idle
-        case waiting(CheckedContinuation<Void, Never>)
-        case fired
+        case waiting(CheckedContinuation<Reason?, Never>)
+        case fired(Reason)
+        /// The waiting task was cancelled before it could register.
+        case waiterCancelled
     }
 
     private let state = Mutex(State.idle)
 
-    /// Fires the signal; later calls do nothing.
-    func fire() {
-        let continuation: CheckedContinuation<Void, Never>? = self.state.withLock { state in
-            defer { state = .fired }
-            if case .waiting(let continuation) = state { return continuation }
-            return nil
+    /// Fires the signal with `reason`; the first call wins, later ones do nothing.
+    func fire(_ reason: Reason) {
+        let continuation: CheckedContinuation<Reason?, Never>? = self.state.withLock { state in
+            switch state {
+            case .idle, .waiterCancelled:
+                state = .fired(reason)
+                return nil
+            case .waiting(let continuation):
+                state = .fired(reason)
+                return continuation
+            case .fired:
+                return nil
+            }
         }
-        continuation?.resume()
+        continuation?.resume(returning: reason)
     }
 
-    var isFired: Bool {
-        self.state.withLock { if case .fired = $0 { true } else { false } }
-    }
-
-    /// Returns once the signal fires or the waiting task is cancelled (check `Task.isCancelled`).
-    func wait() async {
+    /// Returns the reason once the signal fires, or nil as soon as the waiting task is cancelled
+    /// (whether that happens before or after it starts waiting).
+    func wait() async -> Reason? {
         await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let resumeNow: Bool = self.state.withLock { state in
+            await withCheckedContinuation { (continuation: CheckedContinuation<Reason?, Never>) in
+                let resumeWith: Reason?? = self.state.withLock { state in
                     switch state {
                     case .idle:
                         state = .waiting(continuation)
-                        return false
-                    case .waiting, .fired:
-                        return true
+                        return .none
+                    case .fired(let reason):
+                        return .some(reason)
+                    case .waiterCancelled:
+                        return .some(nil)
+                    case .waiting:
+                        preconditionFailure("CallCancellation supports one waiter")
                     }
                 }
-                if resumeNow { continuation.resume() }
+                if let resumeWith { continuation.resume(returning: resumeWith) }
             }
         } onCancel: {
-            let continuation: CheckedContinuation<Void, Never>? = self.state.withLock { state in
-                if case .waiting(let continuation) = state {
-                    state = .idle
+            let continuation: CheckedContinuation<Reason?, Never>? = self.state.withLock { state in
+                switch state {
+                case .waiting(let continuation):
+                    state = .waiterCancelled
                     return continuation
+                case .idle:
+                    state = .waiterCancelled
+                    return nil
+                case .fired, .waiterCancelled:
+                    return nil
                 }
-                return nil
             }
-            continuation?.resume()
+            continuation?.resume(returning: nil)
         }
     }
 }

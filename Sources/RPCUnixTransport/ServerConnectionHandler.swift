@@ -28,7 +28,8 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     private var state = State.awaitingHello
     private var highestCallID: UInt32 = 0
-    private var calls: [UInt32: CallCancellation] = [:]
+    /// Calls in flight: their interrupt, and the timer that fires it at the deadline.
+    private var calls: [UInt32: (cancellation: CallCancellation, deadline: Scheduled<Void>?)] = [:]
     private var context: ChannelHandlerContext?
     private var timer: Scheduled<Void>?
     private var flushPending = false
@@ -78,7 +79,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         case .request(let callID, let payload):
             self.received(callID: callID, payload: payload)
         case .cancel(let callID):
-            self.calls[callID]?.fire()
+            self.calls[callID]?.cancellation.fire(.cancelled)
         case .ping(let opaque):
             context.writeAndFlush(self.wrapOutboundOut(.frame(.pong(opaque))), promise: nil)
         case .pong:
@@ -119,7 +120,10 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             return
         }
         let cancellation = CallCancellation()
-        self.calls[callID] = cancellation
+        let deadline = request.timeoutMilliseconds.map { timeout in
+            self.context!.eventLoop.scheduleTask(in: .milliseconds(Int64(timeout))) { cancellation.fire(.deadlineExceeded) }
+        }
+        self.calls[callID] = (cancellation, deadline)
         self.timer?.cancel()
         self.timer = nil
         self.dispatch(
@@ -137,7 +141,8 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     /// Writes a call's RESPONSE (once) and closes a drained connection.
     func complete(callID: UInt32, _ response: Response) {
-        guard self.calls.removeValue(forKey: callID) != nil else { return }
+        guard let call = self.calls.removeValue(forKey: callID) else { return }
+        call.deadline?.cancel()
         self.write(callID: callID, response)
         if self.calls.isEmpty {
             if !self.closeIfDrained() { self.armIdleTimer() }
@@ -204,7 +209,10 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         self.state = .closed
         self.timer?.cancel()
-        for cancellation in self.calls.values { cancellation.fire() }
+        for call in self.calls.values {
+            call.deadline?.cancel()
+            call.cancellation.fire(.cancelled)
+        }
         self.calls.removeAll()
         context.fireChannelInactive()
     }

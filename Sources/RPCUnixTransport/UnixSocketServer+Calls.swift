@@ -11,8 +11,9 @@ extension UnixSocketServer {
         case cancelled
     }
 
-    /// Runs one call: the handler races the deadline and the client's CANCEL; the first to finish
-    /// answers. A handler that loses keeps running until it notices cancellation (its work may stand).
+    /// Runs one call: the handler races the call's interrupt (deadline, CANCEL, connection closed); the
+    /// first to finish answers. A handler that loses is cancelled and may still finish its work, which
+    /// may stand (SPEC.md section 8).
     func process(_ job: CallJob) async {
         let requestID = job.request.metadata.first("x-request-id") ?? Self.makeRequestID()
         var logger = self.logger
@@ -36,11 +37,13 @@ extension UnixSocketServer {
         let body = Array(job.request.body.readableBytesView)
         let router = self.router
 
+        if let deadline, deadline <= .now {
+            self.answer(job, .deadlineExceeded, requestID: requestID, logger: logger)
+            return
+        }
+        // Two children: the handler, and a waiter for the connection's interrupt (CANCEL, the deadline
+        // timer, or the connection closing). The first to finish answers; the other is cancelled.
         await withTaskGroup(of: Outcome?.self) { group in
-            if let deadline, deadline <= .now {
-                self.answer(job, .deadlineExceeded, requestID: requestID, logger: logger)
-                return
-            }
             group.addTask {
                 do throws(RPCError) {
                     return .finished(.success(try await router.handle(request: body, context: context)))
@@ -48,19 +51,12 @@ extension UnixSocketServer {
                     return .finished(.failure(error))
                 }
             }
-            if let deadline {
-                group.addTask {
-                    do {
-                        try await Task.sleep(until: deadline, clock: .continuous)
-                        return .deadlineExceeded
-                    } catch {
-                        return nil
-                    }
-                }
-            }
             group.addTask {
-                await job.cancellation.wait()
-                return Task.isCancelled ? nil : .cancelled
+                switch await job.cancellation.wait() {
+                case .cancelled: .cancelled
+                case .deadlineExceeded: .deadlineExceeded
+                case nil: nil
+                }
             }
             while let next = await group.next() {
                 guard let outcome = next else { continue }
