@@ -140,7 +140,7 @@ struct PythonJSONParser {
             case "t": out.append("\t")
             case "u":
                 guard let unit = self.hex4(at: self.index + 1) else {
-                    throw Failure(message: "Invalid \\uXXXX escape", position: escapeAt)
+                    throw Failure(message: "Invalid \\uXXXX escape", position: escapeAt + 1)  // Python points at the 'u'
                 }
                 self.index += 4
                 var scalarValue = unit

@@ -61,15 +61,8 @@ struct ProcessFailure: Error, CustomStringConvertible {
 
 /// Runs feedbackctl and returns its exit status and standard output.
 func feedbackctl(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: productsDirectory + "/feedbackctl")
-    process.arguments = arguments
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    try runProcessWithStatus(
+        productsDirectory + "/feedbackctl", arguments,
+        environment: ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    )
 }

@@ -3,6 +3,13 @@ import Foundation
 /// Runs a program to completion and returns its standard output.
 @discardableResult
 func runProcess(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> String {
+    try runProcessWithStatus(executable, arguments, environment: environment).output
+}
+
+/// Runs a program to completion and returns its exit status and standard output.
+func runProcessWithStatus(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws
+    -> (status: Int32, output: String)
+{
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
@@ -13,7 +20,7 @@ func runProcess(_ executable: String, _ arguments: [String], environment: [Strin
     try process.run()
     let data = output.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    return String(decoding: data, as: UTF8.self)
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
 
 /// The directory of the built products (`.build/debug`), found from this file's path.
