@@ -24,7 +24,11 @@ step "swift test"
 swift test --skip-build
 
 step "python test dependencies"
-python3 -c "import selenium, pytest" 2>/dev/null || python3 -m pip install -q --disable-pip-version-check selenium pytest
+python3 -c "import selenium, pytest, fastapi, httpx" 2>/dev/null \
+  || python3 -m pip install -q --disable-pip-version-check selenium pytest fastapi httpx
+
+step "gateway against the original FastAPI endpoint, body by body (Tests/compat)"
+python3 -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning Tests/compat
 
 step "widget in headless Chromium (clients/widget/tests)"
 python3 -m pytest -q -p no:cacheprovider clients/widget/tests

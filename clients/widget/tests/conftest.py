@@ -4,106 +4,15 @@ import functools
 import http.server
 import os
 import pathlib
-import secrets
-import socket
-import sqlite3
-import subprocess
+import sys
 import threading
-import time
-import urllib.request
 
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
-ROOT = pathlib.Path(__file__).resolve().parents[3]
-WIDGET = ROOT / "clients" / "widget"
-
-
-def bin_path() -> pathlib.Path:
-    out = subprocess.run(["swift", "build", "--show-bin-path"], cwd=ROOT, capture_output=True, text=True, check=True)
-    return pathlib.Path(out.stdout.strip())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(predicate, timeout=20.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return False
-
-
-class Stack:
-    """feedbackd + feedback-gateway on a fresh database with interactions 1, 2 and 3."""
-
-    def __init__(self, tmp: pathlib.Path, allowed_origin: str):
-        self.bin = bin_path()
-        self.tmp = tmp
-        self.db = tmp / "chat.db"
-        self.secret = tmp / "secret"
-        self.secret.write_text(secrets.token_urlsafe(48))
-        self.socket = f"/tmp/fbw-{secrets.token_hex(4)}.sock"
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.allowed_origin = allowed_origin
-        with sqlite3.connect(self.db) as db:
-            db.execute("CREATE TABLE interactions (id INTEGER PRIMARY KEY, question TEXT, answer TEXT, feedback INTEGER)")
-            db.executemany("INSERT INTO interactions (id, question) VALUES (?, 'q')", [(1,), (2,), (3,)])
-        self.feedbackd = None
-        self.start_feedbackd()
-        self.gateway = subprocess.Popen(
-            [str(self.bin / "feedback-gateway"), "--listen", f"127.0.0.1:{self.port}", "--socket", self.socket,
-             "--widget-dir", str(WIDGET), "--allowed-origin", allowed_origin, "--log-level", "warning"],
-            stderr=open(tmp / "gateway.log", "w"),
-        )
-        assert wait_until(lambda: self._get("/healthz") == 200), (tmp / "gateway.log").read_text()
-
-    def start_feedbackd(self):
-        self.feedbackd = subprocess.Popen(
-            [str(self.bin / "feedbackd"), "--socket", self.socket, "--db", str(self.db),
-             "--jwt-secret-file", str(self.secret), "--log-level", "warning"],
-            stderr=open(self.tmp / "feedbackd.log", "a"),
-        )
-        assert wait_until(lambda: os.path.exists(self.socket)), (self.tmp / "feedbackd.log").read_text()
-
-    def stop_feedbackd(self):
-        self.feedbackd.terminate()
-        self.feedbackd.wait(10)
-
-    def _get(self, path):
-        try:
-            with urllib.request.urlopen(self.url + path, timeout=2) as response:
-                return response.status
-        except Exception:
-            return None
-
-    def token(self, sub="browser-user", ttl=3600) -> str:
-        out = subprocess.run(
-            [str(self.bin / "feedbackctl"), "token", "--secret-file", str(self.secret), "--sub", sub, "--ttl", str(ttl)],
-            capture_output=True, text=True, check=True,
-        )
-        return out.stdout.strip()
-
-    def rating(self, interaction_id: int):
-        with sqlite3.connect(self.db) as db:
-            row = db.execute("SELECT feedback FROM interactions WHERE id = ?", (interaction_id,)).fetchone()
-            return row[0] if row else None
-
-    def close(self):
-        for process in (self.gateway, self.feedbackd):
-            if process and process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[3] / "Tests" / "pysupport"))
+from feedback_stack import Stack, free_port  # noqa: E402
 
 
 class EmbedServer:
