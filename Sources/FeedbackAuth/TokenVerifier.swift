@@ -7,6 +7,7 @@ public struct TokenVerifier: Sendable {
     private let keys: JWTKeyCollection
     private let allowedAlgorithms: Set<String>
     private let configuration: TokenVerifierConfiguration
+    private let cache = VerifiedTokenCache(capacity: 4096)
 
     /// - Throws: ``AuthConfigurationError`` for no key, a secret together with public keys, or an
     ///   unreadable PEM or JWKS.
@@ -59,6 +60,10 @@ public struct TokenVerifier: Sendable {
     /// - Throws: ``AuthError``.
     public func verify(authorization: String?, now: Date = Date()) async throws(AuthError) -> VerifiedToken {
         let token = try Self.bearerToken(authorization)
+        if let cached = self.cache.lookup(token) {
+            try self.checkTimes(expiresAt: cached.token.expiresAt, notBefore: cached.notBefore, now: now)
+            return cached.token
+        }
         let algorithm = try Self.algorithm(of: token)
         guard self.allowedAlgorithms.contains(algorithm) else {
             throw .unauthenticated("token algorithm \(algorithm) is not allowed")
@@ -72,20 +77,29 @@ public struct TokenVerifier: Sendable {
             throw .unauthenticated("token is malformed or its signature is invalid")
         }
         try self.checkClaims(claims, now: now)
-        return VerifiedToken(
+        let verified = VerifiedToken(
             subject: claims.sub?.value ?? "",
             scopes: claims.scopes,
             expiresAt: claims.exp?.value.timeIntervalSince1970 ?? 0
         )
+        self.cache.insert(token, .init(token: verified, notBefore: claims.nbf?.value.timeIntervalSince1970))
+        return verified
+    }
+
+    /// `exp` and `nbf` against `now`, with the leeway.
+    private func checkTimes(expiresAt: Double, notBefore: Double?, now: Date) throws(AuthError) {
+        let leeway = TimeInterval(self.configuration.leeway.components.seconds)
+        guard expiresAt - now.timeIntervalSince1970 > -leeway else { throw .unauthenticated("token has expired") }
+        if let notBefore, notBefore - now.timeIntervalSince1970 > leeway {
+            throw .unauthenticated("token is not valid yet")
+        }
     }
 
     private func checkClaims(_ claims: FeedbackClaims, now: Date) throws(AuthError) {
-        let leeway = TimeInterval(self.configuration.leeway.components.seconds)
         guard let exp = claims.exp else { throw .unauthenticated("token has no exp claim") }
-        guard exp.value.timeIntervalSince(now) > -leeway else { throw .unauthenticated("token has expired") }
-        if let nbf = claims.nbf, nbf.value.timeIntervalSince(now) > leeway {
-            throw .unauthenticated("token is not valid yet")
-        }
+        try self.checkTimes(
+            expiresAt: exp.value.timeIntervalSince1970, notBefore: claims.nbf?.value.timeIntervalSince1970, now: now
+        )
         if let issuer = self.configuration.issuer, claims.iss?.value != issuer {
             throw .unauthenticated("token issuer is not accepted")
         }

@@ -80,6 +80,22 @@ struct AuthTests {
         #expect(store.events.isEmpty)
     }
 
+    @Test("a token verified once is not trusted past its exp: time claims are checked on every use")
+    func cachedTokensExpire() async throws {
+        let verifier = try await TestAuth.verifier { $0.leeway = .seconds(5) }
+        let token = try await TestAuth.token(subject: "dave", ttl: .seconds(60))
+        let now = Date()
+        #expect(try await verifier.verify(authorization: "Bearer \(token)", now: now).subject == "dave")
+        #expect(try await verifier.verify(authorization: "Bearer \(token)", now: now.addingTimeInterval(30)).subject == "dave")
+        await #expect(throws: AuthError.unauthenticated("token has expired")) {
+            try await verifier.verify(authorization: "Bearer \(token)", now: now.addingTimeInterval(70))
+        }
+        // A tampered copy of a cached token is not a cache hit.
+        await #expect(throws: AuthError.self) {
+            try await verifier.verify(authorization: "Bearer \(token)x", now: now)
+        }
+    }
+
     @Test("the scheme is case-insensitive")
     func schemeCaseInsensitive() async throws {
         let verifier = try await TestAuth.verifier()
