@@ -1,5 +1,7 @@
 import FeedbackClient
 import FeedbackDomain
+import FeedbackServer
+import RPCUnixTransport
 import Testing
 
 @Suite("SubmitFeedback: the original endpoint's semantics over RPC")
@@ -77,6 +79,22 @@ struct SubmitFeedbackTests {
             #expect(unknown?.code == .notFound)
             await client.close()
         }
+    }
+
+    @Test("a request message that is not a SubmitFeedbackRequest is INVALID_ARGUMENT")
+    func malformedMessage() async throws {
+        let store = InMemoryFeedbackStore(interactionIDs: 1...3)
+        try await withFeedbackServer(store: store) { path in
+            let connection = try await ClientConnection.connect(to: path)
+            let token = try await TestAuth.token()
+            let response = try await connection.call(
+                try request(FeedbackService.submitFeedbackPath, [0x08, 0xFF], metadata: [("authorization", "Bearer \(token)")])
+            )
+            #expect(response.code == StatusCode.invalidArgument.rawValue)
+            #expect(response.message == "The request is not a valid feedback.v1.SubmitFeedbackRequest.")
+            await connection.close()
+        }
+        #expect(store.events.isEmpty)
     }
 
     @Test("the audit trail records the token's subject", arguments: StoreKind.allCases)

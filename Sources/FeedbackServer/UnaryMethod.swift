@@ -1,0 +1,19 @@
+import RPCCore
+import SwiftProtobuf
+
+/// A typed unary handler: decodes the request message, runs `body`, encodes the response.
+///
+/// A request that is not a valid `Input` is INVALID_ARGUMENT, before `body` runs.
+func unary<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>(
+    _ body: @escaping @Sendable (Input, ServerContext) async throws -> Output
+) -> RPCHandler {
+    { bytes, context in
+        let input: Input
+        do {
+            input = try Input(serializedBytes: bytes)
+        } catch {
+            throw RPCError(code: .invalidArgument, message: "The request is not a valid \(Input.protoMessageName).")
+        }
+        return try await body(input, context).serializedBytes()
+    }
+}
