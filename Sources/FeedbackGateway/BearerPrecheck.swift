@@ -1,7 +1,8 @@
 import Foundation
 
 /// What the gateway can tell about a bearer token without the secret, before it reads the body: the
-/// scheme, the JWT's shape, a signing algorithm (never `none`), and an `exp` that has not passed.
+/// scheme, the JWT's shape, a signing algorithm (never `none`), an `exp` that has not passed and an `nbf`
+/// that has.
 /// Signatures are checked by feedbackd.
 enum BearerPrecheck {
     enum Failure: Error, Equatable {
@@ -32,6 +33,9 @@ enum BearerPrecheck {
             return .failure(.invalid("token has no exp claim"))
         }
         guard exp > now.timeIntervalSince1970 - self.leeway else { return .failure(.invalid("token has expired")) }
+        if let nbf = (payload["nbf"] as? NSNumber)?.doubleValue, nbf > now.timeIntervalSince1970 + self.leeway {
+            return .failure(.invalid("token is not valid yet"))
+        }
         return .success(token)
     }
 

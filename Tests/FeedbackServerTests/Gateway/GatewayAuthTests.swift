@@ -21,6 +21,7 @@ struct GatewayAuthTests {
             ("alg none", "Bearer " + none, "Could not validate credentials"),
             ("expired", "Bearer " + (try await sign(TestClaims(exp: ExpirationClaim(value: Date().addingTimeInterval(-300))))), "Could not validate credentials"),
             ("no exp", "Bearer " + (try await sign(TestClaims(exp: nil))), "Could not validate credentials"),
+            ("not yet valid", "Bearer " + (try await sign(TestClaims(nbf: NotBeforeClaim(value: Date().addingTimeInterval(600))))), "Could not validate credentials"),
             ("wrongly signed", "Bearer " + (try await sign(TestClaims(), hmac: Array("a-different-secret-of-enough-length!!".utf8))), "Could not validate credentials"),
         ]
     }
