@@ -21,6 +21,16 @@ struct StatusEchoService: RPCService {
     }
 }
 
+/// A SubmitFeedback that takes two seconds.
+struct SlowService: RPCService {
+    var methods: [String: RPCHandler] {
+        [FeedbackService.submitFeedbackPath: { _, _ in
+            try await Task.sleep(for: .seconds(2))
+            return []
+        }]
+    }
+}
+
 @Suite("Gateway: mapping, limits, CORS, widget")
 struct GatewayBehaviourTests {
     /// The table of the README: every RPC status and the HTTP status it becomes.
@@ -37,6 +47,19 @@ struct GatewayBehaviourTests {
                 let result = try await client.feedback(#"{"interaction_id": \#(code), "rating": 1}"#, token: token)
                 #expect(Int(result.status.code) == http, "status \(code)")
                 if code == 0 { #expect(result.body.isEmpty) } else { #expect(result.detail is String) }
+            }
+        }
+    }
+
+    @Test("a slow feedbackd never hangs the browser: past the deadline the gateway answers 504")
+    func slowUpstream() async throws {
+        let token = try await TestAuth.token()
+        try await withServer(services: [SlowService()]) { socket, _ in
+            try await withGateway(socketPath: socket, timeout: .milliseconds(200)) { client in
+                // Had the gateway waited for the handler, the answer would be 204.
+                let result = try await client.feedback(#"{"interaction_id": 1, "rating": 1}"#, token: token)
+                #expect(result.status == .gatewayTimeout)
+                #expect(result.body == #"{"detail":"Feedback service timed out."}"#)
             }
         }
     }
