@@ -133,21 +133,42 @@ public struct Metadata: Hashable, Sendable, Sequence {
         self.filter { $0.key == key }.map(\.value)
     }
 
-    /// The first text value of `key`, or nil.
+    /// The first text value of `key`, or nil. Scans the wire bytes; allocates only the result.
     public func first(_ key: String) -> String? {
-        let wanted = Array(key.utf8)
-        guard wanted.first != UInt8(ascii: ":") else { return nil }
-        for raw in self.rawEntries where raw.key == wanted && !MetadataKeys.isBinary(raw.key) {
-            return String(decoding: raw.value, as: UTF8.self)
-        }
-        return nil
+        guard let range = self.firstValueRange(of: key), !key.hasSuffix("-bin") else { return nil }
+        return self.storage.getString(at: range.lowerBound, length: range.count)
     }
 
     /// The first binary value of `key` (which ends in `-bin`), or nil.
     public func firstBinary(_ key: String) -> [UInt8]? {
-        let wanted = Array(key.utf8)
-        guard wanted.first != UInt8(ascii: ":") else { return nil }
-        return self.rawEntries.first { $0.key == wanted }?.value
+        guard let range = self.firstValueRange(of: key) else { return nil }
+        return self.storage.getBytes(at: range.lowerBound, length: range.count)
+    }
+
+    /// Where the first value of `key` lies in ``storage`` (absolute indices); never a pseudo-key's.
+    private func firstValueRange(of key: String) -> Range<Int>? {
+        var key = key
+        return key.withUTF8 { wanted -> Range<Int>? in
+            guard wanted.first != UInt8(ascii: ":") else { return nil }
+            return self.storage.withUnsafeReadableBytes { block -> Range<Int>? in
+                var offset = 0
+                while offset < block.count {
+                    let keyLength = Int(block[offset])
+                    let keyStart = offset + 1
+                    let valueStart = keyStart + keyLength + 2
+                    guard valueStart <= block.count else { return nil }
+                    let valueLength = Int(block[valueStart - 2]) << 8 | Int(block[valueStart - 1])
+                    if keyLength == wanted.count,
+                        UnsafeRawBufferPointer(rebasing: block[keyStart..<keyStart + keyLength]).elementsEqual(wanted)
+                    {
+                        let start = self.storage.readerIndex + valueStart
+                        return start..<start + valueLength
+                    }
+                    offset = valueStart + valueLength
+                }
+                return nil
+            }
+        }
     }
 
     public static func == (lhs: Metadata, rhs: Metadata) -> Bool {
