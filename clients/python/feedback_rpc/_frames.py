@@ -7,7 +7,7 @@ from __future__ import annotations
 import struct
 from typing import Optional
 
-from ._protocol import DEFAULT_MAX_FRAME_SIZE, HANDSHAKE_MAX_FRAME_SIZE, MAGIC, MAX_CALL_ID, TYPE_NAMES, Frame, GoAway, Hello, WireError
+from ._protocol import DEFAULT_MAX_FRAME_SIZE, HANDSHAKE_MAX_FRAME_SIZE, HEADER_SIZE, MAGIC, MAX_CALL_ID, TYPE_NAMES, Frame, GoAway, Hello, WireError
 from ._protocol import CANCEL, GOAWAY, HELLO, PING, PONG, REQUEST, RESPONSE, SETTING_MAX_FRAME_SIZE, SETTING_MAX_METADATA_SIZE
 
 

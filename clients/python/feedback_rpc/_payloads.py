@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import struct
-from typing import Optional
 
 from ._frames import encode_frame
 from ._protocol import DEFAULT_MAX_METADATA_SIZE, MAX_CALL_ID, MAX_TIMEOUT_MS, RESERVED_KEYS, REQUEST, RESPONSE, _KEY_BYTES
