@@ -17,7 +17,8 @@ public enum DevelopmentToken {
         await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
         let claims = FeedbackClaims(
             sub: SubjectClaim(value: subject),
-            exp: ExpirationClaim(value: now.addingTimeInterval(TimeInterval(ttl.components.seconds))),
+            // Whole seconds: RFC 7519 allows fractions, but many JWT libraries expect an integer.
+            exp: ExpirationClaim(value: Date(timeIntervalSince1970: (now.timeIntervalSince1970 + TimeInterval(ttl.components.seconds)).rounded(.down))),
             iss: issuer.map { IssuerClaim(value: $0) },
             aud: audience.map { AudienceClaim(value: [$0]) },
             scope: scope
