@@ -10,8 +10,17 @@ let jwt =
     + "IjoiaHR0cHM6Ly9jaGF0LmV4YW1wbGUuY29tIiwiYXVkIjoiZmVlZGJhY2stcnBjIiwiaWF0IjoxNzk2MzAwMDAwLCJleHAiOjE3OTYzMDM2MDAs"
     + "Imp0aSI6IjlmM2EyYyJ9.k3Wq5mZxH0b9lK2cQ7rT1vNp8sYdFgJhLzXcVbNm0aE"
 
-/// Prints one result line. The loops stay inline in ``run(iterations:)``: a closure capturing the
-/// mutable buffers would add dynamic exclusivity checks that the real transport does not pay.
+/// Runs `body` `iterations / 20` times to warm up, then `iterations` times, and prints the rate.
+/// The closure is non-escaping, so the buffers it mutates keep static exclusivity checks (an escaping
+/// closure, or globals, would add dynamic checks that the real transport does not pay).
+@inline(__always)
+func measure(_ name: String, iterations: Int, _ body: () throws -> Void) rethrows {
+    for _ in 0..<(iterations / 20) { try body() }
+    let start = ContinuousClock.now
+    for _ in 0..<iterations { try body() }
+    report(name, iterations: iterations, since: start)
+}
+
 func report(_ name: String, iterations: Int, since start: ContinuousClock.Instant) {
     let elapsed = ContinuousClock.now - start
     let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
@@ -52,64 +61,44 @@ func run(iterations: Int) throws -> Int {
     var sink = 0
 
     let baseline = Array(wire.readableBytesView)
-    for round in 0..<2 {  // round 0 warms up
-        let count = round == 0 ? iterations / 20 : iterations
-        let start = ContinuousClock.now
-        for _ in 0..<count {
-                buffer.clear()
-                buffer.writeBytes(baseline)
-                sink &+= buffer.readBytes(length: frameSize)!.count
-        }
-        if round == 1 { report("baseline: copy the frame's bytes into a buffer and out", iterations: count, since: start) }
+    measure("baseline: copy the frame's bytes into a buffer and out", iterations: iterations) {
+        buffer.clear()
+        buffer.writeBytes(baseline)
+        sink &+= buffer.readBytes(length: frameSize)!.count
     }
 
-    for round in 0..<2 {  // round 0 warms up
-        let count = round == 0 ? iterations / 20 : iterations
-        let start = ContinuousClock.now
-        for _ in 0..<count {
-                buffer.clear()
-                callID = callID % Frame.maxCallID + 1
-                try buffer.writeRequestFrame(callID: callID, request)
-                guard case .request(_, let payload) = try serverDecoder.decode(buffer: &buffer) else { fatalError("not a request") }
-                let decoded = try Request(decoding: payload)
-                sink &+= decoded.method.utf8.count &+ Int(decoded.timeoutMilliseconds ?? 0)
-        }
-        if round == 1 { report("REQUEST encode + decode (frame, metadata checks, method)", iterations: count, since: start) }
+    try measure("REQUEST encode + decode (frame, metadata checks, method)", iterations: iterations) {
+        buffer.clear()
+        callID = callID % Frame.maxCallID + 1
+        try buffer.writeRequestFrame(callID: callID, request)
+        guard case .request(_, let payload) = try serverDecoder.decode(buffer: &buffer) else { fatalError("not a request") }
+        let decoded = try Request(decoding: payload)
+        sink &+= decoded.method.utf8.count &+ Int(decoded.timeoutMilliseconds ?? 0)
     }
 
-    for round in 0..<2 {  // round 0 warms up
-        let count = round == 0 ? iterations / 20 : iterations
-        let start = ContinuousClock.now
-        for _ in 0..<count {
-                buffer.clear()
-                callID = callID % Frame.maxCallID + 1
-                var message = Feedback_V1_SubmitFeedbackRequest()
-                message.interactionID = Int64(callID)
-                message.rating = 1
-                let bytes: [UInt8] = try message.serializedBytes()
-                try buffer.writeRequestFrame(
-                    callID: callID,
-                    Request(method: request.method, timeoutMilliseconds: 5000, metadata: metadata, body: ByteBuffer(bytes: bytes))
-                )
-                guard case .request(_, let payload) = try serverDecoder.decode(buffer: &buffer) else { fatalError("not a request") }
-                let decoded = try Request(decoding: payload)
-                let parsed = try Feedback_V1_SubmitFeedbackRequest(serializedBytes: Array(decoded.body.readableBytesView))
-                sink &+= Int(parsed.interactionID)
-        }
-        if round == 1 { report("REQUEST encode + decode + SubmitFeedbackRequest protobuf", iterations: count, since: start) }
+    try measure("REQUEST encode + decode + SubmitFeedbackRequest protobuf", iterations: iterations) {
+        buffer.clear()
+        callID = callID % Frame.maxCallID + 1
+        var message = Feedback_V1_SubmitFeedbackRequest()
+        message.interactionID = Int64(callID)
+        message.rating = 1
+        let bytes: [UInt8] = try message.serializedBytes()
+        try buffer.writeRequestFrame(
+            callID: callID,
+            Request(method: request.method, timeoutMilliseconds: 5000, metadata: metadata, body: ByteBuffer(bytes: bytes))
+        )
+        guard case .request(_, let payload) = try serverDecoder.decode(buffer: &buffer) else { fatalError("not a request") }
+        let decoded = try Request(decoding: payload)
+        let parsed = try Feedback_V1_SubmitFeedbackRequest(serializedBytes: Array(decoded.body.readableBytesView))
+        sink &+= Int(parsed.interactionID)
     }
 
-    for round in 0..<2 {  // round 0 warms up
-        let count = round == 0 ? iterations / 20 : iterations
-        let start = ContinuousClock.now
-        for _ in 0..<count {
-                buffer.clear()
-                callID = callID % Frame.maxCallID + 1
-                try buffer.writeResponseFrame(callID: callID, response)
-                guard case .response(_, let payload) = try clientDecoder.decode(buffer: &buffer) else { fatalError("not a response") }
-                sink &+= Int(try Response(decoding: payload).code)
-        }
-        if round == 1 { report("RESPONSE encode + decode (OK, x-request-id)", iterations: count, since: start) }
+    try measure("RESPONSE encode + decode (OK, x-request-id)", iterations: iterations) {
+        buffer.clear()
+        callID = callID % Frame.maxCallID + 1
+        try buffer.writeResponseFrame(callID: callID, response)
+        guard case .response(_, let payload) = try clientDecoder.decode(buffer: &buffer) else { fatalError("not a response") }
+        sink &+= Int(try Response(decoding: payload).code)
     }
     return sink
 }
