@@ -8,55 +8,40 @@ import Testing
 struct SubmitFeedbackTests {
     @Test("a rating is stored; re-rating overwrites; the same rating twice is OK twice", arguments: StoreKind.allCases)
     func storesAndOverwrites(_ kind: StoreKind) async throws {
-        try await withTemporaryDirectory { directory in
-            let store = try makeStore(kind, directory: directory)
-            try await withFeedbackServer(store: store.store, extraServices: store.services) { path in
-                let client = FeedbackClient(socketPath: path)
-                let token = try await TestAuth.token(subject: "alice")
-                try await client.submitFeedback(interactionID: 3, rating: 1, token: token)
-                #expect(try await store.rating(3) == 1)
-                try await client.submitFeedback(interactionID: 3, rating: -1, token: token)
-                #expect(try await store.rating(3) == -1)
-                try await client.submitFeedback(interactionID: 3, rating: -1, token: token)
-                #expect(try await store.rating(3) == -1)
-                #expect(try await store.eventCount() == 3)
-                await client.close()
-            }
+        try await withStoreAndClient(kind) { store, client in
+            let token = try await TestAuth.token(subject: "alice")
+            try await client.submitFeedback(interactionID: 3, rating: 1, token: token)
+            #expect(try await store.rating(3) == 1)
+            try await client.submitFeedback(interactionID: 3, rating: -1, token: token)
+            #expect(try await store.rating(3) == -1)
+            try await client.submitFeedback(interactionID: 3, rating: -1, token: token)
+            #expect(try await store.rating(3) == -1)
+            #expect(try await store.eventCount() == 3)
         }
     }
 
     @Test("a rating other than 1 or -1 is INVALID_ARGUMENT, before the store is touched", arguments: StoreKind.allCases, [Int32(0), 2, -2, .max, .min])
     func invalidRating(_ kind: StoreKind, rating: Int32) async throws {
-        try await withTemporaryDirectory { directory in
-            let store = try makeStore(kind, directory: directory)
-            try await withFeedbackServer(store: store.store, extraServices: store.services) { path in
-                let client = FeedbackClient(socketPath: path)
-                let token = try await TestAuth.token()
-                let error = await #expect(throws: RPCError.self) {
-                    try await client.submitFeedback(interactionID: 999, rating: rating, token: token)
-                }
-                #expect(error?.code == .invalidArgument)
-                #expect(error?.message == "rating must be 1 (positive) or -1 (negative)")
-                #expect(try await store.eventCount() == 0)
-                await client.close()
+        try await withStoreAndClient(kind) { store, client in
+            let token = try await TestAuth.token()
+            let error = await #expect(throws: RPCError.self) {
+                try await client.submitFeedback(interactionID: 999, rating: rating, token: token)
             }
+            #expect(error?.code == .invalidArgument)
+            #expect(error?.message == "rating must be 1 (positive) or -1 (negative)")
+            #expect(try await store.eventCount() == 0)
         }
     }
 
     @Test("an unknown interaction is NOT_FOUND with the original message", arguments: StoreKind.allCases, [Int64(0), -1, 11, .max, .min])
     func notFound(_ kind: StoreKind, id: Int64) async throws {
-        try await withTemporaryDirectory { directory in
-            let store = try makeStore(kind, directory: directory)
-            try await withFeedbackServer(store: store.store, extraServices: store.services) { path in
-                let client = FeedbackClient(socketPath: path)
-                let token = try await TestAuth.token()
-                let error = await #expect(throws: RPCError.self) {
-                    try await client.submitFeedback(interactionID: id, rating: 1, token: token)
-                }
-                #expect(error?.code == .notFound)
-                #expect(error?.message == "Interaction \(id) not found.")
-                await client.close()
+        try await withStoreAndClient(kind) { store, client in
+            let token = try await TestAuth.token()
+            let error = await #expect(throws: RPCError.self) {
+                try await client.submitFeedback(interactionID: id, rating: 1, token: token)
             }
+            #expect(error?.code == .notFound)
+            #expect(error?.message == "Interaction \(id) not found.")
         }
     }
 
@@ -99,13 +84,8 @@ struct SubmitFeedbackTests {
 
     @Test("the audit trail records the token's subject", arguments: StoreKind.allCases)
     func auditSubject(_ kind: StoreKind) async throws {
-        try await withTemporaryDirectory { directory in
-            let store = try makeStore(kind, directory: directory)
-            try await withFeedbackServer(store: store.store, extraServices: store.services) { path in
-                let client = FeedbackClient(socketPath: path)
-                try await client.submitFeedback(interactionID: 2, rating: 1, token: try await TestAuth.token(subject: "bob"))
-                await client.close()
-            }
+        try await withStoreAndClient(kind) { store, client in
+            try await client.submitFeedback(interactionID: 2, rating: 1, token: try await TestAuth.token(subject: "bob"))
             if let memory = store.store as? InMemoryFeedbackStore {
                 #expect(memory.events == [FeedbackEvent(interactionID: 2, rating: .positive, subject: "bob")])
             } else if let dbPath = store.path {
@@ -117,21 +97,16 @@ struct SubmitFeedbackTests {
 
     @Test("200 concurrent ratings on one connection are all stored (group commit)")
     func concurrentGroupCommit() async throws {
-        try await withTemporaryDirectory { directory in
-            let store = try makeStore(.sqlite, directory: directory, interactions: 1...200)
-            try await withFeedbackServer(store: store.store, extraServices: store.services) { path in
-                let client = FeedbackClient(socketPath: path)
-                let token = try await TestAuth.token()
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    for id in Int64(1)...200 {
-                        group.addTask { try await client.submitFeedback(interactionID: id, rating: id % 2 == 0 ? 1 : -1, token: token) }
-                    }
-                    try await group.waitForAll()
+        try await withStoreAndClient(.sqlite, interactions: 1...200) { store, client in
+            let token = try await TestAuth.token()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for id in Int64(1)...200 {
+                    group.addTask { try await client.submitFeedback(interactionID: id, rating: id % 2 == 0 ? 1 : -1, token: token) }
                 }
-                for id in Int64(1)...200 { #expect(try await store.rating(id) == (id % 2 == 0 ? 1 : -1)) }
-                #expect(try await store.eventCount() == 200)
-                await client.close()
+                try await group.waitForAll()
             }
+            for id in Int64(1)...200 { #expect(try await store.rating(id) == (id % 2 == 0 ? 1 : -1)) }
+            #expect(try await store.eventCount() == 200)
         }
     }
 }

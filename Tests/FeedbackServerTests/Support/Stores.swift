@@ -1,3 +1,4 @@
+import FeedbackClient
 import FeedbackDomain
 import FeedbackSQLite
 import Foundation
@@ -61,5 +62,26 @@ func seedDatabase(at path: String, interactions: ClosedRange<Int64>) throws {
 func readRating(path: String, id: Int64) throws -> Int? {
     try DatabaseQueue(path: path).read { db in
         try Int?.fetchOne(db, sql: "SELECT feedback FROM interactions WHERE id = ?", arguments: [id]) ?? nil
+    }
+}
+
+/// A feedbackd over a fresh store of `kind`, and a client of it, for `body`; both are closed afterwards.
+func withStoreAndClient(
+    _ kind: StoreKind,
+    interactions: ClosedRange<Int64> = 1...10,
+    _ body: (TestStore, FeedbackClient) async throws -> Void
+) async throws {
+    try await withTemporaryDirectory { directory in
+        let store = try makeStore(kind, directory: directory, interactions: interactions)
+        try await withFeedbackServer(store: store.store, extraServices: store.services) { path in
+            let client = FeedbackClient(socketPath: path)
+            do {
+                try await body(store, client)
+            } catch {
+                await client.close()
+                throw error
+            }
+            await client.close()
+        }
     }
 }
