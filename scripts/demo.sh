@@ -2,27 +2,38 @@
 # Quick start: builds feedbackd and feedback-gateway, starts them on a demo SQLite database with a
 # generated development secret, and prints the demo page's URL and a development token.
 # Ctrl-C stops both. Installs what it needs first (skipped when present).
-#   PORT=8080 (the gateway's port), DEMO_DIR=.demo (database, secret, logs)
+#   scripts/demo.sh [--allowed-origin ORIGIN]...   (an origin whose pages may embed the widget, e.g.
+#                                                   http://localhost:3000; repeatable)
+#   PORT=8080 (the gateway's port), DEMO_DIR=.demo (database, secret, logs; delete it to start afresh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
+gateway_args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --allowed-origin) [ $# -ge 2 ] || { echo "--allowed-origin needs a value, e.g. http://localhost:3000" >&2; exit 2; }
+                      gateway_args+=(--allowed-origin "$2"); shift 2 ;;
+    --allowed-origin=*) gateway_args+=(--allowed-origin "${1#*=}"); shift ;;
+    -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+
 command -v swift >/dev/null || { echo "swift is not on PATH: install Swift 6.1 or later"; exit 1; }
 scripts/ensure-packages.sh libsqlite3-dev sqlite3 curl
 
-echo "== building (the first build takes a few minutes)"
-swift build --product feedbackd
-swift build --product feedback-gateway
-swift build --product feedbackctl
+echo "== building (scripts/build.sh; the first build takes about 10 minutes on 2 cores)"
+scripts/build.sh
 bin=$(swift build --show-bin-path)
 
 demo=${DEMO_DIR:-$root/.demo}
 port=${PORT:-8080}
 socket=/tmp/feedback-demo-$(id -u).sock
 mkdir -p "$demo"
+demo=$(cd "$demo" && pwd)
 if [ ! -s "$demo/secret" ]; then
-  umask 077
-  head -c 48 /dev/urandom | base64 | tr -d '\n' > "$demo/secret"
+  (umask 077 && head -c 48 /dev/urandom | base64 | tr -d '\n' > "$demo/secret")
 fi
 if [ ! -s "$demo/chat.db" ]; then
   sqlite3 "$demo/chat.db" <<'SQL'
@@ -36,21 +47,46 @@ fi
 
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
+# fail NAME LOG: the process did not come up; show why and stop the other one.
+fail() {
+  echo "error: $1 did not start. The last lines of $2:" >&2
+  tail -n 15 "$2" | sed 's/^/  /' >&2
+  exit 1
+}
+# wait_ready PID NAME LOG COMMAND...: until COMMAND succeeds; fails as soon as PID exits, or after 60 s.
+wait_ready() {
+  local pid=$1 name=$2 log=$3
+  shift 3
+  for _ in $(seq 1 600); do
+    "$@" >/dev/null 2>&1 && return 0
+    kill -0 "$pid" 2>/dev/null || fail "$name" "$log"
+    sleep 0.1
+  done
+  fail "$name (not answering after 60 s)" "$log"
+}
+
+echo "== starting feedbackd"
 "$bin/feedbackd" --socket "$socket" --db "$demo/chat.db" --jwt-secret-file "$demo/secret" 2>>"$demo/feedbackd.log" &
 pids+=($!)
-for _ in $(seq 1 100); do "$bin/feedbackctl" health --socket "$socket" >/dev/null 2>&1 && break; sleep 0.1; done
-"$bin/feedback-gateway" --listen "127.0.0.1:$port" --socket "$socket" --widget-dir "$root/clients/widget" 2>>"$demo/gateway.log" &
+wait_ready "$!" feedbackd "$demo/feedbackd.log" "$bin/feedbackctl" health --socket "$socket"
+
+echo "== starting feedback-gateway"
+"$bin/feedback-gateway" --listen "127.0.0.1:$port" --socket "$socket" --widget-dir "$root/clients/widget" \
+  ${gateway_args[@]+"${gateway_args[@]}"} 2>>"$demo/gateway.log" &
 pids+=($!)
-for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null || { echo "the gateway did not start; see $demo/gateway.log"; exit 1; }
+wait_ready "$!" feedback-gateway "$demo/gateway.log" curl -fsS "http://127.0.0.1:$port/healthz"
 
 token=$("$bin/feedbackctl" token --secret-file "$demo/secret" --sub demo-user --ttl 86400)
+origins=""
+for ((i = 1; i < ${#gateway_args[@]}; i += 2)); do origins+=" ${gateway_args[$i]}"; done
 cat <<MSG
 
 feedbackd        $socket  (database $demo/chat.db, logs $demo/feedbackd.log)
-feedback-gateway http://127.0.0.1:$port  (logs $demo/gateway.log)
+feedback-gateway http://127.0.0.1:$port  (logs $demo/gateway.log)${origins:+
+CORS allowed:   $origins}
 
 Demo page (open in a browser, rate the answers):
   http://127.0.0.1:$port/#token=$token
@@ -63,6 +99,9 @@ Try it from a shell:
        -H 'Content-Type: application/json' -d '{"interaction_id": 1, "rating": 1}'
   sqlite3 $demo/chat.db 'SELECT id, feedback FROM interactions'
 
-Ctrl-C stops both.
+Ctrl-C stops both; delete $demo to start afresh.
 MSG
-wait
+# Stop (and report) as soon as either process exits.
+wait -n "${pids[@]}" || true
+echo "error: a process exited; see $demo/feedbackd.log and $demo/gateway.log" >&2
+exit 1
