@@ -26,6 +26,9 @@ let package = Package(
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         // Bytes <-> frames of protocol/SPEC.md. Imports NIOCore only; never sees a channel.
@@ -47,23 +50,36 @@ let package = Package(
         .target(name: "FeedbackAuth", dependencies: [.product(name: "JWTKit", package: "jwt-kit")]),
         // The RPC services: SubmitFeedback, health, and the authentication interceptor.
         .target(name: "FeedbackServer", dependencies: ["RPCCore", "FeedbackDomain", "FeedbackAuth", "FeedbackProtos", logging]),
+        // Log handlers (text with control characters escaped, JSON) and the one bootstrap of both executables.
+        .target(name: "FeedbackLogging", dependencies: [logging]),
         // The Swift client library for co-located services.
         .target(name: "FeedbackClient", dependencies: ["RPCUnixTransport", "RPCCore", "FeedbackProtos", logging]),
         .executableTarget(
             name: "feedbackd",
             dependencies: [
-                "FeedbackServer", "FeedbackSQLite", "FeedbackAuth", "RPCUnixTransport", argumentParser, logging, lifecycle,
+                "FeedbackServer", "FeedbackSQLite", "FeedbackAuth", "FeedbackDomain", "FeedbackLogging", "RPCUnixTransport",
+                argumentParser, logging,
+                lifecycle,
             ]
         ),
         .executableTarget(name: "feedbackctl", dependencies: ["FeedbackClient", "FeedbackAuth", argumentParser]),
+        // The original endpoint's compatibility promise: Python-`json`-compatible parsing, pydantic-lax
+        // integers and FastAPI-shaped validation errors. Pure Swift; no HTTP, no RPC.
+        .target(name: "FastAPICompat"),
         // HTTP drop-in for the original POST /feedback, over a pool of feedbackd connections.
         .target(
             name: "FeedbackGateway",
-            dependencies: ["FeedbackClient", .product(name: "Hummingbird", package: "hummingbird"), logging]
+            dependencies: [
+                "FastAPICompat", "FeedbackAuth", "FeedbackClient", nioCore, logging,
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
         ),
         .executableTarget(
             name: "feedback-gateway",
-            dependencies: ["FeedbackGateway", "FeedbackServer", argumentParser, logging, lifecycle,
+            dependencies: ["FeedbackGateway", "FeedbackAuth", "FeedbackLogging", argumentParser, logging, lifecycle,
                            .product(name: "Hummingbird", package: "hummingbird")]
         ),
         // `swift run -c release codec-bench`: codec throughput (BENCHMARKS.md).
@@ -85,13 +101,15 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
+        .testTarget(name: "FastAPICompatTests", dependencies: ["FastAPICompat"]),
         .testTarget(
             name: "FeedbackServerTests",
             dependencies: [
                 "RPCCodec", "RPCCore", "RPCUnixTransport", "FeedbackProtos", "FeedbackDomain", "FeedbackSQLite",
                 "FeedbackAuth", "FeedbackServer", "FeedbackClient", nioCore, nioPosix, logging, lifecycle,
                 .product(name: "JWTKit", package: "jwt-kit"),
-                "FeedbackGateway",
+                .product(name: "Crypto", package: "swift-crypto"),
+                "FeedbackGateway", "FeedbackLogging", "FastAPICompat",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),

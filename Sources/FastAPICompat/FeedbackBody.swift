@@ -3,18 +3,19 @@ import Foundation
 /// The body of `POST /feedback`, validated as the original FastAPI endpoint did (pydantic v2, lax mode),
 /// with one deliberate difference: an `interaction_id` outside the signed 64-bit range is a 422 (the
 /// original crashed into a 503).
-struct FeedbackBody: Equatable, Sendable {
-    var interactionID: Int64
+public struct FeedbackBody: Equatable, Sendable {
+    public var interactionID: Int64
     /// 1 or -1 once validated.
-    var rating: Int32
+    public var rating: Int32
 
     /// Why a body was refused, in the shape FastAPI answers with.
-    enum Rejection: Error, Equatable {
+    public enum Rejection: Error, Equatable {
         /// 422 with a `detail` list.
         case invalid([ValidationIssue])
         /// 422 `{"detail": "rating must be 1 (positive) or -1 (negative)"}`.
         case ratingOutOfRange
-        /// 400 `{"detail": "There was an error parsing the body"}` (a JSON body that is not UTF-8).
+        /// 400 `{"detail": "There was an error parsing the body"}`: a JSON body that is not UTF-8, or
+        /// nested deeper than ``PythonJSONParser/maxDepth`` (Python's `RecursionError`).
         case unparseable
     }
 
@@ -22,7 +23,7 @@ struct FeedbackBody: Equatable, Sendable {
     static let int64Min = "-9223372036854775808"
 
     /// Validates `body` sent with `contentType`.
-    static func parse(body: [UInt8], contentType: String?) -> Result<FeedbackBody, Rejection> {
+    public static func parse(body: [UInt8], contentType: String?) -> Result<FeedbackBody, Rejection> {
         if body.isEmpty {
             return .failure(.invalid([ValidationIssue(type: "missing", location: [.string("body")], message: "Field required", input: .null)]))
         }
@@ -32,6 +33,7 @@ struct FeedbackBody: Equatable, Sendable {
             do {
                 value = try PythonJSONParser.parse(text)
             } catch {
+                if error.kind == .tooDeep { return .failure(.unparseable) }
                 return .failure(
                     .invalid([
                         ValidationIssue(
@@ -47,7 +49,7 @@ struct FeedbackBody: Equatable, Sendable {
         return self.validate(value)
     }
 
-    static func validate(_ value: JSONValue) -> Result<FeedbackBody, Rejection> {
+    public static func validate(_ value: JSONValue) -> Result<FeedbackBody, Rejection> {
         guard case .object = value else {
             return .failure(
                 .invalid([
@@ -92,7 +94,7 @@ struct FeedbackBody: Equatable, Sendable {
     }
 
     /// FastAPI reads the body as JSON for `application/json` and `application/*+json`, any parameters.
-    static func isJSON(_ contentType: String?) -> Bool {
+    public static func isJSON(_ contentType: String?) -> Bool {
         guard let contentType else { return false }
         let mediaType = contentType.split(separator: ";", maxSplits: 1).first.map {
             $0.trimmingCharacters(in: .whitespaces).lowercased()

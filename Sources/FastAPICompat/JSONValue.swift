@@ -1,7 +1,7 @@
 /// A JSON value as Python's `json` module reads it: objects keep the first position of a key and the
 /// last value (a duplicated key takes the last value), integers keep every digit, and floats are
 /// doubles. The gateway needs this fidelity to answer exactly as the original FastAPI endpoint did.
-enum JSONValue: Equatable, Sendable {
+public enum JSONValue: Equatable, Sendable {
     case object([(key: String, value: JSONValue)])
     case array([JSONValue])
     case string(String)
@@ -11,7 +11,7 @@ enum JSONValue: Equatable, Sendable {
     case bool(Bool)
     case null
 
-    static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
+    public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
         switch (lhs, rhs) {
         case (.object(let a), .object(let b)):
             a.count == b.count && zip(a, b).allSatisfy { $0.key == $1.key && $0.value == $1.value }
@@ -26,7 +26,7 @@ enum JSONValue: Equatable, Sendable {
     }
 
     /// The value of `key` in an object, or nil.
-    subscript(key: String) -> JSONValue? {
+    public subscript(key: String) -> JSONValue? {
         guard case .object(let members) = self else { return nil }
         return members.first { $0.key == key }?.value
     }
@@ -35,7 +35,7 @@ enum JSONValue: Equatable, Sendable {
 extension JSONValue {
     /// Serializes like Python's `json.dumps(value, ensure_ascii=False, separators=(",", ":"))`, which
     /// FastAPI uses for its responses: compact, non-ASCII kept, Python's float repr.
-    var pythonJSON: String {
+    public var pythonJSON: String {
         var out = ""
         self.write(to: &out)
         return out

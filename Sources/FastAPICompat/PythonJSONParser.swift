@@ -2,22 +2,40 @@
 /// messages and character positions, so the gateway's 422 bodies match the original endpoint's.
 ///
 /// Accepts what Python accepts beyond RFC 8259: `NaN`, `Infinity`, `-Infinity`.
-struct PythonJSONParser {
+///
+/// Runs in time linear in the input and recurses at most ``maxDepth`` levels: a deeper document fails
+/// with ``Failure/Kind/tooDeep`` (where Python's decoder raises `RecursionError`), never a stack overflow.
+public struct PythonJSONParser {
     /// A decode error: Python's message and the character (not byte) offset.
-    struct Failure: Error, Equatable {
-        var message: String
-        var position: Int
+    public struct Failure: Error, Equatable {
+        public enum Kind: Sendable, Equatable {
+            /// Python's `json.JSONDecodeError`: FastAPI answers 422 `json_invalid`.
+            case decode
+            /// Nesting deeper than ``PythonJSONParser/maxDepth``: Python raises `RecursionError`, which
+            /// FastAPI answers 400 "There was an error parsing the body".
+            case tooDeep
+        }
+
+        public var kind: Kind = .decode
+        public var message: String
+        public var position: Int
     }
+
+    /// Arrays and objects nested deeper than this fail as ``Failure/Kind/tooDeep``. Python's decoder
+    /// gives up near its recursion limit (1,000, less the frames of the server that calls it): a
+    /// FastAPI endpoint parses about 950 levels; no real body comes near either.
+    public static let maxDepth = 900
 
     private let scalars: [Unicode.Scalar]
     private var index = 0
+    private var depth = 0
 
     init(_ text: String) {
         self.scalars = Array(text.unicodeScalars)
     }
 
     /// Parses one document with optional surrounding whitespace.
-    static func parse(_ text: String) throws(Failure) -> JSONValue {
+    public static func parse(_ text: String) throws(Failure) -> JSONValue {
         var parser = PythonJSONParser(text)
         parser.skipWhitespace()
         let value = try parser.value()
@@ -43,8 +61,13 @@ struct PythonJSONParser {
     private mutating func value() throws(Failure) -> JSONValue {
         guard let c = self.current else { throw Failure(message: "Expecting value", position: self.index) }
         switch c {
-        case "{": return try self.object()
-        case "[": return try self.array()
+        case "{", "[":
+            guard self.depth < Self.maxDepth else {
+                throw Failure(kind: .tooDeep, message: "maximum recursion depth exceeded", position: self.index)
+            }
+            self.depth += 1
+            defer { self.depth -= 1 }
+            return c == "{" ? try self.object() : try self.array()
         case "\"": return .string(try self.string())
         case "n" where self.matches("null"):
             self.index += 4
@@ -173,6 +196,8 @@ struct PythonJSONParser {
     private mutating func object() throws(Failure) -> JSONValue {
         self.index += 1
         var members: [(key: String, value: JSONValue)] = []
+        // Key (as Python compares it: code point by code point, so by UTF-8 bytes) -> index in `members`.
+        var positions: [[UInt8]: Int] = [:]
         self.skipWhitespace()
         if self.current == "}" {
             self.index += 1
@@ -188,9 +213,11 @@ struct PythonJSONParser {
             self.index += 1
             self.skipWhitespace()
             let value = try self.value()
-            if let existing = members.firstIndex(where: { $0.key == key }) {
+            let keyBytes = Array(key.utf8)
+            if let existing = positions[keyBytes] {
                 members[existing].value = value
             } else {
+                positions[keyBytes] = members.count
                 members.append((key, value))
             }
             self.skipWhitespace()

@@ -1,17 +1,17 @@
 /// One entry of a FastAPI/pydantic 422 `detail` list.
-struct ValidationIssue: Error, Equatable, Sendable {
-    var type: String
+public struct ValidationIssue: Error, Equatable, Sendable {
+    public var type: String
     /// `["body"]`, `["body", "rating"]`, or `["body", <character offset>]` for JSON errors.
-    var location: [JSONValue]
-    var message: String
-    var input: JSONValue
-    var context: [(key: String, value: JSONValue)]?
+    public var location: [JSONValue]
+    public var message: String
+    public var input: JSONValue
+    public var context: [(key: String, value: JSONValue)]?
 
-    static func == (lhs: ValidationIssue, rhs: ValidationIssue) -> Bool {
+    public static func == (lhs: ValidationIssue, rhs: ValidationIssue) -> Bool {
         lhs.json == rhs.json
     }
 
-    var json: JSONValue {
+    public var json: JSONValue {
         var members: [(key: String, value: JSONValue)] = [
             ("type", .string(self.type)), ("loc", .array(self.location)), ("msg", .string(self.message)),
             ("input", self.input),

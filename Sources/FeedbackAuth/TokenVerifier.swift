@@ -56,18 +56,22 @@ public struct TokenVerifier: Sendable {
         self.configuration = configuration
     }
 
+    /// The rules every token must meet before its signature is checked: the algorithms of the keys
+    /// configured, the leeway and the size limit.
+    public var policy: TokenPolicy {
+        TokenPolicy(algorithms: self.allowedAlgorithms, leeway: self.configuration.leeway)
+    }
+
     /// Verifies an `authorization` metadata value.
-    /// - Throws: ``AuthError``.
+    /// - Throws: ``AuthError``, whose reason is fixed text: nothing of the token is echoed.
     public func verify(authorization: String?, now: Date = Date()) async throws(AuthError) -> VerifiedToken {
-        let token = try Self.bearerToken(authorization)
+        let token = try BearerCredentials(authorization: authorization).token()
+        let policy = self.policy
         if let cached = self.cache.lookup(token) {
-            try self.checkTimes(expiresAt: cached.token.expiresAt, notBefore: cached.notBefore, now: now)
+            try UnverifiedToken.checkTimes(expiresAt: cached.token.expiresAt, notBefore: cached.notBefore, policy: policy, now: now)
             return cached.token
         }
-        let algorithm = try Self.algorithm(of: token)
-        guard self.allowedAlgorithms.contains(algorithm) else {
-            throw .unauthenticated("token algorithm \(algorithm) is not allowed")
-        }
+        let unverified = try UnverifiedToken(token, policy: policy, now: now)
         let claims: FeedbackClaims
         do {
             claims = try await self.keys.verify(token, as: FeedbackClaims.self, iteratingKeys: true)
@@ -76,30 +80,18 @@ public struct TokenVerifier: Sendable {
         } catch {
             throw .unauthenticated("token is malformed or its signature is invalid")
         }
-        try self.checkClaims(claims, now: now)
+        try self.checkClaims(claims)
         let verified = VerifiedToken(
             subject: claims.sub?.value ?? "",
             scopes: claims.scopes,
-            expiresAt: claims.exp?.value.timeIntervalSince1970 ?? 0
+            expiresAt: unverified.expiresAt
         )
-        self.cache.insert(token, .init(token: verified, notBefore: claims.nbf?.value.timeIntervalSince1970))
+        self.cache.insert(token, .init(token: verified, notBefore: unverified.notBefore))
         return verified
     }
 
-    /// `exp` and `nbf` against `now`, with the leeway.
-    private func checkTimes(expiresAt: Double, notBefore: Double?, now: Date) throws(AuthError) {
-        let leeway = TimeInterval(self.configuration.leeway.components.seconds)
-        guard expiresAt - now.timeIntervalSince1970 > -leeway else { throw .unauthenticated("token has expired") }
-        if let notBefore, notBefore - now.timeIntervalSince1970 > leeway {
-            throw .unauthenticated("token is not valid yet")
-        }
-    }
-
-    private func checkClaims(_ claims: FeedbackClaims, now: Date) throws(AuthError) {
-        guard let exp = claims.exp else { throw .unauthenticated("token has no exp claim") }
-        try self.checkTimes(
-            expiresAt: exp.value.timeIntervalSince1970, notBefore: claims.nbf?.value.timeIntervalSince1970, now: now
-        )
+    /// The claims beyond the times (which ``UnverifiedToken`` checked): issuer, audience, scope.
+    private func checkClaims(_ claims: FeedbackClaims) throws(AuthError) {
         if let issuer = self.configuration.issuer, claims.iss?.value != issuer {
             throw .unauthenticated("token issuer is not accepted")
         }
@@ -109,36 +101,5 @@ public struct TokenVerifier: Sendable {
         if let scope = self.configuration.requiredScope, !claims.scopes.contains(scope) {
             throw .permissionDenied("token lacks the scope \(scope)")
         }
-    }
-
-    /// The token of `Bearer <token>`; the scheme is case-insensitive.
-    static func bearerToken(_ authorization: String?) throws(AuthError) -> String {
-        guard let authorization, !authorization.isEmpty else { throw .unauthenticated("missing bearer token") }
-        let parts = authorization.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        if parts.count == 1, parts[0].lowercased() == "bearer" { throw .unauthenticated("missing bearer token") }
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
-            throw .unauthenticated("authorization is not a bearer token")
-        }
-        let token = parts[1].trimmingCharacters(in: .whitespaces)
-        guard !token.isEmpty else { throw .unauthenticated("missing bearer token") }
-        return token
-    }
-
-    /// The `alg` of a compact JWT's header, read before any verification.
-    static func algorithm(of token: String) throws(AuthError) -> String {
-        let segments = token.split(separator: ".", omittingEmptySubsequences: false)
-        guard segments.count == 3, let header = Self.base64URLDecode(segments[0]),
-            let object = try? JSONSerialization.jsonObject(with: header) as? [String: Any],
-            let algorithm = object["alg"] as? String
-        else {
-            throw .unauthenticated("token is malformed")
-        }
-        return algorithm
-    }
-
-    static func base64URLDecode(_ text: Substring) -> Data? {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        return Data(base64Encoded: base64)
     }
 }

@@ -1,3 +1,5 @@
+import FastAPICompat
+import FeedbackAuth
 import FeedbackClient
 import Foundation
 import HTTPTypes
@@ -28,21 +30,31 @@ struct FeedbackRoutes<Context: RequestContext>: Sendable {
     /// Authentication first (before the body is read), then the body as pydantic read it, then the call.
     func submit(_ request: Request, context: Context) async throws -> Response {
         let token: String
-        switch BearerPrecheck.check(request.headers[.authorization]) {
-        case .success(let value):
-            token = value
-        case .failure(.missing):
+        switch BearerCredentials(authorization: request.headers[.authorization]) {
+        case .missing, .otherScheme:
             return GatewayResponse.detail(.unauthorized, "Not authenticated", headers: [.wwwAuthenticate: "Bearer"])
-        case .failure(.invalid(let reason)):
-            return Self.invalidToken(reason)
+        case .token(let value):
+            // The pre-check feedbackd's verifier runs too (shape, size, algorithm, crit, times): a token it
+            // refuses never costs a body read; the signature is feedbackd's to check.
+            do {
+                token = try UnverifiedToken(value, policy: self.configuration.tokenPolicy).compact
+            } catch {
+                return Self.invalidToken(error.description)
+            }
+        }
+        // A declared length over the limit is answered at once and the connection closed unread; a body
+        // without a length (chunked) is read up to the limit only.
+        let tooLarge = GatewayResponse.detail(
+            .contentTooLarge, "Request body is larger than \(self.configuration.maxBodyBytes) bytes.", headers: [.connection: "close"]
+        )
+        if let declared = request.headers[.contentLength], let length = Int(declared), length > self.configuration.maxBodyBytes {
+            return tooLarge
         }
         let bytes: ByteBuffer
         do {
             bytes = try await request.body.collect(upTo: self.configuration.maxBodyBytes)
         } catch {
-            return GatewayResponse.detail(
-                .contentTooLarge, "Request body is larger than \(self.configuration.maxBodyBytes) bytes."
-            )
+            return tooLarge
         }
         let body: FeedbackBody
         switch FeedbackBody.parse(body: Array(bytes.readableBytesView), contentType: request.headers[.contentType]) {
@@ -57,7 +69,9 @@ struct FeedbackRoutes<Context: RequestContext>: Sendable {
         }
         let requestID = context.logger[metadataKey: "http.request_id"]?.description ?? RequestIDMiddleware<Context>.requestID(from: nil)
         do {
-            try await self.upstream.submit(body, token: token, requestID: requestID, traceparent: request.headers[.traceparent])
+            try await self.upstream.submit(
+                body, token: token, requestID: requestID, traceparent: TraceParent.validated(request.headers[.traceparent])
+            )
             return Response(status: .noContent)
         } catch {
             context.logger.info("gateway.rpc_failed", metadata: ["rpc.status": "\(error.code.name)", "rpc.message": "\(error.message)"])

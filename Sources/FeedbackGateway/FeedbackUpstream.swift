@@ -1,3 +1,4 @@
+import FastAPICompat
 import FeedbackClient
 import Synchronization
 

@@ -1,4 +1,5 @@
 import Hummingbird
+import HummingbirdCore
 import Logging
 
 /// Builds the gateway: routes, CORS, request ids and access logs over a pool of feedbackd connections.
@@ -16,7 +17,8 @@ public enum GatewayApplication {
         return router
     }
 
-    /// The application on `host:port`; a `Service` that stops on graceful shutdown.
+    /// The application on `host:port`, with the connection guards of ``GatewayConfiguration/connectionLimits``;
+    /// a `Service` that stops on graceful shutdown.
     public static func application(
         configuration: GatewayConfiguration,
         host: String,
@@ -24,8 +26,12 @@ public enum GatewayApplication {
         logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> some ApplicationProtocol {
-        Application(
+        let connections = GuardedHTTP1Channel.ConnectionCount()
+        return Application(
             router: try self.router(configuration: configuration),
+            server: HTTPServerBuilder { responder in
+                GuardedHTTP1Channel(responder: responder, limits: configuration.connectionLimits, count: connections)
+            },
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: nil),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
             logger: logger

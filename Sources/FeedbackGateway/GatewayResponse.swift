@@ -1,3 +1,4 @@
+import FastAPICompat
 import HTTPTypes
 import Hummingbird
 import NIOCore

@@ -25,7 +25,7 @@ struct RequestIDMiddleware<Context: RequestContext>: RouterMiddleware {
             response = try error.response(from: request, context: context)
         }
         response.headers[.requestID] = requestID
-        if let traceparent = request.headers[.traceparent] { response.headers[.traceparent] = traceparent }
+        if let traceparent = TraceParent.validated(request.headers[.traceparent]) { response.headers[.traceparent] = traceparent }
         let elapsed = ContinuousClock.now - start
         context.logger.info(
             "http.access",

@@ -33,14 +33,3 @@ public struct JSONLogHandler: LogHandler {
         Self.lock.withLock { FileHandle.standardError.write(line) }
     }
 }
-
-/// Bootstraps swift-log once for an executable: text (swift-log's stream handler) or JSON on stderr.
-public enum LogOutput {
-    public static func bootstrap(json: Bool, level: Logger.Level) {
-        LoggingSystem.bootstrap { label in
-            var handler: any LogHandler = json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
-    }
-}

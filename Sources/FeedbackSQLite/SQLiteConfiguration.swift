@@ -1,8 +1,9 @@
 /// How ``SQLiteFeedbackStore`` opens its database.
 public struct SQLiteConfiguration: Sendable {
-    /// The database file; created, with the schema, when new.
+    /// The database file; created, with the schema, when there is none at start-up.
     public var path: String
-    /// How long a write waits for a lock another process holds before it fails as unavailable.
+    /// How long a write may wait, from its arrival, for a lock another process holds before it fails as
+    /// unavailable. A caller's deadline should be longer, so that this answer arrives first.
     public var busyTimeout: Duration = .seconds(5)
     /// `PRAGMA synchronous`: `FULL` (the default) fsyncs every commit, so an acknowledged rating
     /// survives a power cut; `NORMAL` survives a crash of feedbackd but not of the machine.

@@ -10,45 +10,75 @@ import Synchronization
 ///
 /// A `Service`: ``run()`` is the single writer and must be running for ``submit(_:)`` to complete.
 /// Writes run on GRDB's serial queue, never on a NIO event loop. WAL journal, `synchronous` FULL by
-/// default, and a busy timeout, so another process holding the write lock gives
-/// ``FeedbackError/storeUnavailable(cause:)`` after the timeout instead of a hang.
+/// default.
+///
+/// What it promises beyond a plain connection:
+/// - **A lock is waited for once.** No submission waits for another process's write lock longer than
+///   the busy timeout from the moment it arrived; then it is ``FeedbackError/storeUnavailable(cause:)``.
+/// - **The file at the path is the file written.** Before a batch and again before it is acknowledged,
+///   the file at ``SQLiteConfiguration/path`` is compared (device, inode) with the one open. If it was
+///   deleted or replaced, the batch fails as unavailable (its commit reached a file nobody will read),
+///   the store reports not serving, and it reopens the file now at the path; a missing file is not
+///   created again but waited for.
+/// - **Health is the writes' health.** ``isHealthy()`` answers from state, never a query: false after a
+///   failed write until a commit succeeds or a probe (every second while unhealthy: the file at the
+///   path, its schema, the write lock, free space) says writes can succeed again.
 public final class SQLiteFeedbackStore: FeedbackStore, Service {
     private struct Pending {
         var submission: FeedbackSubmission
         var continuation: CheckedContinuation<Void, any Error>
+        var arrival: ContinuousClock.Instant
     }
 
     private struct State {
         var pending: [Pending] = []
         var stopped = false
+        /// Why writes are not expected to succeed, or nil when they are.
+        var unhealthy: String?
+        var lastProbe: ContinuousClock.Instant?
     }
 
-    private let database: DatabasePool
+    /// An open database and the identities of the files it was opened on.
+    private struct OpenDatabase: Sendable {
+        var queue: DatabaseQueue
+        var identity: FileIdentity
+        /// The `-wal` file this connection writes, which stays at the path when the database file is
+        /// deleted or replaced under it.
+        var walIdentity: FileIdentity?
+    }
+
+    /// The latest instant the busy handler keeps waiting for another process's lock. Set by the writer
+    /// before each transaction; read by SQLite's busy handler on GRDB's queue.
+    private final class BusyDeadline: Sendable {
+        let instant = Mutex(ContinuousClock.now)
+    }
+
+    /// Space a probe requires in the database's file system before it reports serving again.
+    static let minimumFreeBytes: UInt64 = 1 << 20
+
     private let configuration: SQLiteConfiguration
     private let logger: Logger
     private let state = Mutex(State())
+    /// Used by the writer only (``run()``, and ``init`` before it); a Mutex only to be `Sendable`.
+    private let database: Mutex<OpenDatabase?>
+    private let busyDeadline = BusyDeadline()
     private let (wakeups, wakeup) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
 
-    /// Opens (and if new, creates) the database.
-    /// - Throws: ``FeedbackError/storeUnavailable(cause:)`` when it cannot be opened or prepared.
+    /// Opens the database, creating the file and its schema when no file exists at the path. In an
+    /// existing file it creates `feedback_events` when missing, never `interactions`.
+    /// - Throws: ``FeedbackError/storeUnavailable(cause:)`` when it cannot be opened, when an existing
+    ///   file has no `interactions` table, or when a table lacks a column the writes use (the cause
+    ///   names it).
     public init(configuration: SQLiteConfiguration, logger: Logger) throws(FeedbackError) {
-        var grdb = Configuration()
-        grdb.journalMode = .wal
-        grdb.busyMode = .timeout(TimeInterval(configuration.busyTimeout.components.seconds)
-            + TimeInterval(configuration.busyTimeout.components.attoseconds) / 1e18)
-        grdb.label = "feedback-store"
-        let synchronous = configuration.synchronous.rawValue
-        grdb.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
-        }
-        do {
-            self.database = try DatabasePool(path: configuration.path, configuration: grdb)
-            try self.database.write { db in try SQLiteSchema.create(db) }
-        } catch {
-            throw .storeUnavailable(cause: "cannot open \(configuration.path): \(error)")
-        }
         self.configuration = configuration
         self.logger = logger
+        self.busyDeadline.instant.withLock { $0 = .now + configuration.busyTimeout }
+        do {
+            let isNew = FileIdentity(path: configuration.path) == nil
+            self.database = Mutex(try Self.open(configuration, busyDeadline: self.busyDeadline, creating: isNew))
+        } catch {
+            throw .storeUnavailable(cause: "cannot use \(configuration.path): \(error)")
+        }
     }
 
     public func submit(_ submission: FeedbackSubmission) async throws(FeedbackError) {
@@ -56,7 +86,7 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 let accepted = self.state.withLock { state in
                     guard !state.stopped else { return false }
-                    state.pending.append(Pending(submission: submission, continuation: continuation))
+                    state.pending.append(Pending(submission: submission, continuation: continuation, arrival: .now))
                     return true
                 }
                 if accepted {
@@ -72,17 +102,38 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
         }
     }
 
-    /// The single writer: commits batches until graceful shutdown, then the last pending ones.
+    /// Whether writes are expected to succeed: no failed write since the last success or probe.
+    public func isHealthy() async -> Bool {
+        self.state.withLock { $0.unhealthy == nil }
+    }
+
+    /// The single writer: commits batches until graceful shutdown, then the last pending ones. While
+    /// unhealthy it probes the database once a second.
     public func run() async {
-        await withGracefulShutdownHandler {
-            for await _ in self.wakeups {
-                await self.drain()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(1))
+                    self.wakeup.yield()
+                }
             }
-        } onGracefulShutdown: {
-            self.wakeup.finish()
+            await withGracefulShutdownHandler {
+                for await _ in self.wakeups {
+                    await self.drain()
+                    await self.probeIfDue()
+                }
+            } onGracefulShutdown: {
+                self.wakeup.finish()
+            }
+            group.cancelAll()
         }
         self.state.withLock { $0.stopped = true }
         await self.drain()
+        let open = self.database.withLock { database -> OpenDatabase? in
+            defer { database = nil }
+            return database
+        }
+        try? open?.queue.close()
     }
 
     private func drain() async {
@@ -101,7 +152,10 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
     private func commit(_ batch: [Pending]) async {
         let submissions = batch.map(\.submission)
         do {
-            let found: [Bool] = try await self.database.writeWithoutTransaction { db in
+            let open = try self.currentDatabase()
+            // Each submission waits for a lock at most busyTimeout from its arrival; the oldest decides.
+            self.busyDeadline.instant.withLock { $0 = batch[0].arrival + self.configuration.busyTimeout }
+            let found: [Bool] = try await open.queue.writeWithoutTransaction { db in
                 var found: [Bool] = []
                 try db.inTransaction(.immediate) {
                     found = try submissions.map { try Self.write($0, in: db) }
@@ -109,6 +163,10 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
                 }
                 return found
             }
+            guard FileIdentity(path: self.configuration.path) == open.identity else {
+                throw StoreFailure.fileChanged(self.configuration.path)
+            }
+            self.markHealthy()
             for (pending, found) in zip(batch, found) {
                 if found {
                     pending.continuation.resume()
@@ -118,34 +176,184 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
             }
         } catch {
             self.logger.error("feedback.store_write_failed", metadata: ["error": "\(error)", "batch.size": "\(batch.count)"])
+            self.markUnhealthy("\(error)")
+            if case StoreFailure.fileChanged = error { self.closeDatabase() }
             for pending in batch {
                 pending.continuation.resume(throwing: FeedbackError.storeUnavailable(cause: "\(error)"))
             }
         }
     }
 
+    /// The open database, if the file at the path is still the one open; otherwise (re)opens the file
+    /// now at the path, creating nothing.
+    /// - Throws: ``StoreFailure`` when there is no usable file at the path; GRDB's errors.
+    private func currentDatabase() throws -> OpenDatabase {
+        let current = FileIdentity(path: self.configuration.path)
+        if let open = self.database.withLock({ $0 }) {
+            if current == open.identity { return open }
+            self.logger.error("feedback.store_file_changed", metadata: ["db.path": "\(self.configuration.path)"])
+            self.closeDatabase()
+        }
+        try self.setAsideOrphanedWAL()
+        guard current != nil else { throw StoreFailure.fileMissing(self.configuration.path) }
+        self.busyDeadline.instant.withLock { $0 = .now + self.configuration.busyTimeout }
+        let reopened = try Self.open(self.configuration, busyDeadline: self.busyDeadline, creating: false)
+        self.database.withLock { $0 = reopened }
+        self.logger.notice("feedback.store_reopened", metadata: ["db.path": "\(self.configuration.path)"])
+        return reopened
+    }
+
+    /// The `-wal` file of the database last closed, when it was left at the path.
+    private let orphanedWAL = Mutex<FileIdentity?>(nil)
+
+    private func closeDatabase() {
+        let open = self.database.withLock { database -> OpenDatabase? in
+            defer { database = nil }
+            return database
+        }
+        guard let open else { return }
+        do {
+            try open.queue.close()
+        } catch {
+            self.logger.warning("feedback.store_close_failed", metadata: ["error": "\(error)"])
+        }
+        // SQLite neither checkpoints nor removes the WAL of a database file that was deleted or moved.
+        self.orphanedWAL.withLock { $0 = open.walIdentity }
+    }
+
+    /// Moves the old file's WAL out of the way before the file now at the path is opened: SQLite would
+    /// otherwise replay the old database's pages into it. Renamed, not deleted (`<path>-wal.orphaned-<inode>`),
+    /// so an operator can still look at what it held; the shared-memory index is rebuilt from nothing.
+    /// - Throws: ``StoreFailure/orphanedWAL(_:)`` when it cannot be moved: the file is then not opened.
+    private func setAsideOrphanedWAL() throws {
+        guard let orphan = self.orphanedWAL.withLock({ $0 }) else { return }
+        let wal = self.configuration.path + "-wal"
+        if FileIdentity(path: wal) == orphan {
+            let aside = "\(wal).orphaned-\(orphan.inode)"
+            guard rename(wal, aside) == 0 else { throw StoreFailure.orphanedWAL(wal) }
+            unlink(self.configuration.path + "-shm")
+            self.logger.warning("feedback.store_wal_set_aside", metadata: ["db.path": "\(self.configuration.path)", "wal.path": "\(aside)"])
+        }
+        self.orphanedWAL.withLock { $0 = nil }
+    }
+
+    /// While unhealthy, at most once a second: can writes succeed again? The file at the path (reopened
+    /// if it changed), its schema, the write lock (taken and released at once) and free space.
+    private func probeIfDue() async {
+        let due = self.state.withLock { state -> Bool in
+            guard state.unhealthy != nil, state.pending.isEmpty else { return false }
+            if let last = state.lastProbe, ContinuousClock.now - last < .seconds(1) { return false }
+            state.lastProbe = .now
+            return true
+        }
+        guard due else { return }
+        do {
+            let open = try self.currentDatabase()
+            self.busyDeadline.instant.withLock { $0 = .now }
+            try await open.queue.writeWithoutTransaction { db in
+                try SQLiteSchema.check(db)
+                try db.execute(sql: "BEGIN IMMEDIATE")
+                try db.execute(sql: "ROLLBACK")
+            }
+            let directory = (self.configuration.path as NSString).deletingLastPathComponent
+            if let free = availableBytes(at: directory.isEmpty ? "." : directory), free < Self.minimumFreeBytes {
+                throw StoreFailure.diskFull(free)
+            }
+            self.markHealthy()
+        } catch {
+            self.logger.debug("feedback.store_probe_failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func markHealthy() {
+        let was = self.state.withLock { state -> String? in
+            defer { state.unhealthy = nil }
+            return state.unhealthy
+        }
+        if was != nil { self.logger.notice("feedback.store_serving") }
+    }
+
+    private func markUnhealthy(_ reason: String) {
+        let wasHealthy = self.state.withLock { state -> Bool in
+            defer {
+                state.unhealthy = reason
+                state.lastProbe = .now
+            }
+            return state.unhealthy == nil
+        }
+        if wasHealthy { self.logger.error("feedback.store_not_serving", metadata: ["error": "\(reason)"]) }
+    }
+
     private static func write(_ submission: FeedbackSubmission, in db: Database) throws -> Bool {
         let rating = Int(submission.rating.rawValue)
-        try db.execute(sql: "UPDATE interactions SET feedback = ? WHERE id = ?", arguments: [rating, submission.interactionID])
+        try db.cachedStatement(sql: "UPDATE interactions SET feedback = ? WHERE id = ?")
+            .execute(arguments: [rating, submission.interactionID])
         guard db.changesCount > 0 else { return false }
-        try db.execute(
+        // The subject is bound as its bytes and cast to TEXT, so every byte the token signed is stored
+        // (text binding would end it at the first NUL).
+        try db.cachedStatement(
             sql: """
                 INSERT INTO feedback_events (interaction_id, rating, subject, created_at)
-                VALUES (?, ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-                """,
-            arguments: [submission.interactionID, rating, submission.subject]
-        )
+                VALUES (?, ?, CAST(? AS TEXT), strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+                """
+        ).execute(arguments: [submission.interactionID, rating, Data(submission.subject.utf8)])
         return true
     }
 
-    public func isHealthy() async -> Bool {
+    /// Opens `configuration.path` with the store's settings and checks (or, when `creating`, creates)
+    /// the schema. Without `creating`, a missing file is an error rather than a new empty database.
+    private static func open(
+        _ configuration: SQLiteConfiguration, busyDeadline: BusyDeadline, creating: Bool
+    ) throws -> OpenDatabase {
+        if !creating, FileIdentity(path: configuration.path) == nil {
+            throw StoreFailure.fileMissing(configuration.path)
+        }
+        var grdb = Configuration()
+        grdb.journalMode = .wal
+        grdb.busyMode = .callback { tries in
+            let now = ContinuousClock.now
+            let deadline = busyDeadline.instant.withLock { $0 }
+            guard now < deadline else { return false }
+            // Short sleeps first, then 20 ms, as SQLite's own busy handler backs off.
+            let steps = [1, 2, 5, 10, 15, 20]
+            let pause = min(deadline - now, .milliseconds(steps[min(tries, steps.count - 1)]))
+            let micros = pause.components.seconds * 1_000_000 + pause.components.attoseconds / 1_000_000_000_000
+            usleep(useconds_t(max(micros, 1)))
+            return true
+        }
+        grdb.label = "feedback-store"
+        let synchronous = configuration.synchronous.rawValue
+        grdb.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+        }
+        let queue = try DatabaseQueue(path: configuration.path, configuration: grdb)
         do {
-            return try await self.database.read { db in
-                try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM interactions LIMIT 1) OR 1") ?? false
+            try queue.write { db in try SQLiteSchema.prepare(db, createInteractions: creating) }
+            guard let identity = FileIdentity(path: configuration.path) else {
+                throw StoreFailure.fileMissing(configuration.path)
             }
+            return OpenDatabase(queue: queue, identity: identity, walIdentity: FileIdentity(path: configuration.path + "-wal"))
         } catch {
-            self.logger.warning("feedback.store_unhealthy", metadata: ["error": "\(error)"])
-            return false
+            try? queue.close()
+            throw error
+        }
+    }
+}
+
+/// Why the store cannot write, beyond SQLite's own errors. For logs and health only: callers see
+/// "Feedback store unavailable."
+enum StoreFailure: Error, CustomStringConvertible {
+    case fileChanged(String)
+    case fileMissing(String)
+    case diskFull(UInt64)
+    case orphanedWAL(String)
+
+    var description: String {
+        switch self {
+        case .fileChanged(let path): "the database file at \(path) was deleted or replaced while open"
+        case .fileMissing(let path): "there is no database file at \(path)"
+        case .diskFull(let free): "the file system holding the database has \(free) bytes free"
+        case .orphanedWAL(let wal): "\(wal) belongs to the database file that was replaced and cannot be moved aside"
         }
     }
 }

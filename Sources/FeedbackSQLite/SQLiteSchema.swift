@@ -1,18 +1,19 @@
 import GRDB
 
-/// The tables feedbackd needs, created when missing. `interactions` is shared with the chat backend,
-/// which inserts its rows; feedbackd only sets `feedback`.
+/// The tables feedbackd needs. `interactions` belongs to the chat backend, which inserts its rows;
+/// feedbackd only sets `feedback`, and creates the table only in a database file it created itself.
+/// `feedback_events` is feedbackd's own audit trail, created when missing.
 enum SQLiteSchema {
-    static let statements = [
-        """
-        CREATE TABLE IF NOT EXISTS interactions (
+    static let interactions = """
+        CREATE TABLE interactions (
             id INTEGER PRIMARY KEY,
             question TEXT,
             answer TEXT,
             created_at TEXT DEFAULT CURRENT_TIMESTAMP,
             feedback INTEGER
         )
-        """,
+        """
+    static let events = [
         """
         CREATE TABLE IF NOT EXISTS feedback_events (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -24,8 +25,39 @@ enum SQLiteSchema {
         """,
         "CREATE INDEX IF NOT EXISTS feedback_events_interaction ON feedback_events(interaction_id)",
     ]
+    /// Columns the writes name, per table.
+    static let requiredColumns = [
+        "interactions": ["id", "feedback"],
+        "feedback_events": ["interaction_id", "rating", "subject", "created_at"],
+    ]
 
-    static func create(_ db: Database) throws {
-        for statement in self.statements { try db.execute(sql: statement) }
+    /// A database feedbackd cannot write to: the message names the table or column missing.
+    struct Mismatch: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// Creates what is missing (`interactions` only when `createInteractions`), then checks that every
+    /// table has the columns the writes use.
+    /// - Throws: ``Mismatch`` for a missing table or column; GRDB's errors otherwise.
+    static func prepare(_ db: Database, createInteractions: Bool) throws {
+        if try !db.tableExists("interactions") {
+            guard createInteractions else {
+                throw Mismatch(description: "the database has no interactions table")
+            }
+            try db.execute(sql: self.interactions)
+        }
+        for statement in self.events { try db.execute(sql: statement) }
+        try self.check(db)
+    }
+
+    /// Checks, without changing anything, that the tables have the columns the writes use.
+    static func check(_ db: Database) throws {
+        for (table, columns) in self.requiredColumns.sorted(by: { $0.key < $1.key }) {
+            guard try db.tableExists(table) else { throw Mismatch(description: "the database has no \(table) table") }
+            let present = Set(try db.columns(in: table).map { $0.name.lowercased() })
+            for column in columns where !present.contains(column) {
+                throw Mismatch(description: "the table \(table) has no \(column) column")
+            }
+        }
     }
 }

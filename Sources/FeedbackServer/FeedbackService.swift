@@ -18,14 +18,18 @@ public struct FeedbackService: RPCService {
     }
 
     /// Validates the rating before touching the store, then stores it; OK only after the commit.
+    /// - Throws: UNAUTHENTICATED when the call has no verified principal (no ``AuthInterceptor``).
     @Sendable
     func submitFeedback(_ request: Feedback_V1_SubmitFeedbackRequest, context: ServerContext) async throws
         -> Feedback_V1_SubmitFeedbackResponse
     {
+        // Fail closed: a rating is stored only with the caller the auth interceptor verified. Registered
+        // without it, the service refuses every call instead of writing anonymous ratings.
+        guard let subject = context.principal else {
+            throw RPCError(code: .unauthenticated, message: "missing bearer token")
+        }
         let rating = try Rating(validating: Int64(request.rating))
-        try await self.store.submit(
-            FeedbackSubmission(interactionID: request.interactionID, rating: rating, subject: context.principal ?? "")
-        )
+        try await self.store.submit(FeedbackSubmission(interactionID: request.interactionID, rating: rating, subject: subject))
         return Feedback_V1_SubmitFeedbackResponse()
     }
 }

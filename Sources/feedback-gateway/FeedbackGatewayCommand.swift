@@ -1,6 +1,6 @@
 import ArgumentParser
 import FeedbackGateway
-import FeedbackServer
+import FeedbackLogging
 import Foundation
 import Hummingbird
 import Logging

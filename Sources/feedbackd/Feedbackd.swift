@@ -1,5 +1,6 @@
 import ArgumentParser
 import FeedbackAuth
+import FeedbackDomain
 import FeedbackSQLite
 import FeedbackServer
 import Foundation
@@ -58,6 +59,8 @@ struct Feedbackd: AsyncParsableCommand {
             throw Self.fail("authentication: \(error)", logger: logger)
         } catch let error as ConfigurationError {
             throw Self.fail(error.description, logger: logger)
+        } catch FeedbackError.storeUnavailable(let cause) {
+            throw Self.fail("database: \(cause)", logger: logger)
         }
     }
 

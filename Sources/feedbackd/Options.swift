@@ -1,6 +1,7 @@
 import ArgumentParser
 import FeedbackAuth
 import FeedbackSQLite
+import FeedbackLogging
 import FeedbackServer
 import Foundation
 import Logging
@@ -20,10 +21,10 @@ struct SocketOptions: ParsableArguments {
 }
 
 struct StorageOptions: ParsableArguments {
-    @Option(help: "SQLite database shared with the chat backend; created with its schema when missing.")
+    @Option(help: "SQLite database shared with the chat backend. A new file gets the whole schema; an existing one must have interactions(id, feedback); feedback_events is created when missing.")
     var db: String = "feedback.db"
 
-    @Option(help: "How long a write waits for a lock held by another process before failing as UNAVAILABLE.")
+    @Option(help: "How long a rating may wait, from its arrival, for a lock another process holds before it fails as UNAVAILABLE. Keep callers' deadlines longer (the gateway's --timeout-ms defaults to 6000).")
     var busyTimeoutMs: Int = 5000
 
     @Option(help: "PRAGMA synchronous: FULL (fsync each commit; survives power loss) or NORMAL.")

@@ -1,3 +1,4 @@
+import Crypto
 import FeedbackAuth
 import FeedbackClient
 import FeedbackDomain
@@ -24,6 +25,26 @@ func sign(_ claims: TestClaims, hmac secret: [UInt8] = TestAuth.secret) async th
     return try await keys.sign(claims)
 }
 
+/// An HS256 token with the test secret and a header of our choosing (jwt-kit signs only its own headers).
+func signWithHeader(_ header: String, claims: String = #"{"sub":"tester","exp":4102444800}"#) async throws -> String {
+    let input = base64URL(header) + "." + base64URL(claims)
+    let mac = HMAC<SHA256>.authenticationCode(for: Array(input.utf8), using: SymmetricKey(data: TestAuth.secret))
+    return input + "." + Data(mac).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+        .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+}
+
+/// The same token with its signature's last character changed in the bits base64url leaves unused:
+/// the same signature bytes, another spelling.
+func flipUnusedBits(_ token: String) -> String {
+    let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+    var characters = Array(token)
+    let signatureLength = token.split(separator: ".", omittingEmptySubsequences: false)[2].count
+    let unusedBits = [0, 0, 4, 2][signatureLength % 4]  // 32-byte HMAC: 43 characters, 2 unused bits
+    let value = alphabet.firstIndex(of: characters[characters.count - 1])!
+    characters[characters.count - 1] = alphabet[value | 1 << max(unusedBits - 1, 0)]
+    return String(characters)
+}
+
 func base64URL(_ text: String) -> String {
     Data(text.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-")
         .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
@@ -45,7 +66,13 @@ struct AuthTests {
             ("basic scheme", "Basic dXNlcjpwYXNz", "authorization is not a bearer token"),
             ("token without scheme", valid, "authorization is not a bearer token"),
             ("malformed", "Bearer not-a-jwt", "token is malformed"),
-            ("alg none", "Bearer " + noneToken, "token algorithm none is not allowed"),
+            ("alg none", "Bearer " + noneToken, "token algorithm is not allowed"),
+            // RFC 7515 4.1.11: a critical extension nobody here understands must fail, signed or not.
+            ("crit", "Bearer " + (try await signWithHeader(#"{"alg":"HS256","typ":"JWT","crit":["exp"]}"#)), "token has a critical header extension that is not supported"),
+            ("padded signature", "Bearer " + valid + "=", "token is malformed"),
+            ("signature with unused bits set", "Bearer " + flipUnusedBits(valid), "token is malformed"),
+            ("alg with a forged log line", "Bearer " + base64URL(#"{"alg":"HS256\n2026-01-01T00:00:00Z error forged","typ":"JWT"}"#) + "." + parts[1] + "." + parts[2], "token algorithm is not allowed"),
+            ("too large", "Bearer " + (try await sign(TestClaims(scope: String(repeating: "s", count: 5500)))), "token is too large"),
             ("wrong secret", "Bearer " + (try await sign(TestClaims(), hmac: Array("another-secret-that-is-long-enough-123".utf8))), "token signature is invalid"),
             ("tampered payload", "Bearer " + parts[0] + "." + base64URL(#"{"sub":"mallory","exp":4102444800}"#) + "." + parts[2], "token signature is invalid"),
             ("expired", "Bearer " + (try await sign(TestClaims(exp: ExpirationClaim(value: Date().addingTimeInterval(-120))))), "token has expired"),
@@ -78,6 +105,43 @@ struct AuthTests {
             await connection.close()
         }
         #expect(store.events.isEmpty)
+    }
+
+    @Test("FeedbackService registered without the auth interceptor refuses every call instead of writing anonymously")
+    func failsClosed() async throws {
+        let store = InMemoryFeedbackStore(interactionIDs: 1...3)
+        try await withServer(services: [FeedbackService(store: store)]) { path, _ in
+            let connection = try await ClientConnection.connect(to: path)
+            let response = try await connection.call(try request(FeedbackService.submitFeedbackPath, [0x08, 0x01, 0x10, 0x01]))
+            #expect(response.code == StatusCode.unauthenticated.rawValue)
+            await connection.close()
+        }
+        #expect(store.events.isEmpty)
+    }
+
+    @Test("the gateway's pre-check and the verifier share one policy: what one refuses before the signature, so does the other")
+    func onePolicy() async throws {
+        let verifier = try await TestAuth.verifier { $0.leeway = .seconds(5) }
+        #expect(verifier.policy.leeway == .seconds(5))
+        #expect(verifier.policy.algorithms == ["HS256"])
+        #expect(verifier.policy.algorithms.isSubset(of: TokenPolicy.supportedAlgorithms))
+        let nearlyExpired = try await sign(TestClaims(exp: ExpirationClaim(value: Date().addingTimeInterval(-3))))
+        // Within feedbackd's leeway: both accept it.
+        #expect(throws: Never.self) { try UnverifiedToken(nearlyExpired, policy: verifier.policy) }
+        #expect(try await verifier.verify(authorization: "Bearer \(nearlyExpired)").subject == "tester")
+        let expired = try await sign(TestClaims(exp: ExpirationClaim(value: Date().addingTimeInterval(-10))))
+        #expect(throws: AuthError.unauthenticated("token has expired")) { try UnverifiedToken(expired, policy: verifier.policy) }
+        await #expect(throws: AuthError.unauthenticated("token has expired")) {
+            try await verifier.verify(authorization: "Bearer \(expired)")
+        }
+    }
+
+    @Test("base64url segments must be canonical: one byte string, one spelling")
+    func canonicalBase64URL() {
+        for (segment, canonical) in [("", true), ("QQ", true), ("QR", false), ("QUI", true), ("QUJ", false), ("QUJD", true),
+                                     ("QQ==", false), ("QQ=", false), ("Q", false), ("QU+D", false), ("QU/D", false), ("QU D", false)] {
+            #expect(UnverifiedToken.isCanonicalBase64URL(Substring(segment).utf8) == canonical, "\(segment)")
+        }
     }
 
     @Test("a token verified once is not trusted past its exp: time claims are checked on every use")
@@ -166,7 +230,7 @@ struct AuthTests {
             let token = try await keys.sign(TestClaims(sub: SubjectClaim(value: "svc")))
             #expect(try await verifier.verify(authorization: "Bearer \(token)").subject == "svc")
         }
-        await #expect(throws: AuthError.unauthenticated("token algorithm HS256 is not allowed")) {
+        await #expect(throws: AuthError.unauthenticated("token algorithm is not allowed")) {
             try await verifier.verify(authorization: "Bearer " + (try await TestAuth.token()))
         }
         // A key that is not configured does not verify.

@@ -9,7 +9,7 @@ struct SocketFileTests {
     static func server(_ path: String, mode: UInt32 = 0o660) -> UnixSocketServer {
         var configuration = ServerConfiguration(socketPath: path)
         configuration.socketMode = mode
-        return UnixSocketServer(configuration: configuration, router: RPCRouter(services: [TestService()]), logger: Logger(label: "test"))
+        return UnixSocketServer(configuration: configuration, router: RPCRouter(services: [TestService()]), logger: quietLogger())
     }
 
     @Test("created with mode 0660 by default, or the configured mode; removed on graceful shutdown")

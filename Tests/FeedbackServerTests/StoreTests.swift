@@ -8,45 +8,194 @@ import Testing
 
 @Suite("SQLite store")
 struct StoreTests {
-    @Test("a write lock held by another process gives UNAVAILABLE after the busy timeout; health still answers")
+    @Test("a write lock held by another process gives UNAVAILABLE after the busy timeout and NOT_SERVING until writes succeed")
     func lockedByAnotherProcess() async throws {
         try await withTemporaryDirectory { directory in
             let path = directory + "/chat.db"
             try seedDatabase(at: path, interactions: 1...3)
             var configuration = SQLiteConfiguration(path: path)
             configuration.busyTimeout = .milliseconds(300)
-            var logger = Logger(label: "test")
-            logger.logLevel = .critical
-            let store = try SQLiteFeedbackStore(configuration: configuration, logger: logger)
-            // Another process takes the write lock and keeps it for 3 seconds.
-            let holder = Process()
-            holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            holder.arguments = [
-                "python3", "-c",
-                "import sqlite3,sys,time; c=sqlite3.connect(sys.argv[1], isolation_level=None); c.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep(3)",
-                path,
-            ]
-            let output = Pipe()
-            holder.standardOutput = output
-            try holder.run()
-            defer { holder.terminate() }
-            _ = output.fileHandleForReading.availableData  // "locked"
-
+            let store = try SQLiteFeedbackStore(configuration: configuration, logger: quietLogger())
+            let holder = try LockHolder(path: path)
+            defer { holder.release() }
             try await withFeedbackServer(store: store, extraServices: [store]) { socket in
                 let client = FeedbackClient(socketPath: socket)
                 let token = try await TestAuth.token()
+                #expect(try await client.checkHealth() == .serving)
                 let error = await #expect(throws: RPCError.self) {
                     try await client.submitFeedback(interactionID: 1, rating: 1, token: token)
                 }
                 #expect(error?.code == .unavailable)
                 #expect(error?.message == "Feedback store unavailable.")
-                #expect(try await client.checkHealth() == .serving, "reads are not blocked by the writer's lock")
-                holder.terminate()
-                holder.waitUntilExit()
+                #expect(try await client.checkHealth() == .notServing, "writes are failing: health says so")
+                holder.release()
                 try await client.submitFeedback(interactionID: 1, rating: 1, token: token)
                 #expect(try readRating(path: path, id: 1) == 1)
+                #expect(try await client.checkHealth() == .serving)
                 await client.close()
             }
+        }
+    }
+
+    /// Before: the first batch waited the busy timeout, and ratings queued behind it waited it again.
+    @Test("a lock is waited for once: a rating queued behind a blocked batch fails a busy timeout after its own arrival")
+    func lockWaitedOnce() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory + "/chat.db"
+            try seedDatabase(at: path, interactions: 1...3)
+            var configuration = SQLiteConfiguration(path: path)
+            configuration.busyTimeout = .seconds(2)
+            try await withRunningStore(configuration) { store in
+                let holder = try LockHolder(path: path)
+                defer { holder.release() }
+                let clock = ContinuousClock()
+                async let first: Duration = clock.measure { try? await store.submit(.init(interactionID: 1, rating: .positive, subject: "a")) }
+                try await Task.sleep(for: .seconds(1))  // the second arrives while the first batch waits for the lock
+                let second = await clock.measure {
+                    await #expect(throws: FeedbackError.self) {
+                        try await store.submit(.init(interactionID: 2, rating: .positive, subject: "b"))
+                    }
+                }
+                _ = await first
+                // Waiting twice would take ~3 s (the rest of the first batch's wait, then its own).
+                #expect(second < .milliseconds(2600), "waited \(second)")
+            }
+        }
+    }
+
+    @Test("a deleted database: UNAVAILABLE and NOT_SERVING, nothing recreated; a file put back is used")
+    func deletedDatabase() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory + "/chat.db"
+            try seedDatabase(at: path, interactions: 1...3)
+            try await withRunningStore(SQLiteConfiguration(path: path)) { store in
+                try await store.submit(.init(interactionID: 1, rating: .positive, subject: "a"))
+                for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+                await #expect(throws: FeedbackError.self) {
+                    try await store.submit(.init(interactionID: 2, rating: .positive, subject: "a"))
+                }
+                #expect(await store.isHealthy() == false)
+                #expect(!FileManager.default.fileExists(atPath: path), "a deleted database is not silently recreated")
+                try seedDatabase(at: path, interactions: 1...3)
+                try await store.submit(.init(interactionID: 2, rating: .negative, subject: "a"))
+                #expect(try readRating(path: path, id: 2) == -1)
+                #expect(await store.isHealthy())
+            }
+        }
+    }
+
+    @Test("a database replaced under feedbackd: the rating lands in the file now at the path, never the old one")
+    func replacedDatabase() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory + "/chat.db"
+            try seedDatabase(at: path, interactions: 1...3)
+            try seedDatabase(at: directory + "/restored.db", interactions: 1...3)
+            try await withRunningStore(SQLiteConfiguration(path: path)) { store in
+                try await store.submit(.init(interactionID: 1, rating: .positive, subject: "a"))
+                #expect(rename(directory + "/restored.db", path) == 0)
+                try await store.submit(.init(interactionID: 3, rating: .negative, subject: "a"))
+                #expect(try readRating(path: path, id: 3) == -1, "acknowledged, so it is in the file at the path")
+                #expect(try readRating(path: path, id: 1) == nil, "the restored file is the one in use, without the old WAL's pages")
+                #expect(await store.isHealthy())
+            }
+        }
+    }
+
+    @Test("a removed directory: UNAVAILABLE and NOT_SERVING until the database is back")
+    func removedDirectory() async throws {
+        try await withTemporaryDirectory { directory in
+            let folder = directory + "/data"
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            let path = folder + "/chat.db"
+            try seedDatabase(at: path, interactions: 1...3)
+            try await withRunningStore(SQLiteConfiguration(path: path)) { store in
+                try await store.submit(.init(interactionID: 1, rating: .positive, subject: "a"))
+                try FileManager.default.removeItem(atPath: folder)
+                await #expect(throws: FeedbackError.self) {
+                    try await store.submit(.init(interactionID: 2, rating: .positive, subject: "a"))
+                }
+                #expect(await store.isHealthy() == false)
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                try seedDatabase(at: path, interactions: 1...3)
+                try await store.submit(.init(interactionID: 2, rating: .positive, subject: "a"))
+                #expect(try readRating(path: path, id: 2) == 1)
+            }
+        }
+    }
+
+    @Test(
+        "a full disk: UNAVAILABLE and NOT_SERVING; SERVING again once space is free, without a write",
+        .enabled(if: getuid() == 0, "mounts a small tmpfs")
+    )
+    func diskFull() async throws {
+        try await withTemporaryDirectory { directory in
+            let mount = directory + "/small"
+            try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
+            try runProcess("/bin/mount", ["-t", "tmpfs", "-o", "size=4m", "tmpfs", mount])
+            defer { _ = try? runProcess("/bin/umount", ["-l", mount]) }
+            let path = mount + "/chat.db"
+            try seedDatabase(at: path, interactions: 1...1000)
+            try await withRunningStore(SQLiteConfiguration(path: path)) { store in
+                try await store.submit(.init(interactionID: 1, rating: .positive, subject: "a"))
+                // Fill the file system to its last byte.
+                _ = try? runProcessWithStatus("/bin/dd", ["if=/dev/zero", "of=\(mount)/filler", "bs=64k"])
+                var failures = 0
+                for id in Int64(2)...200 {
+                    do {
+                        try await store.submit(.init(interactionID: id, rating: .negative, subject: String(repeating: "x", count: 2000)))
+                    } catch {
+                        failures += 1
+                        break
+                    }
+                }
+                #expect(failures == 1, "a write failed once the disk was full")
+                #expect(await store.isHealthy() == false)
+                try FileManager.default.removeItem(atPath: mount + "/filler")
+                // The store probes once a second while unhealthy.
+                let deadline = ContinuousClock.now + .seconds(10)
+                while await !store.isHealthy(), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+                #expect(await store.isHealthy(), "space is free again")
+                try await store.submit(.init(interactionID: 999, rating: .positive, subject: "a"))
+            }
+        }
+    }
+
+    @Test("a table without the feedback column: the store refuses to start and names the column")
+    func missingColumn() throws {
+        try withTemporaryDirectorySync { directory in
+            let path = directory + "/chat.db"
+            try DatabaseQueue(path: path).write { try $0.execute(sql: "CREATE TABLE interactions (id INTEGER PRIMARY KEY, question TEXT)") }
+            let error = #expect(throws: FeedbackError.self) {
+                try SQLiteFeedbackStore(configuration: SQLiteConfiguration(path: path), logger: quietLogger())
+            }
+            #expect(error?.description.contains("the table interactions has no feedback column") == true, "\(String(describing: error))")
+        }
+    }
+
+    @Test("an existing database without interactions: the store refuses to start instead of creating an empty table")
+    func missingTable() throws {
+        try withTemporaryDirectorySync { directory in
+            let path = directory + "/chat.db"
+            try DatabaseQueue(path: path).write { try $0.execute(sql: "CREATE TABLE other (id INTEGER)") }
+            let error = #expect(throws: FeedbackError.self) {
+                try SQLiteFeedbackStore(configuration: SQLiteConfiguration(path: path), logger: quietLogger())
+            }
+            #expect(error?.description.contains("no interactions table") == true, "\(String(describing: error))")
+            let tables = try runProcess("/usr/bin/sqlite3", [path, "SELECT name FROM sqlite_master WHERE type = 'table'"])
+            #expect(!tables.contains("interactions"))
+        }
+    }
+
+    @Test("the audit trail stores every byte of the signed subject, NUL included")
+    func subjectBytes() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory + "/chat.db"
+            try seedDatabase(at: path, interactions: 1...3)
+            try await withRunningStore(SQLiteConfiguration(path: path)) { store in
+                try await store.submit(.init(interactionID: 1, rating: .positive, subject: "a\u{0}b\u{1F600}"))
+            }
+            let hex = try runProcess("/usr/bin/sqlite3", [path, "SELECT hex(CAST(subject AS BLOB)), typeof(subject) FROM feedback_events"])
+            #expect(hex.trimmingCharacters(in: .whitespacesAndNewlines) == "610062F09F9880|text")
         }
     }
 
@@ -70,9 +219,7 @@ struct StoreTests {
     func newDatabase() async throws {
         try await withTemporaryDirectory { directory in
             let path = directory + "/new.db"
-            var logger = Logger(label: "test")
-            logger.logLevel = .critical
-            _ = try SQLiteFeedbackStore(configuration: SQLiteConfiguration(path: path), logger: logger)
+            _ = try SQLiteFeedbackStore(configuration: SQLiteConfiguration(path: path), logger: quietLogger())
             let tables = try runProcess("/usr/bin/sqlite3", [path, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"])
             #expect(tables.contains("interactions"))
             #expect(tables.contains("feedback_events"))
@@ -85,7 +232,17 @@ struct StoreTests {
     @Test("an unopenable path is a clear error")
     func unopenable() throws {
         #expect(throws: FeedbackError.self) {
-            try SQLiteFeedbackStore(configuration: SQLiteConfiguration(path: "/nonexistent-dir/x/chat.db"), logger: Logger(label: "t"))
+            try SQLiteFeedbackStore(configuration: SQLiteConfiguration(path: "/nonexistent-dir/x/chat.db"), logger: quietLogger())
         }
+    }
+}
+
+/// A SQLite store whose writer runs for the duration of `body`, then stops.
+func withRunningStore(_ configuration: SQLiteConfiguration, _ body: (SQLiteFeedbackStore) async throws -> Void) async throws {
+    let store = try SQLiteFeedbackStore(configuration: configuration, logger: quietLogger())
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { await store.run() }
+        defer { group.cancelAll() }
+        try await body(store)
     }
 }

@@ -36,7 +36,7 @@ func withGateway<T: Sendable>(
     configuration.widgetDirectory = widgetDirectory
     configuration.maxBodyBytes = maxBodyBytes
     configuration.upstreamTimeout = timeout
-    let app = Application(router: try GatewayApplication.router(configuration: configuration))
+    let app = Application(router: try GatewayApplication.router(configuration: configuration), logger: quietLogger())
     return try await app.test(.router) { client in try await body(client) }
 }
 

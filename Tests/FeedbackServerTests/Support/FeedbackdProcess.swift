@@ -50,7 +50,11 @@ final class FeedbackdProcess: @unchecked Sendable {
     }
 
     deinit {
-        if self.process.isRunning { kill(self.process.processIdentifier, SIGKILL) }
+        if self.process.isRunning {
+            kill(self.process.processIdentifier, SIGKILL)
+            self.process.waitUntilExit()
+        }
+        unlink(self.socket)  // a killed feedbackd leaves its socket file behind
     }
 }
 

@@ -36,9 +36,7 @@ func makeStore(_ kind: StoreKind, directory: String, interactions: ClosedRange<I
     case .sqlite:
         let path = directory + "/chat.db"
         try seedDatabase(at: path, interactions: interactions)
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        let store = try SQLiteFeedbackStore(configuration: SQLiteConfiguration(path: path), logger: logger)
+        let store = try SQLiteFeedbackStore(configuration: SQLiteConfiguration(path: path), logger: quietLogger())
         return TestStore(
             store: store, services: [store],
             rating: { id in try readRating(path: path, id: id) },

@@ -39,8 +39,7 @@ func withServer<T: Sendable>(
 ) async throws -> T {
     var configuration = ServerConfiguration(socketPath: uniqueSocketPath())
     configure(&configuration)
-    var logger = Logger(label: "test")
-    logger.logLevel = .warning
+    let logger = quietLogger()
     let server = UnixSocketServer(
         configuration: configuration,
         router: RPCRouter(services: services, interceptors: interceptors),
@@ -94,6 +93,14 @@ func withFeedbackServer<T: Sendable>(
         extraServices: extraServices,
         configure: configure
     ) { path, _ in try await body(path) }
+}
+
+/// A scratch directory removed afterwards, for synchronous tests.
+func withTemporaryDirectorySync<T>(_ body: (String) throws -> T) rethrows -> T {
+    let path = NSTemporaryDirectory() + "fbt-\(UUID().uuidString.prefix(8))"
+    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    return try body(path)
 }
 
 /// A scratch directory removed afterwards.

@@ -1,0 +1,141 @@
+import NIOCore
+
+/// The first handler of every gateway connection, on its raw bytes: runs the deadlines of
+/// ``SlowClientStateMachine`` (closing a connection whose head, body or idle time runs out), refuses a
+/// connection over the cap with a 503, and closes a connection after a `Connection: close` response
+/// without reading the rest of an unread body.
+///
+/// ``RequestPhaseHandler``, after the HTTP codec, tells it when a head, a request end and a response end
+/// pass. Both run on the connection's event loop.
+final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// How long a connection being closed may keep its read side, so that the peer reads the last
+    /// response before the close resets the connection.
+    static let linger: TimeAmount = .seconds(1)
+
+    private let timeouts: SlowClientStateMachine.Timeouts
+    private let isOverCapacity: Bool
+    private var machine = SlowClientStateMachine()
+    private var context: ChannelHandlerContext?
+    private var timer: Scheduled<Void>?
+    private var running: SlowClientStateMachine.Timer = .none
+    private var started = false
+    /// Once closing, nothing more is read from the peer.
+    private var closing = false
+
+    init(timeouts: SlowClientStateMachine.Timeouts, isOverCapacity: Bool) {
+        self.timeouts = timeouts
+        self.isOverCapacity = isOverCapacity
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if context.channel.isActive { self.start(context: context) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.timer?.cancel()
+        self.context = nil
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.start(context: context)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.timer?.cancel()
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if self.closing { return }  // an unread body after the answer: dropped, never parsed
+        self.apply(self.machine.bytesReceived())
+        context.fireChannelRead(data)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if !self.closing { context.read() }
+    }
+
+    // MARK: events from RequestPhaseHandler
+
+    func headReceived() {
+        self.apply(self.machine.headReceived())
+    }
+
+    func requestEnded() {
+        self.apply(self.machine.requestEnded())
+    }
+
+    /// A response was written to its end; `close` when it said `Connection: close`.
+    func responseEnded(close: Bool) {
+        if close {
+            self.closeGracefully()
+        } else {
+            self.apply(self.machine.responseEnded())
+        }
+    }
+
+    // MARK: actions
+
+    private func start(context: ChannelHandlerContext) {
+        guard !self.started else { return }
+        self.started = true
+        if self.isOverCapacity {
+            context.writeAndFlush(self.wrapOutboundOut(ByteBuffer(string: Self.overCapacityResponse)), promise: nil)
+            self.closeGracefully()
+        } else {
+            self.apply(self.machine.connectionOpened())
+        }
+    }
+
+    private func apply(_ timer: SlowClientStateMachine.Timer?) {
+        // A timer that is already running keeps its deadline: a fresh connection's head is due from
+        // the moment it opened, not from its first byte.
+        guard let timer, timer != self.running, let context else { return }
+        self.timer?.cancel()
+        self.timer = nil
+        self.running = timer
+        let duration: Duration
+        switch timer {
+        case .head: duration = self.timeouts.head
+        case .body: duration = self.timeouts.body
+        case .idle: duration = self.timeouts.idle
+        case .none: return
+        }
+        self.timer = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(duration)) {
+            context.close(promise: nil)
+        }
+    }
+
+    /// Stops reading, ends the output (the peer sees the response, then EOF) and closes for good after
+    /// ``linger``: an unread request body is never read.
+    private func closeGracefully() {
+        guard !self.closing, let context else { return }
+        self.closing = true
+        self.timer?.cancel()
+        context.close(mode: .output, promise: nil)
+        self.timer = context.eventLoop.assumeIsolated().scheduleTask(in: Self.linger) {
+            context.close(promise: nil)
+        }
+    }
+
+    /// What a connection over the cap gets, in FastAPI's shape.
+    static let overCapacityResponse: String = {
+        let body = #"{"detail":"Too many connections; retry shortly."}"#
+        return "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: \(body.utf8.count)\r\n"
+            + "retry-after: 1\r\nconnection: close\r\n\r\n" + body
+    }()
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}

@@ -1,0 +1,45 @@
+import HTTPTypes
+import NIOCore
+import NIOHTTPTypes
+
+/// Sits after the HTTP codec and tells the connection's ``ConnectionGuardHandler`` when a request head,
+/// a request end and a response end pass, and whether the response said `Connection: close`.
+final class RequestPhaseHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    private var connectionGuard: ConnectionGuardHandler?
+    private var closeAfterResponse = false
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.connectionGuard = try? context.pipeline.syncOperations.handler(type: ConnectionGuardHandler.self)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch self.unwrapInboundIn(data) {
+        case .head: self.connectionGuard?.headReceived()
+        case .end: self.connectionGuard?.requestEnded()
+        case .body: break
+        }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        switch self.unwrapOutboundIn(data) {
+        case .head(let head) where head.status.code >= 200:
+            self.closeAfterResponse = head.headerFields[.connection]?.lowercased() == "close"
+            context.write(data, promise: promise)
+        case .end:
+            let close = self.closeAfterResponse
+            let written = promise ?? context.eventLoop.makePromise()
+            context.write(data, promise: written)
+            written.futureResult.assumeIsolated().whenComplete { [connectionGuard] _ in
+                connectionGuard?.responseEnded(close: close)
+            }
+        default:
+            context.write(data, promise: promise)
+        }
+    }
+}
