@@ -31,6 +31,9 @@ PATH="$(dirname "$python"):$PATH" swift test --skip-build --quiet
 step "gateway against the original FastAPI endpoint, body by body (Tests/compat)"
 "$python" -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning Tests/compat
 
+step "hostile clients against the real gateway and feedbackd (Tests/hostile)"
+"$python" -m pytest -q -p no:cacheprovider Tests/hostile
+
 step "widget in headless Chromium (clients/widget/tests)"
 "$python" -m pytest -q -p no:cacheprovider clients/widget/tests
 

@@ -42,7 +42,7 @@ extension GatewayConfiguration {
         /// descriptor limit (`ulimit -n`), which the gateway raises to its hard limit at start-up.
         public var maxConnections = 4096
         /// The request line and headers together, in bytes; more gets 400.
-        public var maxHeaderBytes = 16 * 1024
+        public var maxHeaderBytes = 64 * 1024
 
         public init() {}
 

@@ -8,15 +8,21 @@
 ///
 /// When the timer runs out the connection is closed. Used by ``ConnectionGuardHandler``, which performs
 /// the actions; unit-tested without a channel.
-struct SlowClientStateMachine {
-    struct Timeouts: Hashable, Sendable {
-        var head: Duration
-        var body: Duration
-        var idle: Duration
+public struct SlowClientStateMachine: Sendable {
+    public struct Timeouts: Hashable, Sendable {
+        public var head: Duration
+        public var body: Duration
+        public var idle: Duration
+
+        public init(head: Duration, body: Duration, idle: Duration) {
+            self.head = head
+            self.body = body
+            self.idle = idle
+        }
     }
 
     /// The timer the connection should run now.
-    enum Timer: Equatable {
+    public enum Timer: Equatable, Sendable {
         case head
         case body
         case idle
@@ -36,41 +42,43 @@ struct SlowClientStateMachine {
     private var unanswered = 0
     private var isFresh = true
 
+    public init() {}
+
     /// The timer of a connection that has just opened: its first request's head is due.
-    mutating func connectionOpened() -> Timer {
+    public mutating func connectionOpened() -> Timer {
         .head
     }
 
     /// Bytes arrived. Returns the new timer when it changes, nil otherwise.
-    mutating func bytesReceived() -> Timer? {
+    public mutating func bytesReceived() -> Timer? {
         guard case .waiting = self.inbound else { return nil }
         self.inbound = .readingHead
         return .head
     }
 
     /// A request head was decoded: its body is due.
-    mutating func headReceived() -> Timer? {
+    public mutating func headReceived() -> Timer? {
         self.inbound = .readingBody
         self.isFresh = false
         return .body
     }
 
     /// A request was read to its end.
-    mutating func requestEnded() -> Timer? {
+    public mutating func requestEnded() -> Timer? {
         self.inbound = .waiting
         self.unanswered += 1
         return self.current
     }
 
     /// A response was written to its end.
-    mutating func responseEnded() -> Timer? {
+    public mutating func responseEnded() -> Timer? {
         self.unanswered = max(0, self.unanswered - 1)
         return self.current
     }
 
     /// Whether the request being answered is still being read: a response that ends before its request
     /// did (413 for a declared length) leaves an unread body behind.
-    var isReadingRequest: Bool {
+    public var isReadingRequest: Bool {
         switch self.inbound {
         case .waiting: false
         case .readingHead, .readingBody: true

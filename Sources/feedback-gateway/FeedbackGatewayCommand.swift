@@ -1,4 +1,5 @@
 import ArgumentParser
+import FeedbackAuth
 import FeedbackGateway
 import FeedbackLogging
 import Foundation
@@ -38,8 +39,26 @@ struct FeedbackGatewayCommand: AsyncParsableCommand {
     @Option(help: "Request bodies over this many bytes get 413.")
     var maxBodyBytes: Int = 65_536
 
-    @Option(help: "Deadline of each call to feedbackd, in milliseconds; past it: 504.")
-    var timeoutMs: Int64 = 5000
+    @Option(help: "Deadline of each call to feedbackd, in milliseconds; past it: 504. Keep it above feedbackd's --busy-timeout-ms (5000), so that a locked database is answered 503.")
+    var timeoutMs: Int64 = 6000
+
+    @Option(help: "Clock skew tolerated on a token's exp and nbf, in seconds: give feedbackd's --jwt-leeway-s.")
+    var jwtLeewayS: Int = TokenPolicy.defaultLeewaySeconds
+
+    @Option(help: "Seconds a client has to send a request's head (from its first byte, or from connecting).")
+    var headTimeoutS: Int = 10
+
+    @Option(help: "Seconds a client has to send a request's body, from its head.")
+    var bodyTimeoutS: Int = 30
+
+    @Option(help: "Seconds a keep-alive connection may stay idle between requests.")
+    var idleTimeoutS: Int = 60
+
+    @Option(help: "Client connections open at once; one more is answered 503. Lowered to fit the descriptor limit, which is raised to its hard limit at start-up.")
+    var maxConnections: Int = 4096
+
+    @Option(help: "Largest request line and headers, in bytes; more gets 400.")
+    var maxHeaderBytes: Int = 65536
 
     @Option(help: "Connections to feedbackd (each multiplexes many calls).")
     var poolSize: Int = 2
@@ -49,6 +68,15 @@ struct FeedbackGatewayCommand: AsyncParsableCommand {
 
     @Option(help: "Lowest level logged (every request is one http.access line at info).")
     var logLevel: String = "info"
+
+    func validate() throws {
+        guard self.headTimeoutS > 0, self.bodyTimeoutS > 0, self.idleTimeoutS > 0, self.timeoutMs > 0 else {
+            throw ValidationError("timeouts must be positive")
+        }
+        guard self.maxConnections > 0, self.maxBodyBytes > 0, self.maxHeaderBytes >= 1024, self.jwtLeewayS >= 0 else {
+            throw ValidationError("--max-connections and --max-body-bytes must be positive, --max-header-bytes at least 1024, --jwt-leeway-s not negative")
+        }
+    }
 
     func run() async throws {
         guard let colon = self.listen.lastIndex(of: ":"), let port = Int(self.listen[self.listen.index(after: colon)...]) else {
@@ -63,6 +91,21 @@ struct FeedbackGatewayCommand: AsyncParsableCommand {
         configuration.maxBodyBytes = self.maxBodyBytes
         configuration.upstreamTimeout = .milliseconds(self.timeoutMs)
         configuration.poolSize = self.poolSize
+        configuration.tokenPolicy = TokenPolicy(leeway: .seconds(self.jwtLeewayS))
+        configuration.connectionLimits.headTimeout = .seconds(self.headTimeoutS)
+        configuration.connectionLimits.bodyTimeout = .seconds(self.bodyTimeoutS)
+        configuration.connectionLimits.idleTimeout = .seconds(self.idleTimeoutS)
+        configuration.connectionLimits.maxHeaderBytes = self.maxHeaderBytes
+        let descriptors = DescriptorLimit.raiseToHardLimit()
+        // Room for the listener, feedbackd connections, widget files and logs beside the clients.
+        configuration.connectionLimits.maxConnections = min(self.maxConnections, max(16, descriptors - 64))
+        if configuration.connectionLimits.maxConnections < self.maxConnections {
+            logger.warning(
+                "gateway.max_connections_lowered",
+                metadata: ["limit.requested": "\(self.maxConnections)", "limit.used": "\(configuration.connectionLimits.maxConnections)",
+                           "limit.descriptors": "\(descriptors)"]
+            )
+        }
         let app: any ApplicationProtocol
         do {
             app = try GatewayApplication.application(
@@ -78,4 +121,25 @@ struct FeedbackGatewayCommand: AsyncParsableCommand {
         )
         try await group.run()
     }
+}
+
+/// The process's open-descriptor limit.
+enum DescriptorLimit {
+    /// Raises the soft limit to the hard one (systemd's default soft limit is 1,024) and returns it.
+    static func raiseToHardLimit() -> Int {
+        var limit = rlimit()
+        guard getrlimit(RLIMIT_NOFILE_VALUE, &limit) == 0 else { return 1024 }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(RLIMIT_NOFILE_VALUE, &raised) == 0 { limit = raised }
+        }
+        return Int(clamping: limit.rlim_cur)
+    }
+
+    #if os(Linux)
+    private static let RLIMIT_NOFILE_VALUE = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+    #else
+    private static let RLIMIT_NOFILE_VALUE = RLIMIT_NOFILE
+    #endif
 }

@@ -35,7 +35,8 @@ def wait_until(predicate, timeout=20.0, interval=0.05):
 class Stack:
     """feedbackd + feedback-gateway on a fresh database holding `interactions` (default 1, 2, 3)."""
 
-    def __init__(self, tmp: pathlib.Path, allowed_origin: str = "", interactions=(1, 2, 3)):
+    def __init__(self, tmp: pathlib.Path, allowed_origin: str = "", interactions=(1, 2, 3), gateway_args=(),
+                 feedbackd_args=()):
         self.bin = bin_path()
         self.tmp = tmp
         self.db = tmp / "chat.db"
@@ -48,11 +49,12 @@ class Stack:
             db.execute("CREATE TABLE interactions (id INTEGER PRIMARY KEY, question TEXT, answer TEXT, feedback INTEGER)")
             db.executemany("INSERT INTO interactions (id, question) VALUES (?, 'q')", [(i,) for i in interactions])
         self.feedbackd = None
+        self.feedbackd_args = list(feedbackd_args)
         self.start_feedbackd()
         origins = ["--allowed-origin", allowed_origin] if allowed_origin else []
         self.gateway = subprocess.Popen(
             [str(self.bin / "feedback-gateway"), "--listen", f"127.0.0.1:{self.port}", "--socket", self.socket,
-             "--widget-dir", str(WIDGET), "--log-level", "warning", *origins],
+             "--widget-dir", str(WIDGET), "--log-level", "warning", *origins, *gateway_args],
             stderr=open(tmp / "gateway.log", "w"),
         )
         assert wait_until(lambda: self._get("/healthz") == 200), (tmp / "gateway.log").read_text()
@@ -60,7 +62,7 @@ class Stack:
     def start_feedbackd(self):
         self.feedbackd = subprocess.Popen(
             [str(self.bin / "feedbackd"), "--socket", self.socket, "--db", str(self.db),
-             "--jwt-secret-file", str(self.secret), "--log-level", "warning"],
+             "--jwt-secret-file", str(self.secret), "--log-level", "warning", *self.feedbackd_args],
             stderr=open(self.tmp / "feedbackd.log", "a"),
         )
         assert wait_until(lambda: os.path.exists(self.socket)), (self.tmp / "feedbackd.log").read_text()
@@ -96,3 +98,5 @@ class Stack:
                     process.wait(10)
                 except subprocess.TimeoutExpired:
                     process.kill()
+        if os.path.exists(self.socket):
+            os.unlink(self.socket)
