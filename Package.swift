@@ -79,7 +79,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "feedback-gateway",
-            dependencies: ["FeedbackGateway", "FeedbackAuth", "FeedbackLogging", argumentParser, logging, lifecycle,
+            dependencies: ["FeedbackGateway", "FeedbackAuth", "FeedbackLogging", "RPCUnixTransport", argumentParser, logging, lifecycle,
                            .product(name: "Hummingbird", package: "hummingbird")]
         ),
         // `swift run -c release codec-bench`: codec throughput (BENCHMARKS.md).

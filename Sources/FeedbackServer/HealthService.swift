@@ -22,7 +22,7 @@ public struct HealthService: RPCService {
         -> Feedback_Health_V1_HealthCheckResponse
     {
         guard request.service.isEmpty || request.service == FeedbackService.serviceName else {
-            throw RPCError(code: .notFound, message: "Unknown service \(request.service).")
+            throw RPCError(code: .notFound, message: "Unknown service.")  // the name is the caller's: never echoed
         }
         var response = Feedback_Health_V1_HealthCheckResponse()
         response.status = await self.store.isHealthy() ? .serving : .notServing

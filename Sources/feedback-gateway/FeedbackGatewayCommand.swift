@@ -5,6 +5,7 @@ import FeedbackLogging
 import Foundation
 import Hummingbird
 import Logging
+import RPCUnixTransport
 import ServiceLifecycle
 
 @main
@@ -96,10 +97,9 @@ struct FeedbackGatewayCommand: AsyncParsableCommand {
         configuration.connectionLimits.bodyTimeout = .seconds(self.bodyTimeoutS)
         configuration.connectionLimits.idleTimeout = .seconds(self.idleTimeoutS)
         configuration.connectionLimits.maxHeaderBytes = self.maxHeaderBytes
-        let descriptors = DescriptorLimit.raiseToHardLimit()
-        // Room for the listener, feedbackd connections, widget files and logs beside the clients.
-        configuration.connectionLimits.maxConnections = min(self.maxConnections, max(16, descriptors - 64))
-        if configuration.connectionLimits.maxConnections < self.maxConnections {
+        let (cap, descriptors) = DescriptorLimit.connectionCap(requested: self.maxConnections)
+        configuration.connectionLimits.maxConnections = cap
+        if cap < self.maxConnections {
             logger.warning(
                 "gateway.max_connections_lowered",
                 metadata: ["limit.requested": "\(self.maxConnections)", "limit.used": "\(configuration.connectionLimits.maxConnections)",
@@ -121,25 +121,4 @@ struct FeedbackGatewayCommand: AsyncParsableCommand {
         )
         try await group.run()
     }
-}
-
-/// The process's open-descriptor limit.
-enum DescriptorLimit {
-    /// Raises the soft limit to the hard one (systemd's default soft limit is 1,024) and returns it.
-    static func raiseToHardLimit() -> Int {
-        var limit = rlimit()
-        guard getrlimit(RLIMIT_NOFILE_VALUE, &limit) == 0 else { return 1024 }
-        if limit.rlim_cur < limit.rlim_max {
-            var raised = limit
-            raised.rlim_cur = limit.rlim_max
-            if setrlimit(RLIMIT_NOFILE_VALUE, &raised) == 0 { limit = raised }
-        }
-        return Int(clamping: limit.rlim_cur)
-    }
-
-    #if os(Linux)
-    private static let RLIMIT_NOFILE_VALUE = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
-    #else
-    private static let RLIMIT_NOFILE_VALUE = RLIMIT_NOFILE
-    #endif
 }

@@ -40,8 +40,17 @@ struct Feedbackd: AsyncParsableCommand {
             let store = try SQLiteFeedbackStore(configuration: self.storage.configuration(), logger: logger)
             var router = RPCRouter(services: [FeedbackService(store: store), HealthService(store: store)])
             router.intercept(with: AuthInterceptor(verifier: verifier))
+            var serverConfiguration = try self.serverConfiguration()
+            let (cap, descriptors) = DescriptorLimit.connectionCap(requested: serverConfiguration.maxConnections)
+            if cap < serverConfiguration.maxConnections {
+                logger.warning(
+                    "feedbackd.max_connections_lowered",
+                    metadata: ["limit.requested": "\(serverConfiguration.maxConnections)", "limit.used": "\(cap)", "limit.descriptors": "\(descriptors)"]
+                )
+                serverConfiguration.maxConnections = cap
+            }
             let server = UnixSocketServer(
-                configuration: try self.serverConfiguration(),
+                configuration: serverConfiguration,
                 router: router,
                 logger: logger
             )

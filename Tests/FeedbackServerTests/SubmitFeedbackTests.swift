@@ -60,8 +60,9 @@ struct SubmitFeedbackTests {
             #expect(error?.message == "Feedback store unavailable.")
             #expect(try await client.checkHealth() == .notServing)
             #expect(try await client.checkHealth(service: "feedback.v1.FeedbackService") == .notServing)
-            let unknown = await #expect(throws: RPCError.self) { try await client.checkHealth(service: "nope") }
+            let unknown = await #expect(throws: RPCError.self) { try await client.checkHealth(service: "nope\nforged") }
             #expect(unknown?.code == .notFound)
+            #expect(unknown?.message == "Unknown service.", "the caller's service name is not echoed")
             await client.close()
         }
     }
