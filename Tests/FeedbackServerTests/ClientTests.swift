@@ -26,7 +26,7 @@ struct ClientTests {
         try await withServer(services: [TestService()]) { path, _ in
             let connection = try await ClientConnection.connect(to: path)
             let error = await #expect(throws: RPCError.self) {
-                try await connection.call(try request(TestService.sleep, [250]), timeout: .milliseconds(20))
+                try await connection.call(try request(TestService.hang), timeout: .milliseconds(20))
             }
             #expect(error?.code == .deadlineExceeded)
             #expect(try await connection.call(try request(TestService.echo, [1])).code == 0, "connection still usable")
@@ -38,9 +38,8 @@ struct ClientTests {
     func taskCancellation() async throws {
         try await withServer(services: [TestService()]) { path, _ in
             let connection = try await ClientConnection.connect(to: path)
-            let task = Task { try await connection.call(try request(TestService.sleep, [250])) }
-            try await Task.sleep(for: .milliseconds(20))
-            task.cancel()
+            let task = Task { try await connection.call(try request(TestService.hang)) }
+            task.cancel()  // before or after the call is sent: either way it must end CANCELLED
             let error = await #expect(throws: RPCError.self) { try await task.value }
             #expect(error?.code == .cancelled)
             await connection.close()

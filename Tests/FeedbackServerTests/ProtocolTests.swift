@@ -131,10 +131,12 @@ struct ProtocolTests {
     func cancel() async throws {
         try await withServer(services: [TestService()]) { path, _ in
             let raw = try RawConnection(path: path)
-            try raw.send(callID: 1, request(TestService.sleep, [250, 250, 250]))  // ~250 ms
-            try await Task.sleep(for: .milliseconds(30))
+            try raw.send(callID: 1, request(TestService.hang))
+            // Frames are handled in order: once the PONG is back, the call is running.
+            raw.send(.ping(1))
+            #expect(try await raw.receiveSkippingHello() == .pong(1))
             raw.send(.cancel(callID: 1))
-            // Had the handler run to its end, the answer would be OK.
+            // The handler runs until cancelled: only the CANCEL can end it.
             let response = try #require(try await raw.receiveSkippingHello()?.response?.response)
             #expect(response.code == StatusCode.cancelled.rawValue)
         }
@@ -144,7 +146,7 @@ struct ProtocolTests {
     func deadline() async throws {
         try await withServer(services: [TestService()]) { path, _ in
             let raw = try RawConnection(path: path)
-            try raw.send(callID: 1, request(TestService.sleep, [200], timeoutMs: 50))
+            try raw.send(callID: 1, request(TestService.hang, timeoutMs: 50))
             try raw.send(callID: 2, request(TestService.echo, timeoutMs: 0))
             var answers: [UInt32: Response] = [:]
             while answers.count < 2, let frame = try await raw.receiveSkippingHello() {
@@ -159,7 +161,7 @@ struct ProtocolTests {
     func concurrencyLimit() async throws {
         try await withServer(services: [TestService()], configure: { $0.maxConcurrentCallsPerConnection = 3 }) { path, _ in
             let raw = try RawConnection(path: path)
-            for id in UInt32(1)...5 { try raw.send(callID: id, request(TestService.sleep, [100])) }
+            for id in UInt32(1)...5 { try raw.send(callID: id, request(TestService.sleep, [250])) }
             var answers: [UInt32: Response] = [:]
             while answers.count < 5, let frame = try await raw.receiveSkippingHello() {
                 if let (id, response) = frame.response { answers[id] = response }

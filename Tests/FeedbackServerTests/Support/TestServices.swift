@@ -5,6 +5,8 @@ struct TestService: RPCService {
     static let echo = "/test.v1.Test/Echo"
     static let sleep = "/test.v1.Test/Sleep"
     static let boom = "/test.v1.Test/Boom"
+    /// Runs until cancelled (or a minute): for cancellation and deadline tests, which must not race a timer.
+    static let hang = "/test.v1.Test/Hang"
 
     var methods: [String: RPCHandler] {
         [
@@ -15,6 +17,10 @@ struct TestService: RPCService {
                 return request
             },
             Self.boom: { _, _ in throw SecretFailure() },
+            Self.hang: { request, _ in
+                try await Task.sleep(for: .seconds(60))
+                return request
+            },
         ]
     }
 
