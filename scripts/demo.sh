@@ -25,11 +25,11 @@ scripts/ensure-packages.sh libsqlite3-dev sqlite3 curl
 
 echo "== building (scripts/build.sh; the first build takes about 10 minutes on 2 cores)"
 scripts/build.sh
-bin=$(swift build --show-bin-path)
+bin=$root/.build/debug
 
 demo=${DEMO_DIR:-$root/.demo}
 port=${PORT:-8080}
-socket=/tmp/feedback-demo-$(id -u).sock
+socket=/tmp/feedback-demo-$(id -u)-$port.sock
 mkdir -p "$demo"
 demo=$(cd "$demo" && pwd)
 if [ ! -s "$demo/secret" ]; then
@@ -61,12 +61,22 @@ wait_ready() {
   local pid=$1 name=$2 log=$3
   shift 3
   for _ in $(seq 1 600); do
-    "$@" >/dev/null 2>&1 && return 0
     kill -0 "$pid" 2>/dev/null || fail "$name" "$log"
+    "$@" >/dev/null 2>&1 && kill -0 "$pid" 2>/dev/null && return 0
     sleep 0.1
   done
   fail "$name (not answering after 60 s)" "$log"
 }
+
+# Something already answering would make the checks below pass for the wrong process.
+if "$bin/feedbackctl" health --socket "$socket" >/dev/null 2>&1; then
+  echo "error: a feedbackd already answers on $socket (is a demo running? stop it with Ctrl-C)" >&2
+  exit 1
+fi
+if curl -s -o /dev/null "http://127.0.0.1:$port/" 2>/dev/null; then
+  echo "error: port $port is in use (is a demo running? stop it, or choose another: PORT=8081 $0)" >&2
+  exit 1
+fi
 
 echo "== starting feedbackd"
 "$bin/feedbackd" --socket "$socket" --db "$demo/chat.db" --jwt-secret-file "$demo/secret" 2>>"$demo/feedbackd.log" &

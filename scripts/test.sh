@@ -25,8 +25,7 @@ step "swift build (scripts/build.sh: the same build as scripts/demo.sh)"
 scripts/build.sh
 
 step "swift test"
-# Tests find python3 (lock holders, helpers) on PATH: the venv's first.
-PATH="$(dirname "$python"):$PATH" swift test --skip-build --quiet
+scripts/swift-env.sh swift test --skip-build --quiet
 
 step "gateway against the original FastAPI endpoint, body by body (Tests/compat)"
 "$python" -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning Tests/compat

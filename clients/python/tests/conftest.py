@@ -14,6 +14,10 @@ sys.path.insert(0, str(ROOT / "clients" / "python"))
 
 
 def bin_path() -> pathlib.Path:
+    """The debug products scripts/build.sh made (SwiftPM links .build/debug to them)."""
+    path = ROOT / ".build" / "debug"
+    if (path / "feedbackd").exists():
+        return path
     out = subprocess.run(["swift", "build", "--show-bin-path"], cwd=ROOT, capture_output=True, text=True, check=True)
     return pathlib.Path(out.stdout.strip())
 
