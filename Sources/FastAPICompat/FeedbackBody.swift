@@ -22,34 +22,45 @@ public struct FeedbackBody: Equatable, Sendable {
     static let int64Max = "9223372036854775807"
     static let int64Min = "-9223372036854775808"
 
-    /// Validates `body` sent with `contentType`.
+    /// Validates `body` sent with `contentType`: ``decode(body:contentType:)``, then ``validate(_:)``.
     public static func parse(body: [UInt8], contentType: String?) -> Result<FeedbackBody, Rejection> {
-        if body.isEmpty {
-            return .failure(.invalid([ValidationIssue(type: "missing", location: [.string("body")], message: "Field required", input: .null)]))
-        }
-        let value: JSONValue
-        if self.isJSON(contentType) {
-            guard let text = String(validating: body, as: UTF8.self) else { return .failure(.unparseable) }
-            do {
-                value = try PythonJSONParser.parse(text)
-            } catch {
-                if error.kind == .tooDeep { return .failure(.unparseable) }
-                return .failure(
-                    .invalid([
-                        ValidationIssue(
-                            type: "json_invalid", location: [.string("body"), .integer(String(error.position))],
-                            message: "JSON decode error", input: .object([]), context: [("error", .string(error.message))]
-                        )
-                    ])
-                )
-            }
-        } else {
-            value = .string(String(decoding: body, as: UTF8.self))
-        }
-        return self.validate(value)
+        self.decode(body: body, contentType: contentType).flatMap(self.validate)
     }
 
-    public static func validate(_ value: JSONValue) -> Result<FeedbackBody, Rejection> {
+    /// What FastAPI does with the bytes before any dependency (authentication included) runs: a JSON
+    /// body (by its content type) is parsed, anything else is its text; an empty body is nil.
+    ///
+    /// Fails only where FastAPI fails before authentication: ``Rejection/invalid(_:)`` with a single
+    /// `json_invalid` issue for malformed JSON (422), ``Rejection/unparseable`` for JSON that is not
+    /// UTF-8 or nests too deep (400). Everything else is for ``validate(_:)``, after authentication.
+    public static func decode(body: [UInt8], contentType: String?) -> Result<JSONValue?, Rejection> {
+        if body.isEmpty { return .success(nil) }
+        guard self.isJSON(contentType) else { return .success(.string(String(decoding: body, as: UTF8.self))) }
+        guard let text = String(validating: body, as: UTF8.self) else { return .failure(.unparseable) }
+        do {
+            return .success(try PythonJSONParser.parse(text))
+        } catch {
+            if error.kind == .tooDeep { return .failure(.unparseable) }
+            return .failure(
+                .invalid([
+                    ValidationIssue(
+                        type: "json_invalid", location: [.string("body"), .integer(String(error.position))],
+                        message: "JSON decode error", input: .object([]), context: [("error", .string(error.message))]
+                    )
+                ])
+            )
+        }
+    }
+
+    /// The model's validation of a decoded body (nil: none was sent), then the endpoint's rating check.
+    public static func validate(_ value: JSONValue?) -> Result<FeedbackBody, Rejection> {
+        guard let value else {
+            return .failure(.invalid([ValidationIssue(type: "missing", location: [.string("body")], message: "Field required", input: .null)]))
+        }
+        return self.validate(present: value)
+    }
+
+    private static func validate(present value: JSONValue) -> Result<FeedbackBody, Rejection> {
         guard case .object = value else {
             return .failure(
                 .invalid([

@@ -46,8 +46,20 @@ public final class FeedbackClient: Sendable {
         if let requestID { metadata.append(("x-request-id", requestID)) }
         if let traceparent { metadata.append(("traceparent", traceparent)) }
         _ = try await self.unary(
-            method: "/feedback.v1.FeedbackService/SubmitFeedback", message: message, metadata: metadata,
+            method: MethodPaths.Feedback.submitFeedback, message: message, metadata: metadata,
             timeout: timeout, as: Feedback_V1_SubmitFeedbackResponse.self
+        )
+    }
+
+    /// Asks feedbackd whether it would accept `token` for SubmitFeedback, storing nothing.
+    /// - Throws: ``RPCError``: UNAUTHENTICATED or PERMISSION_DENIED for a token it refuses; UNAVAILABLE,
+    ///   DEADLINE_EXCEEDED, ... when it cannot tell.
+    public func verifyToken(token: String, timeout: Duration? = nil, requestID: String? = nil) async throws(RPCError) {
+        var metadata = [("authorization", "Bearer \(token)")]
+        if let requestID { metadata.append(("x-request-id", requestID)) }
+        _ = try await self.unary(
+            method: MethodPaths.Feedback.verifyToken, message: Feedback_V1_VerifyTokenRequest(), metadata: metadata,
+            timeout: timeout, as: Feedback_V1_VerifyTokenResponse.self
         )
     }
 
@@ -58,7 +70,7 @@ public final class FeedbackClient: Sendable {
         var message = Feedback_Health_V1_HealthCheckRequest()
         message.service = service
         return try await self.unary(
-            method: "/feedback.health.v1.Health/Check", message: message, metadata: [], timeout: timeout,
+            method: MethodPaths.Health.check, message: message, metadata: [], timeout: timeout,
             as: Feedback_Health_V1_HealthCheckResponse.self
         ).status
     }

@@ -27,21 +27,12 @@ struct FeedbackRoutes<Context: RequestContext>: Sendable {
         }
     }
 
-    /// Authentication first (before the body is read), then the body as pydantic read it, then the call.
+    /// The original's order of checks: the body is read and, if JSON, parsed (a syntax error is 422, too
+    /// deep 400, whatever the credentials); then the credentials (401); then the body's validation
+    /// (422). A body that fails validation is answered only once feedbackd has accepted the token
+    /// (VerifyToken), so a caller with a bad token learns nothing about its body and gets 401, as from
+    /// the original; a valid body goes straight to SubmitFeedback, whose verification is the same.
     func submit(_ request: Request, context: Context) async throws -> Response {
-        let token: String
-        switch BearerCredentials(authorization: request.headers[.authorization]) {
-        case .missing, .otherScheme:
-            return GatewayResponse.detail(.unauthorized, "Not authenticated", headers: [.wwwAuthenticate: "Bearer"])
-        case .token(let value):
-            // The pre-check feedbackd's verifier runs too (shape, size, algorithm, crit, times): a token it
-            // refuses never costs a body read; the signature is feedbackd's to check.
-            do {
-                token = try UnverifiedToken(value, policy: self.configuration.tokenPolicy).compact
-            } catch {
-                return Self.invalidToken(error.description)
-            }
-        }
         // A declared length over the limit is answered at once and the connection closed unread; a body
         // without a length (chunked) is read up to the limit only.
         let tooLarge = GatewayResponse.detail(
@@ -56,27 +47,60 @@ struct FeedbackRoutes<Context: RequestContext>: Sendable {
         } catch {
             return tooLarge
         }
-        let body: FeedbackBody
-        switch FeedbackBody.parse(body: Array(bytes.readableBytesView), contentType: request.headers[.contentType]) {
-        case .success(let parsed):
-            body = parsed
-        case .failure(.invalid(let issues)):
-            return GatewayResponse.issues(issues)
-        case .failure(.ratingOutOfRange):
-            return GatewayResponse.detail(.unprocessableContent, "rating must be 1 (positive) or -1 (negative)")
-        case .failure(.unparseable):
-            return GatewayResponse.detail(.badRequest, "There was an error parsing the body")
+        let decoded: JSONValue?
+        switch FeedbackBody.decode(body: Array(bytes.readableBytesView), contentType: request.headers[.contentType]) {
+        case .success(let value): decoded = value
+        case .failure(let rejection): return Self.response(for: rejection)
+        }
+        let token: String
+        switch BearerCredentials(authorization: request.headers[.authorization]) {
+        case .missing, .otherScheme:
+            return GatewayResponse.detail(.unauthorized, "Not authenticated", headers: [.wwwAuthenticate: "Bearer"])
+        case .token(let value):
+            // The pre-check feedbackd's verifier runs too (shape, size, algorithm, crit, times); the
+            // signature is feedbackd's to check.
+            do {
+                token = try UnverifiedToken(value, policy: self.configuration.tokenPolicy).compact
+            } catch {
+                return Self.invalidToken(error.description)
+            }
         }
         let requestID = context.logger[metadataKey: "http.request_id"]?.description ?? RequestIDMiddleware<Context>.requestID(from: nil)
+        let body: FeedbackBody
+        switch FeedbackBody.validate(decoded) {
+        case .success(let valid):
+            body = valid
+        case .failure(let rejection):
+            do {
+                try await self.upstream.verifyToken(token, requestID: requestID)
+            } catch {
+                return self.response(for: error, context: context)
+            }
+            return Self.response(for: rejection)
+        }
         do {
             try await self.upstream.submit(
                 body, token: token, requestID: requestID, traceparent: TraceParent.validated(request.headers[.traceparent])
             )
             return Response(status: .noContent)
         } catch {
-            context.logger.info("gateway.rpc_failed", metadata: ["rpc.status": "\(error.code.name)", "rpc.message": "\(error.message)"])
-            if error.code == .unauthenticated { return Self.invalidToken(error.message) }
-            return GatewayResponse.detail(HTTPStatusMapping.httpStatus(for: error.code), HTTPStatusMapping.detail(for: error))
+            return self.response(for: error, context: context)
+        }
+    }
+
+    /// The answer to a failed call: the status table, with 401's `WWW-Authenticate` for UNAUTHENTICATED.
+    private func response(for error: RPCError, context: Context) -> Response {
+        context.logger.info("gateway.rpc_failed", metadata: ["rpc.status": "\(error.code.name)", "rpc.message": "\(error.message)"])
+        if error.code == .unauthenticated { return Self.invalidToken(error.message) }
+        return GatewayResponse.detail(HTTPStatusMapping.httpStatus(for: error.code), HTTPStatusMapping.detail(for: error))
+    }
+
+    /// FastAPI's answer to a body it refused.
+    static func response(for rejection: FeedbackBody.Rejection) -> Response {
+        switch rejection {
+        case .invalid(let issues): GatewayResponse.issues(issues)
+        case .ratingOutOfRange: GatewayResponse.detail(.unprocessableContent, "rating must be 1 (positive) or -1 (negative)")
+        case .unparseable: GatewayResponse.detail(.badRequest, "There was an error parsing the body")
         }
     }
 

@@ -27,6 +27,11 @@ final class FeedbackUpstream: Sendable {
         )
     }
 
+    /// Asks feedbackd whether it accepts `token` (VerifyToken), storing nothing.
+    func verifyToken(_ token: String, requestID: String) async throws(RPCError) {
+        try await self.client.verifyToken(token: token, timeout: self.timeout, requestID: requestID)
+    }
+
     func isServing() async -> Bool {
         (try? await self.client.checkHealth(timeout: self.timeout)) == .serving
     }

@@ -4,7 +4,7 @@ import RPCCore
 
 /// `feedback.health.v1.Health`: SERVING when the store answers, NOT_SERVING when it does not.
 public struct HealthService: RPCService {
-    public static let checkPath = "/feedback.health.v1.Health/Check"
+    public static let checkPath = MethodPaths.Health.check
 
     private let store: any FeedbackStore
 

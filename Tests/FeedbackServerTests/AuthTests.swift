@@ -107,6 +107,25 @@ struct AuthTests {
         #expect(store.events.isEmpty)
     }
 
+    @Test("VerifyToken: OK for a token SubmitFeedback accepts, its error otherwise; nothing is stored")
+    func verifyToken() async throws {
+        let store = InMemoryFeedbackStore(interactionIDs: 1...3)
+        let verifier = try await TestAuth.verifier { $0.requiredScope = "feedback:write" }
+        try await withFeedbackServer(store: store, verifier: verifier) { path in
+            let client = FeedbackClient(socketPath: path)
+            try await client.verifyToken(token: try await TestAuth.token(scope: "feedback:write"))
+            let forged = await #expect(throws: RPCError.self) {
+                try await client.verifyToken(token: try await sign(TestClaims(), hmac: Array("another-secret-that-is-long-enough-123".utf8)))
+            }
+            #expect(forged?.code == .unauthenticated)
+            #expect(forged?.message == "token signature is invalid")
+            let unscoped = await #expect(throws: RPCError.self) { try await client.verifyToken(token: try await TestAuth.token()) }
+            #expect(unscoped?.code == .permissionDenied)
+            await client.close()
+        }
+        #expect(store.events.isEmpty)
+    }
+
     @Test("FeedbackService registered without the auth interceptor refuses every call instead of writing anonymously")
     func failsClosed() async throws {
         let store = InMemoryFeedbackStore(interactionIDs: 1...3)

@@ -5,6 +5,9 @@ values, duplicated keys, extra fields, truncations and other content types. Ever
 body) must be identical, except the deliberate differences of the README (an id outside int64, NaN and
 Infinity), which are checked on their own.
 """
+import base64
+import hashlib
+import hmac
 import importlib
 import os
 import pathlib
@@ -116,6 +119,60 @@ def test_deep_nesting_gets_the_original_answer(stack, original, depth, opener, c
     theirs = ask_original(original, body, "application/json", token)
     assert theirs[0] in (400, 422)
     assert ask_gateway(stack, body, "application/json", token) == theirs
+
+
+MATRIX_BODIES = {
+    "valid": b'{"interaction_id": 1, "rating": 1}',
+    "schema error": b'{"interaction_id": 1, "rating": "abc"}',
+    "rating 0": b'{"interaction_id": 1, "rating": 0}',
+    "missing field": b'{"interaction_id": 1}',
+    "unknown id": b'{"interaction_id": 999, "rating": 1}',
+    "non-JSON": b'{"interaction_id": 1, "rating": ',
+}
+INVALID_BODIES = ("schema error", "rating 0", "missing field")
+
+
+def forged(token: str) -> str:
+    """The same header and claims under another key's signature."""
+    header, payload, _ = token.split(".")
+    signature = hmac.new(b"another-secret-that-is-long-enough-0123456789", f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    return f"{header}.{payload}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
+
+
+def test_every_token_and_body_combination_gets_the_original_answer(stack, original, tmp_path):
+    """{good, bad signature, expired, missing} token x {valid, schema error, rating 0, missing field,
+    unknown id, non-JSON} body: the same status and body as the original. feedbackd is asked to verify a
+    token (VerifyToken) only for a body that fails validation, never for a valid one."""
+    checked = Stack(tmp_path, feedbackd_args=["--log-level", "info"], secret=stack.secret.read_text())
+    try:
+        good = checked.token()
+        tokens = {"good": good, "bad signature": forged(good), "expired": checked.token(ttl=-600), "missing": None}
+        mismatches = []
+        for token_name, token in tokens.items():
+            for body_name, body in MATRIX_BODIES.items():
+                headers = {"Content-Type": "application/json"}
+                if token is not None:
+                    headers["Authorization"] = f"Bearer {token}"
+                theirs = original.post("/feedback", content=body, headers=headers)
+                request = urllib.request.Request(checked.url + "/feedback", data=body, headers=headers, method="POST")
+                try:
+                    with urllib.request.urlopen(request, timeout=10) as response:
+                        ours = (response.status, response.read().decode())
+                except urllib.error.HTTPError as error:
+                    ours = (error.code, error.read().decode())
+                if ours != (theirs.status_code, theirs.text):
+                    mismatches.append(f"{token_name} x {body_name}: gateway {ours}, original {(theirs.status_code, theirs.text)}")
+        assert not mismatches, "\n".join(mismatches)
+        checked.stop_feedbackd()
+        log = (tmp_path / "feedbackd.log").read_text()
+        calls = [line for line in log.splitlines() if " rpc.call " in line]
+        verify_calls = sum("rpc.method=/feedback.v1.FeedbackService/VerifyToken" in line for line in calls)
+        submit_calls = sum("rpc.method=/feedback.v1.FeedbackService/SubmitFeedback" in line for line in calls)
+        # Only bearer tokens that pass the shared pre-check (good, bad signature) reach feedbackd.
+        assert verify_calls == 2 * len(INVALID_BODIES), log
+        assert submit_calls == 2 * 2, "valid and unknown-id bodies: SubmitFeedback alone, no extra round trip"
+    finally:
+        checked.close()
 
 
 def test_deliberate_differences(stack, original):

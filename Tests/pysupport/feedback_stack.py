@@ -40,12 +40,12 @@ class Stack:
     """feedbackd + feedback-gateway on a fresh database holding `interactions` (default 1, 2, 3)."""
 
     def __init__(self, tmp: pathlib.Path, allowed_origin: str = "", interactions=(1, 2, 3), gateway_args=(),
-                 feedbackd_args=()):
+                 feedbackd_args=(), secret=None):
         self.bin = bin_path()
         self.tmp = tmp
         self.db = tmp / "chat.db"
         self.secret = tmp / "secret"
-        self.secret.write_text(secrets.token_urlsafe(48))
+        self.secret.write_text(secret or secrets.token_urlsafe(48))
         self.socket = f"/tmp/fbs-{secrets.token_hex(4)}.sock"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"

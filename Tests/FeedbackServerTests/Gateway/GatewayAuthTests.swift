@@ -57,12 +57,25 @@ struct GatewayAuthTests {
         }
     }
 
-    @Test("improvement: authentication is checked before the body is parsed")
-    func authBeforeBody() async throws {
-        try await withGateway(socketPath: uniqueSocketPath()) { client in
-            let result = try await client.feedback("{bad", token: nil)
-            #expect(result.status == .unauthorized)
-            #expect(result.body == #"{"detail":"Not authenticated"}"#)
+    @Test("the original's order: malformed JSON is 422 before credentials; a body error waits for feedbackd to accept the token")
+    func orderOfChecks() async throws {
+        let store = InMemoryFeedbackStore(interactionIDs: 1...3)
+        let good = try await TestAuth.token()
+        let forged = try await sign(TestClaims(), hmac: Array("another-secret-that-is-long-enough-123".utf8))
+        try await withGateway(store: store) { client in
+            let malformed = try await client.feedback("{bad", token: nil)
+            #expect(malformed.status == .unprocessableContent, "FastAPI parses the body before any dependency")
+            #expect(malformed.body.contains(#""type":"json_invalid""#))
+            let unauthenticated = try await client.feedback(#"{"interaction_id": 1, "rating": "abc"}"#, token: nil)
+            #expect(unauthenticated.status == .unauthorized)
+            #expect(unauthenticated.body == #"{"detail":"Not authenticated"}"#)
+            let badSignature = try await client.feedback(#"{"interaction_id": 1, "rating": 0}"#, token: forged)
+            #expect(badSignature.status == .unauthorized, "feedbackd refused the token: nothing about the body is told")
+            #expect(badSignature.body == #"{"detail":"Could not validate credentials"}"#)
+            let valid = try await client.feedback(#"{"interaction_id": 1, "rating": 0}"#, token: good)
+            #expect(valid.status == .unprocessableContent)
+            #expect(valid.body == #"{"detail":"rating must be 1 (positive) or -1 (negative)"}"#)
         }
+        #expect(store.events.isEmpty)
     }
 }

@@ -67,7 +67,7 @@ struct GatewayBehaviourTests {
     @Test("improvement: an id outside int64 is 422, not a crash")
     func idOutsideInt64() async throws {
         let token = try await TestAuth.token()
-        try await withGateway(socketPath: uniqueSocketPath()) { client in
+        try await withGateway(store: InMemoryFeedbackStore(interactionIDs: 1...3)) { client in
             let high = try await client.feedback(#"{"interaction_id": 18446744073709551616, "rating": 1}"#, token: token)
             #expect(high.status == .unprocessableContent)
             #expect(high.body == #"{"detail":[{"type":"less_than_equal","loc":["body","interaction_id"],"msg":"Input should be less than or equal to 9223372036854775807","input":18446744073709551616,"ctx":{"le":9223372036854775807}}]}"#)

@@ -13,7 +13,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0e\x66\x65\x65\x64\x62\x61\x63k.proto\x12\x0b\x66\x65\x65\x64\x62\x61\x63k.v1\"?\n\x15SubmitFeedbackRequest\x12\x16\n\x0einteraction_id\x18\x01 \x01(\x03\x12\x0e\n\x06rating\x18\x02 \x01(\x05\"\x18\n\x16SubmitFeedbackResponse2l\n\x0f\x46\x65\x65\x64\x62\x61\x63kService\x12Y\n\x0eSubmitFeedback\x12\".feedback.v1.SubmitFeedbackRequest\x1a#.feedback.v1.SubmitFeedbackResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0e\x66\x65\x65\x64\x62\x61\x63k.proto\x12\x0b\x66\x65\x65\x64\x62\x61\x63k.v1\"?\n\x15SubmitFeedbackRequest\x12\x16\n\x0einteraction_id\x18\x01 \x01(\x03\x12\x0e\n\x06rating\x18\x02 \x01(\x05\"\x18\n\x16SubmitFeedbackResponse\"\x14\n\x12VerifyTokenRequest\"\x15\n\x13VerifyTokenResponse2\xbe\x01\n\x0f\x46\x65\x65\x64\x62\x61\x63kService\x12Y\n\x0eSubmitFeedback\x12\".feedback.v1.SubmitFeedbackRequest\x1a#.feedback.v1.SubmitFeedbackResponse\x12P\n\x0bVerifyToken\x12\x1f.feedback.v1.VerifyTokenRequest\x1a .feedback.v1.VerifyTokenResponseb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'feedback_pb2', globals())
@@ -24,6 +24,10 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _SUBMITFEEDBACKREQUEST._serialized_end=94
   _SUBMITFEEDBACKRESPONSE._serialized_start=96
   _SUBMITFEEDBACKRESPONSE._serialized_end=120
-  _FEEDBACKSERVICE._serialized_start=122
-  _FEEDBACKSERVICE._serialized_end=230
+  _VERIFYTOKENREQUEST._serialized_start=122
+  _VERIFYTOKENREQUEST._serialized_end=142
+  _VERIFYTOKENRESPONSE._serialized_start=144
+  _VERIFYTOKENRESPONSE._serialized_end=165
+  _FEEDBACKSERVICE._serialized_start=168
+  _FEEDBACKSERVICE._serialized_end=358
 # @@protoc_insertion_point(module_scope)

@@ -1,0 +1,16 @@
+/// The wire paths (`:method`) of the services in `protocol/*.proto`: the one list servers and clients
+/// both use. Written by hand beside the generated messages; a new rpc in a `.proto` is added here.
+public enum MethodPaths {
+    /// `feedback.v1.FeedbackService`.
+    public enum Feedback {
+        public static let service = "feedback.v1.FeedbackService"
+        public static let submitFeedback = "/feedback.v1.FeedbackService/SubmitFeedback"
+        public static let verifyToken = "/feedback.v1.FeedbackService/VerifyToken"
+    }
+
+    /// `feedback.health.v1.Health`.
+    public enum Health {
+        public static let service = "feedback.health.v1.Health"
+        public static let check = "/feedback.health.v1.Health/Check"
+    }
+}
