@@ -132,10 +132,3 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
             + "retry-after: 1\r\nconnection: close\r\n\r\n" + body
     }()
 }
-
-extension TimeAmount {
-    init(_ duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-    }
-}

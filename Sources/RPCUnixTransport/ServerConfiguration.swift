@@ -32,10 +32,3 @@ public struct ServerConfiguration: Sendable {
         return self.allowedUIDs?.contains(uid) == true || self.allowedGIDs?.contains(gid) == true
     }
 }
-
-extension TimeAmount {
-    init(_ duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-    }
-}

@@ -8,8 +8,14 @@ import RPCCore
 /// Answers HELLO, PING and protocol violations itself; hands each valid REQUEST to ``dispatch``
 /// and writes the RESPONSE when ``complete(callID:_:)`` is called. Enforces strictly increasing call
 /// ids, the concurrent-call limit, the handshake and idle timeouts, and GOAWAY draining.
-final class ServerConnectionHandler: ChannelInboundHandler {
+///
+/// Backpressure: it stops reading the connection (withholds `read()`) while the calls in flight are at
+/// the limit or the channel is not writable (more than its high-water mark, 64 KiB by default, of
+/// answers the peer has not read), and reads again once both have eased. A peer that sends and never
+/// reads therefore holds at most one read's worth of frames, its calls and 64 KiB of answers.
+final class ServerConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = Frame
+    typealias OutboundIn = OutboundFrame
     typealias OutboundOut = OutboundFrame
 
     private enum State {
@@ -33,6 +39,8 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private var context: ChannelHandlerContext?
     private var timer: Scheduled<Void>?
     private var flushPending = false
+    /// A `read()` withheld while reading is paused, to be issued when it resumes.
+    private var readPending = false
 
     init(
         configuration: ServerConfiguration,
@@ -147,6 +155,33 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         if self.calls.isEmpty {
             if !self.closeIfDrained() { self.armIdleTimer() }
         }
+        self.resumeReadingIfPossible()
+    }
+
+    // MARK: backpressure
+
+    private var isReadingPaused: Bool {
+        guard let context = self.context else { return false }
+        return !context.channel.isWritable || self.calls.count >= self.configuration.maxConcurrentCallsPerConnection
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if self.isReadingPaused {
+            self.readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        self.resumeReadingIfPossible()
+        context.fireChannelWritabilityChanged()
+    }
+
+    private func resumeReadingIfPossible() {
+        guard self.readPending, !self.isReadingPaused, let context = self.context else { return }
+        self.readPending = false
+        context.read()
     }
 
     /// Sends GOAWAY NO_ERROR with the highest call id received, then closes once calls are answered.
