@@ -20,11 +20,15 @@ import Synchronization
 ///   deleted or replaced, the batch fails as unavailable (its commit reached a file nobody will read),
 ///   the store reports not serving, and it reopens the file now at the path; a missing file is not
 ///   created again but waited for.
+/// - **Cancelled means not written.** A submission whose task is cancelled (the call's CANCEL or
+///   deadline) while it is still queued is removed and fails; once its batch is being committed it is
+///   answered with the commit's outcome.
 /// - **Health is the writes' health.** ``isHealthy()`` answers from state, never a query: false after a
 ///   failed write until a commit succeeds or a probe (every second while unhealthy: the file at the
 ///   path, its schema, the write lock, free space) says writes can succeed again.
 public final class SQLiteFeedbackStore: FeedbackStore, Service {
     private struct Pending {
+        var id: UInt64
         var submission: FeedbackSubmission
         var continuation: CheckedContinuation<Void, any Error>
         var arrival: ContinuousClock.Instant
@@ -32,6 +36,12 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
 
     private struct State {
         var pending: [Pending] = []
+        var nextID: UInt64 = 0
+        /// Submissions cancelled before they were queued: they are refused when they try to queue. (A
+        /// cancel that races the very end of a call can leave its id here: one integer, rarely.)
+        var cancelledEarly: Set<UInt64> = []
+        /// Submissions in the batch being committed: too late to cancel.
+        var committing: Set<UInt64> = []
         var stopped = false
         /// Why writes are not expected to succeed, or nil when they are.
         var unhealthy: String?
@@ -81,25 +91,55 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
         }
     }
 
+    /// Queues `submission` for the next batch and returns after its commit.
+    /// - Throws: ``FeedbackError/interactionNotFound(_:)``; ``FeedbackError/storeUnavailable(cause:)`` when
+    ///   the commit failed, the store is stopping, or the task was cancelled before the batch began (then
+    ///   nothing was written).
     public func submit(_ submission: FeedbackSubmission) async throws(FeedbackError) {
+        let id = self.state.withLock { state in
+            state.nextID += 1
+            return state.nextID
+        }
         do {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let accepted = self.state.withLock { state in
-                    guard !state.stopped else { return false }
-                    state.pending.append(Pending(submission: submission, continuation: continuation, arrival: .now))
-                    return true
+            try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                    let refusal: String? = self.state.withLock { state in
+                        if state.stopped { return "the store is shutting down" }
+                        if state.cancelledEarly.remove(id) != nil { return Self.cancelledCause }
+                        state.pending.append(Pending(id: id, submission: submission, continuation: continuation, arrival: .now))
+                        return nil
+                    }
+                    if let refusal {
+                        continuation.resume(throwing: FeedbackError.storeUnavailable(cause: refusal))
+                    } else {
+                        self.wakeup.yield()
+                    }
                 }
-                if accepted {
-                    self.wakeup.yield()
-                } else {
-                    continuation.resume(throwing: FeedbackError.storeUnavailable(cause: "the store is shutting down"))
-                }
+            } onCancel: {
+                self.cancel(id)
             }
         } catch let error as FeedbackError {
             throw error
         } catch {
             throw .storeUnavailable(cause: "\(error)")
         }
+    }
+
+    static let cancelledCause = "cancelled before it was written"
+
+    /// Submissions waiting for the next batch, and those in the batch being committed.
+    public var depth: (queued: Int, committing: Int) {
+        self.state.withLock { ($0.pending.count, $0.committing.count) }
+    }
+
+    /// Takes a cancelled submission out of the queue, unless its batch is already being committed.
+    private func cancel(_ id: UInt64) {
+        let removed: Pending? = self.state.withLock { state in
+            if let index = state.pending.firstIndex(where: { $0.id == id }) { return state.pending.remove(at: index) }
+            if !state.committing.contains(id) { state.cancelledEarly.insert(id) }
+            return nil
+        }
+        removed?.continuation.resume(throwing: FeedbackError.storeUnavailable(cause: Self.cancelledCause))
     }
 
     /// Whether writes are expected to succeed: no failed write since the last success or probe.
@@ -141,10 +181,13 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
             let batch: [Pending] = self.state.withLock { state in
                 let count = min(state.pending.count, self.configuration.maxBatchSize)
                 defer { state.pending.removeFirst(count) }
-                return Array(state.pending.prefix(count))
+                let batch = Array(state.pending.prefix(count))
+                state.committing = Set(batch.map(\.id))
+                return batch
             }
             if batch.isEmpty { return }
             await self.commit(batch)
+            self.state.withLock { $0.committing.removeAll() }
         }
     }
 

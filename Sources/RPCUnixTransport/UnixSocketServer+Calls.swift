@@ -11,9 +11,10 @@ extension UnixSocketServer {
         case cancelled
     }
 
-    /// Runs one call: the handler races the call's interrupt (deadline, CANCEL, connection closed); the
-    /// first to finish answers. A handler that loses is cancelled and may still finish its work, which
-    /// may stand (SPEC.md section 8).
+    /// Runs one call. An interrupt (deadline, CANCEL, connection closed) cancels the handler, and the
+    /// call is answered once the handler has returned, with what really happened: a handler that failed
+    /// (stopped before its work was done) gives CANCELLED or DEADLINE_EXCEEDED; one that succeeded anyway
+    /// (its work could no longer be stopped, e.g. a commit under way) gives its result (SPEC.md section 8).
     func process(_ job: CallJob) async {
         let requestID = job.request.metadata.first("x-request-id") ?? Self.makeRequestID()
         var logger = self.logger
@@ -42,7 +43,7 @@ extension UnixSocketServer {
             return
         }
         // Two children: the handler, and a waiter for the connection's interrupt (CANCEL, the deadline
-        // timer, or the connection closing). The first to finish answers; the other is cancelled.
+        // timer, or the connection closing). The handler's end answers; an interrupt first cancels it.
         await withTaskGroup(of: Outcome?.self) { group in
             group.addTask {
                 do throws(RPCError) {
@@ -58,9 +59,19 @@ extension UnixSocketServer {
                 case nil: nil
                 }
             }
+            var interrupt: Outcome?
             while let next = await group.next() {
                 guard let outcome = next else { continue }
-                self.answer(job, outcome, requestID: requestID, logger: logger)
+                switch outcome {
+                case .finished(.failure) where interrupt != nil:
+                    self.answer(job, interrupt!, requestID: requestID, logger: logger)
+                case .finished:
+                    self.answer(job, outcome, requestID: requestID, logger: logger)
+                case .cancelled, .deadlineExceeded:
+                    interrupt = outcome
+                    group.cancelAll()  // the handler: its end answers the call
+                    continue
+                }
                 group.cancelAll()
                 return
             }

@@ -4,6 +4,10 @@ import FeedbackSQLite
 import Foundation
 import GRDB
 import Logging
+import RPCCodec
+import RPCCore
+import RPCUnixTransport
+import FeedbackServer
 import Testing
 
 @Suite("SQLite store")
@@ -59,6 +63,61 @@ struct StoreTests {
                 _ = await first
                 // Waiting twice would take ~3 s (the rest of the first batch's wait, then its own).
                 #expect(second < .milliseconds(2600), "waited \(second)")
+            }
+        }
+    }
+
+    @Test("cancelled while queued means not written; a batch already committing is answered with its outcome")
+    func cancelledWhileQueued() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory + "/chat.db"
+            try seedDatabase(at: path, interactions: 1...3)
+            var configuration = SQLiteConfiguration(path: path)
+            configuration.busyTimeout = .seconds(30)
+            try await withRunningStore(configuration) { store in
+                let holder = try LockHolder(path: path)
+                defer { holder.release() }
+                let committing = Task { try await store.submit(.init(interactionID: 1, rating: .positive, subject: "a")) }
+                try await waitUntil { store.depth.committing == 1 }
+                let queued = Task { try await store.submit(.init(interactionID: 2, rating: .negative, subject: "b")) }
+                try await waitUntil { store.depth.queued == 1 }
+                committing.cancel()  // too late: its batch is waiting for the lock
+                queued.cancel()
+                await #expect(throws: FeedbackError.self) { try await queued.value }  // answered while the lock is still held
+                holder.release()
+                try await committing.value
+                #expect(try readRating(path: path, id: 1) == 1, "the committing batch's outcome stands")
+                #expect(try readRating(path: path, id: 2) == nil, "cancelled while queued: never written")
+            }
+        }
+    }
+
+    @Test("over RPC: a call past its deadline while queued is DEADLINE_EXCEEDED and never written")
+    func deadlineWhileQueued() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory + "/chat.db"
+            try seedDatabase(at: path, interactions: 1...3)
+            var configuration = SQLiteConfiguration(path: path)
+            configuration.busyTimeout = .seconds(30)
+            let store = try SQLiteFeedbackStore(configuration: configuration, logger: quietLogger())
+            try await withFeedbackServer(store: store, extraServices: [store]) { socket in
+                let client = FeedbackClient(socketPath: socket)
+                let token = try await TestAuth.token()
+                let holder = try LockHolder(path: path)
+                defer { holder.release() }
+                let first = Task { try await client.submitFeedback(interactionID: 1, rating: 1, token: token) }
+                try await waitUntil { store.depth.committing == 1 }
+                let connection = try await ClientConnection.connect(to: socket)
+                let late = try await connection.call(
+                    try request(FeedbackService.submitFeedbackPath, [0x08, 0x02, 0x10, 0x01], timeoutMs: 200, metadata: [("authorization", "Bearer \(token)")])
+                )
+                #expect(late.code == StatusCode.deadlineExceeded.rawValue)
+                holder.release()
+                try await first.value
+                #expect(try readRating(path: path, id: 2) == nil, "DEADLINE_EXCEEDED means not written")
+                #expect(try readRating(path: path, id: 1) == 1)
+                await connection.close()
+                await client.close()
             }
         }
     }
@@ -244,5 +303,14 @@ func withRunningStore(_ configuration: SQLiteConfiguration, _ body: (SQLiteFeedb
         group.addTask { await store.run() }
         defer { group.cancelAll() }
         try await body(store)
+    }
+}
+
+/// Waits until `condition` holds, checking every 10 ms, for at most 10 seconds.
+func waitUntil(_ condition: () -> Bool) async throws {
+    let deadline = ContinuousClock.now + .seconds(10)
+    while !condition() {
+        guard ContinuousClock.now < deadline else { throw ProcessFailure(message: "condition not met within 10 s") }
+        try await Task.sleep(for: .milliseconds(10))
     }
 }
