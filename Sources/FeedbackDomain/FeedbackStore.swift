@@ -7,8 +7,9 @@ public protocol FeedbackStore: Sendable {
     /// - Throws: ``FeedbackError/interactionNotFound(_:)`` or ``FeedbackError/storeUnavailable(cause:)``.
     func submit(_ submission: FeedbackSubmission) async throws(FeedbackError)
 
-    /// Whether the store can serve right now (for health checks). Never throws.
-    func isHealthy() async -> Bool
+    /// Whether writes are expected to succeed right now (health checks). Read from state the store keeps:
+    /// never a query or other I/O, as health is answered on the thread that read the call.
+    var isServing: Bool { get }
 }
 
 /// One row of the audit trail: what was submitted, in order.

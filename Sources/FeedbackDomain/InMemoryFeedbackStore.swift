@@ -26,7 +26,7 @@ public final class InMemoryFeedbackStore: FeedbackStore {
         }
     }
 
-    public func isHealthy() async -> Bool { self.state.withLock { $0.available } }
+    public var isServing: Bool { self.state.withLock { $0.available } }
 
     /// The stored rating of an interaction (nil when unrated or unknown).
     public func rating(of interactionID: Int64) -> Rating? {

@@ -23,7 +23,7 @@ import Synchronization
 /// - **Cancelled means not written.** A submission whose task is cancelled (the call's CANCEL or
 ///   deadline) while it is still queued is removed and fails; once its batch is being committed it is
 ///   answered with the commit's outcome.
-/// - **Health is the writes' health.** ``isHealthy()`` answers from state, never a query: false after a
+/// - **Health is the writes' health.** ``isServing`` answers from state, never a query: false after a
 ///   failed write until a commit succeeds or a probe (every second while unhealthy: the file at the
 ///   path, its schema, the write lock, free space) says writes can succeed again.
 public final class SQLiteFeedbackStore: FeedbackStore, Service {
@@ -143,7 +143,7 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
     }
 
     /// Whether writes are expected to succeed: no failed write since the last success or probe.
-    public func isHealthy() async -> Bool {
+    public var isServing: Bool {
         self.state.withLock { $0.unhealthy == nil }
     }
 

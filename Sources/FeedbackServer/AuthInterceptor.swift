@@ -12,12 +12,16 @@ public struct AuthInterceptor: ServerInterceptor {
         self.protectedPrefixes = protectedServices.map { "/\($0)/" }
     }
 
+    public func applies(to method: String) -> Bool {
+        self.protectedPrefixes.contains(where: { method.hasPrefix($0) })
+    }
+
     public func intercept(
         request: [UInt8],
         context: ServerContext,
         next: @Sendable ([UInt8], ServerContext) async throws -> [UInt8]
     ) async throws -> [UInt8] {
-        guard self.protectedPrefixes.contains(where: { context.method.hasPrefix($0) }) else {
+        guard self.applies(to: context.method) else {
             return try await next(request, context)
         }
         do {

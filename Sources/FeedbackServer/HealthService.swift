@@ -12,20 +12,21 @@ public struct HealthService: RPCService {
         self.store = store
     }
 
-    public var methods: [String: RPCHandler] {
-        [Self.checkPath: unary(self.check)]
+    /// Check answers from the store's state, on the thread that read the call: no task, no I/O.
+    public var immediateMethods: [String: ImmediateRPCHandler] {
+        [Self.checkPath: immediateUnary(self.check)]
     }
 
     /// The whole server (`service` empty) or the feedback service; another name is NOT_FOUND.
     @Sendable
-    func check(_ request: Feedback_Health_V1_HealthCheckRequest, context: ServerContext) async throws
+    func check(_ request: Feedback_Health_V1_HealthCheckRequest, context: ServerContext) throws(RPCError)
         -> Feedback_Health_V1_HealthCheckResponse
     {
         guard request.service.isEmpty || request.service == FeedbackService.serviceName else {
             throw RPCError(code: .notFound, message: "Unknown service.")  // the name is the caller's: never echoed
         }
         var response = Feedback_Health_V1_HealthCheckResponse()
-        response.status = await self.store.isHealthy() ? .serving : .notServing
+        response.status = self.store.isServing ? .serving : .notServing
         return response
     }
 }

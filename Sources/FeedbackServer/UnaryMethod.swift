@@ -17,3 +17,23 @@ func unary<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>(
         return try await body(input, context).serializedBytes()
     }
 }
+
+/// A typed unary handler that never waits (see ``ImmediateRPCHandler``): decodes, runs `body`, encodes.
+func immediateUnary<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>(
+    _ body: @escaping @Sendable (Input, ServerContext) throws(RPCError) -> Output
+) -> ImmediateRPCHandler {
+    { bytes, context throws(RPCError) in
+        let input: Input
+        do {
+            input = try Input(serializedBytes: bytes)
+        } catch {
+            throw RPCError(code: .invalidArgument, message: "The request is not a valid \(Input.protoMessageName).")
+        }
+        let output = try body(input, context)
+        do {
+            return try output.serializedBytes()
+        } catch {
+            throw RPCError(code: .internal, message: "The response could not be encoded.")
+        }
+    }
+}

@@ -2,8 +2,16 @@
 /// Throw ``RPCError`` to choose the status; other errors become ``StatusCode/internal``.
 public typealias RPCHandler = @Sendable (_ request: [UInt8], _ context: ServerContext) async throws -> [UInt8]
 
+/// A unary handler that does no I/O and answers in microseconds (health, reflection): the transport may
+/// run it on the thread that read the request, without a task. It must never block or wait.
+public typealias ImmediateRPCHandler = @Sendable (_ request: [UInt8], _ context: ServerContext) throws(RPCError) -> [UInt8]
+
 /// Code that runs around every call: authentication, logging, metrics.
 public protocol ServerInterceptor: Sendable {
+    /// Whether the interceptor runs for calls to `method`. A method no interceptor applies to, with an
+    /// immediate handler, is answered without a task.
+    func applies(to method: String) -> Bool
+
     /// Calls `next` (perhaps with a changed context) or throws instead.
     func intercept(
         request: [UInt8],
@@ -12,15 +20,27 @@ public protocol ServerInterceptor: Sendable {
     ) async throws -> [UInt8]
 }
 
+extension ServerInterceptor {
+    public func applies(to method: String) -> Bool { true }
+}
+
 /// A group of methods served together, e.g. `feedback.v1.FeedbackService`.
 public protocol RPCService: Sendable {
     /// Full method paths (`/SERVICE/METHOD`) and their handlers.
     var methods: [String: RPCHandler] { get }
+    /// Methods whose handlers never wait (see ``ImmediateRPCHandler``).
+    var immediateMethods: [String: ImmediateRPCHandler] { get }
+}
+
+extension RPCService {
+    public var methods: [String: RPCHandler] { [:] }
+    public var immediateMethods: [String: ImmediateRPCHandler] { [:] }
 }
 
 /// The method registry of a server: finds a call's handler and runs it through the interceptors.
 public struct RPCRouter: Sendable {
     private var handlers: [String: RPCHandler] = [:]
+    private var immediateHandlers: [String: ImmediateRPCHandler] = [:]
     private var interceptors: [any ServerInterceptor] = []
 
     public init() {}
@@ -32,7 +52,23 @@ public struct RPCRouter: Sendable {
 
     /// Adds every method of `service`; a later registration of the same path replaces an earlier one.
     public mutating func register(_ service: any RPCService) {
-        self.handlers.merge(service.methods) { _, new in new }
+        for (path, handler) in service.methods {
+            self.handlers[path] = handler
+            self.immediateHandlers[path] = nil
+        }
+        for (path, handler) in service.immediateMethods {
+            self.immediateHandlers[path] = handler
+            self.handlers[path] = { request, context in try handler(request, context) }
+        }
+    }
+
+    /// The handler of `method` when it can answer without a task: it is immediate and no interceptor
+    /// applies to it. Otherwise nil, and the call goes through ``handle(request:context:)``.
+    public func immediateHandler(for method: String) -> ImmediateRPCHandler? {
+        guard let handler = self.immediateHandlers[method], !self.interceptors.contains(where: { $0.applies(to: method) }) else {
+            return nil
+        }
+        return handler
     }
 
     /// Adds `interceptor` inside those already added (the first added runs first).

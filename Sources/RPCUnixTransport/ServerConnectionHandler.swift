@@ -29,7 +29,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private let configuration: ServerConfiguration
     private let connectionID: Int
     private let peer: PeerCredentials?
-    private let dispatch: @Sendable (CallJob) -> Void
+    private let dispatch: CallDispatch
     private var logger: Logger
 
     private var state = State.awaitingHello
@@ -47,7 +47,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         connectionID: Int,
         peer: PeerCredentials?,
         logger: Logger,
-        dispatch: @escaping @Sendable (CallJob) -> Void
+        dispatch: CallDispatch
     ) {
         self.configuration = configuration
         self.connectionID = connectionID
@@ -117,6 +117,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             self.write(callID: callID, Response(code: error.statusCode, message: error.message))
             return
         }
+        // Health and the like are answered here and now: no slot, no task.
+        if let response = self.dispatch.answerNow(callID, request, self.peer, self.connectionID) {
+            self.write(callID: callID, response)
+            return
+        }
         guard self.calls.count < self.configuration.maxConcurrentCallsPerConnection else {
             self.write(
                 callID: callID,
@@ -134,7 +139,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.calls[callID] = (cancellation, deadline)
         self.timer?.cancel()
         self.timer = nil
-        self.dispatch(
+        self.dispatch.enqueue(
             CallJob(
                 callID: callID,
                 request: request,

@@ -78,7 +78,61 @@ extension UnixSocketServer {
         }
     }
 
+    /// Answers a call whose handler is immediate (``RPCRouter/immediateHandler(for:)``) right here, on
+    /// the connection's event loop: no task, no hop. Returns nil for every other call.
+    func answerImmediately(callID: UInt32, request: Request, peer: PeerCredentials?, connectionID: Int) -> Response? {
+        guard let handler = self.router.immediateHandler(for: request.method) else { return nil }
+        let receivedAt = ContinuousClock.now
+        let requestID = request.metadata.first("x-request-id") ?? Self.makeRequestID()
+        let outcome: Outcome
+        if request.timeoutMilliseconds == 0 {
+            outcome = .deadlineExceeded
+        } else {
+            let context = ServerContext(
+                method: request.method,
+                requestID: requestID,
+                metadata: request.metadata.compactMap { entry in
+                    if case .string(let value) = entry.value { (entry.key, value) } else { nil }
+                },
+                deadline: request.timeoutMilliseconds.map { receivedAt + .milliseconds(Int64($0)) },
+                peer: peer,
+                logger: self.logger
+            )
+            do throws(RPCError) {
+                outcome = .finished(.success(try handler(Array(request.body.readableBytesView), context)))
+            } catch {
+                outcome = .finished(.failure(error))
+            }
+        }
+        let response = Self.response(for: outcome, requestID: requestID)
+        // The call's line is built only when it is logged: no per-call logger metadata on this path.
+        if self.logger.logLevel <= .info {
+            var metadata: Logger.Metadata = [
+                "rpc.method": "\(request.method)", "rpc.call_id": "\(callID)", "rpc.request_id": "\(requestID)",
+                "rpc.connection_id": "\(connectionID)",
+            ]
+            if let peer { metadata["peer.uid"] = "\(peer.uid)" }
+            self.logCall(response, receivedAt: receivedAt, logger: self.logger, extra: metadata)
+        }
+        return response
+    }
+
     private func answer(_ job: CallJob, _ outcome: Outcome, requestID: String, logger: Logger) {
+        let response = Self.response(for: outcome, requestID: requestID)
+        self.logCall(response, receivedAt: job.receivedAt, logger: logger, extra: [:])
+        job.responder.respond(callID: job.callID, response)
+    }
+
+    private func logCall(_ response: Response, receivedAt: ContinuousClock.Instant, logger: Logger, extra: Logger.Metadata) {
+        let elapsed = ContinuousClock.now - receivedAt
+        let milliseconds = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
+        var metadata = extra
+        metadata["rpc.status"] = "\(StatusCode(rawValue: response.code).name)"
+        metadata["rpc.duration_ms"] = "\((milliseconds * 1000).rounded() / 1000)"
+        logger.info("rpc.call", metadata: metadata)
+    }
+
+    private static func response(for outcome: Outcome, requestID: String) -> Response {
         var metadata = Metadata()
         try? metadata.add("x-request-id", requestID)
         let response: Response
@@ -93,16 +147,7 @@ extension UnixSocketServer {
         case .cancelled:
             response = Response(code: StatusCode.cancelled.rawValue, message: "The call was cancelled.", metadata: metadata)
         }
-        let elapsed = ContinuousClock.now - job.receivedAt
-        let milliseconds = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
-        logger.info(
-            "rpc.call",
-            metadata: [
-                "rpc.status": "\(StatusCode(rawValue: response.code).name)",
-                "rpc.duration_ms": "\((milliseconds * 1000).rounded() / 1000)",
-            ]
-        )
-        job.responder.respond(callID: job.callID, response)
+        return response
     }
 
     /// A random 16-hex-digit request id for calls that came without one.

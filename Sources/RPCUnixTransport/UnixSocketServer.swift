@@ -76,7 +76,12 @@ public final class UnixSocketServer: Service {
     private func bind(path: String, registry: ConnectionRegistry, jobs: AsyncStream<CallJob>.Continuation) async throws -> any Channel {
         let configuration = self.configuration
         let logger = self.logger
-        let dispatch: @Sendable (CallJob) -> Void = { jobs.yield($0) }
+        let dispatch = CallDispatch(
+            enqueue: { jobs.yield($0) },
+            answerNow: { [self] callID, request, peer, connection in
+                self.answerImmediately(callID: callID, request: request, peer: peer, connectionID: connection)
+            }
+        )
         do {
             return try await ServerBootstrap(group: self.group)
                 .serverChannelOption(.backlog, value: 256)
@@ -96,7 +101,7 @@ public final class UnixSocketServer: Service {
         configuration: ServerConfiguration,
         registry: ConnectionRegistry,
         logger: Logger,
-        dispatch: @escaping @Sendable (CallJob) -> Void
+        dispatch: CallDispatch
     ) -> EventLoopFuture<Void> {
         PeerCredentials.read(from: channel).flatMapThrowing { peer in
             let sync = channel.pipeline.syncOperations

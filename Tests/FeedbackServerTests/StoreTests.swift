@@ -133,12 +133,12 @@ struct StoreTests {
                 await #expect(throws: FeedbackError.self) {
                     try await store.submit(.init(interactionID: 2, rating: .positive, subject: "a"))
                 }
-                #expect(await store.isHealthy() == false)
+                #expect(store.isServing == false)
                 #expect(!FileManager.default.fileExists(atPath: path), "a deleted database is not silently recreated")
                 try seedDatabase(at: path, interactions: 1...3)
                 try await store.submit(.init(interactionID: 2, rating: .negative, subject: "a"))
                 #expect(try readRating(path: path, id: 2) == -1)
-                #expect(await store.isHealthy())
+                #expect(store.isServing)
             }
         }
     }
@@ -155,7 +155,7 @@ struct StoreTests {
                 try await store.submit(.init(interactionID: 3, rating: .negative, subject: "a"))
                 #expect(try readRating(path: path, id: 3) == -1, "acknowledged, so it is in the file at the path")
                 #expect(try readRating(path: path, id: 1) == nil, "the restored file is the one in use, without the old WAL's pages")
-                #expect(await store.isHealthy())
+                #expect(store.isServing)
             }
         }
     }
@@ -173,7 +173,7 @@ struct StoreTests {
                 await #expect(throws: FeedbackError.self) {
                     try await store.submit(.init(interactionID: 2, rating: .positive, subject: "a"))
                 }
-                #expect(await store.isHealthy() == false)
+                #expect(store.isServing == false)
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
                 try seedDatabase(at: path, interactions: 1...3)
                 try await store.submit(.init(interactionID: 2, rating: .positive, subject: "a"))
@@ -208,12 +208,12 @@ struct StoreTests {
                     }
                 }
                 #expect(failures == 1, "a write failed once the disk was full")
-                #expect(await store.isHealthy() == false)
+                #expect(store.isServing == false)
                 try FileManager.default.removeItem(atPath: mount + "/filler")
                 // The store probes once a second while unhealthy.
                 let deadline = ContinuousClock.now + .seconds(10)
-                while await !store.isHealthy(), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
-                #expect(await store.isHealthy(), "space is free again")
+                while !store.isServing, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+                #expect(store.isServing, "space is free again")
                 try await store.submit(.init(interactionID: 999, rating: .positive, subject: "a"))
             }
         }
