@@ -14,6 +14,15 @@ public struct SQLiteConfiguration: Sendable {
     public enum Synchronous: String, Sendable, CaseIterable {
         case full = "FULL"
         case normal = "NORMAL"
+
+        /// The level `PRAGMA synchronous` reads back as (NORMAL 1, FULL 2); nil for the others.
+        init?(level: Int) {
+            switch level {
+            case 1: self = .normal
+            case 2: self = .full
+            default: return nil
+            }
+        }
     }
 
     public init(path: String) {

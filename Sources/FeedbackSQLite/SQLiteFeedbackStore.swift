@@ -55,6 +55,13 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
         /// The `-wal` file this connection writes, which stays at the path when the database file is
         /// deleted or replaced under it.
         var walIdentity: FileIdentity?
+        /// `PRAGMA synchronous` as read back from this connection.
+        var synchronous: SQLiteConfiguration.Synchronous
+
+        /// Whether the files at `path` are still the ones this connection writes: the database and its WAL.
+        func isCurrent(at path: String) -> Bool {
+            FileIdentity(path: path) == self.identity && (self.walIdentity == nil || FileIdentity(path: path + "-wal") == self.walIdentity)
+        }
     }
 
     /// The latest instant the busy handler keeps waiting for another process's lock. Set by the writer
@@ -127,6 +134,11 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
 
     static let cancelledCause = "cancelled before it was written"
 
+    /// `PRAGMA synchronous` as read back from the connection that commits, when one is open.
+    public var synchronousInEffect: SQLiteConfiguration.Synchronous? {
+        self.database.withLock { $0?.synchronous }
+    }
+
     /// Submissions waiting for the next batch, and those in the batch being committed.
     public var depth: (queued: Int, committing: Int) {
         self.state.withLock { ($0.pending.count, $0.committing.count) }
@@ -194,10 +206,11 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
     /// Writes one batch in one IMMEDIATE transaction and answers each submission after the commit.
     private func commit(_ batch: [Pending]) async {
         let submissions = batch.map(\.submission)
+        // Each submission waits for a lock at most busyTimeout from its arrival; the oldest decides.
+        let deadline = batch[0].arrival + self.configuration.busyTimeout
         do {
-            let open = try self.currentDatabase()
-            // Each submission waits for a lock at most busyTimeout from its arrival; the oldest decides.
-            self.busyDeadline.instant.withLock { $0 = batch[0].arrival + self.configuration.busyTimeout }
+            let open = try await self.currentDatabase(deadline: deadline)
+            self.busyDeadline.instant.withLock { $0 = deadline }
             let found: [Bool] = try await open.queue.writeWithoutTransaction { db in
                 var found: [Bool] = []
                 try db.inTransaction(.immediate) {
@@ -206,9 +219,7 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
                 }
                 return found
             }
-            guard FileIdentity(path: self.configuration.path) == open.identity else {
-                throw StoreFailure.fileChanged(self.configuration.path)
-            }
+            guard open.isCurrent(at: self.configuration.path) else { throw StoreFailure.fileChanged(self.configuration.path) }
             self.markHealthy()
             for (pending, found) in zip(batch, found) {
                 if found {
@@ -220,69 +231,78 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
         } catch {
             self.logger.error("feedback.store_write_failed", metadata: ["error": "\(error)", "batch.size": "\(batch.count)"])
             self.markUnhealthy("\(error)")
-            if case StoreFailure.fileChanged = error { self.closeDatabase() }
+            if case StoreFailure.fileChanged = error { await self.closeDatabase() }
             for pending in batch {
                 pending.continuation.resume(throwing: FeedbackError.storeUnavailable(cause: "\(error)"))
             }
         }
     }
 
-    /// The open database, if the file at the path is still the one open; otherwise (re)opens the file
-    /// now at the path, creating nothing.
+    /// The open database, if the files at the path are still the ones open; otherwise (re)opens the
+    /// file now at the path, creating nothing, waiting for locks until `deadline`.
     /// - Throws: ``StoreFailure`` when there is no usable file at the path; GRDB's errors.
-    private func currentDatabase() throws -> OpenDatabase {
-        let current = FileIdentity(path: self.configuration.path)
+    private func currentDatabase(deadline: ContinuousClock.Instant) async throws -> OpenDatabase {
         if let open = self.database.withLock({ $0 }) {
-            if current == open.identity { return open }
+            if open.isCurrent(at: self.configuration.path) { return open }
             self.logger.error("feedback.store_file_changed", metadata: ["db.path": "\(self.configuration.path)"])
-            self.closeDatabase()
+            await self.closeDatabase()
         }
-        try self.setAsideOrphanedWAL()
-        guard current != nil else { throw StoreFailure.fileMissing(self.configuration.path) }
-        self.busyDeadline.instant.withLock { $0 = .now + self.configuration.busyTimeout }
-        let reopened = try Self.open(self.configuration, busyDeadline: self.busyDeadline, creating: false)
+        guard FileIdentity(path: self.configuration.path) != nil else { throw StoreFailure.fileMissing(self.configuration.path) }
+        self.busyDeadline.instant.withLock { $0 = deadline }
+        let (configuration, busyDeadline) = (self.configuration, self.busyDeadline)
+        let reopened = try await Self.offCooperativePool {
+            try Self.open(configuration, busyDeadline: busyDeadline, creating: false)
+        }
         self.database.withLock { $0 = reopened }
         self.logger.notice("feedback.store_reopened", metadata: ["db.path": "\(self.configuration.path)"])
         return reopened
     }
 
-    /// The `-wal` file of the database last closed, when it was left at the path.
-    private let orphanedWAL = Mutex<FileIdentity?>(nil)
-
-    private func closeDatabase() {
+    /// Closes the connection. When the database file was deleted or replaced, its WAL is renamed
+    /// first, `<path>-wal.orphaned-<inode>`, while this connection still holds it open (so the name is
+    /// surely that file's): SQLite leaves a moved database's WAL at the path, and would replay its pages
+    /// into whatever file is put there. The shared-memory index is left for SQLite to rebuild.
+    private func closeDatabase() async {
         let open = self.database.withLock { database -> OpenDatabase? in
             defer { database = nil }
             return database
         }
         guard let open else { return }
+        let path = self.configuration.path
+        if FileIdentity(path: path) != open.identity, let wal = open.walIdentity, FileIdentity(path: path + "-wal") == wal {
+            let aside = "\(path)-wal.orphaned-\(wal.inode)"
+            if rename(path + "-wal", aside) == 0 {
+                self.logger.warning("feedback.store_wal_set_aside", metadata: ["db.path": "\(path)", "wal.path": "\(aside)"])
+            } else {
+                self.logger.error("feedback.store_wal_set_aside_failed", metadata: ["db.path": "\(path)", "errno": "\(errno)"])
+            }
+        }
         do {
-            try open.queue.close()
+            try await Self.offCooperativePool { try open.queue.close() }
         } catch {
             self.logger.warning("feedback.store_close_failed", metadata: ["error": "\(error)"])
         }
-        // SQLite neither checkpoints nor removes the WAL of a database file that was deleted or moved.
-        self.orphanedWAL.withLock { $0 = open.walIdentity }
     }
 
-    /// Moves the old file's WAL out of the way before the file now at the path is opened: SQLite would
-    /// otherwise replay the old database's pages into it. Renamed, not deleted (`<path>-wal.orphaned-<inode>`),
-    /// so an operator can still look at what it held; the shared-memory index is rebuilt from nothing.
-    /// - Throws: ``StoreFailure/orphanedWAL(_:)`` when it cannot be moved: the file is then not opened.
-    private func setAsideOrphanedWAL() throws {
-        guard let orphan = self.orphanedWAL.withLock({ $0 }) else { return }
-        let wal = self.configuration.path + "-wal"
-        if FileIdentity(path: wal) == orphan {
-            let aside = "\(wal).orphaned-\(orphan.inode)"
-            guard rename(wal, aside) == 0 else { throw StoreFailure.orphanedWAL(wal) }
-            unlink(self.configuration.path + "-shm")
-            self.logger.warning("feedback.store_wal_set_aside", metadata: ["db.path": "\(self.configuration.path)", "wal.path": "\(aside)"])
+    /// Runs blocking work (opening, closing: they may wait for locks) on a Dispatch thread, never on
+    /// a thread of Swift's cooperative pool.
+    private static func offCooperativePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
         }
-        self.orphanedWAL.withLock { $0 = nil }
     }
 
     /// While unhealthy, at most once a second: can writes succeed again? The file at the path (reopened
     /// if it changed), its schema, the write lock (taken and released at once) and free space.
     private func probeIfDue() async {
+        // Healthy and idle: only check that the files at the path are still the ones open (two stats),
+        // so that health tells of a deleted database before a write does.
+        if self.state.withLock({ $0.unhealthy == nil }) {
+            if let open = self.database.withLock({ $0 }), !open.isCurrent(at: self.configuration.path) {
+                self.markUnhealthy(StoreFailure.fileChanged(self.configuration.path).description)
+            }
+            return
+        }
         let due = self.state.withLock { state -> Bool in
             guard state.unhealthy != nil, state.pending.isEmpty else { return false }
             if let last = state.lastProbe, ContinuousClock.now - last < .seconds(1) { return false }
@@ -291,7 +311,7 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
         }
         guard due else { return }
         do {
-            let open = try self.currentDatabase()
+            let open = try await self.currentDatabase(deadline: .now)
             self.busyDeadline.instant.withLock { $0 = .now }
             try await open.queue.writeWithoutTransaction { db in
                 try SQLiteSchema.check(db)
@@ -352,7 +372,6 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
             throw StoreFailure.fileMissing(configuration.path)
         }
         var grdb = Configuration()
-        grdb.journalMode = .wal
         grdb.busyMode = .callback { tries in
             let now = ContinuousClock.now
             let deadline = busyDeadline.instant.withLock { $0 }
@@ -365,17 +384,32 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
             return true
         }
         grdb.label = "feedback-store"
+        // WAL and `synchronous` set here rather than with GRDB's `journalMode = .wal`, which sets
+        // `synchronous = NORMAL` after this runs: FULL must hold on the connection that commits.
         let synchronous = configuration.synchronous.rawValue
         grdb.prepareDatabase { db in
+            guard try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL") == "wal" else {
+                throw StoreFailure.walUnavailable(configuration.path)
+            }
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
         }
+        let before = FileIdentity(path: configuration.path)
         let queue = try DatabaseQueue(path: configuration.path, configuration: grdb)
         do {
-            try queue.write { db in try SQLiteSchema.prepare(db, createInteractions: creating) }
-            guard let identity = FileIdentity(path: configuration.path) else {
-                throw StoreFailure.fileMissing(configuration.path)
+            let inEffect = try queue.write { db -> Int in
+                try SQLiteSchema.prepare(db, createInteractions: creating)
+                return try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1
             }
-            return OpenDatabase(queue: queue, identity: identity, walIdentity: FileIdentity(path: configuration.path + "-wal"))
+            // The file opened is the one at the path: it did not change while it was being opened.
+            guard let identity = FileIdentity(path: configuration.path), before == nil || before == identity else {
+                throw StoreFailure.fileChanged(configuration.path)
+            }
+            guard let mode = SQLiteConfiguration.Synchronous(level: inEffect), mode == configuration.synchronous else {
+                throw StoreFailure.synchronousNotApplied(inEffect)
+            }
+            return OpenDatabase(
+                queue: queue, identity: identity, walIdentity: FileIdentity(path: configuration.path + "-wal"), synchronous: mode
+            )
         } catch {
             try? queue.close()
             throw error
@@ -389,14 +423,16 @@ enum StoreFailure: Error, CustomStringConvertible {
     case fileChanged(String)
     case fileMissing(String)
     case diskFull(UInt64)
-    case orphanedWAL(String)
+    case walUnavailable(String)
+    case synchronousNotApplied(Int)
 
     var description: String {
         switch self {
         case .fileChanged(let path): "the database file at \(path) was deleted or replaced while open"
         case .fileMissing(let path): "there is no database file at \(path)"
         case .diskFull(let free): "the file system holding the database has \(free) bytes free"
-        case .orphanedWAL(let wal): "\(wal) belongs to the database file that was replaced and cannot be moved aside"
+        case .walUnavailable(let path): "\(path) cannot be put in WAL mode"
+        case .synchronousNotApplied(let level): "PRAGMA synchronous is \(level), not the level configured"
         }
     }
 }

@@ -130,6 +130,7 @@ struct StoreTests {
             try await withRunningStore(SQLiteConfiguration(path: path)) { store in
                 try await store.submit(.init(interactionID: 1, rating: .positive, subject: "a"))
                 for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+                try await waitUntil { !store.isServing }  // noticed without a write: the store checks its files each second
                 await #expect(throws: FeedbackError.self) {
                     try await store.submit(.init(interactionID: 2, rating: .positive, subject: "a"))
                 }
@@ -140,6 +141,32 @@ struct StoreTests {
                 #expect(try readRating(path: path, id: 2) == -1)
                 #expect(store.isServing)
             }
+        }
+    }
+
+    @Test("only the WAL deleted: what it held is checkpointed into the file, and later ratings are written too")
+    func deletedWAL() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory + "/chat.db"
+            try seedDatabase(at: path, interactions: 1...3)
+            try await withRunningStore(SQLiteConfiguration(path: path)) { store in
+                try await store.submit(.init(interactionID: 1, rating: .positive, subject: "a"))
+                try FileManager.default.removeItem(atPath: path + "-wal")
+                try await store.submit(.init(interactionID: 2, rating: .negative, subject: "a"))
+                #expect(try readRating(path: path, id: 1) == 1, "the acknowledged rating survived the WAL's deletion")
+                #expect(try readRating(path: path, id: 2) == -1)
+            }
+        }
+    }
+
+    @Test("synchronous FULL holds on the connection that commits (GRDB's WAL set-up would lower it to NORMAL); NORMAL when asked")
+    func synchronousInEffect() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try SQLiteFeedbackStore(configuration: SQLiteConfiguration(path: directory + "/full.db"), logger: quietLogger())
+            #expect(store.synchronousInEffect == .full)
+            var normal = SQLiteConfiguration(path: directory + "/normal.db")
+            normal.synchronous = .normal
+            #expect(try SQLiteFeedbackStore(configuration: normal, logger: quietLogger()).synchronousInEffect == .normal)
         }
     }
 
