@@ -1,9 +1,10 @@
 import NIOCore
 
 /// The first handler of every gateway connection, on its raw bytes: runs the deadlines of
-/// ``SlowClientStateMachine`` (closing a connection whose head, body or idle time runs out), refuses a
-/// connection over the cap with a 503, and closes a connection after a `Connection: close` response
-/// without reading the rest of an unread body.
+/// ``SlowClientStateMachine`` (closing a connection whose head, body or idle time runs out) and a write
+/// deadline (a response must be taken by the peer within the body timeout of its head: a client that
+/// never reads is cut), refuses a connection over the cap with a 503, and closes a connection after a
+/// `Connection: close` request or response without reading the rest of an unread body.
 ///
 /// ``RequestPhaseHandler``, after the HTTP codec, tells it when a head, a request end and a response end
 /// pass. Both run on the connection's event loop.
@@ -23,6 +24,8 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     private var context: ChannelHandlerContext?
     private var timer: Scheduled<Void>?
     private var running: SlowClientStateMachine.Timer = .none
+    /// Runs from a response's head to its end.
+    private var writeTimer: Scheduled<Void>?
     private var started = false
     /// Once closing, nothing more is read from the peer.
     private var closing = false
@@ -39,6 +42,7 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.timer?.cancel()
+        self.writeTimer?.cancel()
         self.context = nil
     }
 
@@ -49,6 +53,7 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     func channelInactive(context: ChannelHandlerContext) {
         self.timer?.cancel()
+        self.writeTimer?.cancel()
         context.fireChannelInactive()
     }
 
@@ -72,8 +77,18 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
         self.apply(self.machine.requestEnded())
     }
 
-    /// A response was written to its end; `close` when it said `Connection: close`.
+    /// A response's head is being written: the peer must take the whole response within the body timeout.
+    func responseStarted() {
+        guard let context, self.writeTimer == nil else { return }
+        self.writeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(self.timeouts.body)) {
+            context.close(promise: nil)
+        }
+    }
+
+    /// A response was written to its end; `close` when it or its request said `Connection: close`.
     func responseEnded(close: Bool) {
+        self.writeTimer?.cancel()
+        self.writeTimer = nil
         if close {
             self.closeGracefully()
         } else {
@@ -87,8 +102,12 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
         guard !self.started else { return }
         self.started = true
         if self.isOverCapacity {
-            context.writeAndFlush(self.wrapOutboundOut(ByteBuffer(string: Self.overCapacityResponse)), promise: nil)
-            self.closeGracefully()
+            // Closed as soon as the answer is out, without lingering: a flood of refused connections must
+            // not hold descriptors.
+            self.closing = true
+            context.writeAndFlush(self.wrapOutboundOut(ByteBuffer(string: Self.overCapacityResponse))).assumeIsolated().whenComplete { _ in
+                context.close(promise: nil)
+            }
         } else {
             self.apply(self.machine.connectionOpened())
         }
@@ -96,8 +115,8 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     private func apply(_ timer: SlowClientStateMachine.Timer?) {
         // A timer that is already running keeps its deadline: a fresh connection's head is due from
-        // the moment it opened, not from its first byte.
-        guard let timer, timer != self.running, let context else { return }
+        // the moment it opened, not from its first byte. Once closing, only the linger timer runs.
+        guard !self.closing, let timer, timer != self.running, let context else { return }
         self.timer?.cancel()
         self.timer = nil
         self.running = timer

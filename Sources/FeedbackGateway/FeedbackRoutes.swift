@@ -44,7 +44,7 @@ struct FeedbackRoutes<Context: RequestContext>: Sendable {
         let bytes: ByteBuffer
         do {
             bytes = try await request.body.collect(upTo: self.configuration.maxBodyBytes)
-        } catch {
+        } catch is NIOTooManyBytesError {
             return tooLarge
         }
         let decoded: JSONValue?

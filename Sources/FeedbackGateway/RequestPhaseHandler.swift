@@ -3,7 +3,8 @@ import NIOCore
 import NIOHTTPTypes
 
 /// Sits after the HTTP codec and tells the connection's ``ConnectionGuardHandler`` when a request head,
-/// a request end and a response end pass, and whether the response said `Connection: close`.
+/// a request end, a response head and a response end pass, and whether the request or the response said
+/// `Connection: close` (Hummingbird stops reading after such a request and waits for the peer to close).
 final class RequestPhaseHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -12,6 +13,8 @@ final class RequestPhaseHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private var connectionGuard: ConnectionGuardHandler?
     private var closeAfterResponse = false
+    /// The request being answered said `Connection: close`.
+    private var requestSaidClose = false
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.connectionGuard = try? context.pipeline.syncOperations.handler(type: ConnectionGuardHandler.self)
@@ -19,7 +22,9 @@ final class RequestPhaseHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch self.unwrapInboundIn(data) {
-        case .head: self.connectionGuard?.headReceived()
+        case .head(let head):
+            self.requestSaidClose = head.headerFields[.connection]?.lowercased() == "close"
+            self.connectionGuard?.headReceived()
         case .end: self.connectionGuard?.requestEnded()
         case .body: break
         }
@@ -29,7 +34,8 @@ final class RequestPhaseHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch self.unwrapOutboundIn(data) {
         case .head(let head) where head.status.code >= 200:
-            self.closeAfterResponse = head.headerFields[.connection]?.lowercased() == "close"
+            self.closeAfterResponse = self.requestSaidClose || head.headerFields[.connection]?.lowercased() == "close"
+            self.connectionGuard?.responseStarted()
             context.write(data, promise: promise)
         case .end:
             let close = self.closeAfterResponse

@@ -5,6 +5,10 @@
 /// - Its body must arrive within ``Timeouts/body`` of the head.
 /// - A keep-alive connection with nothing in flight is closed after ``Timeouts/idle``.
 /// - While a request is being handled nothing is timed here: the upstream call has its own deadline.
+///   (Writing its answer is: see ``ConnectionGuardHandler``'s write deadline.)
+///
+/// A request counts as unanswered from its head to the end of its response, whether or not its body
+/// was read: a response that ends before its body arrives (404, 405, 413) leaves nothing unanswered.
 ///
 /// When the timer runs out the connection is closed. Used by ``ConnectionGuardHandler``, which performs
 /// the actions; unit-tested without a channel.
@@ -38,7 +42,7 @@ public struct SlowClientStateMachine: Sendable {
     }
 
     private var inbound = Inbound.waiting
-    /// Requests read completely and not yet answered.
+    /// Requests whose head arrived and whose response has not ended.
     private var unanswered = 0
     private var isFresh = true
 
@@ -60,13 +64,13 @@ public struct SlowClientStateMachine: Sendable {
     public mutating func headReceived() -> Timer? {
         self.inbound = .readingBody
         self.isFresh = false
+        self.unanswered += 1
         return .body
     }
 
     /// A request was read to its end.
     public mutating func requestEnded() -> Timer? {
         self.inbound = .waiting
-        self.unanswered += 1
         return self.current
     }
 

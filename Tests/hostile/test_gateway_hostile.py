@@ -116,6 +116,43 @@ def test_an_idle_keep_alive_connection_is_closed_at_the_idle_timeout(stack):
     assert closed_within(connection, 8), "an idle keep-alive connection stayed open"
 
 
+def test_an_early_answer_then_a_late_body_still_idles_out(stack):
+    """405 before the body is read, then the body, then nothing: the idle deadline still closes it."""
+    connection = connect(stack)
+    connection.sendall(b"PUT /feedback HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n")
+    connection.settimeout(10)
+    assert connection.recv(65536).startswith(b"HTTP/1.1 405")
+    connection.sendall(b"hello")
+    assert closed_within(connection, 8), "the connection was never timed out again"
+
+
+def test_connection_close_with_a_pipelined_request_is_closed_after_the_answer(stack):
+    connection = connect(stack)
+    connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                       b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    connection.settimeout(10)
+    assert connection.recv(65536).startswith(b"HTTP/1.1 200")
+    assert closed_within(connection, 4), "held open after a Connection: close request"
+
+
+def test_a_client_that_never_reads_its_answers_is_cut(stack):
+    connection = connect(stack)
+    connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    request = b"GET /widget/feedback.js HTTP/1.1\r\nHost: x\r\n\r\n"
+    connection.setblocking(False)
+    started = time.monotonic()
+    closed = False
+    while time.monotonic() - started < 15:
+        try:
+            connection.send(request * 50)
+        except BlockingIOError:
+            time.sleep(0.05)
+        except (BrokenPipeError, ConnectionResetError):
+            closed = True
+            break
+    assert closed, "a peer that never reads held its connection"
+
+
 def test_connections_over_the_cap_get_503_and_the_rest_are_served(tmp_path):
     stack = Stack(tmp_path, gateway_args=["--max-connections", "40"])
     held = [connect(stack) for _ in range(40)]

@@ -30,7 +30,7 @@ struct SlowClientStateMachineTests {
         #expect(!machine.isReadingRequest)
     }
 
-    @Test("a response written before its body was read leaves the request being read (the body deadline still runs)")
+    @Test("a response written before its body was read: the body deadline still runs, then the connection idles")
     func earlyResponse() {
         var machine = SlowClientStateMachine()
         _ = machine.connectionOpened()
@@ -38,6 +38,9 @@ struct SlowClientStateMachineTests {
         _ = machine.headReceived()
         #expect(machine.responseEnded() == .body)
         #expect(machine.isReadingRequest)
+        // The late body's end leaves nothing unanswered: the idle deadline runs (it did not, once).
+        #expect(machine.requestEnded() == .idle)
+        #expect(machine.bytesReceived() == .head)
     }
 
     @Test("pipelined requests: no deadline while any is unanswered; idle only after the last answer")
