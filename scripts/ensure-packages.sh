@@ -4,10 +4,15 @@
 set -euo pipefail
 need=()
 for package in "$@"; do
-  dpkg -s "$package" >/dev/null 2>&1 || need+=("$package")
+  # "install ok installed" only: a removed package whose configuration files remain is not installed.
+  [ "$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null)" = "install ok installed" ] || need+=("$package")
 done
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "these Debian packages are missing: ${need[*]}; install them as root (sudo apt-get install ${need[*]}) or run this as root" >&2
+    exit 1
+  fi
   log=$(mktemp)
   if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"; } >"$log" 2>&1; then
     cat "$log" >&2
