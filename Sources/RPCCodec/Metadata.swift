@@ -84,7 +84,7 @@ public struct Metadata: Hashable, Sendable, Sequence {
     }
 
     /// The number of bytes the non-pseudo entries take on the wire.
-    var userEncodedLength: Int {
+    public var userEncodedLength: Int {
         guard self.containsPseudoEntries else { return self.storage.readableBytes }
         return self.rawEntries.reduce(0) { $0 + ($1.key.first == UInt8(ascii: ":") ? 0 : 3 + $1.key.count + $1.value.count) }
     }

@@ -33,6 +33,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var logger: Logger
 
     private var state = State.awaitingHello
+    /// The client's receive limits, from its HELLO: no RESPONSE is sent over them.
+    private var peerLimits = WireLimits.defaults
     private var highestCallID: UInt32 = 0
     /// Calls in flight: their interrupt, and the timer that fires it at the deadline.
     private var calls: [UInt32: (cancellation: CallCancellation, deadline: Scheduled<Void>?)] = [:]
@@ -82,6 +84,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                 self.connectionError(.handshakeFailed, "no common protocol version")
                 return
             }
+            self.peerLimits = hello.limits
             self.state = .open
             self.armIdleTimer()
         case .request(let callID, let payload):
@@ -215,6 +218,15 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     private func write(callID: UInt32, _ response: Response) {
         guard let context = self.context, context.channel.isActive else { return }
+        var response = response
+        // A response over the client's limits would be a connection error on its side, failing every
+        // call: it fails this call only (SPEC.md section 4.1).
+        if response.encodedLength > self.peerLimits.maxFrameSize || response.metadata.userEncodedLength > self.peerLimits.maxMetadataSize {
+            response = Response(
+                code: StatusCode.resourceExhausted.rawValue,
+                message: "The response of \(response.encodedLength) bytes is over the client's limits (frame \(self.peerLimits.maxFrameSize), metadata \(self.peerLimits.maxMetadataSize))."
+            )
+        }
         context.write(self.wrapOutboundOut(.response(callID: callID, response)), promise: nil)
         // Responses that complete in the same event-loop tick share one flush (one syscall).
         guard !self.flushPending else { return }

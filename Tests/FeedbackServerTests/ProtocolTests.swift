@@ -127,6 +127,24 @@ struct ProtocolTests {
         }
     }
 
+    @Test("a response over the client's announced frame limit fails that call only, with RESOURCE_EXHAUSTED")
+    func clientLimitsHonoured() async throws {
+        try await withServer(services: [TestService()]) { path, _ in
+            let raw = try RawConnection(path: path, sendHello: false)
+            raw.send(.hello(Hello(limits: WireLimits(maxFrameSize: 16_384, maxMetadataSize: 1024))))
+            try raw.send(callID: 1, request(TestService.echo, Array(repeating: 7, count: 20_000)))
+            try raw.send(callID: 2, request(TestService.echo, [1, 2, 3]))
+            var answers: [UInt32: Response] = [:]
+            while answers.count < 2, let frame = try await raw.receiveSkippingHello() {
+                if let (id, response) = frame.response { answers[id] = response }
+            }
+            #expect(answers[1]?.code == StatusCode.resourceExhausted.rawValue)
+            #expect(answers[1]?.message.contains("over the client's limits") == true)
+            #expect(answers[2]?.code == 0, "the connection and its other calls go on")
+            #expect(!raw.closedByPeer)
+        }
+    }
+
     @Test("CANCEL stops the handler; the call is answered CANCELLED")
     func cancel() async throws {
         try await withServer(services: [TestService()]) { path, _ in
