@@ -7,13 +7,13 @@ import Foundation
 struct Feedbackctl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "feedbackctl",
-        abstract: "Talk to feedbackd: submit a rating, check health, mint a development token.",
+        abstract: "Talk to feedbackd: submit a rating, check health, mint a development token, load-test it.",
         discussion: """
             Exit codes: 0 on success; for a failed call, the status code (3 INVALID_ARGUMENT, 5 NOT_FOUND, \
             7 PERMISSION_DENIED, 14 UNAVAILABLE, 16 UNAUTHENTICATED, ...); 20 when health is not SERVING; \
             64 for bad arguments.
             """,
-        subcommands: [Submit.self, Health.self, Token.self]
+        subcommands: [Submit.self, Health.self, Token.self, Bench.self]
     )
 }
 
@@ -110,18 +110,7 @@ struct Token: AsyncParsableCommand {
     @Option(help: "The aud claim.") var audience: String?
 
     func run() async throws {
-        let secret: String
-        if let path = self.secretFile {
-            do {
-                secret = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .newlines)
-            } catch {
-                throw ValidationError("cannot read \(path): \(error.localizedDescription)")
-            }
-        } else if let value = ProcessInfo.processInfo.environment["FEEDBACK_JWT_SECRET"], !value.isEmpty {
-            secret = value
-        } else {
-            throw ValidationError("give --secret-file or set FEEDBACK_JWT_SECRET")
-        }
+        let secret = try developmentSecret(file: self.secretFile)
         print(
             try await DevelopmentToken.mint(
                 secret: Array(secret.utf8), subject: self.sub, ttl: .seconds(self.ttl), scope: self.scope,
@@ -129,4 +118,17 @@ struct Token: AsyncParsableCommand {
             )
         )
     }
+}
+
+/// The HS256 secret of `--secret-file`, or of FEEDBACK_JWT_SECRET; a trailing newline is ignored.
+func developmentSecret(file: String?) throws -> String {
+    if let path = file {
+        do {
+            return try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .newlines)
+        } catch {
+            throw ValidationError("cannot read \(path): \(error.localizedDescription)")
+        }
+    }
+    if let value = ProcessInfo.processInfo.environment["FEEDBACK_JWT_SECRET"], !value.isEmpty { return value }
+    throw ValidationError("give --secret-file or set FEEDBACK_JWT_SECRET")
 }

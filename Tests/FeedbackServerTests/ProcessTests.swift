@@ -113,6 +113,33 @@ struct ProcessTests {
         }
     }
 
+    @Test("feedbackctl bench: --calls N makes exactly N calls, --json has the documented shape, failures are counted by status")
+    func bench() async throws {
+        try await withTemporaryDirectory { directory in
+            try seedDatabase(at: directory + "/chat.db", interactions: 1...20)
+            let daemon = try FeedbackdProcess(directory: directory)
+            try await daemon.start()
+            let run = try feedbackctl([
+                "bench", "--socket", daemon.socket, "--secret-file", daemon.secretFile, "--calls", "300",
+                "--concurrency", "8", "--connections", "2", "--rows", "10", "--json",
+            ])
+            #expect(run.status == 0)
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any])
+            #expect(Set(object.keys) == ["calls", "calls_per_second", "latency_us", "errors"])
+            #expect(object["calls"] as? Int == 300)
+            #expect((object["calls_per_second"] as? Double ?? 0) > 0)
+            let latency = try #require(object["latency_us"] as? [String: Int])
+            #expect(Set(latency.keys) == ["p50", "p90", "p99", "p999", "max"])
+            #expect(latency["p50"]! <= latency["p99"]! && latency["p99"]! <= latency["max"]!)
+            #expect((object["errors"] as? [String: Int])?.isEmpty == true)
+            let rated = try runProcess("/usr/bin/sqlite3", [directory + "/chat.db", "SELECT COUNT(*) FROM interactions WHERE feedback IS NOT NULL"])
+            #expect(rated.trimmingCharacters(in: .whitespacesAndNewlines) == "10", "writes spread over ids 1...10")
+            let refused = try feedbackctl(["bench", "--socket", daemon.socket, "--token", "nope", "--calls", "20", "--concurrency", "4", "--json"])
+            let errors = try #require((try JSONSerialization.jsonObject(with: Data(refused.output.utf8)) as? [String: Any])?["errors"] as? [String: Int])
+            #expect(errors == ["UNAUTHENTICATED": 20])
+        }
+    }
+
     @Test("feedbackd --help explains the flags; a bad configuration exits 2 with a clear message")
     func helpAndBadConfiguration() async throws {
         let help = try runProcess(productsDirectory + "/feedbackd", ["--help"])

@@ -1,0 +1,184 @@
+import ArgumentParser
+import FeedbackAuth
+import FeedbackClient
+import Foundation
+import Synchronization
+
+/// `feedbackctl bench`: a load generator in the spirit of ghz, in its own process, so that feedbackd's
+/// CPU per call can be read beside the calls per second.
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Load-test feedbackd: calls/s, latency percentiles and errors by status.",
+        discussion: """
+            Keeps --concurrency calls in flight, spread over --connections connections, for --duration \
+            seconds or --calls calls. SubmitFeedback spreads its writes over interactions 1...--rows, \
+            alternating +1 and -1. A progress line goes to stderr; the result to stdout (--json: one object).
+            """
+    )
+
+    enum Method: String, ExpressibleByArgument, CaseIterable {
+        case submit, health
+    }
+
+    @Option(help: "feedbackd's Unix socket.") var socket: String = "/tmp/feedback.sock"
+    @Option(help: "The JWT for SubmitFeedback.") var token: String?
+    @Option(help: ArgumentHelp("Mint a token from this HS256 secret instead (or FEEDBACK_JWT_SECRET).", valueName: "path"))
+    var secretFile: String?
+    @Option(help: "Connections to open.") var connections: Int = 1
+    @Option(help: "Calls in flight, spread over the connections.") var concurrency: Int = 64
+    @Option(help: "Seconds to run (unless --calls is given).") var duration: Double = 10
+    @Option(help: "Calls to make, then stop.") var calls: Int?
+    @Option(help: "submit or health.") var method: Method = .submit
+    @Option(help: "SubmitFeedback's writes go to interaction ids 1...N.") var rows: Int64 = 10_000
+    @Option(help: "Deadline of each call, in milliseconds.") var timeoutMs: Int64 = 10_000
+    @Flag(help: "Print one JSON object: calls, calls_per_second, latency_us {p50, p90, p99, p999, max}, errors.")
+    var json = false
+
+    func validate() throws {
+        guard self.connections > 0, self.concurrency >= self.connections else {
+            throw ValidationError("--connections must be positive and --concurrency at least --connections")
+        }
+        guard self.duration > 0, self.calls.map({ $0 > 0 }) ?? true, self.rows > 0 else {
+            throw ValidationError("--duration, --calls and --rows must be positive")
+        }
+    }
+
+    func run() async throws {
+        let token: String
+        switch (self.method, self.token) {
+        case (.health, _): token = ""
+        case (.submit, let given?): token = given
+        case (.submit, nil):
+            token = try await DevelopmentToken.mint(
+                secret: Array(try developmentSecret(file: self.secretFile).utf8), subject: "bench", ttl: .seconds(86_400)
+            )
+        }
+        let clients = (0..<self.connections).map { _ in
+            FeedbackClient(socketPath: self.socket, defaultTimeout: .milliseconds(self.timeoutMs))
+        }
+        let run = BenchRun(limit: self.calls, until: ContinuousClock.now + .milliseconds(Int64(self.duration * 1000)))
+        let (method, rows, concurrency) = (self.method, self.rows, self.concurrency)
+        let start = ContinuousClock.now
+        let results = await withTaskGroup(of: WorkerResult.self) { group in
+            group.addTask { await run.reportProgress(since: start) }
+            for worker in 0..<concurrency {
+                let client = clients[worker % clients.count]
+                group.addTask {
+                    var result = WorkerResult()
+                    while let sequence = run.next() {
+                        let begun = ContinuousClock.now
+                        do {
+                            switch method {
+                            case .health: _ = try await client.checkHealth()
+                            case .submit:
+                                try await client.submitFeedback(
+                                    interactionID: Int64(sequence) % rows + 1, rating: sequence % 2 == 0 ? 1 : -1, token: token
+                                )
+                            }
+                        } catch {
+                            result.errors[(error as? RPCError)?.code.name ?? "UNKNOWN", default: 0] += 1
+                        }
+                        result.latencies.append(UInt32(clamping: (ContinuousClock.now - begun).microseconds))
+                        run.finished()
+                    }
+                    return result
+                }
+            }
+            var merged = WorkerResult()
+            for await result in group {
+                merged.latencies += result.latencies
+                merged.errors.merge(result.errors, uniquingKeysWith: +)
+            }
+            return merged
+        }
+        let elapsed = ContinuousClock.now - start
+        for client in clients { await client.close() }
+        FileHandle.standardError.write(Data("\n".utf8))
+        let summary = LatencySummary(results.latencies)
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let rate = Double(results.latencies.count) / seconds
+        if self.json {
+            let object: [String: Any] = [
+                "calls": results.latencies.count,
+                "calls_per_second": (rate * 10).rounded() / 10,
+                "latency_us": ["p50": summary.p50, "p90": summary.p90, "p99": summary.p99, "p999": summary.p999, "max": summary.max],
+                "errors": results.errors,
+            ]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print(String(format: "%d calls in %.2f s: %.0f calls/s", results.latencies.count, seconds, rate))
+            print("latency (µs): p50 \(summary.p50)  p90 \(summary.p90)  p99 \(summary.p99)  p99.9 \(summary.p999)  max \(summary.max)")
+            print(results.errors.isEmpty ? "errors: none" : "errors: " + results.errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        }
+    }
+}
+
+/// What one worker saw.
+struct WorkerResult: Sendable {
+    var latencies: [UInt32] = []
+    var errors: [String: Int] = [:]
+}
+
+/// Hands out call numbers until the limit or the deadline, and counts calls done for the progress line.
+final class BenchRun: Sendable {
+    private let limit: Int?
+    private let until: ContinuousClock.Instant
+    private let issued = Atomic<Int>(0)
+    private let done = Atomic<Int>(0)
+
+    init(limit: Int?, until: ContinuousClock.Instant) {
+        self.limit = limit
+        self.until = until
+    }
+
+    /// The next call's number, or nil when the run is over.
+    func next() -> Int? {
+        if self.limit == nil, ContinuousClock.now >= self.until { return nil }
+        let number = self.issued.wrappingAdd(1, ordering: .relaxed).oldValue
+        if let limit = self.limit, number >= limit { return nil }
+        return number
+    }
+
+    func finished() {
+        self.done.wrappingAdd(1, ordering: .relaxed)
+    }
+
+    /// Rewrites one line on stderr every second until the run is over.
+    func reportProgress(since start: ContinuousClock.Instant) async -> WorkerResult {
+        var last = 0
+        while true {
+            try? await Task.sleep(for: .seconds(1))
+            let done = self.done.load(ordering: .relaxed)
+            let over = self.limit.map { done >= $0 } ?? (ContinuousClock.now >= self.until)
+            let line = String(format: "\r%d calls, %d/s, %.0f s", done, done - last, Double((ContinuousClock.now - start).microseconds) / 1e6)
+            FileHandle.standardError.write(Data(line.utf8))
+            last = done
+            if over { return WorkerResult() }
+        }
+    }
+}
+
+/// Latency percentiles in microseconds (nearest rank).
+struct LatencySummary {
+    var p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0
+
+    init(_ latencies: [UInt32]) {
+        guard !latencies.isEmpty else { return }
+        let sorted = latencies.sorted()
+        func rank(_ fraction: Double) -> Int {
+            Int(sorted[Swift.min(sorted.count - 1, Int((fraction * Double(sorted.count)).rounded(.up)) - 1)])
+        }
+        self.p50 = rank(0.5)
+        self.p90 = rank(0.9)
+        self.p99 = rank(0.99)
+        self.p999 = rank(0.999)
+        self.max = Int(sorted[sorted.count - 1])
+    }
+}
+
+extension Duration {
+    var microseconds: Int64 {
+        self.components.seconds * 1_000_000 + self.components.attoseconds / 1_000_000_000_000
+    }
+}
