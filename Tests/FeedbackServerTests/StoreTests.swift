@@ -54,7 +54,8 @@ struct StoreTests {
                 defer { holder.release() }
                 let clock = ContinuousClock()
                 async let first: Duration = clock.measure { try? await store.submit(.init(interactionID: 1, rating: .positive, subject: "a")) }
-                try await Task.sleep(for: .seconds(1))  // the second arrives while the first batch waits for the lock
+                try await waitUntil { store.depth.committing == 1 }  // the first batch waits for the lock
+                try await Task.sleep(for: .seconds(1))  // the second arrives a second into that wait
                 let second = await clock.measure {
                     await #expect(throws: FeedbackError.self) {
                         try await store.submit(.init(interactionID: 2, rating: .positive, subject: "b"))

@@ -21,11 +21,11 @@ struct StatusEchoService: RPCService {
     }
 }
 
-/// A SubmitFeedback that takes two seconds.
+/// A SubmitFeedback that runs until it is cancelled (or a minute passes).
 struct SlowService: RPCService {
     var methods: [String: RPCHandler] {
         [FeedbackService.submitFeedbackPath: { _, _ in
-            try await Task.sleep(for: .seconds(2))
+            try await Task.sleep(for: .seconds(60))
             return []
         }]
     }
