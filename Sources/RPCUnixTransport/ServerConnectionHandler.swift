@@ -43,6 +43,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var flushPending = false
     /// A `read()` withheld while reading is paused, to be issued when it resumes.
     private var readPending = false
+    /// After a connection error nothing more is read (SPEC.md section 9.1).
+    private var readsStopped = false
 
     init(
         configuration: ServerConfiguration,
@@ -170,7 +172,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     private var isReadingPaused: Bool {
         guard let context = self.context else { return false }
-        return !context.channel.isWritable || self.calls.count >= self.configuration.maxConcurrentCallsPerConnection
+        return self.readsStopped || !context.channel.isWritable || self.calls.count >= self.configuration.maxConcurrentCallsPerConnection
     }
 
     func read(context: ChannelHandlerContext) {
@@ -248,14 +250,35 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    /// Sends GOAWAY with `code` and closes without reading further (SPEC.md section 9.1).
+    /// Sends GOAWAY with `code`, reads nothing more, answers the calls already running (the GOAWAY's
+    /// `last_call_id` names the highest of them: each will be answered), then closes (SPEC.md 9.1).
     private func connectionError(_ code: GoAway.ErrorCode, _ message: String) {
-        guard let context = self.context else { return }
+        guard let context = self.context, !self.readsStopped else { return }
         if case .closed = self.state { return }
-        self.state = .closed
-        let goAway = GoAway(lastCallID: self.highestCallID, errorCode: code, debug: message)
+        self.readsStopped = true
+        let lastCallID = self.calls.keys.max() ?? 0
+        self.state = .draining(lastCallID: lastCallID)
+        let goAway = GoAway(lastCallID: lastCallID, errorCode: code, debug: message)
         context.writeAndFlush(self.wrapOutboundOut(.frame(.goAway(goAway))), promise: nil)
-        context.close(promise: nil)
+        self.closeIfDrained()
+    }
+
+    /// The peer shut down its sending side (or closed): with no partial frame left, that is the end of
+    /// its calls, and those already received are answered before the connection closes.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            switch self.state {
+            case .awaitingHello:
+                self.state = .closed
+                context.close(promise: nil)
+            case .open:
+                self.state = .draining(lastCallID: self.highestCallID)
+                self.closeIfDrained()
+            case .draining, .closed:
+                break
+            }
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -85,7 +85,9 @@ public final class UnixSocketServer: Service {
         do {
             return try await ServerBootstrap(group: self.group)
                 .serverChannelOption(.backlog, value: 256)
-                .childChannelOption(.allowRemoteHalfClosure, value: false)
+                // A peer that shuts down its sending side still gets the answers to the calls it sent,
+                // and a frame cut off by the end of the stream gets GOAWAY TRUNCATED (SPEC.md 9.1).
+                .childChannelOption(.allowRemoteHalfClosure, value: true)
                 .childChannelInitializer { channel in
                     Self.initialize(channel, configuration: configuration, registry: registry, logger: logger, dispatch: dispatch)
                 }

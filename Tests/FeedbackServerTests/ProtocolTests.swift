@@ -145,6 +145,53 @@ struct ProtocolTests {
         }
     }
 
+    @Test("a frame cut off by the end of the stream: GOAWAY PROTOCOL_ERROR (TRUNCATED), then close")
+    func truncatedAtEndOfStream() async throws {
+        try await withServer(services: [TestService()]) { path, _ in
+            let raw = try RawConnection(path: path)
+            var bytes = ByteBuffer()
+            try bytes.writeRequestFrame(callID: 1, request(TestService.echo, [1, 2, 3]))
+            raw.send(bytes: Array(bytes.readableBytesView.prefix(bytes.readableBytes - 2)))
+            raw.shutdownWrite()
+            let frames = try await raw.receiveUntilClosed()
+            let goAway = frames.compactMap { frame -> GoAway? in if case .goAway(let g) = frame { g } else { nil } }.first
+            #expect(goAway?.errorCode == .protocolError, "GOAWAY before the close, as SPEC.md 9.1 says")
+        }
+    }
+
+    @Test("a peer that shuts down its sending side still gets the answers to the calls it sent")
+    func halfClose() async throws {
+        try await withServer(services: [TestService()]) { path, _ in
+            let raw = try RawConnection(path: path)
+            try raw.send(callID: 1, request(TestService.sleep, [50, 9]))
+            raw.shutdownWrite()
+            let frames = try await raw.receiveUntilClosed()
+            let answers = frames.compactMap { $0.response }
+            #expect(answers.count == 1)
+            #expect(answers.first?.1.code == 0)
+        }
+    }
+
+    @Test("a connection error with a call running: GOAWAY names it, it is answered, then the connection closes")
+    func connectionErrorAnswersRunningCalls() async throws {
+        try await withServer(services: [TestService()]) { path, _ in
+            let raw = try RawConnection(path: path)
+            try raw.send(callID: 5, request(TestService.sleep, [100, 5]))
+            raw.send(.ping(1))
+            #expect(try await raw.receiveSkippingHello() == .pong(1))  // call 5 is running
+            try raw.send(callID: 5, request(TestService.echo))  // not above 5: a connection error
+            let frames = try await raw.receiveUntilClosed()
+            guard case .goAway(let goAway)? = frames.first else {
+                Issue.record("no GOAWAY first: \(frames)")
+                return
+            }
+            #expect(goAway.errorCode == .protocolError)
+            #expect(goAway.lastCallID == 5)
+            #expect(frames.compactMap { $0.response }.map { $0.0 } == [5], "the call GOAWAY named was answered")
+            #expect(frames.compactMap { $0.response }.first?.1.code == 0)
+        }
+    }
+
     @Test("CANCEL stops the handler; the call is answered CANCELLED")
     func cancel() async throws {
         try await withServer(services: [TestService()]) { path, _ in

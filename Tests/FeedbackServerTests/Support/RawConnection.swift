@@ -29,6 +29,11 @@ final class RawConnection: @unchecked Sendable {
 
     deinit { close(self.fd) }
 
+    /// Ends the sending side (the peer reads end of stream); answers can still be read.
+    func shutdownWrite() {
+        shutdown(self.fd, Int32(SHUT_WR))
+    }
+
     /// Writes all of `bytes` (looping over partial writes).
     func send(bytes: [UInt8]) {
         bytes.withUnsafeBytes { raw in
