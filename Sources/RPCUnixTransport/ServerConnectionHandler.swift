@@ -30,6 +30,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private let connectionID: Int
     private let peer: PeerCredentials?
     private let dispatch: CallDispatch
+    /// Tells the server's registry when the connection goes idle (no call in flight) or busy.
+    private let reportIdle: @Sendable (Bool) -> Void
     private var logger: Logger
 
     private var state = State.awaitingHello
@@ -51,8 +53,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         connectionID: Int,
         peer: PeerCredentials?,
         logger: Logger,
-        dispatch: CallDispatch
+        dispatch: CallDispatch,
+        reportIdle: @escaping @Sendable (Bool) -> Void = { _ in }
     ) {
+        self.reportIdle = reportIdle
         self.configuration = configuration
         self.connectionID = connectionID
         self.peer = peer
@@ -141,6 +145,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         let deadline = request.timeoutMilliseconds.map { timeout in
             self.context!.eventLoop.scheduleTask(in: .milliseconds(Int64(timeout))) { cancellation.fire(.deadlineExceeded) }
         }
+        if self.calls.isEmpty { self.reportIdle(false) }
         self.calls[callID] = (cancellation, deadline)
         self.timer?.cancel()
         self.timer = nil
@@ -163,6 +168,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         call.deadline?.cancel()
         self.write(callID: callID, response)
         if self.calls.isEmpty {
+            self.reportIdle(true)
             if !self.closeIfDrained() { self.armIdleTimer() }
         }
         self.resumeReadingIfPossible()
@@ -195,12 +201,12 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     /// Sends GOAWAY NO_ERROR with the highest call id received, then closes once calls are answered.
-    func beginDrain() {
+    func beginDrain(reason: String = "server shutting down") {
         switch self.state {
         case .open, .awaitingHello:
             self.state = .draining(lastCallID: self.highestCallID)
             self.context?.writeAndFlush(
-                self.wrapOutboundOut(.frame(.goAway(GoAway(lastCallID: self.highestCallID, errorCode: .noError, debug: "server shutting down")))),
+                self.wrapOutboundOut(.frame(.goAway(GoAway(lastCallID: self.highestCallID, errorCode: .noError, debug: reason)))),
                 promise: nil
             )
             self.closeIfDrained()
@@ -300,7 +306,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         guard case .open = self.state else { return }
         self.arm(after: self.configuration.idleTimeout) { handler in
             handler.logger.debug("rpc.connection_idle")
-            handler.beginDrain()
+            handler.beginDrain(reason: "idle timeout")
         }
     }
 

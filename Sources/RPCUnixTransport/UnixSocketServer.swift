@@ -125,12 +125,13 @@ public final class UnixSocketServer: Service {
             logger[metadataKey: "rpc.connection_id"] = "\(id)"
             logger.debug("rpc.connection_accepted")
             let handler = ServerConnectionHandler(
-                configuration: configuration, connectionID: id, peer: peer, logger: logger, dispatch: dispatch
+                configuration: configuration, connectionID: id, peer: peer, logger: logger, dispatch: dispatch,
+                reportIdle: { idle in registry.setIdle(id, idle) }
             )
             try sync.addHandler(ByteToMessageHandler(FrameDecoder(role: .server, limits: configuration.limits)), position: .first)
             try sync.addHandler(handler)
             let bound = NIOLoopBound(handler, eventLoop: channel.eventLoop)
-            registry.setDrain(id) { channel.eventLoop.execute { bound.value.beginDrain() } }
+            registry.setDrain(id) { reason in channel.eventLoop.execute { bound.value.beginDrain(reason: reason) } }
         }
     }
 }

@@ -299,14 +299,18 @@ struct ProtocolTests {
         }
     }
 
-    @Test("connections over the limit, and peers not on the allow-list, get GOAWAY REFUSED")
+    @Test("connections over the limit when none is idle, and peers not on the allow-list, get GOAWAY REFUSED")
     func refused() async throws {
         try await withServer(services: [TestService()], configure: { $0.maxConnections = 1 }) { path, _ in
             let first = try RawConnection(path: path)
-            guard case .hello = try await first.receive() else { Issue.record("first connection refused"); return }
+            try first.send(callID: 1, request(TestService.hang))
+            first.send(.ping(1))
+            #expect(try await first.receiveSkippingHello() == .pong(1))  // busy: it cannot be evicted
             let second = try RawConnection(path: path)
             let frames = try await second.receiveUntilClosed()
             #expect(frames.contains { if case .goAway(let g) = $0 { g.errorCode == .refused } else { false } })
+            first.send(.cancel(callID: 1))
+            #expect(try await first.receive()?.response?.response.code == StatusCode.cancelled.rawValue)
         }
         try await withServer(services: [TestService()], configure: { $0.allowedUIDs = [getuid() + 1] }) { path, _ in
             let raw = try RawConnection(path: path)

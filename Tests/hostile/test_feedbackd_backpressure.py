@@ -73,3 +73,34 @@ def test_a_peer_that_never_reads_is_stopped_and_costs_little_memory(tmp_path):
         peer.close()
     finally:
         stack.close()
+
+
+def test_an_idle_flood_does_not_lock_out_a_fresh_client(tmp_path):
+    """1,100 connections that send HELLO and nothing else: feedbackd (limit 1,024) evicts the longest
+    idle to admit a newcomer, who is served at once."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
+    stack = Stack(tmp_path)
+    flood = []
+    try:
+        for _ in range(1100):
+            peer = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            peer.connect(stack.socket)
+            peer.sendall(encode_hello(Hello()))
+            flood.append(peer)
+        # Every flood connection has been accepted and greeted (its first bytes are feedbackd's HELLO).
+        for peer in flood:
+            peer.settimeout(10)
+            assert len(peer.recv(16)) > 0
+        started = time.monotonic()
+        with Client(stack.socket, timeout=5) as fresh:
+            assert fresh.check_health() == HealthStatus.SERVING
+            fresh.submit_feedback(2, -1, token=stack.token())
+        assert time.monotonic() - started < 5
+        assert stack.rating(2) == -1
+    finally:
+        for peer in flood:
+            peer.close()
+        stack.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
