@@ -7,6 +7,8 @@ public enum FeedbackError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The store could not be reached or the write failed (locked, I/O error, closed).
     /// `cause` is for the log only.
     case storeUnavailable(cause: String)
+    /// The call was cancelled (or passed its deadline) before the rating was written: nothing was stored.
+    case cancelled
 
     /// The message the caller sees.
     public var message: String {
@@ -14,6 +16,7 @@ public enum FeedbackError: Error, Hashable, Sendable, CustomStringConvertible {
         case .invalidRating: Rating.invalidMessage
         case .interactionNotFound(let id): "Interaction \(id) not found."
         case .storeUnavailable: "Feedback store unavailable."
+        case .cancelled: "The call was cancelled before the rating was written."
         }
     }
 

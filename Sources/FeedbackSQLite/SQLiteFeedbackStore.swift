@@ -100,8 +100,8 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
 
     /// Queues `submission` for the next batch and returns after its commit.
     /// - Throws: ``FeedbackError/interactionNotFound(_:)``; ``FeedbackError/storeUnavailable(cause:)`` when
-    ///   the commit failed, the store is stopping, or the task was cancelled before the batch began (then
-    ///   nothing was written).
+    ///   the commit failed or the store is stopping; ``FeedbackError/cancelled`` when the task was
+    ///   cancelled before its batch began (nothing was written).
     public func submit(_ submission: FeedbackSubmission) async throws(FeedbackError) {
         let id = self.state.withLock { state in
             state.nextID += 1
@@ -110,14 +110,14 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
         do {
             try await withTaskCancellationHandler {
                 try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                    let refusal: String? = self.state.withLock { state in
-                        if state.stopped { return "the store is shutting down" }
-                        if state.cancelledEarly.remove(id) != nil { return Self.cancelledCause }
+                    let refusal: FeedbackError? = self.state.withLock { state in
+                        if state.stopped { return .storeUnavailable(cause: "the store is shutting down") }
+                        if state.cancelledEarly.remove(id) != nil { return .cancelled }
                         state.pending.append(Pending(id: id, submission: submission, continuation: continuation, arrival: .now))
                         return nil
                     }
                     if let refusal {
-                        continuation.resume(throwing: FeedbackError.storeUnavailable(cause: refusal))
+                        continuation.resume(throwing: refusal)
                     } else {
                         self.wakeup.yield()
                     }
@@ -131,8 +131,6 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
             throw .storeUnavailable(cause: "\(error)")
         }
     }
-
-    static let cancelledCause = "cancelled before it was written"
 
     /// `PRAGMA synchronous` as read back from the connection that commits, when one is open.
     public var synchronousInEffect: SQLiteConfiguration.Synchronous? {
@@ -151,7 +149,7 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
             if !state.committing.contains(id) { state.cancelledEarly.insert(id) }
             return nil
         }
-        removed?.continuation.resume(throwing: FeedbackError.storeUnavailable(cause: Self.cancelledCause))
+        removed?.continuation.resume(throwing: FeedbackError.cancelled)
     }
 
     /// Whether writes are expected to succeed: no failed write since the last success or probe.

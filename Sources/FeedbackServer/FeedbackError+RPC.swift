@@ -12,6 +12,8 @@ extension FeedbackError: RPCErrorConvertible {
             RPCError(code: .notFound, message: self.message)
         case .storeUnavailable(let cause):
             RPCError(code: .unavailable, message: self.message, cause: cause)
+        case .cancelled:
+            RPCError(code: .cancelled, message: self.message)
         }
     }
 }

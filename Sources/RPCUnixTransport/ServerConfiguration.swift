@@ -17,6 +17,9 @@ public struct ServerConfiguration: Sendable {
     public var handshakeTimeout: Duration = .seconds(5)
     /// A connection with no call in flight for this long is closed with GOAWAY NO_ERROR.
     public var idleTimeout: Duration = .seconds(300)
+    /// After a CANCEL or deadline, how long a call waits for its handler to return (with what really
+    /// happened) before it is answered CANCELLED / DEADLINE_EXCEEDED regardless. Longer than any commit.
+    public var interruptGrace: Duration = .seconds(30)
     /// When set, only peers whose uid is listed (or whose gid is in ``allowedGIDs``) may connect.
     public var allowedUIDs: Set<UInt32>?
     /// When set, only peers whose gid is listed (or whose uid is in ``allowedUIDs``) may connect.

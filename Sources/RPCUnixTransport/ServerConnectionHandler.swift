@@ -9,10 +9,11 @@ import RPCCore
 /// and writes the RESPONSE when ``complete(callID:_:)`` is called. Enforces strictly increasing call
 /// ids, the concurrent-call limit, the handshake and idle timeouts, and GOAWAY draining.
 ///
-/// Backpressure: it stops reading the connection (withholds `read()`) while the calls in flight are at
-/// the limit or the channel is not writable (more than its high-water mark, 64 KiB by default, of
-/// answers the peer has not read), and reads again once both have eased. A peer that sends and never
-/// reads therefore holds at most one read's worth of frames, its calls and 64 KiB of answers.
+/// Backpressure: it stops reading the connection (withholds `read()`) while the channel is not writable
+/// (more than its high-water mark, 64 KiB by default, of answers the peer has not read), and reads again
+/// once it is. A peer that sends and never reads therefore holds at most a read's worth of frames, its
+/// calls and 64 KiB of answers. Calls over the limit are answered RESOURCE_EXHAUSTED rather than left
+/// unread, so that CANCEL and PING are always read.
 final class ServerConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = Frame
     typealias OutboundIn = OutboundFrame
@@ -47,6 +48,13 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var readPending = false
     /// After a connection error nothing more is read (SPEC.md section 9.1).
     private var readsStopped = false
+    /// The last RESPONSE or GOAWAY written: the connection closes once it is out.
+    private var lastWrite: EventLoopFuture<Void>?
+    /// When an immediate call (no slot) was last answered: it keeps the connection from idling out.
+    private var lastImmediate: NIODeadline?
+    private var lastIdleReport: NIODeadline = .distantPast
+    /// How long a closing connection may take to hand its last answers to a slow reader.
+    static let closeLinger: TimeAmount = .seconds(5)
 
     init(
         configuration: ServerConfiguration,
@@ -103,6 +111,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             break
         case .goAway:
             // The client sends no more calls; close once those in flight are answered.
+            guard case .open = self.state else { break }
             self.state = .draining(lastCallID: self.highestCallID)
             self.closeIfDrained()
         case .response:
@@ -129,6 +138,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         // Health and the like are answered here and now: no slot, no task.
         if let response = self.dispatch.answerNow(callID, request, self.peer, self.connectionID) {
             self.write(callID: callID, response)
+            self.immediateAnswered()
             return
         }
         guard self.calls.count < self.configuration.maxConcurrentCallsPerConnection else {
@@ -178,7 +188,18 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     private var isReadingPaused: Bool {
         guard let context = self.context else { return false }
-        return self.readsStopped || !context.channel.isWritable || self.calls.count >= self.configuration.maxConcurrentCallsPerConnection
+        return self.readsStopped || !context.channel.isWritable
+    }
+
+    /// An immediate call is activity: the connection is not idle (for the idle timeout and for eviction).
+    /// The registry hears of it at most once a second.
+    private func immediateAnswered() {
+        let now = NIODeadline.now()
+        self.lastImmediate = now
+        if self.calls.isEmpty, now - self.lastIdleReport > .seconds(1) {
+            self.lastIdleReport = now
+            self.reportIdle(true)
+        }
     }
 
     func read(context: ChannelHandlerContext) {
@@ -215,12 +236,23 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         }
     }
 
+    /// Closes a draining connection once its calls are answered: after its last answer is written (or
+    /// ``closeLinger`` has passed, for a peer that does not read), so that no answer is dropped.
     @discardableResult
     private func closeIfDrained() -> Bool {
         guard case .draining = self.state, self.calls.isEmpty, let context = self.context else { return false }
         self.state = .closed
         context.flush()
-        context.close(promise: nil)
+        let linger = context.eventLoop.scheduleTask(in: Self.closeLinger) { context.close(promise: nil) }
+        if let lastWrite = self.lastWrite {
+            lastWrite.hop(to: context.eventLoop).assumeIsolated().whenComplete { _ in
+                linger.cancel()
+                context.close(promise: nil)
+            }
+        } else {
+            linger.cancel()
+            context.close(promise: nil)
+        }
         return true
     }
 
@@ -235,7 +267,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                 message: "The response of \(response.encodedLength) bytes is over the client's limits (frame \(self.peerLimits.maxFrameSize), metadata \(self.peerLimits.maxMetadataSize))."
             )
         }
-        context.write(self.wrapOutboundOut(.response(callID: callID, response)), promise: nil)
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.write(self.wrapOutboundOut(.response(callID: callID, response)), promise: written)
+        self.lastWrite = written.futureResult
         // Responses that complete in the same event-loop tick share one flush (one syscall).
         guard !self.flushPending else { return }
         self.flushPending = true
@@ -246,6 +280,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // After a connection error the decoder refuses whatever bytes still come; the calls GOAWAY named
+        // are being answered, so those refusals are not a reason to close early.
+        if self.readsStopped, !(error is IOError) { return }
         if let error = error as? WireError {
             self.logger.info("rpc.connection_error", metadata: ["error.code": "\(error.code)", "error.message": "\(error.message)"])
             self.connectionError(error.goAwayErrorCode, error.message)
@@ -265,7 +302,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         let lastCallID = self.calls.keys.max() ?? 0
         self.state = .draining(lastCallID: lastCallID)
         let goAway = GoAway(lastCallID: lastCallID, errorCode: code, debug: message)
-        context.writeAndFlush(self.wrapOutboundOut(.frame(.goAway(goAway))), promise: nil)
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(self.wrapOutboundOut(.frame(.goAway(goAway))), promise: written)
+        self.lastWrite = written.futureResult
         self.closeIfDrained()
     }
 
@@ -302,9 +341,19 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.context = nil
     }
 
-    private func armIdleTimer() {
+    private func armIdleTimer(after delay: Duration? = nil) {
         guard case .open = self.state else { return }
-        self.arm(after: self.configuration.idleTimeout) { handler in
+        self.arm(after: delay ?? self.configuration.idleTimeout) { handler in
+            // Immediate calls do not re-arm the timer (that would cost a timer per call): it checks them
+            // when it fires.
+            if let last = handler.lastImmediate {
+                let quiet = NIODeadline.now() - last
+                let idle = TimeAmount(handler.configuration.idleTimeout)
+                if quiet < idle {
+                    handler.armIdleTimer(after: .nanoseconds((idle - quiet).nanoseconds))
+                    return
+                }
+            }
             handler.logger.debug("rpc.connection_idle")
             handler.beginDrain(reason: "idle timeout")
         }

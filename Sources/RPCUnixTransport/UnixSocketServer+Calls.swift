@@ -9,12 +9,16 @@ extension UnixSocketServer {
         case finished(Result<[UInt8], RPCError>)
         case deadlineExceeded
         case cancelled
+        /// The handler did not return within ``ServerConfiguration/interruptGrace`` of an interrupt.
+        case graceExpired
     }
 
     /// Runs one call. An interrupt (deadline, CANCEL, connection closed) cancels the handler, and the
-    /// call is answered once the handler has returned, with what really happened: a handler that failed
-    /// (stopped before its work was done) gives CANCELLED or DEADLINE_EXCEEDED; one that succeeded anyway
-    /// (its work could no longer be stopped, e.g. a commit under way) gives its result (SPEC.md section 8).
+    /// call is answered once the handler has returned, with what really happened: a handler stopped by
+    /// the cancellation (status CANCELLED: its work was not done) gives CANCELLED or DEADLINE_EXCEEDED;
+    /// any other result (a commit that was under way, and succeeded or failed) is answered as it is
+    /// (SPEC.md section 8). A handler that ignores cancellation for ``ServerConfiguration/interruptGrace``
+    /// gets the interrupt's answer anyway, so that no call (and no graceful shutdown) waits for ever.
     func process(_ job: CallJob) async {
         let requestID = job.request.metadata.first("x-request-id") ?? Self.makeRequestID()
         var logger = self.logger
@@ -60,16 +64,24 @@ extension UnixSocketServer {
                 }
             }
             var interrupt: Outcome?
+            let grace = self.configuration.interruptGrace
             while let next = await group.next() {
                 guard let outcome = next else { continue }
                 switch outcome {
-                case .finished(.failure) where interrupt != nil:
+                case .finished(.failure(let error)) where interrupt != nil && error.code == .cancelled:
                     self.answer(job, interrupt!, requestID: requestID, logger: logger)
                 case .finished:
                     self.answer(job, outcome, requestID: requestID, logger: logger)
+                case .graceExpired:
+                    guard let interrupt else { continue }
+                    self.answer(job, interrupt, requestID: requestID, logger: logger)
                 case .cancelled, .deadlineExceeded:
                     interrupt = outcome
                     group.cancelAll()  // the handler: its end answers the call
+                    group.addTask {
+                        try? await Task.sleep(for: grace)
+                        return .graceExpired
+                    }
                     continue
                 }
                 group.cancelAll()
@@ -145,6 +157,8 @@ extension UnixSocketServer {
         case .deadlineExceeded:
             response = Response(code: StatusCode.deadlineExceeded.rawValue, message: "Deadline exceeded.", metadata: metadata)
         case .cancelled:
+            response = Response(code: StatusCode.cancelled.rawValue, message: "The call was cancelled.", metadata: metadata)
+        case .graceExpired:
             response = Response(code: StatusCode.cancelled.rawValue, message: "The call was cancelled.", metadata: metadata)
         }
         return response

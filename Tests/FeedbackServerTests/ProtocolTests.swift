@@ -192,6 +192,22 @@ struct ProtocolTests {
         }
     }
 
+    @Test("at the call limit CANCEL and PING are still read: a full connection is never stuck")
+    func cancelAtTheLimit() async throws {
+        try await withServer(services: [TestService()], configure: { $0.maxConcurrentCallsPerConnection = 1 }) { path, _ in
+            let raw = try RawConnection(path: path)
+            try raw.send(callID: 1, request(TestService.hang))
+            raw.send(.ping(1))
+            #expect(try await raw.receiveSkippingHello() == .pong(1))  // the only slot is taken
+            try raw.send(callID: 2, request(TestService.echo))
+            #expect(try await raw.receive()?.response?.response.code == StatusCode.resourceExhausted.rawValue)
+            raw.send(.ping(2))
+            #expect(try await raw.receive() == .pong(2))
+            raw.send(.cancel(callID: 1))
+            #expect(try await raw.receive()?.response?.response.code == StatusCode.cancelled.rawValue)
+        }
+    }
+
     @Test("CANCEL stops the handler; the call is answered CANCELLED")
     func cancel() async throws {
         try await withServer(services: [TestService()]) { path, _ in
