@@ -48,22 +48,22 @@ struct StoreTests {
             let path = directory + "/chat.db"
             try seedDatabase(at: path, interactions: 1...3)
             var configuration = SQLiteConfiguration(path: path)
-            configuration.busyTimeout = .seconds(2)
+            configuration.busyTimeout = .seconds(3)
             try await withRunningStore(configuration) { store in
                 let holder = try LockHolder(path: path)
                 defer { holder.release() }
                 let clock = ContinuousClock()
                 async let first: Duration = clock.measure { try? await store.submit(.init(interactionID: 1, rating: .positive, subject: "a")) }
                 try await waitUntil { store.depth.committing == 1 }  // the first batch waits for the lock
-                try await Task.sleep(for: .seconds(1))  // the second arrives a second into that wait
+                try await Task.sleep(for: .milliseconds(1500))  // the second arrives 1.5 s into that wait
                 let second = await clock.measure {
                     await #expect(throws: FeedbackError.self) {
                         try await store.submit(.init(interactionID: 2, rating: .positive, subject: "b"))
                     }
                 }
                 _ = await first
-                // Waiting twice would take ~3 s (the rest of the first batch's wait, then its own).
-                #expect(second < .milliseconds(2600), "waited \(second)")
+                // Its own wait is 3 s; waiting twice would take ~4.5 s (the rest of the first batch's, then its own).
+                #expect(second < .milliseconds(3900), "waited \(second)")
             }
         }
     }
