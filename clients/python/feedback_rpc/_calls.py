@@ -9,6 +9,7 @@ from ._status import RpcError, StatusCode
 from ._wire import Request, Response
 
 SUBMIT_FEEDBACK = "/feedback.v1.FeedbackService/SubmitFeedback"
+VERIFY_TOKEN = "/feedback.v1.FeedbackService/VerifyToken"
 HEALTH_CHECK = "/feedback.health.v1.Health/Check"
 
 
@@ -42,6 +43,13 @@ def submit_request(interaction_id: int, rating: int, token: str, timeout: Option
         metadata.append(("traceparent", traceparent))
     message = feedback_pb2.SubmitFeedbackRequest(interaction_id=interaction_id, rating=rating).SerializeToString()
     return Request(SUBMIT_FEEDBACK, metadata, message, timeout_ms(timeout))
+
+
+def verify_request(token: str, timeout: Optional[float], request_id: Optional[str]) -> Request:
+    metadata: list[tuple[str, Any]] = [("authorization", f"Bearer {token}")]
+    if request_id is not None:
+        metadata.append(("x-request-id", request_id))
+    return Request(VERIFY_TOKEN, metadata, feedback_pb2.VerifyTokenRequest().SerializeToString(), timeout_ms(timeout))
 
 
 def health_request(service: str, timeout: Optional[float]) -> Request:

@@ -8,7 +8,7 @@ import time
 from typing import Optional
 
 from . import _wire as wire
-from ._calls import HealthStatus, NotProcessed, check, health_request, health_status, submit_request
+from ._calls import HealthStatus, NotProcessed, check, health_request, health_status, submit_request, verify_request
 from ._status import RpcError, StatusCode
 
 
@@ -126,6 +126,12 @@ class Client:
         """Stores ``rating`` (1 or -1) for ``interaction_id``; returns once it is durably committed."""
         effective = self.timeout if timeout is None else timeout
         self._call(submit_request(interaction_id, rating, token, effective, request_id, traceparent), effective)
+
+    def verify_token(self, token: str, *, timeout: Optional[float] = None, request_id: Optional[str] = None) -> None:
+        """Returns when feedbackd would accept ``token`` for submit_feedback; raises its RpcError
+        (UNAUTHENTICATED, PERMISSION_DENIED) otherwise. Stores nothing."""
+        effective = self.timeout if timeout is None else timeout
+        self._call(verify_request(token, effective, request_id), effective)
 
     def check_health(self, service: str = "", *, timeout: Optional[float] = None) -> HealthStatus:
         """SERVING when feedbackd and its store can serve."""

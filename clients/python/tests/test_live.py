@@ -61,6 +61,22 @@ def test_authentication_failure(feedbackd):
         assert error.value.message == "token has expired"
 
 
+def test_verify_token_sync_and_async(feedbackd):
+    with Client(feedbackd.socket) as client:
+        client.verify_token(feedbackd.token())
+        with pytest.raises(feedback_rpc.UnauthenticatedError):
+            client.verify_token("not-a-jwt")
+
+    async def run():
+        async with AsyncClient(feedbackd.socket) as client:
+            await client.verify_token(feedbackd.token())
+            with pytest.raises(RpcError) as error:
+                await client.verify_token(feedbackd.token(ttl=-3600))
+            assert error.value.message == "token has expired"
+
+    asyncio.run(run())
+
+
 def test_store_unavailable(impatient_feedbackd):
     token = impatient_feedbackd.token()
     holder = lock_database(impatient_feedbackd.db, 1.5)
