@@ -13,8 +13,9 @@ final class RequestPhaseHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private var connectionGuard: ConnectionGuardHandler?
     private var closeAfterResponse = false
-    /// The request being answered said `Connection: close`.
-    private var requestSaidClose = false
+    /// For each request whose response has not started, in order: whether it said `Connection: close`.
+    /// Pipelined requests are answered in order, so the front belongs to the next response.
+    private var requestsSaidClose: [Bool] = []
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.connectionGuard = try? context.pipeline.syncOperations.handler(type: ConnectionGuardHandler.self)
@@ -23,7 +24,7 @@ final class RequestPhaseHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch self.unwrapInboundIn(data) {
         case .head(let head):
-            self.requestSaidClose = head.headerFields[.connection]?.lowercased() == "close"
+            self.requestsSaidClose.append(head.headerFields[.connection]?.lowercased() == "close")
             self.connectionGuard?.headReceived()
         case .end: self.connectionGuard?.requestEnded()
         case .body: break
@@ -34,7 +35,8 @@ final class RequestPhaseHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch self.unwrapOutboundIn(data) {
         case .head(let head) where head.status.code >= 200:
-            self.closeAfterResponse = self.requestSaidClose || head.headerFields[.connection]?.lowercased() == "close"
+            let requestSaidClose = self.requestsSaidClose.isEmpty ? false : self.requestsSaidClose.removeFirst()
+            self.closeAfterResponse = requestSaidClose || head.headerFields[.connection]?.lowercased() == "close"
             self.connectionGuard?.responseStarted()
             context.write(data, promise: promise)
         case .end:

@@ -135,6 +135,26 @@ def test_connection_close_with_a_pipelined_request_is_closed_after_the_answer(st
     assert closed_within(connection, 4), "held open after a Connection: close request"
 
 
+def test_pipelined_requests_are_all_answered_before_a_final_connection_close(stack):
+    token = stack.token().encode()
+    body = b'{"interaction_id": 3, "rating": 1}'
+
+    def post(extra=b""):
+        return (b"POST /feedback HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token
+                + b"\r\nContent-Type: application/json\r\nContent-Length: %d\r\n" % len(body) + extra + b"\r\n" + body)
+
+    connection = connect(stack)
+    connection.sendall(post() * 2 + post(b"Connection: close\r\n"))
+    connection.settimeout(10)
+    received = b""
+    while True:
+        chunk = connection.recv(65536)
+        if not chunk:
+            break
+        received += chunk
+    assert received.count(b"HTTP/1.1 204") == 3, received
+
+
 def test_a_client_that_never_reads_its_answers_is_cut(stack):
     connection = connect(stack)
     connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
