@@ -31,12 +31,13 @@ public struct FeedbackBody: Equatable, Sendable {
     /// body (by its content type) is parsed, anything else is its text; an empty body is nil.
     ///
     /// Fails only where FastAPI fails before authentication: ``Rejection/invalid(_:)`` with a single
-    /// `json_invalid` issue for malformed JSON (422), ``Rejection/unparseable`` for JSON that is not
-    /// UTF-8 or nests too deep (400). Everything else is for ``validate(_:)``, after authentication.
+    /// `json_invalid` issue for malformed JSON (422), ``Rejection/unparseable`` for bytes that are not
+    /// valid in the encoding Python detects (UTF-8, with or without a BOM, UTF-16, UTF-32) or JSON that
+    /// nests too deep (400). Everything else is for ``validate(_:)``, after authentication.
     public static func decode(body: [UInt8], contentType: String?) -> Result<JSONValue?, Rejection> {
         if body.isEmpty { return .success(nil) }
         guard self.isJSON(contentType) else { return .success(.string(String(decoding: body, as: UTF8.self))) }
-        guard let text = String(validating: body, as: UTF8.self) else { return .failure(.unparseable) }
+        guard let text = PythonJSONText.decode(body) else { return .failure(.unparseable) }
         do {
             return .success(try PythonJSONParser.parse(text))
         } catch {

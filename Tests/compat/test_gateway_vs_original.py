@@ -175,6 +175,21 @@ def test_every_token_and_body_combination_gets_the_original_answer(stack, origin
         checked.close()
 
 
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"])
+@pytest.mark.parametrize("text", ['{"interaction_id": 1, "rating": 1}', '{"interaction_id": 1, "rating": "x"}', '{"interaction_id": 1,'])
+def test_bodies_in_other_encodings_get_the_original_answer(stack, original, encoding, text):
+    """Python's json.loads(bytes) detects UTF-8 with a BOM, UTF-16 and UTF-32, as FastAPI reads bodies."""
+    token = stack.token()
+    body = text.encode(encoding)
+    assert ask_gateway(stack, body, "application/json", token) == ask_original(original, body, "application/json", token)
+
+
+@pytest.mark.parametrize("body", [b"\xff\xfe{\x00", b"\x00{\x00", b'{"a": "\xff"}', b"\xef\xbb\xbf\xff"])
+def test_undecodable_bodies_get_the_original_answer(stack, original, body):
+    token = stack.token()
+    assert ask_gateway(stack, body, "application/json", token) == ask_original(original, body, "application/json", token)
+
+
 def test_deliberate_differences(stack, original):
     token = stack.token()
     body = b'{"interaction_id": 18446744073709551616, "rating": 1}'
