@@ -48,28 +48,6 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
         var lastProbe: ContinuousClock.Instant?
     }
 
-    /// An open database and the identities of the files it was opened on.
-    private struct OpenDatabase: Sendable {
-        var queue: DatabaseQueue
-        var identity: FileIdentity
-        /// The `-wal` file this connection writes, which stays at the path when the database file is
-        /// deleted or replaced under it.
-        var walIdentity: FileIdentity?
-        /// `PRAGMA synchronous` as read back from this connection.
-        var synchronous: SQLiteConfiguration.Synchronous
-
-        /// Whether the files at `path` are still the ones this connection writes: the database and its WAL.
-        func isCurrent(at path: String) -> Bool {
-            FileIdentity(path: path) == self.identity && (self.walIdentity == nil || FileIdentity(path: path + "-wal") == self.walIdentity)
-        }
-    }
-
-    /// The latest instant the busy handler keeps waiting for another process's lock. Set by the writer
-    /// before each transaction; read by SQLite's busy handler on GRDB's queue.
-    private final class BusyDeadline: Sendable {
-        let instant = Mutex(ContinuousClock.now)
-    }
-
     /// Space a probe requires in the database's file system before it reports serving again.
     static let minimumFreeBytes: UInt64 = 1 << 20
 
@@ -92,7 +70,7 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
         self.busyDeadline.instant.withLock { $0 = .now + configuration.busyTimeout }
         do {
             let isNew = FileIdentity(path: configuration.path) == nil
-            self.database = Mutex(try Self.open(configuration, busyDeadline: self.busyDeadline, creating: isNew))
+            self.database = Mutex(try OpenDatabase.open(configuration, busyDeadline: self.busyDeadline, creating: isNew))
         } catch {
             throw .storeUnavailable(cause: "cannot use \(configuration.path): \(error)")
         }
@@ -249,32 +227,21 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
         self.busyDeadline.instant.withLock { $0 = deadline }
         let (configuration, busyDeadline) = (self.configuration, self.busyDeadline)
         let reopened = try await Self.offCooperativePool {
-            try Self.open(configuration, busyDeadline: busyDeadline, creating: false)
+            try OpenDatabase.open(configuration, busyDeadline: busyDeadline, creating: false)
         }
         self.database.withLock { $0 = reopened }
         self.logger.notice("feedback.store_reopened", metadata: ["db.path": "\(self.configuration.path)"])
         return reopened
     }
 
-    /// Closes the connection. When the database file was deleted or replaced, its WAL is renamed
-    /// first, `<path>-wal.orphaned-<inode>`, while this connection still holds it open (so the name is
-    /// surely that file's): SQLite leaves a moved database's WAL at the path, and would replay its pages
-    /// into whatever file is put there. The shared-memory index is left for SQLite to rebuild.
+    /// Closes the connection, setting a replaced or deleted file's WAL aside first (``OpenDatabase``).
     private func closeDatabase() async {
         let open = self.database.withLock { database -> OpenDatabase? in
             defer { database = nil }
             return database
         }
         guard let open else { return }
-        let path = self.configuration.path
-        if FileIdentity(path: path) != open.identity, let wal = open.walIdentity, FileIdentity(path: path + "-wal") == wal {
-            let aside = "\(path)-wal.orphaned-\(wal.inode)"
-            if rename(path + "-wal", aside) == 0 {
-                self.logger.warning("feedback.store_wal_set_aside", metadata: ["db.path": "\(path)", "wal.path": "\(aside)"])
-            } else {
-                self.logger.error("feedback.store_wal_set_aside_failed", metadata: ["db.path": "\(path)", "errno": "\(errno)"])
-            }
-        }
+        open.setAsideOrphanedWAL(path: self.configuration.path, logger: self.logger)
         do {
             try await Self.offCooperativePool { try open.queue.close() }
         } catch {
@@ -361,76 +328,4 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
         return true
     }
 
-    /// Opens `configuration.path` with the store's settings and checks (or, when `creating`, creates)
-    /// the schema. Without `creating`, a missing file is an error rather than a new empty database.
-    private static func open(
-        _ configuration: SQLiteConfiguration, busyDeadline: BusyDeadline, creating: Bool
-    ) throws -> OpenDatabase {
-        if !creating, FileIdentity(path: configuration.path) == nil {
-            throw StoreFailure.fileMissing(configuration.path)
-        }
-        var grdb = Configuration()
-        grdb.busyMode = .callback { tries in
-            let now = ContinuousClock.now
-            let deadline = busyDeadline.instant.withLock { $0 }
-            guard now < deadline else { return false }
-            // Short sleeps first, then 20 ms, as SQLite's own busy handler backs off.
-            let steps = [1, 2, 5, 10, 15, 20]
-            let pause = min(deadline - now, .milliseconds(steps[min(tries, steps.count - 1)]))
-            let micros = pause.components.seconds * 1_000_000 + pause.components.attoseconds / 1_000_000_000_000
-            usleep(useconds_t(max(micros, 1)))
-            return true
-        }
-        grdb.label = "feedback-store"
-        // WAL and `synchronous` set here rather than with GRDB's `journalMode = .wal`, which sets
-        // `synchronous = NORMAL` after this runs: FULL must hold on the connection that commits.
-        let synchronous = configuration.synchronous.rawValue
-        grdb.prepareDatabase { db in
-            guard try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL") == "wal" else {
-                throw StoreFailure.walUnavailable(configuration.path)
-            }
-            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
-        }
-        let before = FileIdentity(path: configuration.path)
-        let queue = try DatabaseQueue(path: configuration.path, configuration: grdb)
-        do {
-            let inEffect = try queue.write { db -> Int in
-                try SQLiteSchema.prepare(db, createInteractions: creating)
-                return try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1
-            }
-            // The file opened is the one at the path: it did not change while it was being opened.
-            guard let identity = FileIdentity(path: configuration.path), before == nil || before == identity else {
-                throw StoreFailure.fileChanged(configuration.path)
-            }
-            guard let mode = SQLiteConfiguration.Synchronous(level: inEffect), mode == configuration.synchronous else {
-                throw StoreFailure.synchronousNotApplied(inEffect)
-            }
-            return OpenDatabase(
-                queue: queue, identity: identity, walIdentity: FileIdentity(path: configuration.path + "-wal"), synchronous: mode
-            )
-        } catch {
-            try? queue.close()
-            throw error
-        }
-    }
-}
-
-/// Why the store cannot write, beyond SQLite's own errors. For logs and health only: callers see
-/// "Feedback store unavailable."
-enum StoreFailure: Error, CustomStringConvertible {
-    case fileChanged(String)
-    case fileMissing(String)
-    case diskFull(UInt64)
-    case walUnavailable(String)
-    case synchronousNotApplied(Int)
-
-    var description: String {
-        switch self {
-        case .fileChanged(let path): "the database file at \(path) was deleted or replaced while open"
-        case .fileMissing(let path): "there is no database file at \(path)"
-        case .diskFull(let free): "the file system holding the database has \(free) bytes free"
-        case .walUnavailable(let path): "\(path) cannot be put in WAL mode"
-        case .synchronousNotApplied(let level): "PRAGMA synchronous is \(level), not the level configured"
-        }
-    }
 }

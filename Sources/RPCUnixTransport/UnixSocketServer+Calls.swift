@@ -156,9 +156,7 @@ extension UnixSocketServer {
             response = Response(code: error.code.rawValue, message: error.message, metadata: metadata)
         case .deadlineExceeded:
             response = Response(code: StatusCode.deadlineExceeded.rawValue, message: "Deadline exceeded.", metadata: metadata)
-        case .cancelled:
-            response = Response(code: StatusCode.cancelled.rawValue, message: "The call was cancelled.", metadata: metadata)
-        case .graceExpired:
+        case .cancelled, .graceExpired:
             response = Response(code: StatusCode.cancelled.rawValue, message: "The call was cancelled.", metadata: metadata)
         }
         return response

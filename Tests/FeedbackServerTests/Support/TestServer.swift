@@ -110,3 +110,12 @@ func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async rethrow
     defer { try? FileManager.default.removeItem(atPath: path) }
     return try await body(path)
 }
+
+/// Waits until `condition` (state the test can read) holds, checking every 10 ms, for at most 10 s.
+func waitUntil(_ condition: () -> Bool) async throws {
+    let deadline = ContinuousClock.now + .seconds(10)
+    while !condition() {
+        guard ContinuousClock.now < deadline else { throw ProcessFailure(message: "condition not met within 10 s") }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+}

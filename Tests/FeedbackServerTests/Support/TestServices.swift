@@ -17,14 +17,19 @@ struct TestService: RPCService {
                 return request
             },
             Self.boom: { _, _ in throw SecretFailure() },
-            Self.hang: { request, _ in
-                try await Task.sleep(for: .seconds(60))
-                return request
-            },
+            Self.hang: { _, _ in try await untilCancelled() },
         ]
     }
 
     struct SecretFailure: Error, CustomStringConvertible {
         var description: String { "the database password is hunter2" }
     }
+}
+
+/// Suspends until the calling task is cancelled, then throws `CancellationError`: a handler that only
+/// a CANCEL, a deadline or a closed connection ends. No timer is involved.
+func untilCancelled() async throws -> Never {
+    let (signal, _) = AsyncStream<Never>.makeStream()
+    for await _ in signal {}  // ends only when the task is cancelled
+    throw CancellationError()
 }
