@@ -65,12 +65,9 @@ public struct TokenVerifier: Sendable {
     /// Verifies an `authorization` metadata value.
     /// - Throws: ``AuthError``, whose reason is fixed text: nothing of the token is echoed.
     public func verify(authorization: String?, now: Date = Date()) async throws(AuthError) -> VerifiedToken {
+        if let verified = try self.verifyWithoutWaiting(authorization: authorization, now: now) { return verified }
         let token = try BearerCredentials(authorization: authorization).token()
         let policy = self.policy
-        if let cached = self.cache.lookup(token) {
-            try UnverifiedToken.checkTimes(expiresAt: cached.token.expiresAt, notBefore: cached.notBefore, policy: policy, now: now)
-            return cached.token
-        }
         let unverified = try UnverifiedToken(token, policy: policy, now: now)
         let claims: FeedbackClaims
         do {
@@ -88,6 +85,17 @@ public struct TokenVerifier: Sendable {
         )
         self.cache.insert(token, .init(token: verified, notBefore: unverified.notBefore))
         return verified
+    }
+
+    /// Verifies what can be verified on the calling thread: a missing or malformed header is refused, and
+    /// a token whose signature and claims were verified before (a bounded cache of recent tokens) is
+    /// checked again for its times only. Returns nil when the token's signature must still be checked:
+    /// then call ``verify(authorization:now:)``.
+    public func verifyWithoutWaiting(authorization: String?, now: Date = Date()) throws(AuthError) -> VerifiedToken? {
+        let token = try BearerCredentials(authorization: authorization).token()
+        guard let cached = self.cache.lookup(token) else { return nil }
+        try UnverifiedToken.checkTimes(expiresAt: cached.token.expiresAt, notBefore: cached.notBefore, policy: self.policy, now: now)
+        return cached.token
     }
 
     /// The claims beyond the times (which ``UnverifiedToken`` checked): issuer, audience, scope.

@@ -7,6 +7,15 @@ public protocol FeedbackStore: Sendable {
     /// - Throws: ``FeedbackError/interactionNotFound(_:)`` or ``FeedbackError/storeUnavailable(cause:)``.
     func submit(_ submission: FeedbackSubmission) async throws(FeedbackError)
 
+    /// Queues `submission` without waiting; `completion` runs once, on any thread, when it is stored
+    /// (with the errors of ``submit(_:)``). The returned withdrawal takes it out of the queue while its
+    /// write has not begun (it then completes with ``FeedbackError/cancelled``: nothing was stored);
+    /// afterwards it does nothing and the completion reports what happened.
+    func enqueue(
+        _ submission: FeedbackSubmission,
+        completion: @escaping @Sendable (Result<Void, FeedbackError>) -> Void
+    ) -> @Sendable () -> Void
+
     /// Whether writes are expected to succeed right now (health checks). Read from state the store keeps:
     /// never a query or other I/O, as health is answered on the thread that read the call.
     var isServing: Bool { get }
@@ -14,3 +23,22 @@ public protocol FeedbackStore: Sendable {
 
 /// One row of the audit trail: what was submitted, in order.
 public typealias FeedbackEvent = FeedbackSubmission
+
+extension FeedbackStore {
+    /// For stores without a queue of their own: runs ``submit(_:)`` in a task, which the withdrawal
+    /// cancels.
+    public func enqueue(
+        _ submission: FeedbackSubmission,
+        completion: @escaping @Sendable (Result<Void, FeedbackError>) -> Void
+    ) -> @Sendable () -> Void {
+        let task = Task {
+            do throws(FeedbackError) {
+                try await self.submit(submission)
+                completion(.success(()))
+            } catch {
+                completion(.failure(error))
+            }
+        }
+        return { task.cancel() }
+    }
+}

@@ -16,6 +16,24 @@ public final class InMemoryFeedbackStore: FeedbackStore {
     }
 
     public func submit(_ submission: FeedbackSubmission) async throws(FeedbackError) {
+        try self.store(submission)
+    }
+
+    /// Stores at once: there is no queue to withdraw from.
+    public func enqueue(
+        _ submission: FeedbackSubmission,
+        completion: @escaping @Sendable (Result<Void, FeedbackError>) -> Void
+    ) -> @Sendable () -> Void {
+        do throws(FeedbackError) {
+            try self.store(submission)
+            completion(.success(()))
+        } catch {
+            completion(.failure(error))
+        }
+        return {}
+    }
+
+    private func store(_ submission: FeedbackSubmission) throws(FeedbackError) {
         try self.state.withLock { state throws(FeedbackError) in
             guard state.available else { throw .storeUnavailable(cause: "in-memory store marked unavailable") }
             guard state.ratings[submission.interactionID] != nil else {

@@ -30,7 +30,7 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
     private struct Pending {
         var id: UInt64
         var submission: FeedbackSubmission
-        var continuation: CheckedContinuation<Void, any Error>
+        var completion: @Sendable (Result<Void, FeedbackError>) -> Void
         var arrival: ContinuousClock.Instant
     }
 
@@ -85,28 +85,42 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
             state.nextID += 1
             return state.nextID
         }
-        do {
-            try await withTaskCancellationHandler {
-                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                    let refusal: FeedbackError? = self.state.withLock { state in
-                        if state.stopped { return .storeUnavailable(cause: "the store is shutting down") }
-                        if state.cancelledEarly.remove(id) != nil { return .cancelled }
-                        state.pending.append(Pending(id: id, submission: submission, continuation: continuation, arrival: .now))
-                        return nil
-                    }
-                    if let refusal {
-                        continuation.resume(throwing: refusal)
-                    } else {
-                        self.wakeup.yield()
-                    }
-                }
-            } onCancel: {
-                self.cancel(id)
+        let result = await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, FeedbackError>, Never>) in
+                self.enqueue(id: id, submission) { continuation.resume(returning: $0) }
             }
-        } catch let error as FeedbackError {
-            throw error
-        } catch {
-            throw .storeUnavailable(cause: "\(error)")
+        } onCancel: {
+            self.withdraw(id, beforeQueued: true)
+        }
+        try result.get()
+    }
+
+    /// Queues `submission` for the next batch; `completion` runs on the writer after its commit.
+    public func enqueue(
+        _ submission: FeedbackSubmission,
+        completion: @escaping @Sendable (Result<Void, FeedbackError>) -> Void
+    ) -> @Sendable () -> Void {
+        let id = self.state.withLock { state in
+            state.nextID += 1
+            return state.nextID
+        }
+        self.enqueue(id: id, submission, completion: completion)
+        return { self.withdraw(id, beforeQueued: false) }
+    }
+
+    private func enqueue(id: UInt64, _ submission: FeedbackSubmission, completion: @escaping @Sendable (Result<Void, FeedbackError>) -> Void) {
+        let (refusal, wake): (FeedbackError?, Bool) = self.state.withLock { state in
+            if state.stopped { return (.storeUnavailable(cause: "the store is shutting down"), false) }
+            if state.cancelledEarly.remove(id) != nil { return (.cancelled, false) }
+            state.pending.append(Pending(id: id, submission: submission, completion: completion, arrival: .now))
+            // The writer takes every submission waiting when it starts a batch, and looks again after
+            // each commit: it needs waking only when the queue was empty.
+            return (nil, state.pending.count == 1)
+        }
+        if let refusal {
+            completion(.failure(refusal))
+        } else if wake {
+            self.wakeup.yield()
         }
     }
 
@@ -120,14 +134,16 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
         self.state.withLock { ($0.pending.count, $0.committing.count) }
     }
 
-    /// Takes a cancelled submission out of the queue, unless its batch is already being committed.
-    private func cancel(_ id: UInt64) {
+    /// Takes a cancelled submission out of the queue, unless its batch is already being committed; it
+    /// then completes with ``FeedbackError/cancelled``. `beforeQueued`: the cancellation may come before
+    /// the submission is queued (a task cancelled early), and is remembered so that it is refused.
+    private func withdraw(_ id: UInt64, beforeQueued: Bool) {
         let removed: Pending? = self.state.withLock { state in
             if let index = state.pending.firstIndex(where: { $0.id == id }) { return state.pending.remove(at: index) }
-            if !state.committing.contains(id) { state.cancelledEarly.insert(id) }
+            if beforeQueued, !state.committing.contains(id) { state.cancelledEarly.insert(id) }
             return nil
         }
-        removed?.continuation.resume(throwing: FeedbackError.cancelled)
+        removed?.completion(.failure(.cancelled))
     }
 
     /// Whether writes are expected to succeed: no failed write since the last success or probe.
@@ -198,18 +214,14 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
             guard open.isCurrent(at: self.configuration.path) else { throw StoreFailure.fileChanged(self.configuration.path) }
             self.markHealthy()
             for (pending, found) in zip(batch, found) {
-                if found {
-                    pending.continuation.resume()
-                } else {
-                    pending.continuation.resume(throwing: FeedbackError.interactionNotFound(pending.submission.interactionID))
-                }
+                pending.completion(found ? .success(()) : .failure(.interactionNotFound(pending.submission.interactionID)))
             }
         } catch {
             self.logger.error("feedback.store_write_failed", metadata: ["error": "\(error)", "batch.size": "\(batch.count)"])
             self.markUnhealthy("\(error)")
             if case StoreFailure.fileChanged = error { await self.closeDatabase() }
             for pending in batch {
-                pending.continuation.resume(throwing: FeedbackError.storeUnavailable(cause: "\(error)"))
+                pending.completion(.failure(.storeUnavailable(cause: "\(error)")))
             }
         }
     }

@@ -16,6 +16,27 @@ public struct AuthInterceptor: ServerInterceptor {
         self.protectedPrefixes.contains(where: { method.hasPrefix($0) })
     }
 
+    /// A token verified before (the verifier's cache) is checked here, without a task; a new token
+    /// needs its signature checked, which waits: nil, and the call takes the task path.
+    public func interceptImmediately(context: ServerContext) throws(RPCError) -> ServerContext? {
+        do throws(AuthError) {
+            guard let token = try self.verifier.verifyWithoutWaiting(authorization: context.metadataValue("authorization")) else {
+                return nil
+            }
+            return Self.authenticated(context, as: token)
+        } catch {
+            context.logger.info("rpc.auth_failed", metadata: ["auth.reason": "\(error)"])
+            throw error.rpcError
+        }
+    }
+
+    private static func authenticated(_ context: ServerContext, as token: VerifiedToken) -> ServerContext {
+        var context = context
+        context.principal = token.subject
+        context.logger[metadataKey: "auth.subject"] = "\(token.subject)"
+        return context
+    }
+
     public func intercept(
         request: [UInt8],
         context: ServerContext,
@@ -26,10 +47,7 @@ public struct AuthInterceptor: ServerInterceptor {
         }
         do {
             let token = try await self.verifier.verify(authorization: context.metadataValue("authorization"))
-            var context = context
-            context.principal = token.subject
-            context.logger[metadataKey: "auth.subject"] = "\(token.subject)"
-            return try await next(request, context)
+            return try await next(request, Self.authenticated(context, as: token))
         } catch let error as AuthError {
             context.logger.info("rpc.auth_failed", metadata: ["auth.reason": "\(error)"])
             throw error

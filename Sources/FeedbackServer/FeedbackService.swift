@@ -16,24 +16,42 @@ public struct FeedbackService: RPCService {
     }
 
     public var methods: [String: RPCHandler] {
-        [Self.submitFeedbackPath: unary(self.submitFeedback), Self.verifyTokenPath: unary(self.verifyToken)]
+        [Self.verifyTokenPath: unary(self.verifyToken)]
     }
 
-    /// Validates the rating before touching the store, then stores it; OK only after the commit.
-    /// - Throws: UNAUTHENTICATED when the call has no verified principal (no ``AuthInterceptor``).
+    /// SubmitFeedback queues its write on the thread that read the call and is answered after the
+    /// commit, without a task (the router runs it in one when the token still needs verifying).
+    public var deferredMethods: [String: DeferredRPCHandler] {
+        [Self.submitFeedbackPath: deferredUnary(self.submitFeedback)]
+    }
+
+    /// Validates the rating before touching the store, then queues it; OK only after the commit. A call
+    /// interrupted while its rating is still queued is withdrawn: nothing is written.
+    /// Fails UNAUTHENTICATED when the call has no verified principal (no ``AuthInterceptor``).
     @Sendable
-    func submitFeedback(_ request: Feedback_V1_SubmitFeedbackRequest, context: ServerContext) async throws
-        -> Feedback_V1_SubmitFeedbackResponse
-    {
+    func submitFeedback(_ request: Feedback_V1_SubmitFeedbackRequest, context: ServerContext, call: DeferredCall) {
         // Fail closed: a rating is stored only with the caller the auth interceptor verified. Registered
         // without it, the service refuses every call instead of writing anonymous ratings.
         guard let subject = context.principal else {
-            throw RPCError(code: .unauthenticated, message: "missing bearer token")
+            call.finish(.failure(RPCError(code: .unauthenticated, message: "missing bearer token")))
+            return
         }
-        let rating = try Rating(validating: Int64(request.rating))
-        try await self.store.submit(FeedbackSubmission(interactionID: request.interactionID, rating: rating, subject: subject))
-        return Feedback_V1_SubmitFeedbackResponse()
+        let rating: Rating
+        do throws(FeedbackError) {
+            rating = try Rating(validating: Int64(request.rating))
+        } catch {
+            call.finish(.failure(error.rpcError))
+            return
+        }
+        let submission = FeedbackSubmission(interactionID: request.interactionID, rating: rating, subject: subject)
+        let withdraw = self.store.enqueue(submission) { result in
+            call.finish(result.map { Self.submitted }.mapError(\.rpcError))
+        }
+        call.onInterrupt(withdraw)
     }
+
+    /// The (empty) SubmitFeedbackResponse, serialized once.
+    private static let submitted: [UInt8] = (try? Feedback_V1_SubmitFeedbackResponse().serializedBytes()) ?? []
 
     /// OK when the auth interceptor accepted the call's token: what SubmitFeedback would decide about the
     /// caller, with nothing stored.

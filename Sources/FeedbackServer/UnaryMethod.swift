@@ -37,3 +37,20 @@ func immediateUnary<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>
         }
     }
 }
+
+/// A typed deferred handler (see ``DeferredRPCHandler``): decodes the request message, then runs `body`,
+/// which answers through the call. A request that is not a valid `Input` is INVALID_ARGUMENT.
+func deferredUnary<Input: SwiftProtobuf.Message>(
+    _ body: @escaping @Sendable (Input, ServerContext, DeferredCall) -> Void
+) -> DeferredRPCHandler {
+    { bytes, context, call in
+        let input: Input
+        do {
+            input = try Input(serializedBytes: bytes)
+        } catch {
+            call.finish(.failure(RPCError(code: .invalidArgument, message: "The request is not a valid \(Input.protoMessageName).")))
+            return
+        }
+        body(input, context, call)
+    }
+}

@@ -12,6 +12,11 @@ public protocol ServerInterceptor: Sendable {
     /// immediate handler, is answered without a task.
     func applies(to method: String) -> Bool
 
+    /// Decides without waiting, when it can, for calls that are not run in a task (a deferred handler):
+    /// returns the context the handler gets, or nil when the interceptor needs to wait (the call then
+    /// goes through ``intercept(request:context:next:)`` in a task). Throw to refuse the call.
+    func interceptImmediately(context: ServerContext) throws(RPCError) -> ServerContext?
+
     /// Calls `next` (perhaps with a changed context) or throws instead.
     func intercept(
         request: [UInt8],
@@ -22,6 +27,7 @@ public protocol ServerInterceptor: Sendable {
 
 extension ServerInterceptor {
     public func applies(to method: String) -> Bool { true }
+    public func interceptImmediately(context: ServerContext) throws(RPCError) -> ServerContext? { nil }
 }
 
 /// A group of methods served together, e.g. `feedback.v1.FeedbackService`.
@@ -30,17 +36,21 @@ public protocol RPCService: Sendable {
     var methods: [String: RPCHandler] { get }
     /// Methods whose handlers never wait (see ``ImmediateRPCHandler``).
     var immediateMethods: [String: ImmediateRPCHandler] { get }
+    /// Methods that start their work without waiting and answer later (see ``DeferredRPCHandler``).
+    var deferredMethods: [String: DeferredRPCHandler] { get }
 }
 
 extension RPCService {
     public var methods: [String: RPCHandler] { [:] }
     public var immediateMethods: [String: ImmediateRPCHandler] { [:] }
+    public var deferredMethods: [String: DeferredRPCHandler] { [:] }
 }
 
 /// The method registry of a server: finds a call's handler and runs it through the interceptors.
 public struct RPCRouter: Sendable {
     private var handlers: [String: RPCHandler] = [:]
     private var immediateHandlers: [String: ImmediateRPCHandler] = [:]
+    private var deferredHandlers: [String: DeferredRPCHandler] = [:]
     private var interceptors: [any ServerInterceptor] = []
 
     public init() {}
@@ -55,10 +65,17 @@ public struct RPCRouter: Sendable {
         for (path, handler) in service.methods {
             self.handlers[path] = handler
             self.immediateHandlers[path] = nil
+            self.deferredHandlers[path] = nil
         }
         for (path, handler) in service.immediateMethods {
             self.immediateHandlers[path] = handler
+            self.deferredHandlers[path] = nil
             self.handlers[path] = { request, context in try handler(request, context) }
+        }
+        for (path, handler) in service.deferredMethods {
+            self.deferredHandlers[path] = handler
+            self.immediateHandlers[path] = nil
+            self.handlers[path] = DeferredCall.asyncHandler(handler)
         }
     }
 
@@ -69,6 +86,31 @@ public struct RPCRouter: Sendable {
             return nil
         }
         return handler
+    }
+
+    /// Whether `method` has a deferred handler (see ``startDeferred(request:context:call:)``).
+    public func hasDeferredHandler(for method: String) -> Bool {
+        self.deferredHandlers[method] != nil
+    }
+
+    /// Starts a call of a deferred method (``DeferredRPCHandler``) on the calling thread, when every
+    /// interceptor that applies decides without waiting; the answer then comes through `call`. Returns
+    /// false, having done nothing, when the call must go through ``handle(request:context:)`` instead:
+    /// the method is not deferred, or an interceptor needs to wait.
+    public func startDeferred(request: [UInt8], context: ServerContext, call: DeferredCall) -> Bool {
+        guard let handler = self.deferredHandlers[context.method] else { return false }
+        var context = context
+        for interceptor in self.interceptors where interceptor.applies(to: context.method) {
+            do throws(RPCError) {
+                guard let decided = try interceptor.interceptImmediately(context: context) else { return false }
+                context = decided
+            } catch {
+                call.finish(.failure(error))
+                return true
+            }
+        }
+        handler(request, context, call)
+        return true
     }
 
     /// Adds `interceptor` inside those already added (the first added runs first).

@@ -1,14 +1,10 @@
+import RPCCore
 import Synchronization
 
 /// A one-shot signal that ends a call early: the client's CANCEL, the call's deadline, or the
 /// connection closing. Fired from the connection's event loop; awaited by the call's task.
 final class CallCancellation: Sendable {
-    enum Reason: Sendable {
-        /// The client sent CANCEL, or the connection closed.
-        case cancelled
-        /// The call's `:timeout` passed.
-        case deadlineExceeded
-    }
+    typealias Reason = CallInterrupt
 
     private enum State {
         case idle

@@ -10,25 +10,25 @@ struct CallJob: Sendable {
     var receivedAt: ContinuousClock.Instant
     var peer: PeerCredentials?
     var connectionID: Int
-    var responder: CallResponder
+    var outbox: ResponseOutbox
     var cancellation: CallCancellation
 }
 
-/// Where a connection hands the calls it reads.
-struct CallDispatch: Sendable {
-    /// Runs a call in a task of the server; its RESPONSE comes back through the job's responder.
-    let enqueue: @Sendable (CallJob) -> Void
-    /// Answers a call on the spot when its handler is immediate, returning the RESPONSE; nil otherwise.
-    let answerNow: @Sendable (_ callID: UInt32, _ request: Request, _ peer: PeerCredentials?, _ connectionID: Int) -> Response?
+/// What a connection needs to know about the call it read.
+struct IncomingCall {
+    var callID: UInt32
+    var request: Request
+    var peer: PeerCredentials?
+    var connectionID: Int
 }
 
-/// Sends a call's RESPONSE back through the connection it came from, from any thread.
-struct CallResponder: Sendable {
-    let handler: NIOLoopBound<ServerConnectionHandler>
-
-    func respond(callID: UInt32, _ response: Response) {
-        self.handler.eventLoop.execute {
-            self.handler.value.complete(callID: callID, response)
-        }
-    }
+/// Where a connection hands the calls it reads, on its event loop. Three paths, tried in order.
+struct CallDispatch: Sendable {
+    /// Answers a call on the spot when its handler is immediate, returning the RESPONSE; nil otherwise.
+    let answerNow: @Sendable (IncomingCall) -> Response?
+    /// Starts a call of a deferred handler, whose RESPONSE comes back through the outbox; returns the
+    /// call (to interrupt it), or nil when the call must run in a task.
+    let startDeferred: @Sendable (IncomingCall, ResponseOutbox) -> DeferredCall?
+    /// Runs a call in a task of the server; its RESPONSE comes back through the job's outbox.
+    let enqueue: @Sendable (CallJob) -> Void
 }

@@ -5,8 +5,9 @@ import RPCCore
 
 /// The server side of one connection (SPEC.md sections 3-9), on the connection's event loop.
 ///
-/// Answers HELLO, PING and protocol violations itself; hands each valid REQUEST to ``dispatch``
-/// and writes the RESPONSE when ``complete(callID:_:)`` is called. Enforces strictly increasing call
+/// Answers HELLO, PING and protocol violations itself; hands each valid REQUEST to ``dispatch`` (answered
+/// at once, started as a deferred call, or run in a task) and writes the RESPONSEs that come back through
+/// its ``ResponseOutbox``. Enforces strictly increasing call
 /// ids, the concurrent-call limit, the handshake and idle timeouts, and GOAWAY draining.
 ///
 /// Backpressure: it stops reading the connection (withholds `read()`) while the channel is not writable
@@ -39,8 +40,25 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// The client's receive limits, from its HELLO: no RESPONSE is sent over them.
     private var peerLimits = WireLimits.defaults
     private var highestCallID: UInt32 = 0
-    /// Calls in flight: their interrupt, and the timer that fires it at the deadline.
-    private var calls: [UInt32: (cancellation: CallCancellation, deadline: Scheduled<Void>?)] = [:]
+    /// A call in flight, as it can be interrupted.
+    private enum RunningCall {
+        case task(CallCancellation)
+        case deferred(DeferredCall)
+
+        func interrupt(_ reason: CallInterrupt) {
+            switch self {
+            case .task(let cancellation): cancellation.fire(reason)
+            case .deferred(let call): call.interrupt(reason)
+            }
+        }
+    }
+
+    /// Calls in flight, and the timer that interrupts each at its deadline.
+    private var calls: [UInt32: (call: RunningCall, deadline: Scheduled<Void>?)] = [:]
+    /// Where answers made elsewhere come back (set while the handler is in a pipeline).
+    private var outbox: ResponseOutbox?
+    /// Inside ``complete(_:)``: one flush at the end instead of one per answer.
+    private var completingBatch = false
     private var context: ChannelHandlerContext?
     private var timer: Scheduled<Void>?
     private var flushPending = false
@@ -74,6 +92,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        self.outbox = ResponseOutbox(handler: NIOLoopBound(self, eventLoop: context.eventLoop))
         if context.channel.isActive { self.start(context: context) }
     }
 
@@ -104,7 +123,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         case .request(let callID, let payload):
             self.received(callID: callID, payload: payload)
         case .cancel(let callID):
-            self.calls[callID]?.cancellation.fire(.cancelled)
+            self.calls[callID]?.call.interrupt(.cancelled)
         case .ping(let opaque):
             context.writeAndFlush(self.wrapOutboundOut(.frame(.pong(opaque))), promise: nil)
         case .pong:
@@ -135,8 +154,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             self.write(callID: callID, Response(code: error.statusCode, message: error.message))
             return
         }
+        let incoming = IncomingCall(callID: callID, request: request, peer: self.peer, connectionID: self.connectionID)
         // Health and the like are answered here and now: no slot, no task.
-        if let response = self.dispatch.answerNow(callID, request, self.peer, self.connectionID) {
+        if let response = self.dispatch.answerNow(incoming) {
             self.write(callID: callID, response)
             self.immediateAnswered()
             return
@@ -151,25 +171,36 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             )
             return
         }
-        let cancellation = CallCancellation()
+        guard let context = self.context, let outbox = self.outbox else { return }
+        let running: RunningCall
+        if let call = self.dispatch.startDeferred(incoming, outbox) {
+            running = .deferred(call)
+        } else {
+            let cancellation = CallCancellation()
+            running = .task(cancellation)
+            self.dispatch.enqueue(
+                CallJob(
+                    callID: callID, request: request, receivedAt: .now, peer: self.peer, connectionID: self.connectionID,
+                    outbox: outbox, cancellation: cancellation
+                )
+            )
+        }
+        // The deadline fires on this event loop; the answer to it comes back through the outbox.
         let deadline = request.timeoutMilliseconds.map { timeout in
-            self.context!.eventLoop.scheduleTask(in: .milliseconds(Int64(timeout))) { cancellation.fire(.deadlineExceeded) }
+            context.eventLoop.scheduleTask(in: .milliseconds(Int64(timeout))) { running.interrupt(.deadlineExceeded) }
         }
         if self.calls.isEmpty { self.reportIdle(false) }
-        self.calls[callID] = (cancellation, deadline)
+        self.calls[callID] = (running, deadline)
         self.timer?.cancel()
         self.timer = nil
-        self.dispatch.enqueue(
-            CallJob(
-                callID: callID,
-                request: request,
-                receivedAt: .now,
-                peer: self.peer,
-                connectionID: self.connectionID,
-                responder: CallResponder(handler: NIOLoopBound(self, eventLoop: self.context!.eventLoop)),
-                cancellation: cancellation
-            )
-        )
+    }
+
+    /// Writes the RESPONSEs that came back through the outbox, with one flush.
+    func complete(_ batch: [(callID: UInt32, response: Response)]) {
+        self.completingBatch = true
+        for (callID, response) in batch { self.complete(callID: callID, response) }
+        self.completingBatch = false
+        self.context?.flush()
     }
 
     /// Writes a call's RESPONSE (once) and closes a drained connection.
@@ -271,7 +302,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         context.write(self.wrapOutboundOut(.response(callID: callID, response)), promise: written)
         self.lastWrite = written.futureResult
         // Responses that complete in the same event-loop tick share one flush (one syscall).
-        guard !self.flushPending else { return }
+        guard !self.flushPending, !self.completingBatch else { return }
         self.flushPending = true
         context.eventLoop.assumeIsolated().execute {
             self.flushPending = false
@@ -331,7 +362,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.timer?.cancel()
         for call in self.calls.values {
             call.deadline?.cancel()
-            call.cancellation.fire(.cancelled)
+            call.call.interrupt(.cancelled)
         }
         self.calls.removeAll()
         context.fireChannelInactive()
@@ -339,6 +370,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        self.outbox = nil  // it refers back to this handler
     }
 
     private func armIdleTimer(after delay: Duration? = nil) {

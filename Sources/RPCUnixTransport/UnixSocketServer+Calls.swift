@@ -92,47 +92,79 @@ extension UnixSocketServer {
 
     /// Answers a call whose handler is immediate (``RPCRouter/immediateHandler(for:)``) right here, on
     /// the connection's event loop: no task, no hop. Returns nil for every other call.
-    func answerImmediately(callID: UInt32, request: Request, peer: PeerCredentials?, connectionID: Int) -> Response? {
-        guard let handler = self.router.immediateHandler(for: request.method) else { return nil }
+    func answerImmediately(_ call: IncomingCall) -> Response? {
+        guard let handler = self.router.immediateHandler(for: call.request.method) else { return nil }
         let receivedAt = ContinuousClock.now
-        let requestID = request.metadata.first("x-request-id") ?? Self.makeRequestID()
+        let requestID = call.request.metadata.first("x-request-id") ?? Self.makeRequestID()
         let outcome: Outcome
-        if request.timeoutMilliseconds == 0 {
+        if call.request.timeoutMilliseconds == 0 {
             outcome = .deadlineExceeded
         } else {
-            let context = ServerContext(
-                method: request.method,
-                requestID: requestID,
-                metadata: request.metadata.compactMap { entry in
-                    if case .string(let value) = entry.value { (entry.key, value) } else { nil }
-                },
-                deadline: request.timeoutMilliseconds.map { receivedAt + .milliseconds(Int64($0)) },
-                peer: peer,
-                logger: self.logger
-            )
+            let context = self.context(for: call, requestID: requestID, receivedAt: receivedAt)
             do throws(RPCError) {
-                outcome = .finished(.success(try handler(Array(request.body.readableBytesView), context)))
+                outcome = .finished(.success(try handler(Array(call.request.body.readableBytesView), context)))
             } catch {
                 outcome = .finished(.failure(error))
             }
         }
         let response = Self.response(for: outcome, requestID: requestID)
-        // The call's line is built only when it is logged: no per-call logger metadata on this path.
-        if self.logger.logLevel <= .info {
-            var metadata: Logger.Metadata = [
-                "rpc.method": "\(request.method)", "rpc.call_id": "\(callID)", "rpc.request_id": "\(requestID)",
-                "rpc.connection_id": "\(connectionID)",
-            ]
-            if let peer { metadata["peer.uid"] = "\(peer.uid)" }
-            self.logCall(response, receivedAt: receivedAt, logger: self.logger, extra: metadata)
-        }
+        self.logCallIfEnabled(call, response, receivedAt: receivedAt, requestID: requestID)
         return response
+    }
+
+    /// Starts a call whose handler is deferred (``RPCRouter/startDeferred(request:context:call:)``) on
+    /// the connection's event loop: its answer comes back through `outbox`, from wherever the handler
+    /// finishes (the store's writer, for SubmitFeedback), with no task in between. Returns nil, having
+    /// done nothing, when the call must run in a task.
+    func startDeferred(_ call: IncomingCall, outbox: ResponseOutbox) -> DeferredCall? {
+        guard self.router.hasDeferredHandler(for: call.request.method) else { return nil }
+        let receivedAt = ContinuousClock.now
+        let requestID = call.request.metadata.first("x-request-id") ?? Self.makeRequestID()
+        let deferred = DeferredCall { [self] result in
+            let response = Self.response(for: .finished(result), requestID: requestID)
+            self.logCallIfEnabled(call, response, receivedAt: receivedAt, requestID: requestID)
+            outbox.respond(callID: call.callID, response)
+        }
+        if call.request.timeoutMilliseconds == 0 {
+            deferred.finish(.failure(CallInterrupt.deadlineExceeded.error))
+            return deferred
+        }
+        let context = self.context(for: call, requestID: requestID, receivedAt: receivedAt)
+        guard self.router.startDeferred(request: Array(call.request.body.readableBytesView), context: context, call: deferred) else {
+            return nil
+        }
+        return deferred
+    }
+
+    /// The context of a call run on the event loop, with the server's logger as it is: a call's log
+    /// line is built only when it is logged (``logCallIfEnabled(_:_:receivedAt:requestID:)``).
+    private func context(for call: IncomingCall, requestID: String, receivedAt: ContinuousClock.Instant) -> ServerContext {
+        ServerContext(
+            method: call.request.method,
+            requestID: requestID,
+            metadata: call.request.metadata.compactMap { entry in
+                if case .string(let value) = entry.value { (entry.key, value) } else { nil }
+            },
+            deadline: call.request.timeoutMilliseconds.map { receivedAt + .milliseconds(Int64($0)) },
+            peer: call.peer,
+            logger: self.logger
+        )
+    }
+
+    private func logCallIfEnabled(_ call: IncomingCall, _ response: Response, receivedAt: ContinuousClock.Instant, requestID: String) {
+        guard self.logger.logLevel <= .info else { return }
+        var metadata: Logger.Metadata = [
+            "rpc.method": "\(call.request.method)", "rpc.call_id": "\(call.callID)", "rpc.request_id": "\(requestID)",
+            "rpc.connection_id": "\(call.connectionID)",
+        ]
+        if let peer = call.peer { metadata["peer.uid"] = "\(peer.uid)" }
+        self.logCall(response, receivedAt: receivedAt, logger: self.logger, extra: metadata)
     }
 
     private func answer(_ job: CallJob, _ outcome: Outcome, requestID: String, logger: Logger) {
         let response = Self.response(for: outcome, requestID: requestID)
         self.logCall(response, receivedAt: job.receivedAt, logger: logger, extra: [:])
-        job.responder.respond(callID: job.callID, response)
+        job.outbox.respond(callID: job.callID, response)
     }
 
     private func logCall(_ response: Response, receivedAt: ContinuousClock.Instant, logger: Logger, extra: Logger.Metadata) {
@@ -155,9 +187,11 @@ extension UnixSocketServer {
             for (key, value) in error.metadata { try? metadata.add(key, value) }
             response = Response(code: error.code.rawValue, message: error.message, metadata: metadata)
         case .deadlineExceeded:
-            response = Response(code: StatusCode.deadlineExceeded.rawValue, message: "Deadline exceeded.", metadata: metadata)
+            let error = CallInterrupt.deadlineExceeded.error
+            response = Response(code: error.code.rawValue, message: error.message, metadata: metadata)
         case .cancelled, .graceExpired:
-            response = Response(code: StatusCode.cancelled.rawValue, message: "The call was cancelled.", metadata: metadata)
+            let error = CallInterrupt.cancelled.error
+            response = Response(code: error.code.rawValue, message: error.message, metadata: metadata)
         }
         return response
     }

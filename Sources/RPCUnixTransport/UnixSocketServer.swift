@@ -77,10 +77,9 @@ public final class UnixSocketServer: Service {
         let configuration = self.configuration
         let logger = self.logger
         let dispatch = CallDispatch(
-            enqueue: { jobs.yield($0) },
-            answerNow: { [self] callID, request, peer, connection in
-                self.answerImmediately(callID: callID, request: request, peer: peer, connectionID: connection)
-            }
+            answerNow: { [self] call in self.answerImmediately(call) },
+            startDeferred: { [self] call, outbox in self.startDeferred(call, outbox: outbox) },
+            enqueue: { jobs.yield($0) }
         )
         do {
             return try await ServerBootstrap(group: self.group)

@@ -174,19 +174,21 @@ struct ProtocolTests {
 
     @Test("a connection error with a call running: GOAWAY names it, it is answered, then the connection closes")
     func connectionErrorAnswersRunningCalls() async throws {
-        try await withServer(services: [TestService()]) { path, _ in
+        let service = TestService()
+        try await withServer(services: [service]) { path, _ in
             let raw = try RawConnection(path: path)
-            try raw.send(callID: 5, request(TestService.sleep, [100, 5]))
+            try raw.send(callID: 5, request(TestService.gated, [5]))
             raw.send(.ping(1))
             #expect(try await raw.receiveSkippingHello() == .pong(1))  // call 5 is running
             try raw.send(callID: 5, request(TestService.echo))  // not above 5: a connection error
-            let frames = try await raw.receiveUntilClosed()
-            guard case .goAway(let goAway)? = frames.first else {
-                Issue.record("no GOAWAY first: \(frames)")
+            guard case .goAway(let goAway)? = try await raw.receive() else {
+                Issue.record("no GOAWAY first")
                 return
             }
             #expect(goAway.errorCode == .protocolError)
             #expect(goAway.lastCallID == 5)
+            service.gate.open()
+            let frames = try await raw.receiveUntilClosed()
             #expect(frames.compactMap { $0.response }.map { $0.0 } == [5], "the call GOAWAY named was answered")
             #expect(frames.compactMap { $0.response }.first?.1.code == 0)
         }
@@ -240,15 +242,20 @@ struct ProtocolTests {
 
     @Test("calls over MAX_CONCURRENT_CALLS get RESOURCE_EXHAUSTED; the others complete")
     func concurrencyLimit() async throws {
-        try await withServer(services: [TestService()], configure: { $0.maxConcurrentCallsPerConnection = 3 }) { path, _ in
+        let service = TestService()
+        try await withServer(services: [service], configure: { $0.maxConcurrentCallsPerConnection = 3 }) { path, _ in
             let raw = try RawConnection(path: path)
-            for id in UInt32(1)...5 { try raw.send(callID: id, request(TestService.sleep, [250])) }
+            for id in UInt32(1)...5 { try raw.send(callID: id, request(TestService.gated)) }
             var answers: [UInt32: Response] = [:]
+            while answers.count < 2, let frame = try await raw.receiveSkippingHello() {
+                if let (id, response) = frame.response { answers[id] = response }
+            }
+            #expect((4...5).allSatisfy { answers[$0]?.code == StatusCode.resourceExhausted.rawValue })
+            service.gate.open()
             while answers.count < 5, let frame = try await raw.receiveSkippingHello() {
                 if let (id, response) = frame.response { answers[id] = response }
             }
             #expect((1...3).allSatisfy { answers[$0]?.code == 0 })
-            #expect((4...5).allSatisfy { answers[$0]?.code == StatusCode.resourceExhausted.rawValue })
         }
     }
 
@@ -275,10 +282,11 @@ struct ProtocolTests {
 
     @Test("graceful shutdown: GOAWAY with the last call id, in-flight calls finish, later calls are not processed")
     func goAwayDrain() async throws {
-        try await withServer(services: [TestService()]) { path, server in
+        let service = TestService()
+        try await withServer(services: [service]) { path, server in
             let raw = try RawConnection(path: path)
-            try raw.send(callID: 1, request(TestService.sleep, [200]))
-            try raw.send(callID: 2, request(TestService.sleep, [150]))
+            try raw.send(callID: 1, request(TestService.gated))
+            try raw.send(callID: 2, request(TestService.gated))
             // Frames are handled in order: once the PONG is back, both calls are in flight.
             raw.send(.ping(7))
             #expect(try await raw.receiveSkippingHello() == .pong(7))
@@ -290,6 +298,9 @@ struct ProtocolTests {
             #expect(goAway.errorCode == .noError)
             #expect(goAway.lastCallID == 2)
             try raw.send(callID: 3, request(TestService.echo))  // after GOAWAY: not processed
+            raw.send(.ping(8))
+            #expect(try await raw.receive() == .pong(8))  // call 3 was read (and ignored)
+            service.gate.open()
             let rest = try await raw.receiveUntilClosed()
             #expect(Set(rest.compactMap { $0.response?.callID }) == [1, 2])
             #expect(rest.compactMap(\.response).allSatisfy { $0.response.code == 0 })

@@ -123,6 +123,46 @@ struct StoreTests {
         }
     }
 
+    @Test("over RPC with a verified token (no task): CANCEL while queued is CANCELLED and never written; the committing call is OK")
+    func cancelWhileQueuedOverRPC() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory + "/chat.db"
+            try seedDatabase(at: path, interactions: 1...3)
+            var configuration = SQLiteConfiguration(path: path)
+            configuration.busyTimeout = .seconds(30)
+            let store = try SQLiteFeedbackStore(configuration: configuration, logger: quietLogger())
+            try await withFeedbackServer(store: store, extraServices: [store]) { socket in
+                let token = try await TestAuth.token()
+                let authorization = [("authorization", "Bearer \(token)")]
+                let connection = try await ClientConnection.connect(to: socket)
+                // The token is verified (and remembered) once; later calls are checked on the event loop.
+                #expect(try await connection.call(try request(FeedbackService.submitFeedbackPath, [0x08, 0x03, 0x10, 0x01], metadata: authorization)).code == 0)
+                let holder = try LockHolder(path: path)
+                defer { holder.release() }
+                let raw = try RawConnection(path: socket)
+                try raw.send(callID: 1, request(FeedbackService.submitFeedbackPath, [0x08, 0x01, 0x10, 0x01], metadata: authorization))
+                try await waitUntil { store.depth.committing == 1 }
+                try raw.send(callID: 2, request(FeedbackService.submitFeedbackPath, [0x08, 0x02, 0x10, 0x01], metadata: authorization))
+                try await waitUntil { store.depth.queued == 1 }
+                raw.send(.cancel(callID: 2))
+                raw.send(.cancel(callID: 1))  // too late: its batch is waiting for the lock
+                guard let (id, answer) = try await raw.receiveSkippingHello()?.response else {
+                    Issue.record("no answer")
+                    return
+                }
+                #expect(id == 2)
+                #expect(answer.code == StatusCode.cancelled.rawValue, "answered while the lock is still held")
+                holder.release()
+                let committed = try await raw.receiveSkippingHello()?.response
+                #expect(committed?.callID == 1)
+                #expect(committed?.response.code == 0, "the committing call is answered with its outcome")
+                #expect(try readRating(path: path, id: 1) == 1)
+                #expect(try readRating(path: path, id: 2) == nil, "CANCELLED means not written")
+                await connection.close()
+            }
+        }
+    }
+
     @Test("a deleted database: UNAVAILABLE and NOT_SERVING, nothing recreated; a file put back is used")
     func deletedDatabase() async throws {
         try await withTemporaryDirectory { directory in

@@ -1,12 +1,18 @@
 import RPCCore
+import Synchronization
 
-/// Methods whose behaviour tests control: echo, sleep, fail.
+/// Methods whose behaviour tests control: echo, sleep, fail, wait for the test.
 struct TestService: RPCService {
     static let echo = "/test.v1.Test/Echo"
     static let sleep = "/test.v1.Test/Sleep"
     static let boom = "/test.v1.Test/Boom"
     /// Runs until cancelled (or a minute): for cancellation and deadline tests, which must not race a timer.
     static let hang = "/test.v1.Test/Hang"
+    /// Answers (echoing the request) once the test opens ``gate``: for calls that must still be running
+    /// when the test does something, without racing a timer.
+    static let gated = "/test.v1.Test/Gated"
+
+    var gate = TestGate()
 
     var methods: [String: RPCHandler] {
         [
@@ -18,6 +24,10 @@ struct TestService: RPCService {
             },
             Self.boom: { _, _ in throw SecretFailure() },
             Self.hang: { _, _ in try await untilCancelled() },
+            Self.gated: { [gate] request, _ in
+                await gate.wait()
+                return request
+            },
         ]
     }
 
@@ -32,4 +42,28 @@ func untilCancelled() async throws -> Never {
     let (signal, _) = AsyncStream<Never>.makeStream()
     for await _ in signal {}  // ends only when the task is cancelled
     throw CancellationError()
+}
+
+/// A gate tests open when they are ready: every waiter, earlier or later, then goes on.
+final class TestGate: Sendable {
+    private let state = Mutex<(isOpen: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func open() {
+        let waiters = self.state.withLock { state in
+            state.isOpen = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    func wait() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let isOpen = self.state.withLock { state in
+                if !state.isOpen { state.waiters.append(continuation) }
+                return state.isOpen
+            }
+            if isOpen { continuation.resume() }
+        }
+    }
 }

@@ -1,0 +1,102 @@
+import FeedbackDomain
+import FeedbackProtos
+import FeedbackServer
+import RPCCore
+import Synchronization
+import Testing
+
+/// What a deferred call delivered, in order.
+private final class Delivered: Sendable {
+    let results = Mutex<[Result<[UInt8], RPCError>]>([])
+    func call() -> DeferredCall { DeferredCall { result in self.results.withLock { $0.append(result) } } }
+    var codes: [StatusCode] {
+        self.results.withLock { $0.map { result in (try? result.get()).map { _ in .ok } ?? (result.failureCode ?? .unknown) } }
+    }
+}
+
+extension Result where Failure == RPCError {
+    fileprivate var failureCode: StatusCode? {
+        if case .failure(let error) = self { error.code } else { nil }
+    }
+}
+
+@Suite("Deferred calls: answered once, with what really happened")
+struct DeferredCallTests {
+    @Test("only the first answer is delivered")
+    func firstAnswerWins() {
+        let delivered = Delivered()
+        let call = delivered.call()
+        call.finish(.success([1]))
+        call.finish(.failure(RPCError(code: .internal, message: "late")))
+        call.interrupt(.cancelled)
+        #expect(delivered.codes == [.ok])
+    }
+
+    @Test("an interrupt withdraws queued work: the call is answered with the interrupt's status", arguments: [CallInterrupt.cancelled, .deadlineExceeded])
+    func withdrawn(interrupt: CallInterrupt) {
+        let delivered = Delivered()
+        let call = delivered.call()
+        call.onInterrupt { call.finish(.failure(RPCError(code: .cancelled, message: "withdrawn"))) }
+        call.interrupt(interrupt)
+        #expect(delivered.codes == [interrupt.error.code])
+        #expect(delivered.results.withLock { $0 }.first?.failureCode == interrupt.error.code)
+    }
+
+    @Test("an interrupt that comes before the withdrawal is registered still withdraws")
+    func interruptFirst() {
+        let delivered = Delivered()
+        let call = delivered.call()
+        call.interrupt(.deadlineExceeded)
+        #expect(delivered.codes.isEmpty, "nothing is answered until the work reports")
+        call.onInterrupt { call.finish(.failure(RPCError(code: .cancelled, message: "withdrawn"))) }
+        #expect(delivered.codes == [.deadlineExceeded])
+    }
+
+    @Test("work already under way when interrupted is answered with its real outcome")
+    func tooLateToWithdraw() {
+        let delivered = Delivered()
+        let call = delivered.call()
+        call.onInterrupt {}  // the write has begun: nothing to withdraw
+        call.interrupt(.deadlineExceeded)
+        call.finish(.success([]))
+        #expect(delivered.codes == [.ok], "a committed rating is OK, not DEADLINE_EXCEEDED")
+    }
+
+    @Test("SubmitFeedback through the router: a token verified before is checked without a task; a new one takes the task path")
+    func routerStartsDeferred() async throws {
+        let store = InMemoryFeedbackStore(interactionIDs: 1...3)
+        let router = RPCRouter(
+            services: [FeedbackService(store: store), HealthService(store: store)],
+            interceptors: [AuthInterceptor(verifier: try await TestAuth.verifier())]
+        )
+        let token = try await TestAuth.token(subject: "carol")
+        var message = Feedback_V1_SubmitFeedbackRequest()
+        message.interactionID = 2
+        message.rating = -1
+        let body: [UInt8] = try message.serializedBytes()
+        let context = ServerContext(
+            method: MethodPaths.Feedback.submitFeedback, requestID: "r", metadata: [("authorization", "Bearer \(token)")], logger: quietLogger()
+        )
+        let delivered = Delivered()
+        #expect(!router.startDeferred(request: body, context: context, call: delivered.call()), "a new token needs its signature checked")
+        #expect(delivered.codes.isEmpty)
+        // The general path verifies it (and remembers it), and stores the rating.
+        _ = try await router.handle(request: body, context: context)
+        #expect(store.rating(of: 2) == .negative)
+        message.rating = 1
+        #expect(router.startDeferred(request: try message.serializedBytes(), context: context, call: delivered.call()))
+        #expect(delivered.codes == [.ok])
+        #expect(store.rating(of: 2) == .positive)
+        #expect(store.events.last?.subject == "carol")
+
+        // Refused before any store work, on the spot: no token, a bad rating.
+        var anonymous = context
+        anonymous.metadata = []
+        #expect(router.startDeferred(request: body, context: anonymous, call: delivered.call()))
+        message.rating = 5
+        #expect(router.startDeferred(request: try message.serializedBytes(), context: context, call: delivered.call()))
+        #expect(delivered.codes == [.ok, .unauthenticated, .invalidArgument])
+        #expect(store.events.count == 2)
+        #expect(!router.startDeferred(request: [], context: ServerContext(method: MethodPaths.Health.check, requestID: "r", logger: quietLogger()), call: delivered.call()))
+    }
+}
