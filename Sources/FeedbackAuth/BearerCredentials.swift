@@ -1,5 +1,3 @@
-import Foundation
-
 /// What an `Authorization` value (HTTP header or RPC metadata) holds: a bearer token, nothing, or
 /// another scheme's credentials. The scheme is case-insensitive; whitespace around the token is ignored.
 public enum BearerCredentials: Equatable, Sendable {
@@ -23,8 +21,25 @@ public enum BearerCredentials: Equatable, Sendable {
             self = .otherScheme
             return
         }
-        let token = parts[1].trimmingCharacters(in: .whitespaces)
+        let token = Self.trimmingWhitespace(parts[1])
         self = token.isEmpty ? .missing : .token(token)
+    }
+
+    /// `text` without the whitespace around it: exactly Foundation's `CharacterSet.whitespaces` (tab,
+    /// Unicode's space separators, and U+200B, which Foundation's older tables still count), checked per
+    /// scalar without bridging to NSString (which cost a fifth of a call's CPU on every call). A test
+    /// compares the two over every scalar.
+    static func trimmingWhitespace(_ text: Substring) -> String {
+        let scalars = text.unicodeScalars
+        guard let first = scalars.firstIndex(where: { !Self.isWhitespace($0) }),
+            let last = scalars.lastIndex(where: { !Self.isWhitespace($0) })
+        else { return "" }
+        return String(scalars[first...last])
+    }
+
+    static func isWhitespace(_ scalar: Unicode.Scalar) -> Bool {
+        if scalar.isASCII { return scalar == " " || scalar == "\t" }
+        return scalar == "\u{200B}" || scalar.properties.generalCategory == .spaceSeparator
     }
 
     /// The token, or ``AuthError/unauthenticated(_:)``: "missing bearer token" or "authorization is not a
