@@ -3,12 +3,12 @@ import NIOCore
 import RPCCodec
 import RPCCore
 
-/// The server side of one connection (SPEC.md sections 3-9), on the connection's event loop.
+/// The server side of one connection, on the connection's event loop: performs what
+/// ``ServerConnectionStateMachine`` (where the rules of SPEC.md sections 3-9 live) decides.
 ///
-/// Answers HELLO, PING and protocol violations itself; hands each valid REQUEST to ``dispatch`` (answered
-/// at once, started as a deferred call, or run in a task) and writes the RESPONSEs that come back through
-/// its ``ResponseOutbox``. Enforces strictly increasing call
-/// ids, the concurrent-call limit, the handshake and idle timeouts, and GOAWAY draining.
+/// Answers HELLO and PING itself; hands each valid REQUEST to ``dispatch`` (answered at once, started as
+/// a deferred call, or run in a task) and writes the RESPONSEs that come back through its
+/// ``ResponseOutbox``.
 ///
 /// Backpressure: it stops reading the connection (withholds `read()`) while the channel is not writable
 /// (more than its high-water mark, 64 KiB by default, of answers the peer has not read), and reads again
@@ -20,28 +20,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     typealias OutboundIn = OutboundFrame
     typealias OutboundOut = OutboundFrame
 
-    private enum State {
-        case awaitingHello
-        case open
-        /// GOAWAY sent: calls above `lastCallID` are ignored; close once in-flight calls are answered.
-        case draining(lastCallID: UInt32)
-        case closed
-    }
-
-    private let configuration: ServerConfiguration
-    private let connectionID: Int
-    private let peer: PeerCredentials?
-    private let dispatch: CallDispatch
-    /// Tells the server's registry when the connection goes idle (no call in flight) or busy.
-    private let reportIdle: @Sendable (Bool) -> Void
-    private var logger: Logger
-
-    private var state = State.awaitingHello
-    /// The client's receive limits, from its HELLO: no RESPONSE is sent over them.
-    private var peerLimits = WireLimits.defaults
-    private var highestCallID: UInt32 = 0
     /// A call in flight, as it can be interrupted.
-    private enum RunningCall {
+    enum RunningCall {
         case task(CallCancellation)
         case deferred(DeferredCall)
 
@@ -53,23 +33,29 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    /// Calls in flight, and the timer that interrupts each at its deadline.
-    private var calls: [UInt32: (call: RunningCall, deadline: Scheduled<Void>?)] = [:]
+    private let configuration: ServerConfiguration
+    private let connectionID: Int
+    private let peer: PeerCredentials?
+    private let dispatch: CallDispatch
+    /// Tells the server's registry when the connection goes idle (no call in flight) or busy.
+    private let reportIdle: @Sendable (Bool) -> Void
+    private var logger: Logger
+
+    private var machine: ServerConnectionStateMachine<RunningCall>
+    private var context: ChannelHandlerContext?
     /// Where answers made elsewhere come back (set while the handler is in a pipeline).
     private var outbox: ResponseOutbox?
+    /// The handshake or idle timer.
+    private var timer: Scheduled<Void>?
+    /// The one timer for every call's deadline (``ServerConnectionStateMachine/deadlineTimerFired(now:)``).
+    private var deadlineTimer: Scheduled<Void>?
+    private var flushPending = false
     /// Inside ``complete(_:)``: one flush at the end instead of one per answer.
     private var completingBatch = false
-    private var context: ChannelHandlerContext?
-    private var timer: Scheduled<Void>?
-    private var flushPending = false
     /// A `read()` withheld while reading is paused, to be issued when it resumes.
     private var readPending = false
-    /// After a connection error nothing more is read (SPEC.md section 9.1).
-    private var readsStopped = false
     /// The last RESPONSE or GOAWAY written: the connection closes once it is out.
     private var lastWrite: EventLoopFuture<Void>?
-    /// When an immediate call (no slot) was last answered: it keeps the connection from idling out.
-    private var lastImmediate: NIODeadline?
     private var lastIdleReport: NIODeadline = .distantPast
     /// How long a closing connection may take to hand its last answers to a slow reader.
     static let closeLinger: TimeAmount = .seconds(5)
@@ -88,6 +74,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.peer = peer
         self.logger = logger
         self.dispatch = dispatch
+        self.machine = ServerConnectionStateMachine(
+            maxConcurrentCalls: configuration.maxConcurrentCallsPerConnection,
+            idleTimeout: TimeAmount(configuration.idleTimeout)
+        )
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -102,10 +92,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     private func start(context: ChannelHandlerContext) {
-        guard case .awaitingHello = self.state, self.timer == nil else { return }
+        guard self.machine.phase == .awaitingHello, self.timer == nil else { return }
         let hello = Hello(limits: self.configuration.limits, maxConcurrentCalls: UInt32(self.configuration.maxConcurrentCallsPerConnection))
         context.writeAndFlush(self.wrapOutboundOut(.frame(.hello(hello))), promise: nil)
-        self.arm(after: self.configuration.handshakeTimeout) { handler in
+        self.arm(after: TimeAmount(self.configuration.handshakeTimeout)) { handler in
             handler.connectionError(.handshakeFailed, "no HELLO within \(handler.configuration.handshakeTimeout)")
         }
     }
@@ -113,39 +103,30 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch self.unwrapInboundIn(data) {
         case .hello(let hello):
-            guard hello.negotiatedVersion(with: Hello()) >= 1 else {
-                self.connectionError(.handshakeFailed, "no common protocol version")
-                return
+            switch self.machine.receivedHello(hello) {
+            case .startIdleTimer: self.armIdleTimer()
+            case .connectionError(let code, let message): self.connectionError(code, message)
             }
-            self.peerLimits = hello.limits
-            self.state = .open
-            self.armIdleTimer()
         case .request(let callID, let payload):
-            self.received(callID: callID, payload: payload)
+            switch self.machine.receivedRequest(callID: callID) {
+            case .process: self.process(callID: callID, payload: payload)
+            case .ignore: break
+            case .connectionError(let code, let message): self.connectionError(code, message)
+            }
         case .cancel(let callID):
-            self.calls[callID]?.call.interrupt(.cancelled)
+            self.machine.cancelReceived(callID: callID)?.interrupt(.cancelled)
         case .ping(let opaque):
             context.writeAndFlush(self.wrapOutboundOut(.frame(.pong(opaque))), promise: nil)
         case .pong:
             break
         case .goAway:
-            // The client sends no more calls; close once those in flight are answered.
-            guard case .open = self.state else { break }
-            self.state = .draining(lastCallID: self.highestCallID)
-            self.closeIfDrained()
+            if self.machine.goAwayReceived() { self.close() }
         case .response:
             break  // the decoder rejects it for a server
         }
     }
 
-    private func received(callID: UInt32, payload: ByteBuffer) {
-        guard callID > self.highestCallID else {
-            self.connectionError(.protocolError, "call id \(callID) is not above \(self.highestCallID)")
-            return
-        }
-        self.highestCallID = callID
-        if case .draining(let last) = self.state, callID > last { return }
-
+    private func process(callID: UInt32, payload: ByteBuffer) {
         let request: Request
         do {
             request = try Request(decoding: payload, limits: self.configuration.limits)
@@ -161,7 +142,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             self.immediateAnswered()
             return
         }
-        guard self.calls.count < self.configuration.maxConcurrentCallsPerConnection else {
+        guard self.machine.hasFreeSlot else {
             self.write(
                 callID: callID,
                 Response(
@@ -185,14 +166,14 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                 )
             )
         }
-        // The deadline fires on this event loop; the answer to it comes back through the outbox.
-        let deadline = request.timeoutMilliseconds.map { timeout in
-            context.eventLoop.scheduleTask(in: .milliseconds(Int64(timeout))) { running.interrupt(.deadlineExceeded) }
+        let deadline = request.timeoutMilliseconds.map { NIODeadline.now() + .milliseconds(Int64($0)) }
+        let started = self.machine.callStarted(callID, running, deadline: deadline)
+        if started.becameBusy {
+            self.reportIdle(false)
+            self.timer?.cancel()
+            self.timer = nil
         }
-        if self.calls.isEmpty { self.reportIdle(false) }
-        self.calls[callID] = (running, deadline)
-        self.timer?.cancel()
-        self.timer = nil
+        if let at = started.armDeadlineTimer { self.armDeadlineTimer(at: at, on: context.eventLoop) }
     }
 
     /// Writes the RESPONSEs that came back through the outbox, with one flush.
@@ -204,40 +185,38 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     /// Writes a call's RESPONSE (once) and closes a drained connection.
-    func complete(callID: UInt32, _ response: Response) {
-        guard let call = self.calls.removeValue(forKey: callID) else { return }
-        call.deadline?.cancel()
+    private func complete(callID: UInt32, _ response: Response) {
+        guard let answered = self.machine.callAnswered(callID) else { return }
         self.write(callID: callID, response)
-        if self.calls.isEmpty {
-            self.reportIdle(true)
-            if !self.closeIfDrained() { self.armIdleTimer() }
-        }
+        if answered.becameIdle { self.reportIdle(true) }
+        if answered.close { self.close() }
+        if answered.startIdleTimer { self.armIdleTimer() }
         self.resumeReadingIfPossible()
     }
 
     // MARK: backpressure
 
-    private var isReadingPaused: Bool {
-        guard let context = self.context else { return false }
-        return self.readsStopped || !context.channel.isWritable
-    }
-
     /// An immediate call is activity: the connection is not idle (for the idle timeout and for eviction).
     /// The registry hears of it at most once a second.
     private func immediateAnswered() {
         let now = NIODeadline.now()
-        self.lastImmediate = now
-        if self.calls.isEmpty, now - self.lastIdleReport > .seconds(1) {
+        self.machine.immediateCallAnswered(at: now)
+        if self.machine.callsInFlight == 0, now - self.lastIdleReport > .seconds(1) {
             self.lastIdleReport = now
             self.reportIdle(true)
         }
     }
 
+    private var shouldRead: Bool {
+        guard let context = self.context else { return true }
+        return self.machine.shouldRead(isWritable: context.channel.isWritable)
+    }
+
     func read(context: ChannelHandlerContext) {
-        if self.isReadingPaused {
-            self.readPending = true
-        } else {
+        if self.shouldRead {
             context.read()
+        } else {
+            self.readPending = true
         }
     }
 
@@ -247,32 +226,27 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     private func resumeReadingIfPossible() {
-        guard self.readPending, !self.isReadingPaused, let context = self.context else { return }
+        guard self.readPending, self.shouldRead, let context = self.context else { return }
         self.readPending = false
         context.read()
     }
 
+    // MARK: ending
+
     /// Sends GOAWAY NO_ERROR with the highest call id received, then closes once calls are answered.
     func beginDrain(reason: String = "server shutting down") {
-        switch self.state {
-        case .open, .awaitingHello:
-            self.state = .draining(lastCallID: self.highestCallID)
-            self.context?.writeAndFlush(
-                self.wrapOutboundOut(.frame(.goAway(GoAway(lastCallID: self.highestCallID, errorCode: .noError, debug: reason)))),
-                promise: nil
-            )
-            self.closeIfDrained()
-        case .draining, .closed:
-            break
-        }
+        guard case .sendGoAway(let lastCallID, let close) = self.machine.beginDrain() else { return }
+        self.context?.writeAndFlush(
+            self.wrapOutboundOut(.frame(.goAway(GoAway(lastCallID: lastCallID, errorCode: .noError, debug: reason)))),
+            promise: nil
+        )
+        if close { self.close() }
     }
 
-    /// Closes a draining connection once its calls are answered: after its last answer is written (or
-    /// ``closeLinger`` has passed, for a peer that does not read), so that no answer is dropped.
-    @discardableResult
-    private func closeIfDrained() -> Bool {
-        guard case .draining = self.state, self.calls.isEmpty, let context = self.context else { return false }
-        self.state = .closed
+    /// Closes the connection after its last answer is written (or ``closeLinger`` has passed, for a peer
+    /// that does not read), so that no answer is dropped.
+    private func close() {
+        guard let context = self.context else { return }
         context.flush()
         let linger = context.eventLoop.scheduleTask(in: Self.closeLinger) { context.close(promise: nil) }
         if let lastWrite = self.lastWrite {
@@ -284,18 +258,16 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             linger.cancel()
             context.close(promise: nil)
         }
-        return true
     }
 
     private func write(callID: UInt32, _ response: Response) {
         guard let context = self.context, context.channel.isActive else { return }
         var response = response
-        // A response over the client's limits would be a connection error on its side, failing every
-        // call: it fails this call only (SPEC.md section 4.1).
-        if response.encodedLength > self.peerLimits.maxFrameSize || response.metadata.userEncodedLength > self.peerLimits.maxMetadataSize {
+        if !self.machine.fitsPeerLimits(frameSize: response.encodedLength, metadataSize: response.metadata.userEncodedLength) {
+            let limits = self.machine.peerLimits
             response = Response(
                 code: StatusCode.resourceExhausted.rawValue,
-                message: "The response of \(response.encodedLength) bytes is over the client's limits (frame \(self.peerLimits.maxFrameSize), metadata \(self.peerLimits.maxMetadataSize))."
+                message: "The response of \(response.encodedLength) bytes is over the client's limits (frame \(limits.maxFrameSize), metadata \(limits.maxMetadataSize))."
             )
         }
         let written = context.eventLoop.makePromise(of: Void.self)
@@ -313,13 +285,12 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // After a connection error the decoder refuses whatever bytes still come; the calls GOAWAY named
         // are being answered, so those refusals are not a reason to close early.
-        if self.readsStopped, !(error is IOError) { return }
+        if self.machine.ignoresDecodingErrors, !(error is IOError) { return }
         if let error = error as? WireError {
             self.logger.info("rpc.connection_error", metadata: ["error.code": "\(error.code)", "error.message": "\(error.message)"])
             self.connectionError(error.goAwayErrorCode, error.message)
         } else {
             self.logger.debug("rpc.connection_failed", metadata: ["error": "\(error)"])
-            self.state = .closed
             context.close(promise: nil)
         }
     }
@@ -327,44 +298,28 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// Sends GOAWAY with `code`, reads nothing more, answers the calls already running (the GOAWAY's
     /// `last_call_id` names the highest of them: each will be answered), then closes (SPEC.md 9.1).
     private func connectionError(_ code: GoAway.ErrorCode, _ message: String) {
-        guard let context = self.context, !self.readsStopped else { return }
-        if case .closed = self.state { return }
-        self.readsStopped = true
-        let lastCallID = self.calls.keys.max() ?? 0
-        self.state = .draining(lastCallID: lastCallID)
-        let goAway = GoAway(lastCallID: lastCallID, errorCode: code, debug: message)
+        guard let context = self.context, case .sendGoAway(let goAway, let close) = self.machine.connectionError(code, message) else {
+            return
+        }
         let written = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(self.wrapOutboundOut(.frame(.goAway(goAway))), promise: written)
         self.lastWrite = written.futureResult
-        self.closeIfDrained()
+        if close { self.close() }
     }
 
     /// The peer shut down its sending side (or closed): with no partial frame left, that is the end of
     /// its calls, and those already received are answered before the connection closes.
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let event = event as? ChannelEvent, event == .inputClosed {
-            switch self.state {
-            case .awaitingHello:
-                self.state = .closed
-                context.close(promise: nil)
-            case .open:
-                self.state = .draining(lastCallID: self.highestCallID)
-                self.closeIfDrained()
-            case .draining, .closed:
-                break
-            }
+        if let event = event as? ChannelEvent, event == .inputClosed, self.machine.inputClosed() == .close {
+            self.close()
         }
         context.fireUserInboundEventTriggered(event)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        self.state = .closed
         self.timer?.cancel()
-        for call in self.calls.values {
-            call.deadline?.cancel()
-            call.call.interrupt(.cancelled)
-        }
-        self.calls.removeAll()
+        self.deadlineTimer?.cancel()
+        for call in self.machine.channelClosed() { call.interrupt(.cancelled) }
         context.fireChannelInactive()
     }
 
@@ -373,28 +328,38 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.outbox = nil  // it refers back to this handler
     }
 
-    private func armIdleTimer(after delay: Duration? = nil) {
-        guard case .open = self.state else { return }
-        self.arm(after: delay ?? self.configuration.idleTimeout) { handler in
-            // Immediate calls do not re-arm the timer (that would cost a timer per call): it checks them
-            // when it fires.
-            if let last = handler.lastImmediate {
-                let quiet = NIODeadline.now() - last
-                let idle = TimeAmount(handler.configuration.idleTimeout)
-                if quiet < idle {
-                    handler.armIdleTimer(after: .nanoseconds((idle - quiet).nanoseconds))
-                    return
-                }
-            }
-            handler.logger.debug("rpc.connection_idle")
-            handler.beginDrain(reason: "idle timeout")
+    // MARK: timers
+
+    private func armDeadlineTimer(at deadline: NIODeadline, on eventLoop: any EventLoop) {
+        self.deadlineTimer?.cancel()
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        self.deadlineTimer = eventLoop.scheduleTask(deadline: deadline) {
+            let handler = bound.value
+            let (expired, next) = handler.machine.deadlineTimerFired(now: .now())
+            for call in expired { call.interrupt(.deadlineExceeded) }
+            if let next { handler.armDeadlineTimer(at: next, on: eventLoop) } else { handler.deadlineTimer = nil }
         }
     }
 
-    private func arm(after delay: Duration, _ body: @escaping (ServerConnectionHandler) -> Void) {
+    private func armIdleTimer(after delay: TimeAmount? = nil) {
+        guard self.machine.phase == .open else { return }
+        self.arm(after: delay ?? TimeAmount(self.configuration.idleTimeout)) { handler in
+            switch handler.machine.idleTimerFired(now: .now()) {
+            case .drain:
+                handler.logger.debug("rpc.connection_idle")
+                handler.beginDrain(reason: "idle timeout")
+            case .armAgain(let after):
+                handler.armIdleTimer(after: after)
+            case .none:
+                break
+            }
+        }
+    }
+
+    private func arm(after delay: TimeAmount, _ body: @escaping (ServerConnectionHandler) -> Void) {
         guard let context = self.context else { return }
         self.timer?.cancel()
         let bound = NIOLoopBound((handler: self, body: body), eventLoop: context.eventLoop)
-        self.timer = context.eventLoop.scheduleTask(in: TimeAmount(delay)) { bound.value.body(bound.value.handler) }
+        self.timer = context.eventLoop.scheduleTask(in: delay) { bound.value.body(bound.value.handler) }
     }
 }

@@ -1,0 +1,251 @@
+import NIOCore
+import RPCCodec
+
+/// The rules of one server connection (SPEC.md sections 3-9) as a value: the handler reports what
+/// happened (a frame read, a call answered, a timer, the peer's end of stream, shutdown) and performs
+/// the action returned. No channel, no clock of its own (times are passed in): unit-tested alone.
+///
+/// `Call` is what the handler needs to interrupt a call in flight.
+struct ServerConnectionStateMachine<Call> {
+    enum Phase: Equatable {
+        case awaitingHello
+        case open
+        /// GOAWAY sent or received: calls above `lastCallID` are ignored; close once the rest are answered.
+        case draining(lastCallID: UInt32)
+        /// Closing or closed: nothing more is sent but what is already owed.
+        case closed
+    }
+
+    private struct Running {
+        var call: Call
+        /// Nil once the deadline fired (or for a call without one).
+        var deadline: NIODeadline?
+    }
+
+    let maxConcurrentCalls: Int
+    let idleTimeout: TimeAmount
+    private(set) var phase = Phase.awaitingHello
+    /// The client's receive limits, from its HELLO: no RESPONSE is sent over them.
+    private(set) var peerLimits = WireLimits.defaults
+    private(set) var highestCallID: UInt32 = 0
+    /// After a connection error nothing more is read (SPEC.md section 9.1).
+    private(set) var readsStopped = false
+    private var calls: [UInt32: Running] = [:]
+    /// When the deadline timer is set to fire, if it is.
+    private var deadlineTimer: NIODeadline?
+    /// When a call that takes no slot (health) was last answered: activity for the idle timeout.
+    private var lastImmediate: NIODeadline?
+
+    init(maxConcurrentCalls: Int, idleTimeout: TimeAmount) {
+        self.maxConcurrentCalls = maxConcurrentCalls
+        self.idleTimeout = idleTimeout
+    }
+
+    var callsInFlight: Int { self.calls.count }
+
+    // MARK: reading
+
+    /// Whether to read more from the socket: not after a connection error, nor while the peer is not
+    /// reading what was written (the channel is above its high-water mark).
+    func shouldRead(isWritable: Bool) -> Bool {
+        !self.readsStopped && isWritable
+    }
+
+    enum OnHello: Equatable {
+        case startIdleTimer
+        case connectionError(GoAway.ErrorCode, String)
+    }
+
+    mutating func receivedHello(_ hello: Hello) -> OnHello {
+        guard hello.negotiatedVersion(with: Hello()) >= 1 else { return .connectionError(.handshakeFailed, "no common protocol version") }
+        self.peerLimits = hello.limits
+        if case .awaitingHello = self.phase { self.phase = .open }
+        return .startIdleTimer
+    }
+
+    enum OnRequest: Equatable {
+        /// Decode and run it.
+        case process
+        /// A call above the `last_call_id` of a GOAWAY: not processed, not answered.
+        case ignore
+        case connectionError(GoAway.ErrorCode, String)
+    }
+
+    mutating func receivedRequest(callID: UInt32) -> OnRequest {
+        guard callID > self.highestCallID else {
+            return .connectionError(.protocolError, "call id \(callID) is not above \(self.highestCallID)")
+        }
+        self.highestCallID = callID
+        if case .draining(let last) = self.phase, callID > last { return .ignore }
+        return .process
+    }
+
+    /// Whether a call that needs a slot may start; otherwise it is answered RESOURCE_EXHAUSTED.
+    var hasFreeSlot: Bool { self.calls.count < self.maxConcurrentCalls }
+
+    struct OnCallStarted: Equatable {
+        /// The connection was idle: it is busy now (cancel the idle timer, tell the registry).
+        var becameBusy: Bool
+        /// Set (or move) the one deadline timer to fire then.
+        var armDeadlineTimer: NIODeadline?
+    }
+
+    mutating func callStarted(_ callID: UInt32, _ call: Call, deadline: NIODeadline?) -> OnCallStarted {
+        let becameBusy = self.calls.isEmpty
+        self.calls[callID] = Running(call: call, deadline: deadline)
+        var arm: NIODeadline?
+        if let deadline, self.deadlineTimer.map({ deadline < $0 }) ?? true {
+            self.deadlineTimer = deadline
+            arm = deadline
+        }
+        return OnCallStarted(becameBusy: becameBusy, armDeadlineTimer: arm)
+    }
+
+    /// A call that takes no slot was answered (it keeps the connection from idling out).
+    mutating func immediateCallAnswered(at now: NIODeadline) {
+        self.lastImmediate = now
+    }
+
+    /// One timer serves every call's deadline: it is set for the earliest and, when it fires, interrupts
+    /// the calls whose deadline passed and is set again for the next. Answered calls leave it alone (it
+    /// then fires for nothing, once), so a call costs no timer of its own.
+    mutating func deadlineTimerFired(now: NIODeadline) -> (expired: [Call], armAgain: NIODeadline?) {
+        self.deadlineTimer = nil
+        var expired: [Call] = []
+        var next: NIODeadline?
+        for (id, running) in self.calls {
+            guard let deadline = running.deadline else { continue }
+            if deadline <= now {
+                expired.append(running.call)
+                self.calls[id]?.deadline = nil
+            } else if next.map({ deadline < $0 }) ?? true {
+                next = deadline
+            }
+        }
+        self.deadlineTimer = next
+        return (expired, next)
+    }
+
+    /// The call the client cancelled, if it is in flight.
+    func cancelReceived(callID: UInt32) -> Call? {
+        self.calls[callID]?.call
+    }
+
+    struct OnCallAnswered: Equatable {
+        /// No call is in flight now (tell the registry).
+        var becameIdle: Bool
+        /// Draining and the last call answered: close once the answers are written.
+        var close: Bool
+        /// Idle and open: start the idle timer.
+        var startIdleTimer: Bool
+    }
+
+    /// A call's answer is ready. Nil when the call is not in flight (answered already): write nothing.
+    mutating func callAnswered(_ callID: UInt32) -> OnCallAnswered? {
+        guard self.calls.removeValue(forKey: callID) != nil else { return nil }
+        guard self.calls.isEmpty else { return OnCallAnswered(becameIdle: false, close: false, startIdleTimer: false) }
+        let close = self.closeIfDrained()
+        return OnCallAnswered(becameIdle: true, close: close, startIdleTimer: !close && self.phase == .open)
+    }
+
+    /// Whether a RESPONSE of these sizes fits the client's HELLO limits; one that does not would be a
+    /// connection error at the client, failing every call, so it fails this call only (SPEC.md 4.1).
+    func fitsPeerLimits(frameSize: Int, metadataSize: Int) -> Bool {
+        frameSize <= self.peerLimits.maxFrameSize && metadataSize <= self.peerLimits.maxMetadataSize
+    }
+
+    // MARK: ending
+
+    enum OnIdleTimer: Equatable {
+        case drain
+        case armAgain(after: TimeAmount)
+        case none
+    }
+
+    /// The idle timer (armed when the last call was answered) fired.
+    func idleTimerFired(now: NIODeadline) -> OnIdleTimer {
+        guard self.phase == .open, self.calls.isEmpty else { return .none }
+        if let last = self.lastImmediate, now - last < self.idleTimeout {
+            return .armAgain(after: self.idleTimeout - (now - last))
+        }
+        return .drain
+    }
+
+    /// The client sent GOAWAY: it sends no more calls. Returns whether to close now.
+    mutating func goAwayReceived() -> Bool {
+        guard case .open = self.phase else { return false }
+        self.phase = .draining(lastCallID: self.highestCallID)
+        return self.closeIfDrained()
+    }
+
+    enum OnDrain: Equatable {
+        /// Send GOAWAY `NO_ERROR` naming `lastCallID`; close now when `close`.
+        case sendGoAway(lastCallID: UInt32, close: Bool)
+        case none
+    }
+
+    /// Graceful shutdown, idle timeout or eviction.
+    mutating func beginDrain() -> OnDrain {
+        switch self.phase {
+        case .open, .awaitingHello:
+            self.phase = .draining(lastCallID: self.highestCallID)
+            return .sendGoAway(lastCallID: self.highestCallID, close: self.closeIfDrained())
+        case .draining, .closed:
+            return .none
+        }
+    }
+
+    enum OnConnectionError: Equatable {
+        /// Send this GOAWAY and read nothing more; close now when `close`, else once the calls it names
+        /// are answered.
+        case sendGoAway(GoAway, close: Bool)
+        case none
+    }
+
+    /// A connection error (SPEC.md 9.1): GOAWAY names the highest call still running, every call it
+    /// covers is answered, and nothing more is read.
+    mutating func connectionError(_ code: GoAway.ErrorCode, _ message: String) -> OnConnectionError {
+        guard !self.readsStopped, self.phase != .closed else { return .none }
+        self.readsStopped = true
+        let lastCallID = self.calls.keys.max() ?? 0
+        self.phase = .draining(lastCallID: lastCallID)
+        return .sendGoAway(GoAway(lastCallID: lastCallID, errorCode: code, debug: message), close: self.closeIfDrained())
+    }
+
+    /// After a connection error the peer's later bytes fail to decode too; those failures are not new
+    /// errors (the calls GOAWAY named are still being answered).
+    var ignoresDecodingErrors: Bool { self.readsStopped }
+
+    enum OnInputClosed: Equatable {
+        case close
+        case none
+    }
+
+    /// The peer shut down its sending side (with no partial frame): its calls are answered, then close.
+    mutating func inputClosed() -> OnInputClosed {
+        switch self.phase {
+        case .awaitingHello:
+            self.phase = .closed
+            return .close
+        case .open:
+            self.phase = .draining(lastCallID: self.highestCallID)
+            return self.closeIfDrained() ? .close : .none
+        case .draining, .closed:
+            return .none
+        }
+    }
+
+    /// The channel closed (or failed): the calls still in flight, to interrupt.
+    mutating func channelClosed() -> [Call] {
+        self.phase = .closed
+        defer { self.calls.removeAll() }
+        return self.calls.values.map(\.call)
+    }
+
+    /// Draining with nothing in flight: the connection closes (once its last answers are written).
+    private mutating func closeIfDrained() -> Bool {
+        guard case .draining = self.phase, self.calls.isEmpty else { return false }
+        self.phase = .closed
+        return true
+    }
+}
