@@ -62,7 +62,9 @@ let package = Package(
                 lifecycle,
             ]
         ),
-        .executableTarget(name: "feedbackctl", dependencies: ["FeedbackClient", "FeedbackAuth", argumentParser]),
+        .executableTarget(
+            name: "feedbackctl", dependencies: ["FeedbackClient", "FeedbackAuth", "FeedbackProtos", "RPCCodec", "RPCCore", nioCore, argumentParser]
+        ),
         // The original endpoint's compatibility promise: Python-`json`-compatible parsing, pydantic-lax
         // integers and FastAPI-shaped validation errors. Pure Swift; no HTTP, no RPC.
         .target(name: "FastAPICompat"),

@@ -16,8 +16,15 @@ struct Bench: AsyncParsableCommand {
             """
     )
 
-    enum Method: String, ExpressibleByArgument, CaseIterable {
+    enum Method: String, ExpressibleByArgument, CaseIterable, Sendable {
         case submit, health
+    }
+
+    enum Engine: String, ExpressibleByArgument, CaseIterable {
+        /// Pipelined frames on blocking sockets, a thread per connection: a few µs per call.
+        case lean
+        /// The Swift client library (`FeedbackClient`), a task per call in flight: measures the client too.
+        case client
     }
 
     @Option(help: "feedbackd's Unix socket.") var socket: String = "/tmp/feedback.sock"
@@ -31,6 +38,8 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "submit or health.") var method: Method = .submit
     @Option(help: "SubmitFeedback's writes go to interaction ids 1...N.") var rows: Int64 = 10_000
     @Option(help: "Deadline of each call, in milliseconds.") var timeoutMs: Int64 = 10_000
+    @Option(help: "lean: pipelined frames, a thread per connection (measures feedbackd); client: the Swift client library.")
+    var engine: Engine = .lean
     @Flag(help: "Print one JSON object: calls, calls_per_second, latency_us {p50, p90, p99, p999, max}, errors.")
     var json = false
 
@@ -53,12 +62,37 @@ struct Bench: AsyncParsableCommand {
                 secret: Array(try developmentSecret(file: self.secretFile).utf8), subject: "bench", ttl: .seconds(86_400)
             )
         }
+        let run = BenchRun(limit: self.calls, until: ContinuousClock.now + .milliseconds(Int64(self.duration * 1000)))
+        let start = ContinuousClock.now
+        let results: WorkerResult
+        switch self.engine {
+        case .lean:
+            let load = LeanLoad(
+                socket: self.socket, method: self.method, token: token, rows: self.rows, timeoutMs: self.timeoutMs, inFlight: self.concurrency
+            )
+            let connections = self.connections
+            let all = try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { _ = await run.reportProgress(since: start) }
+                defer { group.cancelAll() }
+                return try await LeanLoad.run(load, connections: connections, run)
+            }
+            results = all.reduce(into: WorkerResult()) { merged, result in
+                merged.latencies += result.latencies
+                merged.errors.merge(result.errors, uniquingKeysWith: +)
+            }
+        case .client:
+            results = await self.runClients(token: token, run: run, start: start)
+        }
+        let elapsed = ContinuousClock.now - start
+        self.report(results, elapsed: elapsed)
+    }
+
+    /// The load through `FeedbackClient`: one task per call in flight.
+    private func runClients(token: String, run: BenchRun, start: ContinuousClock.Instant) async -> WorkerResult {
         let clients = (0..<self.connections).map { _ in
             FeedbackClient(socketPath: self.socket, defaultTimeout: .milliseconds(self.timeoutMs))
         }
-        let run = BenchRun(limit: self.calls, until: ContinuousClock.now + .milliseconds(Int64(self.duration * 1000)))
         let (method, rows, concurrency) = (self.method, self.rows, self.concurrency)
-        let start = ContinuousClock.now
         let results = await withTaskGroup(of: WorkerResult.self) { group in
             group.addTask { await run.reportProgress(since: start) }
             for worker in 0..<concurrency {
@@ -91,8 +125,11 @@ struct Bench: AsyncParsableCommand {
             }
             return merged
         }
-        let elapsed = ContinuousClock.now - start
         for client in clients { await client.close() }
+        return results
+    }
+
+    private func report(_ results: WorkerResult, elapsed: Duration) {
         FileHandle.standardError.write(Data("\n".utf8))
         let summary = LatencySummary(results.latencies)
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
@@ -104,7 +141,7 @@ struct Bench: AsyncParsableCommand {
                 "latency_us": ["p50": summary.p50, "p90": summary.p90, "p99": summary.p99, "p999": summary.p999, "max": summary.max],
                 "errors": results.errors,
             ]
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
             print(String(decoding: data, as: UTF8.self))
         } else {
             print(String(format: "%d calls in %.2f s: %.0f calls/s", results.latencies.count, seconds, rate))
@@ -147,7 +184,7 @@ final class BenchRun: Sendable {
     /// Rewrites one line on stderr every second until the run is over.
     func reportProgress(since start: ContinuousClock.Instant) async -> WorkerResult {
         var last = 0
-        while true {
+        while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(1))
             let done = self.done.load(ordering: .relaxed)
             let over = self.limit.map { done >= $0 } ?? (ContinuousClock.now >= self.until)
@@ -156,6 +193,7 @@ final class BenchRun: Sendable {
             last = done
             if over { return WorkerResult() }
         }
+        return WorkerResult()
     }
 }
 
