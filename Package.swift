@@ -44,7 +44,10 @@ let package = Package(
         // The SQLite store (GRDB on the system libsqlite3) with group commit.
         .target(
             name: "FeedbackSQLite",
-            dependencies: ["FeedbackDomain", .product(name: "GRDB", package: "GRDB.swift"), logging, lifecycle]
+            dependencies: [
+                "FeedbackDomain", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                logging, lifecycle,
+            ]
         ),
         // JWT verification and development-token minting (jwt-kit).
         .target(name: "FeedbackAuth", dependencies: [.product(name: "JWTKit", package: "jwt-kit")]),

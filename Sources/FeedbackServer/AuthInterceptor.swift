@@ -23,7 +23,11 @@ public struct AuthInterceptor: ServerInterceptor {
             guard let token = try self.verifier.verifyWithoutWaiting(authorization: context.metadataValue("authorization")) else {
                 return nil
             }
-            return Self.authenticated(context, as: token)
+            // No logger metadata here (the call's log line is built only when it is logged): the
+            // principal is on the context.
+            var context = context
+            context.principal = token.subject
+            return context
         } catch {
             context.logger.info("rpc.auth_failed", metadata: ["auth.reason": "\(error)"])
             throw error.rpcError

@@ -49,9 +49,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var timer: Scheduled<Void>?
     /// The one timer for every call's deadline (``ServerConnectionStateMachine/deadlineTimerFired(now:)``).
     private var deadlineTimer: Scheduled<Void>?
-    private var flushPending = false
-    /// Inside ``complete(_:)``: one flush at the end instead of one per answer.
-    private var completingBatch = false
+    /// Inside `channelRead` or ``complete(_:)``: answers are flushed once at the end (in
+    /// `channelReadComplete`, or after the batch), one syscall for all of them.
+    private var flushDeferred = false
+    private var needsFlush = false
     /// A `read()` withheld while reading is paused, to be issued when it resumes.
     private var readPending = false
     /// The last RESPONSE or GOAWAY written: the connection closes once it is out.
@@ -101,6 +102,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        self.flushDeferred = true
         switch self.unwrapInboundIn(data) {
         case .hello(let hello):
             switch self.machine.receivedHello(hello) {
@@ -116,7 +118,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         case .cancel(let callID):
             self.machine.cancelReceived(callID: callID)?.interrupt(.cancelled)
         case .ping(let opaque):
-            context.writeAndFlush(self.wrapOutboundOut(.frame(.pong(opaque))), promise: nil)
+            context.write(self.wrapOutboundOut(.frame(.pong(opaque))), promise: nil)
+            self.needsFlush = true
         case .pong:
             break
         case .goAway:
@@ -124,6 +127,19 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         case .response:
             break  // the decoder rejects it for a server
         }
+    }
+
+    /// The end of a read: everything answered while reading goes out in one flush.
+    func channelReadComplete(context: ChannelHandlerContext) {
+        self.flushDeferred = false
+        self.flushIfNeeded()
+        context.fireChannelReadComplete()
+    }
+
+    private func flushIfNeeded() {
+        guard self.needsFlush else { return }
+        self.needsFlush = false
+        self.context?.flush()
     }
 
     private func process(callID: UInt32, payload: ByteBuffer) {
@@ -178,10 +194,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     /// Writes the RESPONSEs that came back through the outbox, with one flush.
     func complete(_ batch: [(callID: UInt32, response: Response)]) {
-        self.completingBatch = true
+        let wasDeferred = self.flushDeferred
+        self.flushDeferred = true
         for (callID, response) in batch { self.complete(callID: callID, response) }
-        self.completingBatch = false
-        self.context?.flush()
+        self.flushDeferred = wasDeferred
+        if !wasDeferred { self.flushIfNeeded() }
     }
 
     /// Writes a call's RESPONSE (once) and closes a drained connection.
@@ -273,13 +290,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         let written = context.eventLoop.makePromise(of: Void.self)
         context.write(self.wrapOutboundOut(.response(callID: callID, response)), promise: written)
         self.lastWrite = written.futureResult
-        // Responses that complete in the same event-loop tick share one flush (one syscall).
-        guard !self.flushPending, !self.completingBatch else { return }
-        self.flushPending = true
-        context.eventLoop.assumeIsolated().execute {
-            self.flushPending = false
-            self.context?.flush()
-        }
+        self.needsFlush = true
+        if !self.flushDeferred { self.flushIfNeeded() }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

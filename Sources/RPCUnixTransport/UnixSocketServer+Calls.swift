@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import RPCCodec
 import RPCCore
+import Synchronization
 
 extension UnixSocketServer {
     /// How a call ended: the handler's result, or the deadline or a CANCEL first.
@@ -196,10 +197,20 @@ extension UnixSocketServer {
         return response
     }
 
-    /// A random 16-hex-digit request id for calls that came without one.
+    /// A 16-hex-digit request id for calls that came without one: a random prefix drawn once per
+    /// process and a counter, so ids are unique within a run and unlikely to repeat across restarts,
+    /// without asking the kernel for randomness on every call.
     static func makeRequestID() -> String {
-        let value = UInt64.random(in: .min ... .max)
-        let hex = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
+        let value = requestIDPrefix << 32 | UInt64(requestIDCounter.wrappingAdd(1, ordering: .relaxed).newValue)
+        return String(unsafeUninitializedCapacity: 16) { buffer in
+            let digits: StaticString = "0123456789abcdef"
+            for index in 0..<16 {
+                buffer[index] = digits.utf8Start[Int(value >> (60 - 4 * UInt64(index)) & 0xF)]
+            }
+            return 16
+        }
     }
 }
+
+private let requestIDPrefix = UInt64(UInt32.random(in: .min ... .max))
+private let requestIDCounter = Atomic<UInt32>(0)

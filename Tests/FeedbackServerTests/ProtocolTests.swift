@@ -118,12 +118,17 @@ struct ProtocolTests {
             let raw = try RawConnection(path: path)
             try raw.send(callID: 1, request(TestService.echo, metadata: [("x-request-id", "abc-123")]))
             try raw.send(callID: 2, request(TestService.echo))
+            try raw.send(callID: 3, request(TestService.echo))
             var ids: [UInt32: String] = [:]
-            while ids.count < 2, let frame = try await raw.receiveSkippingHello() {
+            while ids.count < 3, let frame = try await raw.receiveSkippingHello() {
                 if let (id, response) = frame.response { ids[id] = response.metadata.first("x-request-id") }
             }
             #expect(ids[1] == "abc-123")
-            #expect(ids[2]?.count == 16)
+            for made in [ids[2], ids[3]] {
+                #expect(made?.count == 16)
+                #expect(made?.allSatisfy(\.isHexDigit) == true)
+            }
+            #expect(ids[2] != ids[3], "each call gets an id of its own")
         }
     }
 

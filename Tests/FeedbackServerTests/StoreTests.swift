@@ -311,16 +311,23 @@ struct StoreTests {
         }
     }
 
-    @Test("the audit trail stores every byte of the signed subject, NUL included")
+    @Test("the audit trail stores every byte of the signed subject, NUL included; an empty subject is empty, not NULL")
     func subjectBytes() async throws {
         try await withTemporaryDirectory { directory in
             let path = directory + "/chat.db"
             try seedDatabase(at: path, interactions: 1...3)
             try await withRunningStore(SQLiteConfiguration(path: path)) { store in
                 try await store.submit(.init(interactionID: 1, rating: .positive, subject: "a\u{0}b\u{1F600}"))
+                // A token without `sub` has an empty subject: stored as '' (the column is NOT NULL), and
+                // the batch it shares with another rating succeeds.
+                async let empty: Void = store.submit(.init(interactionID: 2, rating: .negative, subject: ""))
+                async let other: Void = store.submit(.init(interactionID: 3, rating: .positive, subject: "c"))
+                _ = try await (empty, other)
             }
-            let hex = try runProcess("/usr/bin/sqlite3", [path, "SELECT hex(CAST(subject AS BLOB)), typeof(subject) FROM feedback_events"])
-            #expect(hex.trimmingCharacters(in: .whitespacesAndNewlines) == "610062F09F9880|text")
+            let hex = try runProcess(
+                "/usr/bin/sqlite3", [path, "SELECT hex(CAST(subject AS BLOB)), typeof(subject) FROM feedback_events ORDER BY interaction_id"]
+            )
+            #expect(hex.trimmingCharacters(in: .whitespacesAndNewlines) == "610062F09F9880|text\n|text\n63|text")
         }
     }
 
