@@ -31,7 +31,7 @@ func report(_ name: String, iterations: Int, since start: ContinuousClock.Instan
 }
 
 func run(iterations: Int) throws -> Int {
-    var metadata = Metadata()
+    var metadata = WireMetadata()
     try metadata.add("authorization", "Bearer " + jwt)
     try metadata.add("x-request-id", "req-7f3a9c21")
     let message: [UInt8] = try Feedback_V1_SubmitFeedbackRequest.with {
@@ -44,7 +44,7 @@ func run(iterations: Int) throws -> Int {
         metadata: metadata,
         body: ByteBuffer(bytes: message)
     )
-    var responseMetadata = Metadata()
+    var responseMetadata = WireMetadata()
     try responseMetadata.add("x-request-id", "req-7f3a9c21")
     let response = Response(code: 0, metadata: responseMetadata)
 

@@ -1,28 +1,29 @@
 @_exported import RPCCore
 import FeedbackProtos
-import NIOCore
-import RPCCodec
 import RPCUnixTransport
 import SwiftProtobuf
-import Synchronization
 
 /// A client of feedbackd for co-located Swift services.
 ///
-/// One connection, opened on first use, multiplexes every concurrent call. After a GOAWAY or a dropped
-/// connection the next call reconnects; a call the server did not process (GOAWAY before it ran) is
-/// retried once on the new connection. Every failure is an ``RPCError`` with the status code and message.
+/// Over the Unix socket (``init(socketPath:defaultTimeout:connectTimeout:)``) one connection, opened on
+/// first use, multiplexes every concurrent call; after a GOAWAY or a dropped connection the next call
+/// reconnects, and a call the server did not process is retried once. Over any other ``ClientTransport``
+/// (``InProcessTransport`` in tests) the same calls reach the same handlers. Every failure is an
+/// ``RPCError`` with the status code, message and metadata.
 public final class FeedbackClient: Sendable {
-    public let socketPath: String
     /// The timeout of calls that do not set their own; nil waits forever.
     public let defaultTimeout: Duration?
-    /// How long connecting (and the HELLO exchange) may take.
-    public let connectTimeout: Duration
-    private let connection = Mutex<ClientConnection?>(nil)
+    private let transport: any ClientTransport
 
-    public init(socketPath: String, defaultTimeout: Duration? = .seconds(10), connectTimeout: Duration = .seconds(5)) {
-        self.socketPath = socketPath
+    public init(transport: any ClientTransport, defaultTimeout: Duration? = .seconds(10)) {
+        self.transport = transport
         self.defaultTimeout = defaultTimeout
-        self.connectTimeout = connectTimeout
+    }
+
+    /// A client of the feedbackd listening on `socketPath`.
+    /// - Parameter connectTimeout: how long connecting (and the HELLO exchange) may take.
+    public convenience init(socketPath: String, defaultTimeout: Duration? = .seconds(10), connectTimeout: Duration = .seconds(5)) {
+        self.init(transport: UnixClientTransport(socketPath: socketPath, connectTimeout: connectTimeout), defaultTimeout: defaultTimeout)
     }
 
     /// Rates an interaction: `rating` 1 (positive) or -1 (negative).
@@ -42,9 +43,9 @@ public final class FeedbackClient: Sendable {
         var message = Feedback_V1_SubmitFeedbackRequest()
         message.interactionID = interactionID
         message.rating = rating
-        var metadata = [("authorization", "Bearer \(token)")]
-        if let requestID { metadata.append(("x-request-id", requestID)) }
-        if let traceparent { metadata.append(("traceparent", traceparent)) }
+        var metadata: Metadata = [("authorization", "Bearer \(token)")]
+        if let requestID { metadata.add("x-request-id", requestID) }
+        if let traceparent { metadata.add("traceparent", traceparent) }
         _ = try await self.unary(
             method: MethodPaths.Feedback.submitFeedback, message: message, metadata: metadata,
             timeout: timeout, as: Feedback_V1_SubmitFeedbackResponse.self
@@ -55,8 +56,8 @@ public final class FeedbackClient: Sendable {
     /// - Throws: ``RPCError``: UNAUTHENTICATED or PERMISSION_DENIED for a token it refuses; UNAVAILABLE,
     ///   DEADLINE_EXCEEDED, ... when it cannot tell.
     public func verifyToken(token: String, timeout: Duration? = nil, requestID: String? = nil) async throws(RPCError) {
-        var metadata = [("authorization", "Bearer \(token)")]
-        if let requestID { metadata.append(("x-request-id", requestID)) }
+        var metadata: Metadata = [("authorization", "Bearer \(token)")]
+        if let requestID { metadata.add("x-request-id", requestID) }
         _ = try await self.unary(
             method: MethodPaths.Feedback.verifyToken, message: Feedback_V1_VerifyTokenRequest(), metadata: metadata,
             timeout: timeout, as: Feedback_V1_VerifyTokenResponse.self
@@ -80,70 +81,26 @@ public final class FeedbackClient: Sendable {
     public func unary<Output: SwiftProtobuf.Message>(
         method: String,
         message: some SwiftProtobuf.Message,
-        metadata: [(String, String)],
+        metadata: Metadata,
         timeout: Duration?,
         as: Output.Type
     ) async throws(RPCError) -> Output {
-        var wireMetadata = Metadata()
-        do {
-            for (key, value) in metadata { try wireMetadata.add(key, value) }
-        } catch {
-            throw RPCError(code: .invalidArgument, message: "Invalid metadata: \(error.message)")
-        }
         let body: [UInt8]
         do {
             body = try message.serializedBytes()
         } catch {
-            throw RPCError(code: .internal, message: "Cannot serialize the request: \(error)")
+            throw RPCError(code: .internal, message: "Cannot serialize the request: \(error)", cause: error)
         }
-        let request = Request(method: method, metadata: wireMetadata, body: ByteBuffer(bytes: body))
-        let response = try await self.call(request, timeout: timeout ?? self.defaultTimeout)
-        guard response.code == 0 else {
-            throw RPCError(code: StatusCode(rawValue: response.code).normalized, message: response.message)
-        }
+        let response = try await self.transport.unary(method: method, request: body, metadata: metadata, timeout: timeout ?? self.defaultTimeout)
         do {
-            return try Output(serializedBytes: Array(response.body.readableBytesView))
+            return try Output(serializedBytes: response.message)
         } catch {
-            throw RPCError(code: .internal, message: "Malformed response message: \(error)")
+            throw RPCError(code: .internal, message: "Malformed response message: \(error)", cause: error)
         }
     }
 
-    private func call(_ request: Request, timeout: Duration?) async throws(RPCError) -> Response {
-        for attempt in 0..<2 {
-            let connection = try await self.usableConnection()
-            do {
-                return try await connection.call(request, timeout: timeout)
-            } catch where error.cause == ClientConnection.notProcessedCause && attempt == 0 {
-                continue  // never reached the handler: safe to send again on a new connection
-            }
-        }
-        throw RPCError(code: .unavailable, message: "Server unavailable: calls were not processed.")
-    }
-
-    private func usableConnection() async throws(RPCError) -> ClientConnection {
-        if let current = self.connection.withLock({ $0 }), current.isUsable { return current }
-        let fresh: ClientConnection
-        do {
-            fresh = try await ClientConnection.connect(to: self.socketPath, timeout: self.connectTimeout)
-        } catch {
-            throw RPCError(code: .unavailable, message: "feedbackd is unreachable: \(error.message)")
-        }
-        let (winner, loser) = self.connection.withLock { current -> (ClientConnection, ClientConnection?) in
-            if let current, current.isUsable { return (current, fresh) }
-            let stale = current
-            current = fresh
-            return (fresh, stale)
-        }
-        if let loser { await loser.close() }
-        return winner
-    }
-
-    /// Lets calls in flight finish, then closes the connection.
+    /// Lets calls in flight finish, then closes the transport.
     public func close() async {
-        let current = self.connection.withLock { current -> ClientConnection? in
-            defer { current = nil }
-            return current
-        }
-        await current?.close()
+        await self.transport.close()
     }
 }

@@ -92,7 +92,7 @@ struct FeedbackRoutes<Context: RequestContext>: Sendable {
     private func response(for error: RPCError, context: Context) -> Response {
         context.logger.info("gateway.rpc_failed", metadata: ["rpc.status": "\(error.code.name)", "rpc.message": "\(error.message)"])
         if error.code == .unauthenticated { return Self.invalidToken(error.message) }
-        return GatewayResponse.detail(HTTPStatusMapping.httpStatus(for: error.code), HTTPStatusMapping.detail(for: error))
+        return GatewayResponse.detail(HTTPStatusMapping.httpStatus(for: error.code.status), HTTPStatusMapping.detail(for: error))
     }
 
     /// FastAPI's answer to a body it refused.

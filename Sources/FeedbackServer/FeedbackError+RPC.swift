@@ -10,8 +10,8 @@ extension FeedbackError: RPCErrorConvertible {
             RPCError(code: .invalidArgument, message: self.message)
         case .interactionNotFound:
             RPCError(code: .notFound, message: self.message)
-        case .storeUnavailable(let cause):
-            RPCError(code: .unavailable, message: self.message, cause: cause)
+        case .storeUnavailable:
+            RPCError(code: .unavailable, message: self.message, cause: self)
         case .cancelled:
             RPCError(code: .cancelled, message: self.message)
         }

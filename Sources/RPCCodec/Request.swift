@@ -7,14 +7,14 @@ public struct Request: Hashable, Sendable {
     public var method: String
     /// The relative timeout in milliseconds (`:timeout`). Encoding clamps it to 99,999,999.
     public var timeoutMilliseconds: UInt32?
-    public var metadata: Metadata
+    public var metadata: WireMetadata
     /// The serialized protobuf request message. A decoded request's body is a slice of the frame.
     public var body: ByteBuffer
 
     /// The largest `:timeout` that fits 8 digits.
     public static let maxTimeoutMilliseconds: UInt32 = 99_999_999
 
-    public init(method: String, timeoutMilliseconds: UInt32? = nil, metadata: Metadata = Metadata(), body: ByteBuffer) {
+    public init(method: String, timeoutMilliseconds: UInt32? = nil, metadata: WireMetadata = WireMetadata(), body: ByteBuffer) {
         self.method = method
         self.timeoutMilliseconds = timeoutMilliseconds
         self.metadata = metadata
@@ -67,7 +67,7 @@ public struct Request: Hashable, Sendable {
         }
         self.method = method
         self.timeoutMilliseconds = timeout
-        self.metadata = Metadata(validatedBlock: block, containsPseudoEntries: scanner.containsPseudoEntries)
+        self.metadata = WireMetadata(validatedBlock: block, containsPseudoEntries: scanner.containsPseudoEntries)
         self.body = payload
     }
 

@@ -6,11 +6,11 @@ public struct Response: Hashable, Sendable {
     public var code: UInt32
     /// The status message; empty for OK.
     public var message: String
-    public var metadata: Metadata
+    public var metadata: WireMetadata
     /// The serialized protobuf response message; empty unless ``code`` is 0.
     public var body: ByteBuffer
 
-    public init(code: UInt32, message: String = "", metadata: Metadata = Metadata(), body: ByteBuffer = ByteBuffer()) {
+    public init(code: UInt32, message: String = "", metadata: WireMetadata = WireMetadata(), body: ByteBuffer = ByteBuffer()) {
         self.code = code
         self.message = message
         self.metadata = metadata
@@ -50,7 +50,7 @@ public struct Response: Hashable, Sendable {
         }
         self.code = code
         self.message = message
-        self.metadata = Metadata(validatedBlock: block, containsPseudoEntries: false)
+        self.metadata = WireMetadata(validatedBlock: block, containsPseudoEntries: false)
         self.body = payload
     }
 

@@ -136,8 +136,8 @@ public struct RPCRouter: Sendable {
             return try await next(request, context)
         } catch {
             let rpcError = RPCError(converting: error)
-            if let cause = rpcError.cause {
-                context.logger.error("rpc.handler_failed", metadata: ["error.cause": "\(cause)"])
+            if rpcError.code == .internal, let cause = rpcError.cause {
+                context.logger.error("rpc.handler_failed", metadata: ["error.cause": "\(String(reflecting: cause))"])
             }
             throw rpcError
         }

@@ -6,8 +6,8 @@ public struct ServerContext: Sendable {
     public var method: String
     /// The call's request id: the caller's `x-request-id`, or one the server made. Echoed in the response.
     public var requestID: String
-    /// The request metadata (text values; pseudo-keys excluded), in order.
-    public var metadata: [(key: String, value: String)]
+    /// The request metadata (pseudo-keys excluded), in order.
+    public var metadata: Metadata
     /// When the call must be answered by, from the caller's `:timeout`.
     public var deadline: ContinuousClock.Instant?
     /// The peer's kernel credentials, when the transport has them.
@@ -20,7 +20,7 @@ public struct ServerContext: Sendable {
     public init(
         method: String,
         requestID: String,
-        metadata: [(key: String, value: String)] = [],
+        metadata: Metadata = Metadata(),
         deadline: ContinuousClock.Instant? = nil,
         peer: PeerCredentials? = nil,
         principal: String? = nil,
@@ -35,8 +35,8 @@ public struct ServerContext: Sendable {
         self.logger = logger
     }
 
-    /// The first value of a metadata key, or nil.
+    /// The first text value of a metadata key, or nil.
     public func metadataValue(_ key: String) -> String? {
-        self.metadata.first { $0.key == key }?.value
+        self.metadata.first(key)
     }
 }

@@ -11,7 +11,10 @@ import Synchronization
 public final class ClientConnection: Sendable {
     /// The ``RPCError/cause`` of calls that the server did not process (GOAWAY before they ran, or never
     /// sent): they are always safe to retry on a new connection.
-    public static let notProcessedCause = "rpc.not_processed"
+    public struct NotProcessed: Error, CustomStringConvertible {
+        public var reason: String
+        public var description: String { "not processed: \(self.reason)" }
+    }
 
     private let channel: any Channel
     private let handler: NIOLoopBound<ClientConnectionHandler>
@@ -79,7 +82,7 @@ public final class ClientConnection: Sendable {
     /// - Parameter timeout: sent as `:timeout`; when it passes first, the call fails here with
     ///   DEADLINE_EXCEEDED and the server is sent CANCEL.
     /// - Throws: ``RPCError``: UNAVAILABLE when the connection closes or the server goes away (with
-    ///   ``notProcessedCause`` when the call was never processed), DEADLINE_EXCEEDED, CANCELLED when the
+    ///   a ``NotProcessed`` cause when the call was never processed), DEADLINE_EXCEEDED, CANCELLED when the
     ///   task is cancelled, RESOURCE_EXHAUSTED for a request over the server's frame limit, INTERNAL for a
     ///   malformed response.
     public func call(_ request: Request, timeout: Duration? = nil) async throws(RPCError) -> Response {
@@ -141,7 +144,7 @@ public final class ClientConnection: Sendable {
     }
 
     static func notProcessed(_ reason: String) -> RPCError {
-        RPCError(code: .unavailable, message: "Call not processed: \(reason).", cause: Self.notProcessedCause)
+        RPCError(code: .unavailable, message: "Call not processed: \(reason).", cause: NotProcessed(reason: reason))
     }
 
     static func unavailable(_ reason: String) -> RPCError {

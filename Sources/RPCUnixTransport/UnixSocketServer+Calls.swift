@@ -33,9 +33,7 @@ extension UnixSocketServer {
         let context = ServerContext(
             method: job.request.method,
             requestID: requestID,
-            metadata: job.request.metadata.compactMap { entry in
-                if case .string(let value) = entry.value { (entry.key, value) } else { nil }
-            },
+            metadata: Metadata(job.request.metadata),
             deadline: deadline,
             peer: job.peer,
             logger: logger
@@ -143,9 +141,7 @@ extension UnixSocketServer {
         ServerContext(
             method: call.request.method,
             requestID: requestID,
-            metadata: call.request.metadata.compactMap { entry in
-                if case .string(let value) = entry.value { (entry.key, value) } else { nil }
-            },
+            metadata: Metadata(call.request.metadata),
             deadline: call.request.timeoutMilliseconds.map { receivedAt + .milliseconds(Int64($0)) },
             peer: call.peer,
             logger: self.logger
@@ -178,14 +174,20 @@ extension UnixSocketServer {
     }
 
     private static func response(for outcome: Outcome, requestID: String) -> Response {
-        var metadata = Metadata()
+        var metadata = WireMetadata()
         try? metadata.add("x-request-id", requestID)
         let response: Response
         switch outcome {
         case .finished(.success(let message)):
             response = Response(code: 0, metadata: metadata, body: ByteBuffer(bytes: message))
         case .finished(.failure(let error)):
-            for (key, value) in error.metadata { try? metadata.add(key, value) }
+            for entry in error.metadata {
+                // An entry the protocol forbids is a bug of the handler: it is dropped, not sent.
+                switch entry.value {
+                case .string(let value): try? metadata.add(entry.key, value)
+                case .binary(let value): try? metadata.add(entry.key, binary: value)
+                }
+            }
             response = Response(code: error.code.rawValue, message: error.message, metadata: metadata)
         case .deadlineExceeded:
             let error = CallInterrupt.deadlineExceeded.error

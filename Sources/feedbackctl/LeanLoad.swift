@@ -89,7 +89,7 @@ struct LeanLoad: Sendable {
     }
 
     private func request(_ sequence: Int) throws -> Request {
-        var metadata = Metadata()
+        var metadata = WireMetadata()
         switch self.method {
         case .health:
             return Request(method: MethodPaths.Health.check, timeoutMilliseconds: UInt32(clamping: self.timeoutMs), body: ByteBuffer())

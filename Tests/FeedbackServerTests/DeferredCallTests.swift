@@ -16,7 +16,7 @@ private final class Delivered: Sendable {
 
 extension Result where Failure == RPCError {
     fileprivate var failureCode: StatusCode? {
-        if case .failure(let error) = self { error.code } else { nil }
+        if case .failure(let error) = self { error.code.status } else { nil }
     }
 }
 
@@ -38,8 +38,8 @@ struct DeferredCallTests {
         let call = delivered.call()
         call.onInterrupt { call.finish(.failure(RPCError(code: .cancelled, message: "withdrawn"))) }
         call.interrupt(interrupt)
-        #expect(delivered.codes == [interrupt.error.code])
-        #expect(delivered.results.withLock { $0 }.first?.failureCode == interrupt.error.code)
+        #expect(delivered.codes == [interrupt.error.code.status])
+        #expect(delivered.results.withLock { $0 }.first?.failureCode == interrupt.error.code.status)
     }
 
     @Test("an interrupt that comes before the withdrawal is registered still withdraws")

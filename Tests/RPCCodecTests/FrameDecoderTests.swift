@@ -122,8 +122,8 @@ struct FrameDecoderTests {
         _ = try? channel.finish()
     }
 
-    static func metadata() throws -> Metadata {
-        var metadata = Metadata()
+    static func metadata() throws -> WireMetadata {
+        var metadata = WireMetadata()
         try metadata.add("authorization", "Bearer abc.def.ghi")
         try metadata.add("x-request-id", "r-1")
         return metadata

@@ -123,8 +123,8 @@ extension ByteBuffer {
 }
 
 extension GoldenVectors.MetadataEntry {
-    static func metadata(_ entries: [Self]) throws -> Metadata {
-        var metadata = Metadata()
+    static func metadata(_ entries: [Self]) throws -> WireMetadata {
+        var metadata = WireMetadata()
         for entry in entries {
             if let hex = entry.valueHex {
                 try metadata.add(entry.key, binary: ByteBuffer(hex: hex).readableBytesView)

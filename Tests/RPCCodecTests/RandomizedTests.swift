@@ -164,8 +164,8 @@ struct RandomizedTests {
         }
     }
 
-    static func randomMetadata(using rng: inout SplitMix64) -> Metadata {
-        var metadata = Metadata()
+    static func randomMetadata(using rng: inout SplitMix64) -> WireMetadata {
+        var metadata = WireMetadata()
         for index in 0..<Int.random(in: 0...5, using: &rng) {
             if Bool.random(using: &rng) {
                 try! metadata.add("k\(index)-bin", binary: (0..<Int.random(in: 0...40, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) })

@@ -6,7 +6,7 @@ import Testing
 struct RequestResponseTests {
     @Test("a request round-trips with its method, timeout, metadata and body")
     func requestRoundTrip() throws {
-        var metadata = Metadata()
+        var metadata = WireMetadata()
         try metadata.add("authorization", "Bearer t")
         try metadata.add("x-tag", "one")
         try metadata.add("x-tag", "two")
@@ -59,7 +59,7 @@ struct RequestResponseTests {
 
     @Test("metadata refuses bad keys and values at once")
     func metadataValidation() throws {
-        var metadata = Metadata()
+        var metadata = WireMetadata()
         let cases: [(String, String, WireError.Code)] = [
             ("Authorization", "x", .invalidMetadataKey),
             ("", "x", .invalidMetadataKey),
@@ -84,7 +84,7 @@ struct RequestResponseTests {
 
     @Test("a response round-trips; a code above 16 is kept as received")
     func responseRoundTrip() throws {
-        var metadata = Metadata()
+        var metadata = WireMetadata()
         try metadata.add("x-request-id", "abc")
         try metadata.add("status-details-bin", binary: [0x08, 0x05])
         for response in [
@@ -105,7 +105,7 @@ struct RequestResponseTests {
 
     @Test("a metadata limit lower than the block gives METADATA_TOO_LARGE before anything else is read")
     func metadataLimit() throws {
-        var metadata = Metadata()
+        var metadata = WireMetadata()
         try metadata.add("x-pad", String(repeating: "p", count: 2000))
         var buffer = ByteBuffer()
         try buffer.writeRequestFrame(callID: 1, Request(method: "/a.B/C", metadata: metadata, body: ByteBuffer()))

@@ -15,7 +15,7 @@ struct StatusEchoService: RPCService {
                 // Field 1 (interaction_id) as a one-byte varint: 08 NN.
                 let code = UInt32(request.count >= 2 && request[0] == 0x08 ? request[1] : 0)
                 if code == 0 { return [] }
-                throw RPCError(code: StatusCode(rawValue: code), message: "status \(code)")
+                throw RPCError(code: RPCError.Code(StatusCode(rawValue: code))!, message: "status \(code)")
             }
         ]
     }

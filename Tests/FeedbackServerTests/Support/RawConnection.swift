@@ -107,7 +107,7 @@ extension Frame {
 }
 
 func request(_ method: String, _ body: [UInt8] = [], timeoutMs: UInt32? = nil, metadata: [(String, String)] = []) throws -> Request {
-    var wire = Metadata()
+    var wire = WireMetadata()
     for (key, value) in metadata { try wire.add(key, value) }
     return Request(method: method, timeoutMilliseconds: timeoutMs, metadata: wire, body: ByteBuffer(bytes: body))
 }

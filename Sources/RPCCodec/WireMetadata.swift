@@ -5,7 +5,7 @@ import NIOCore
 /// Building metadata validates each entry and appends its encoding, so writing a frame is one copy
 /// and reading one allocates nothing until a value is asked for. Pseudo-keys (`:method`,
 /// `:timeout`) are never part of the sequence: ``Request`` carries them as fields.
-public struct Metadata: Hashable, Sendable, Sequence {
+public struct WireMetadata: Hashable, Sendable, Sequence {
     /// A value: text (printable ASCII) for ordinary keys, bytes for keys ending in `-bin`.
     public enum Value: Hashable, Sendable {
         case string(String)
@@ -171,7 +171,7 @@ public struct Metadata: Hashable, Sendable, Sequence {
         }
     }
 
-    public static func == (lhs: Metadata, rhs: Metadata) -> Bool {
+    public static func == (lhs: WireMetadata, rhs: WireMetadata) -> Bool {
         Array(lhs) == Array(rhs)
     }
 

@@ -1,10 +1,9 @@
-import RPCCore
 import Synchronization
 
 /// A one-shot signal that ends a call early: the client's CANCEL, the call's deadline, or the
-/// connection closing. Fired from the connection's event loop; awaited by the call's task.
-final class CallCancellation: Sendable {
-    typealias Reason = CallInterrupt
+/// connection closing. Fired from anywhere (a connection's event loop); awaited by the call's task.
+public final class CallCancellation: Sendable {
+    public typealias Reason = CallInterrupt
 
     private enum State {
         case idle
@@ -16,8 +15,10 @@ final class CallCancellation: Sendable {
 
     private let state = Mutex(State.idle)
 
+    public init() {}
+
     /// Fires the signal with `reason`; the first call wins, later ones do nothing.
-    func fire(_ reason: Reason) {
+    public func fire(_ reason: Reason) {
         let continuation: CheckedContinuation<Reason?, Never>? = self.state.withLock { state in
             switch state {
             case .idle, .waiterCancelled:
@@ -35,7 +36,7 @@ final class CallCancellation: Sendable {
 
     /// Returns the reason once the signal fires, or nil as soon as the waiting task is cancelled
     /// (whether that happens before or after it starts waiting).
-    func wait() async -> Reason? {
+    public func wait() async -> Reason? {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Reason?, Never>) in
                 let resumeWith: Reason?? = self.state.withLock { state in

@@ -1,0 +1,75 @@
+import NIOCore
+import RPCCodec
+import RPCCore
+import Synchronization
+
+/// The client side of the Unix socket: one connection, opened on first use, multiplexes every
+/// concurrent call. After a GOAWAY or a dropped connection the next call reconnects; a call the server
+/// did not process (GOAWAY above it, or never sent) is retried once on the new connection, and only
+/// such a call: one the server may have run is never sent twice.
+public final class UnixClientTransport: ClientTransport {
+    public let socketPath: String
+    /// How long connecting (and the HELLO exchange) may take.
+    public let connectTimeout: Duration
+    private let connection = Mutex<ClientConnection?>(nil)
+
+    public init(socketPath: String, connectTimeout: Duration = .seconds(5)) {
+        self.socketPath = socketPath
+        self.connectTimeout = connectTimeout
+    }
+
+    /// - Throws: ``RPCError``; a metadata entry the protocol forbids gives INVALID_ARGUMENT (nothing is sent).
+    public func unary(method: String, request: [UInt8], metadata: Metadata, timeout: Duration?) async throws(RPCError) -> ClientResponse {
+        let wireMetadata: WireMetadata
+        do {
+            wireMetadata = try WireMetadata(validating: metadata)
+        } catch {
+            throw RPCError(code: .invalidArgument, message: "Invalid metadata: \(error.message)", cause: error)
+        }
+        let response = try await self.call(Request(method: method, metadata: wireMetadata, body: ByteBuffer(bytes: request)), timeout: timeout)
+        let responseMetadata = Metadata(response.metadata)
+        guard let code = RPCError.Code(StatusCode(rawValue: response.code).normalized) else {
+            return ClientResponse(message: Array(response.body.readableBytesView), metadata: responseMetadata)
+        }
+        throw RPCError(code: code, message: response.message, metadata: responseMetadata)
+    }
+
+    private func call(_ request: Request, timeout: Duration?) async throws(RPCError) -> Response {
+        for attempt in 0..<2 {
+            let connection = try await self.usableConnection()
+            do {
+                return try await connection.call(request, timeout: timeout)
+            } catch where error.cause is ClientConnection.NotProcessed && attempt == 0 {
+                continue  // never reached the handler: safe to send again on a new connection
+            }
+        }
+        throw RPCError(code: .unavailable, message: "Server unavailable: calls were not processed.")
+    }
+
+    private func usableConnection() async throws(RPCError) -> ClientConnection {
+        if let current = self.connection.withLock({ $0 }), current.isUsable { return current }
+        let fresh: ClientConnection
+        do {
+            fresh = try await ClientConnection.connect(to: self.socketPath, timeout: self.connectTimeout)
+        } catch {
+            throw RPCError(code: .unavailable, message: "feedbackd is unreachable: \(error.message)", cause: error)
+        }
+        let (winner, loser) = self.connection.withLock { current -> (ClientConnection, ClientConnection?) in
+            if let current, current.isUsable { return (current, fresh) }
+            let stale = current
+            current = fresh
+            return (fresh, stale)
+        }
+        if let loser { await loser.close() }
+        return winner
+    }
+
+    /// Lets calls in flight finish, then closes the connection.
+    public func close() async {
+        let current = self.connection.withLock { current -> ClientConnection? in
+            defer { current = nil }
+            return current
+        }
+        await current?.close()
+    }
+}
