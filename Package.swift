@@ -35,8 +35,13 @@ let package = Package(
         .target(name: "RPCCodec", dependencies: [nioCore]),
         // Status codes, the RPC error, server context, method registry and interceptors. No sockets, no NIO.
         .target(name: "RPCCore", dependencies: [logging]),
-        // The Unix-socket server and client connection: joins RPCCodec and RPCCore over NIOPosix.
-        .target(name: "RPCUnixTransport", dependencies: ["RPCCodec", "RPCCore", nioCore, nioPosix, logging, lifecycle]),
+        // The Unix-socket server and client connection: joins RPCCodec and RPCCore over NIOPosix
+        // (and protocol/status.proto's messages, for the status details of calls it refuses).
+        .target(
+            name: "RPCUnixTransport",
+            dependencies: ["RPCCodec", "RPCCore", "FeedbackProtos", nioCore, nioPosix, logging, lifecycle,
+                           .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
         // Generated SwiftProtobuf messages of protocol/*.proto (scripts/generate-protos.sh).
         .target(name: "FeedbackProtos", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         // Ratings, their validation and the store protocol. Imports no RPC, NIO or SQL module.
@@ -56,7 +61,10 @@ let package = Package(
         // Log handlers (text with control characters escaped, JSON) and the one bootstrap of both executables.
         .target(name: "FeedbackLogging", dependencies: [logging]),
         // The Swift client library for co-located services.
-        .target(name: "FeedbackClient", dependencies: ["RPCUnixTransport", "RPCCore", "FeedbackProtos", logging]),
+        .target(
+            name: "FeedbackClient",
+            dependencies: ["RPCUnixTransport", "RPCCore", "FeedbackProtos", logging, .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
         .executableTarget(
             name: "feedbackd",
             dependencies: [

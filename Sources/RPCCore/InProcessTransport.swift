@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 
 /// A client transport that calls a server's ``RPCRouter`` in the same process: no socket, no frames,
 /// no event loop. The call takes the path it would take behind the socket (immediate, deferred, or a
@@ -44,11 +45,8 @@ public struct InProcessTransport: ClientTransport {
     /// A deferred or task-path call, interrupted by its deadline or by the caller's cancellation.
     private func run(_ request: [UInt8], context: ServerContext, deadline: ContinuousClock.Instant?) async -> Result<[UInt8], RPCError> {
         let router = self.router
-        let (answers, answer) = AsyncStream.makeStream(of: Result<[UInt8], RPCError>.self, bufferingPolicy: .bufferingNewest(1))
-        let call = DeferredCall { result in
-            answer.yield(result)
-            answer.finish()
-        }
+        let answer = Answer()
+        let call = DeferredCall { answer.set($0) }
         return await withTaskCancellationHandler {
             await withTaskGroup(of: Void.self) { group in
                 if let deadline {
@@ -79,8 +77,7 @@ public struct InProcessTransport: ClientTransport {
                         }
                     }
                 }
-                var result = Result<[UInt8], RPCError>.failure(RPCError(code: .internal, message: "The handler never answered."))
-                for await answered in answers { result = answered }
+                let result = await answer.value()
                 group.cancelAll()
                 return result
             }
@@ -90,3 +87,48 @@ public struct InProcessTransport: ClientTransport {
     }
 }
 
+
+/// A call's answer, set once from any thread and awaited once (even by a cancelled task: the call
+/// always answers, and cancellation is what the answer reports).
+private final class Answer: Sendable {
+    private enum State {
+        case pending
+        case waiting(CheckedContinuation<Result<[UInt8], RPCError>, Never>)
+        case done(Result<[UInt8], RPCError>)
+    }
+
+    private let state = Mutex(State.pending)
+
+    func set(_ result: Result<[UInt8], RPCError>) {
+        let waiter: CheckedContinuation<Result<[UInt8], RPCError>, Never>? = self.state.withLock { state in
+            switch state {
+            case .pending:
+                state = .done(result)
+                return nil
+            case .waiting(let continuation):
+                state = .done(result)
+                return continuation
+            case .done:
+                return nil
+            }
+        }
+        waiter?.resume(returning: result)
+    }
+
+    func value() async -> Result<[UInt8], RPCError> {
+        await withCheckedContinuation { continuation in
+            let done: Result<[UInt8], RPCError>? = self.state.withLock { state in
+                switch state {
+                case .pending:
+                    state = .waiting(continuation)
+                    return nil
+                case .done(let result):
+                    return result
+                case .waiting:
+                    preconditionFailure("one waiter")
+                }
+            }
+            if let done { continuation.resume(returning: done) }
+        }
+    }
+}

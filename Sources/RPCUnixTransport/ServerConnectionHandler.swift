@@ -148,7 +148,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             request = try Request(decoding: payload, limits: self.configuration.limits)
         } catch {
             self.logger.debug("rpc.malformed_request", metadata: ["rpc.call_id": "\(callID)", "error": "\(error)"])
-            self.write(callID: callID, Response(code: error.statusCode, message: error.message))
+            self.write(callID: callID, StatusDetails.response(refusing: error))
             return
         }
         let incoming = IncomingCall(callID: callID, request: request, peer: self.peer, connectionID: self.connectionID)
@@ -265,7 +265,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private func close() {
         guard let context = self.context else { return }
         context.flush()
-        let linger = context.eventLoop.scheduleTask(in: Self.closeLinger) { context.close(promise: nil) }
+        let channel = context.channel
+        let linger = context.eventLoop.scheduleTask(in: Self.closeLinger) { channel.close(promise: nil) }
         if let lastWrite = self.lastWrite {
             lastWrite.hop(to: context.eventLoop).assumeIsolated().whenComplete { _ in
                 linger.cancel()

@@ -1,3 +1,4 @@
+import FeedbackProtos
 import Foundation
 import NIOCore
 import RPCCodec
@@ -74,6 +75,14 @@ struct ProtocolTests {
             }
             #expect(answers[1]?.code == StatusCode.invalidArgument.rawValue)
             #expect(answers[1]?.message == "REQUEST has no :method")
+            // The reason, for programs: status-details-bin holds a Status with an ErrorInfo naming it.
+            let details = try Feedback_Rpc_V1_Status(serializedBytes: try #require(answers[1]?.metadata.firstBinary("status-details-bin")))
+            #expect(details.code == Int32(StatusCode.invalidArgument.rawValue))
+            #expect(details.message == "REQUEST has no :method")
+            #expect(details.details.first?.typeURL == "type.googleapis.com/google.rpc.ErrorInfo")
+            let info = try Feedback_Rpc_V1_ErrorInfo(serializedBytes: try #require(details.details.first?.value))
+            #expect(info.reason == "MISSING_METHOD")
+            #expect(info.domain == "feedback-rpc")
             #expect(answers[2]?.code == StatusCode.unimplemented.rawValue)
             #expect(answers[3]?.code == 0)
         }
