@@ -16,6 +16,12 @@ final class FeedbackUpstream: Sendable {
         self.timeout = timeout
     }
 
+    /// One client over `transport` (e.g. ``InProcessTransport`` in tests).
+    init(transport: any ClientTransport, timeout: Duration) {
+        self.clients = [FeedbackClient(transport: transport, defaultTimeout: timeout)]
+        self.timeout = timeout
+    }
+
     private var client: FeedbackClient {
         self.clients[self.next.wrappingAdd(1, ordering: .relaxed).oldValue % self.clients.count]
     }

@@ -1,3 +1,4 @@
+import FeedbackClient
 import Hummingbird
 import HummingbirdCore
 import Logging
@@ -5,13 +6,18 @@ import Logging
 /// Builds the gateway: routes, CORS, request ids and access logs over a pool of feedbackd connections.
 public enum GatewayApplication {
     /// The router, ready for `Application(router:)` or HummingbirdTesting.
-    public static func router(configuration: GatewayConfiguration) throws -> Router<BasicRequestContext> {
+    /// - Parameter transport: how to reach feedbackd; by default a pool of connections to
+    ///   ``GatewayConfiguration/socketPath``. Tests pass an `InProcessTransport`.
+    public static func router(
+        configuration: GatewayConfiguration,
+        transport: (any ClientTransport)? = nil
+    ) throws -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: RequestIDMiddleware())
         router.add(middleware: CORSAllowListMiddleware(allowedOrigins: Set(configuration.allowedOrigins)))
-        let upstream = FeedbackUpstream(
-            socketPath: configuration.socketPath, poolSize: configuration.poolSize, timeout: configuration.upstreamTimeout
-        )
+        let upstream =
+            transport.map { FeedbackUpstream(transport: $0, timeout: configuration.upstreamTimeout) }
+            ?? FeedbackUpstream(socketPath: configuration.socketPath, poolSize: configuration.poolSize, timeout: configuration.upstreamTimeout)
         FeedbackRoutes(upstream: upstream, configuration: configuration).register(on: router)
         try WidgetRoutes(directory: configuration.widgetDirectory).register(on: router)
         return router

@@ -39,27 +39,23 @@ struct GatewayBehaviourTests {
     @Test("every RPC status maps to its HTTP status", arguments: mapping)
     func mappingTable(_ code: UInt32, _ http: Int) async throws {
         let token = try await TestAuth.token()
-        try await withServer(services: [StatusEchoService()]) { socket, _ in
-            try await withGateway(socketPath: socket) { client in
-                let result = try await client.feedback(#"{"interaction_id": \#(code), "rating": 1}"#, token: token)
-                #expect(Int(result.status.code) == http, "status \(code)")
-                if code == 0 { #expect(result.body.isEmpty) } else { #expect(result.detail is String) }
-            }
+        let upstream = InProcessTransport(router: RPCRouter(services: [StatusEchoService()]), logger: quietLogger())
+        try await withGateway(socketPath: "/nonexistent", transport: upstream) { client in
+            let result = try await client.feedback(#"{"interaction_id": \#(code), "rating": 1}"#, token: token)
+            #expect(Int(result.status.code) == http, "status \(code)")
+            if code == 0 { #expect(result.body.isEmpty) } else { #expect(result.detail is String) }
         }
     }
 
     @Test("a slow feedbackd never hangs the browser: past the deadline the gateway answers 504")
     func slowUpstream() async throws {
         let token = try await TestAuth.token()
-        try await withServer(services: [SlowService()]) { socket, _ in
-            // A deadline long enough for the connection to be made on a busy machine (connecting is
-            // bounded by it too, and a failed connect is 503), short enough for the test.
-            try await withGateway(socketPath: socket, timeout: .seconds(1)) { client in
-                // Had the gateway waited for the handler, the answer would be 204.
-                let result = try await client.feedback(#"{"interaction_id": 1, "rating": 1}"#, token: token)
-                #expect(result.status == .gatewayTimeout)
-                #expect(result.body == #"{"detail":"Feedback service timed out."}"#)
-            }
+        let upstream = InProcessTransport(router: RPCRouter(services: [SlowService()]), logger: quietLogger())
+        try await withGateway(socketPath: "/nonexistent", transport: upstream, timeout: .milliseconds(300)) { client in
+            // Had the gateway waited for the handler, the answer would be 204.
+            let result = try await client.feedback(#"{"interaction_id": 1, "rating": 1}"#, token: token)
+            #expect(result.status == .gatewayTimeout)
+            #expect(result.body == #"{"detail":"Feedback service timed out."}"#)
         }
     }
 

@@ -11,21 +11,28 @@ import RPCCore
 let widgetDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("clients/widget").path
 
-/// A gateway (tested through Hummingbird's router test client) in front of a real in-process feedbackd.
+/// A gateway (tested through Hummingbird's router test client) in front of feedbackd's services over
+/// `store`, reached in process: no socket on either side.
 func withGateway<T: Sendable>(
     store: any FeedbackStore,
     allowedOrigins: [String] = [],
     maxBodyBytes: Int = 65_536,
     _ body: @escaping @Sendable (any TestClientProtocol) async throws -> T
 ) async throws -> T {
-    try await withFeedbackServer(store: store) { socket in
-        try await withGateway(socketPath: socket, allowedOrigins: allowedOrigins, maxBodyBytes: maxBodyBytes, body)
-    }
+    let router = RPCRouter(
+        services: [FeedbackService(store: store), HealthService(store: store)],
+        interceptors: [AuthInterceptor(verifier: try await TestAuth.verifier())]
+    )
+    return try await withGateway(
+        socketPath: "/nonexistent", transport: InProcessTransport(router: router, logger: quietLogger()),
+        allowedOrigins: allowedOrigins, maxBodyBytes: maxBodyBytes, body
+    )
 }
 
-/// A gateway in front of whatever listens on `socketPath` (or nothing).
+/// A gateway in front of whatever listens on `socketPath` (or nothing), or of `transport` when given.
 func withGateway<T: Sendable>(
     socketPath: String,
+    transport: (any ClientTransport)? = nil,
     allowedOrigins: [String] = [],
     maxBodyBytes: Int = 65_536,
     timeout: Duration = .seconds(5),
@@ -36,7 +43,7 @@ func withGateway<T: Sendable>(
     configuration.widgetDirectory = widgetDirectory
     configuration.maxBodyBytes = maxBodyBytes
     configuration.upstreamTimeout = timeout
-    let app = Application(router: try GatewayApplication.router(configuration: configuration), logger: quietLogger())
+    let app = Application(router: try GatewayApplication.router(configuration: configuration, transport: transport), logger: quietLogger())
     return try await app.test(.router) { client in try await body(client) }
 }
 

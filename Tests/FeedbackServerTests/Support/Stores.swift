@@ -1,4 +1,6 @@
 import FeedbackClient
+import FeedbackServer
+import RPCCore
 import FeedbackDomain
 import FeedbackSQLite
 import Foundation
@@ -63,7 +65,8 @@ func readRating(path: String, id: Int64) throws -> Int? {
     }
 }
 
-/// A feedbackd over a fresh store of `kind`, and a client of it, for `body`; both are closed afterwards.
+/// feedbackd's services (with authentication) over a fresh store of `kind`, and a client of them in
+/// process (the service's semantics need no socket; `TransportTests` runs the same calls over both).
 func withStoreAndClient(
     _ kind: StoreKind,
     interactions: ClosedRange<Int64> = 1...10,
@@ -71,15 +74,31 @@ func withStoreAndClient(
 ) async throws {
     try await withTemporaryDirectory { directory in
         let store = try makeStore(kind, directory: directory, interactions: interactions)
-        try await withFeedbackServer(store: store.store, extraServices: store.services) { path in
-            let client = FeedbackClient(socketPath: path)
-            do {
-                try await body(store, client)
-            } catch {
-                await client.close()
-                throw error
-            }
-            await client.close()
+        let router = RPCRouter(
+            services: [FeedbackService(store: store.store), HealthService(store: store.store)],
+            interceptors: [AuthInterceptor(verifier: try await TestAuth.verifier())]
+        )
+        let client = FeedbackClient(transport: InProcessTransport(router: router, logger: quietLogger()))
+        try await withServices(store.services) {
+            try await body(store, client)
         }
+    }
+}
+
+/// Runs `services` (a store's writer) for the duration of `body`, then shuts them down gracefully.
+func withServices(_ services: [any Service], _ body: () async throws -> Void) async throws {
+    guard !services.isEmpty else { return try await body() }
+    let group = ServiceGroup(services: services, logger: quietLogger())
+    try await withThrowingTaskGroup(of: Void.self) { tasks in
+        tasks.addTask { try await group.run() }
+        do {
+            try await body()
+        } catch {
+            await group.triggerGracefulShutdown()
+            try? await tasks.waitForAll()
+            throw error
+        }
+        await group.triggerGracefulShutdown()
+        try await tasks.waitForAll()
     }
 }
