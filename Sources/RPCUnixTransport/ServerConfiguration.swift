@@ -13,6 +13,9 @@ public struct ServerConfiguration: Sendable {
     public var maxConcurrentCallsPerConnection: Int = 100
     /// Connections at once; more are refused with GOAWAY REFUSED.
     public var maxConnections: Int = 1024
+    /// Calls in flight on all connections together; more get RESOURCE_EXHAUSTED. Bounds the memory that
+    /// queued calls take (about 1.5 KiB each), whatever the number of connections.
+    public var maxCallsInFlight: Int = 10_000
     /// A connection must send HELLO within this.
     public var handshakeTimeout: Duration = .seconds(5)
     /// A connection with no call in flight for this long is closed with GOAWAY NO_ERROR.

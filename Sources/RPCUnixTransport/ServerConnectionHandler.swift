@@ -37,6 +37,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private let connectionID: Int
     private let peer: PeerCredentials?
     private let dispatch: CallDispatch
+    /// The server-wide bound on calls in flight.
+    private let budget: CallBudget
     /// Tells the server's registry when the connection goes idle (no call in flight) or busy.
     private let reportIdle: @Sendable (Bool) -> Void
     private var logger: Logger
@@ -67,8 +69,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         peer: PeerCredentials?,
         logger: Logger,
         dispatch: CallDispatch,
+        budget: CallBudget,
         reportIdle: @escaping @Sendable (Bool) -> Void = { _ in }
     ) {
+        self.budget = budget
         self.reportIdle = reportIdle
         self.configuration = configuration
         self.connectionID = connectionID
@@ -168,7 +172,20 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             )
             return
         }
-        guard let context = self.context, let outbox = self.outbox else { return }
+        guard self.budget.acquire() else {
+            self.write(
+                callID: callID,
+                Response(
+                    code: StatusCode.resourceExhausted.rawValue,
+                    message: "The server is at its limit of \(self.budget.limit) calls in flight; retry later."
+                )
+            )
+            return
+        }
+        guard let context = self.context, let outbox = self.outbox else {
+            self.budget.release()
+            return
+        }
         let running: RunningCall
         if let call = self.dispatch.startDeferred(incoming, outbox) {
             running = .deferred(call)
@@ -204,6 +221,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// Writes a call's RESPONSE (once) and closes a drained connection.
     private func complete(callID: UInt32, _ response: Response) {
         guard let answered = self.machine.callAnswered(callID) else { return }
+        self.budget.release()
         self.write(callID: callID, response)
         if answered.becameIdle { self.reportIdle(true) }
         if answered.close { self.close() }
@@ -332,7 +350,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     func channelInactive(context: ChannelHandlerContext) {
         self.timer?.cancel()
         self.deadlineTimer?.cancel()
-        for call in self.machine.channelClosed() { call.interrupt(.cancelled) }
+        let abandoned = self.machine.channelClosed()
+        self.budget.release(abandoned.count)
+        for call in abandoned { call.interrupt(.cancelled) }
         context.fireChannelInactive()
     }
 

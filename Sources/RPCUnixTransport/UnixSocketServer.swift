@@ -39,11 +39,12 @@ public final class UnixSocketServer: Service {
     public func run() async throws {
         let path = self.configuration.socketPath
         let registry = ConnectionRegistry(maxConnections: self.configuration.maxConnections)
+        let budget = CallBudget(limit: self.configuration.maxCallsInFlight)
         let (jobs, jobsContinuation) = AsyncStream<CallJob>.makeStream()
         let listener: any Channel
         do {
             try UnixSocketPath.prepareForBind(path)
-            listener = try await self.bind(path: path, registry: registry, jobs: jobsContinuation)
+            listener = try await self.bind(path: path, registry: registry, budget: budget, jobs: jobsContinuation)
             try UnixSocketPath.setMode(path, self.configuration.socketMode)
         } catch {
             self.listening.fail(error)
@@ -73,7 +74,12 @@ public final class UnixSocketServer: Service {
         self.logger.info("rpc.server_stopped", metadata: ["socket.path": "\(path)"])
     }
 
-    private func bind(path: String, registry: ConnectionRegistry, jobs: AsyncStream<CallJob>.Continuation) async throws -> any Channel {
+    private func bind(
+        path: String,
+        registry: ConnectionRegistry,
+        budget: CallBudget,
+        jobs: AsyncStream<CallJob>.Continuation
+    ) async throws -> any Channel {
         let configuration = self.configuration
         let logger = self.logger
         let dispatch = CallDispatch(
@@ -88,7 +94,7 @@ public final class UnixSocketServer: Service {
                 // and a frame cut off by the end of the stream gets GOAWAY TRUNCATED (SPEC.md 9.1).
                 .childChannelOption(.allowRemoteHalfClosure, value: true)
                 .childChannelInitializer { channel in
-                    Self.initialize(channel, configuration: configuration, registry: registry, logger: logger, dispatch: dispatch)
+                    Self.initialize(channel, configuration: configuration, registry: registry, budget: budget, logger: logger, dispatch: dispatch)
                 }
                 .bind(unixDomainSocketPath: path)
                 .get()
@@ -101,6 +107,7 @@ public final class UnixSocketServer: Service {
         _ channel: any Channel,
         configuration: ServerConfiguration,
         registry: ConnectionRegistry,
+        budget: CallBudget,
         logger: Logger,
         dispatch: CallDispatch
     ) -> EventLoopFuture<Void> {
@@ -124,7 +131,7 @@ public final class UnixSocketServer: Service {
             logger[metadataKey: "rpc.connection_id"] = "\(id)"
             logger.debug("rpc.connection_accepted")
             let handler = ServerConnectionHandler(
-                configuration: configuration, connectionID: id, peer: peer, logger: logger, dispatch: dispatch,
+                configuration: configuration, connectionID: id, peer: peer, logger: logger, dispatch: dispatch, budget: budget,
                 reportIdle: { idle in registry.setIdle(id, idle) }
             )
             try sync.addHandler(ByteToMessageHandler(FrameDecoder(role: .server, limits: configuration.limits)), position: .first)

@@ -83,6 +83,7 @@ struct Feedbackd: AsyncParsableCommand {
         configuration.allowedGIDs = self.socket.allowGID.isEmpty ? nil : Set(self.socket.allowGID)
         configuration.maxConcurrentCallsPerConnection = self.limits.maxConcurrentCalls
         configuration.maxConnections = self.limits.maxConnections
+        configuration.maxCallsInFlight = self.limits.maxCallsInFlight
         configuration.limits.maxFrameSize = self.limits.maxFrameSize
         configuration.handshakeTimeout = .milliseconds(self.limits.handshakeTimeoutMs)
         configuration.idleTimeout = .seconds(self.limits.idleTimeoutS)

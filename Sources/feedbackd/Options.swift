@@ -95,8 +95,11 @@ struct LimitOptions: ParsableArguments {
     @Option(help: "Connections at once; more are refused (GOAWAY REFUSED).")
     var maxConnections: Int = 1024
 
-    @Option(help: "Largest frame payload accepted, in bytes (16384 to 16777215).")
-    var maxFrameSize: Int = 1_048_576
+    @Option(help: "Calls in flight on all connections together; more get RESOURCE_EXHAUSTED.")
+    var maxCallsInFlight: Int = 10_000
+
+    @Option(help: "Largest frame payload accepted, in bytes (16384 to 16777215). Announced in HELLO; a rating's frame is under 10 KiB.")
+    var maxFrameSize: Int = 65_536
 
     @Option(help: "A client must send HELLO within this many milliseconds.")
     var handshakeTimeoutMs: Int64 = 5000
@@ -108,8 +111,8 @@ struct LimitOptions: ParsableArguments {
         guard (16_384...16_777_215).contains(self.maxFrameSize) else {
             throw ValidationError("--max-frame-size must be 16384 to 16777215")
         }
-        guard self.maxConcurrentCalls > 0, self.maxConnections > 0 else {
-            throw ValidationError("--max-concurrent-calls and --max-connections must be positive")
+        guard self.maxConcurrentCalls > 0, self.maxConnections > 0, self.maxCallsInFlight > 0 else {
+            throw ValidationError("--max-concurrent-calls, --max-connections and --max-calls-in-flight must be positive")
         }
     }
 }

@@ -1,3 +1,5 @@
+import FeedbackDomain
+import FeedbackServer
 import FeedbackProtos
 import Foundation
 import NIOCore
@@ -270,6 +272,35 @@ struct ProtocolTests {
                 if let (id, response) = frame.response { answers[id] = response }
             }
             #expect((1...3).allSatisfy { answers[$0]?.code == 0 })
+        }
+    }
+
+    @Test("the server-wide bound on calls in flight: over it RESOURCE_EXHAUSTED on any connection, health still answered; freed when answered")
+    func globalCallBound() async throws {
+        let service = TestService()
+        let health = HealthService(store: InMemoryFeedbackStore(interactionIDs: []))
+        try await withServer(services: [service, health], configure: { $0.maxCallsInFlight = 2 }) { path, _ in
+            let first = try RawConnection(path: path)
+            let second = try RawConnection(path: path)
+            try first.send(callID: 1, request(TestService.gated))
+            try second.send(callID: 1, request(TestService.gated))
+            for raw in [first, second] {
+                raw.send(.ping(1))
+                #expect(try await raw.receiveSkippingHello() == .pong(1))  // its call is in flight
+            }
+            let third = try RawConnection(path: path)
+            try third.send(callID: 1, request(TestService.echo, [1]))
+            let refused = try await third.receiveSkippingHello()?.response
+            #expect(refused?.response.code == StatusCode.resourceExhausted.rawValue)
+            #expect(refused?.response.message == "The server is at its limit of 2 calls in flight; retry later.")
+            try third.send(callID: 2, request(HealthService.checkPath))  // health takes no slot: still answered
+            #expect(try await third.receiveSkippingHello()?.response?.response.code == 0)
+
+            service.gate.open()
+            #expect(try await first.receiveSkippingHello()?.response?.response.code == 0)
+            #expect(try await second.receiveSkippingHello()?.response?.response.code == 0)
+            try third.send(callID: 3, request(TestService.echo, [3]))
+            #expect(try await third.receiveSkippingHello()?.response?.response.code == 0, "the units came back")
         }
     }
 
