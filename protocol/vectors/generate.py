@@ -192,6 +192,26 @@ add_valid("response-invalid-argument-utf8-details", "client", "open", frame(9, R
           dict(base(RESPONSE, 9, p), response={"code": 3, "message": "rating must be 1 (positive) or -1 (negative) \u2014 \u00e9",
                                                "metadata": md_json(entries), "message_hex": ""}),
           "A UTF-8 message and structured details in status-details-bin.")
+
+
+def pb_field(number, data):
+    """A length-delimited protobuf field (wire type 2), data shorter than 128 bytes."""
+    assert len(data) < 128
+    return bytes([number << 3 | 2, len(data)]) + data
+
+
+# What feedbackd answers a REQUEST it refuses before running it (here: no :method): the status, and in
+# status-details-bin a feedback.rpc.v1.Status whose details hold an ErrorInfo (packed with google.rpc's
+# type URL) naming the error of section 7.3. Serialized by hand, fields in number order.
+refusal = "REQUEST has no :method"
+error_info = pb_field(1, b"MISSING_METHOD") + pb_field(2, b"feedback-rpc")
+any_info = pb_field(1, b"type.googleapis.com/google.rpc.ErrorInfo") + pb_field(2, error_info)
+details = bytes([0x08, 0x03]) + pb_field(2, refusal.encode()) + pb_field(3, any_info)
+entries = [("status-details-bin", details)]
+p = response_payload(3, refusal, entries)
+add_valid("response-refused-error-info", "client", "open", frame(1, RESPONSE, p),
+          dict(base(RESPONSE, 1, p), response={"code": 3, "message": refusal, "metadata": md_json(entries), "message_hex": ""}),
+          "A call refused before it ran (SPEC.md 6): the reason, MISSING_METHOD, in an ErrorInfo in status-details-bin.")
 p = response_payload(42, "from the future")
 add_valid("response-unknown-code", "client", "open", frame(4, RESPONSE, p),
           dict(base(RESPONSE, 4, p), response={"code": 42, "message": "from the future", "metadata": [], "message_hex": ""}),
