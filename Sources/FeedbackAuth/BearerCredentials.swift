@@ -12,17 +12,31 @@ public enum BearerCredentials: Equatable, Sendable {
             self = .missing
             return
         }
-        let parts = authorization.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        if parts.count == 1, parts[0].lowercased() == "bearer" {
-            self = .missing
+        // The scheme is the first word (leading spaces skipped); the credentials are what follows the
+        // spaces after it. Scanned as UTF-8, without splitting into an array or lowercasing a copy.
+        let utf8 = authorization.utf8
+        let space = UInt8(ascii: " ")
+        guard let schemeStart = utf8.firstIndex(where: { $0 != space }) else {
+            self = .otherScheme  // spaces only: no scheme
             return
         }
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+        let schemeEnd = utf8[schemeStart...].firstIndex(of: space) ?? utf8.endIndex
+        guard Self.isBearer(utf8[schemeStart..<schemeEnd]) else {
             self = .otherScheme
             return
         }
-        let token = Self.trimmingWhitespace(parts[1])
+        guard let credentialsStart = utf8[schemeEnd...].firstIndex(where: { $0 != space }) else {
+            self = .missing  // `Bearer` alone
+            return
+        }
+        let token = Self.trimmingWhitespace(authorization[credentialsStart...])
         self = token.isEmpty ? .missing : .token(token)
+    }
+
+    /// Whether `scheme` is `bearer` in any case.
+    private static func isBearer(_ scheme: Substring.UTF8View) -> Bool {
+        guard scheme.count == 6 else { return false }
+        return zip(scheme, "bearer".utf8).allSatisfy { byte, lower in byte | 0x20 == lower }
     }
 
     /// `text` without the whitespace around it: exactly Foundation's `CharacterSet.whitespaces` (tab,

@@ -1,7 +1,6 @@
 import FeedbackDomain
 import Foundation
 import GRDB
-import GRDBSQLite
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -207,7 +206,8 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
             let found: [Bool] = try await open.queue.writeWithoutTransaction { db in
                 var found: [Bool] = []
                 try db.inTransaction(.immediate) {
-                    found = try submissions.map { try Self.write($0, in: db) }
+                    let statements = try BatchStatements(db)
+                    found = try submissions.map { try statements.write($0) }
                     return .commit
                 }
                 return found
@@ -324,54 +324,4 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
         }
         if wasHealthy { self.logger.error("feedback.store_not_serving", metadata: ["error": "\(reason)"]) }
     }
-
-    /// One rating: the UPDATE, and its audit row when the interaction exists. Returns whether it does.
-    ///
-    /// The hot path of every commit: GRDB's cached statements, bound and stepped through the SQLite C
-    /// API (GRDB's argument arrays cost more than the statements themselves at tens of thousands of
-    /// rows per second).
-    private static func write(_ submission: FeedbackSubmission, in db: Database) throws -> Bool {
-        let rating = Int64(submission.rating.rawValue)
-        let update = try db.cachedStatement(sql: "UPDATE interactions SET feedback = ? WHERE id = ?").sqliteStatement
-        sqlite3_reset(update)
-        sqlite3_bind_int64(update, 1, rating)
-        sqlite3_bind_int64(update, 2, submission.interactionID)
-        try Self.step(update, in: db)
-        guard db.changesCount > 0 else { return false }
-        // The subject is bound as its bytes and cast to TEXT, so every byte the token signed is stored
-        // (text binding would end it at the first NUL).
-        let insert = try db.cachedStatement(
-            sql: """
-                INSERT INTO feedback_events (interaction_id, rating, subject, created_at)
-                VALUES (?, ?, CAST(? AS TEXT), strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-                """
-        ).sqliteStatement
-        sqlite3_reset(insert)
-        sqlite3_bind_int64(insert, 1, submission.interactionID)
-        sqlite3_bind_int64(insert, 2, rating)
-        var subject = submission.subject
-        subject.withUTF8 { bytes in
-            if let start = bytes.baseAddress, !bytes.isEmpty {
-                // SQLITE_TRANSIENT: SQLite copies the bytes before this returns.
-                _ = sqlite3_bind_blob(insert, 3, start, Int32(bytes.count), sqliteTransient)
-            } else {
-                // A token without `sub`: an empty subject, never NULL (a NULL pointer would bind NULL,
-                // and the NOT NULL column would fail the whole batch).
-                _ = sqlite3_bind_zeroblob(insert, 3, 0)
-            }
-        }
-        try Self.step(insert, in: db)
-        return true
-    }
-
-    private static func step(_ statement: OpaquePointer, in db: Database) throws {
-        let code = sqlite3_step(statement)
-        guard code == SQLITE_DONE else {
-            sqlite3_reset(statement)
-            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: db.lastErrorMessage)
-        }
-    }
 }
-
-/// SQLite's `SQLITE_TRANSIENT` destructor (-1), which C macros spell and Swift cannot import.
-private let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)

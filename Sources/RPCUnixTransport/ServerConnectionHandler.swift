@@ -210,19 +210,19 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     /// Writes the RESPONSEs that came back through the outbox, with one flush.
-    func complete(_ batch: [(callID: UInt32, response: Response)]) {
+    func complete(_ batch: [(callID: UInt32, answer: ResponseOutbox.Answer)]) {
         let wasDeferred = self.flushDeferred
         self.flushDeferred = true
-        for (callID, response) in batch { self.complete(callID: callID, response) }
+        for (callID, answer) in batch { self.complete(callID: callID, answer) }
         self.flushDeferred = wasDeferred
         if !wasDeferred { self.flushIfNeeded() }
     }
 
     /// Writes a call's RESPONSE (once) and closes a drained connection.
-    private func complete(callID: UInt32, _ response: Response) {
+    private func complete(callID: UInt32, _ answer: ResponseOutbox.Answer) {
         guard let answered = self.machine.callAnswered(callID) else { return }
         self.budget.release()
-        self.write(callID: callID, response)
+        self.write(callID: callID, answer.response)
         if answered.becameIdle { self.reportIdle(true) }
         if answered.close { self.close() }
         if answered.startIdleTimer { self.armIdleTimer() }

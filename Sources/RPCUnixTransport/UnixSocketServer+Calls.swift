@@ -120,9 +120,16 @@ extension UnixSocketServer {
         let receivedAt = ContinuousClock.now
         let requestID = call.request.metadata.first("x-request-id") ?? Self.makeRequestID()
         let deferred = DeferredCall { [self] result in
-            let response = Self.response(for: .finished(result), requestID: requestID)
-            self.logCallIfEnabled(call, response, receivedAt: receivedAt, requestID: requestID)
-            outbox.respond(callID: call.callID, response)
+            // The RESPONSE is built on the connection's event loop, not on the thread that finished
+            // the call (the store's writer, which has the next batch to commit).
+            outbox.respond(
+                callID: call.callID,
+                .build {
+                    let response = Self.response(for: .finished(result), requestID: requestID)
+                    self.logCallIfEnabled(call, response, receivedAt: receivedAt, requestID: requestID)
+                    return response
+                }
+            )
         }
         if call.request.timeoutMilliseconds == 0 {
             deferred.finish(.failure(CallInterrupt.deadlineExceeded.error))

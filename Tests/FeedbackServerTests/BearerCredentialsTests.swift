@@ -33,5 +33,12 @@ struct BearerCredentialsTests {
         #expect(BearerCredentials(authorization: "") == .missing)
         #expect(BearerCredentials(authorization: "Basic dXNlcg==") == .otherScheme)
         #expect(BearerCredentials(authorization: "token-without-scheme") == .otherScheme)
+        #expect(BearerCredentials(authorization: "   ") == .otherScheme)
+        #expect(BearerCredentials(authorization: "  Bearer   tok  ") == .token("tok"))
+        #expect(BearerCredentials(authorization: "Bearer ") == .missing)
+        #expect(BearerCredentials(authorization: "Bearer \t") == .missing)
+        #expect(BearerCredentials(authorization: "Bearer\ttok") == .otherScheme)
+        #expect(BearerCredentials(authorization: "Bearerx tok") == .otherScheme)
+        #expect(BearerCredentials(authorization: "Bearer a b") == .token("a b"))
     }
 }
