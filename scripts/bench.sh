@@ -86,3 +86,58 @@ measure "feedbackd Health/Check, 64 in flight, 4 connections" --method health --
 measure "feedbackd SubmitFeedback, 1 in flight" --method submit --concurrency 1
 measure "feedbackd SubmitFeedback, 64 in flight, 4 connections" --method submit --concurrency 64 --connections 4
 measure "feedbackd SubmitFeedback, 256 in flight, 4 connections, 10,000 ids" --method submit --concurrency 256 --connections 4 --rows 10000
+
+# Memory: RSS of feedbackd at rest, per idle connection (1,000 that sent HELLO), and what a peer that
+# sends calls and never reads its answers adds (feedbackd stops reading it).
+python3 - "$daemon" "$work/f.sock" <<'PY'
+import resource, select, socket, struct, sys
+pid, path = sys.argv[1], sys.argv[2]
+resource.setrlimit(resource.RLIMIT_NOFILE, (4096, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+
+def rss_kib():
+    status = dict(line.split(":", 1) for line in open(f"/proc/{pid}/status"))
+    return int(status["VmRSS"].split()[0]), int(status["RssAnon"].split()[0])
+
+hello = struct.pack(">IIBB", 6, 0, 1, 0) + b"FBRP" + struct.pack(">H", 1)
+rest, rest_anon = rss_kib()
+print(f"| feedbackd at rest (after the loads above): RSS {rest / 1024:.1f} MiB, of which anonymous {rest_anon / 1024:.1f} MiB (the rest is code mapped from the binaries) | | | | | {rest / 1024:.1f} |")
+idle = []
+for _ in range(1000):
+    peer = socket.socket(socket.AF_UNIX)
+    peer.connect(path)
+    peer.sendall(hello)
+    idle.append(peer)
+for peer in idle:
+    peer.settimeout(10)
+    peer.recv(64)  # feedbackd's HELLO: the connection is set up
+with_idle, _ = rss_kib()
+print(f"| 1,000 idle connections: {(with_idle - rest) / 1000:.1f} KiB of RSS each | | | | | {with_idle / 1024:.1f} |")
+for peer in idle:
+    peer.close()
+
+# Health calls, never read: written until feedbackd stops reading (nothing accepted for 2 s).
+method = b"/feedback.health.v1.Health/Check"
+entry = bytes([7]) + b":method" + struct.pack(">H", len(method)) + method
+payload = struct.pack(">I", len(entry)) + entry
+before, _ = rss_kib()
+peer = socket.socket(socket.AF_UNIX)
+peer.connect(path)
+peer.sendall(hello)
+peer.setblocking(False)
+sent, call_id = 0, 1
+while sent < 256 << 20:
+    frames = b"".join(struct.pack(">IIBB", len(payload), call_id + i, 2, 0) + payload for i in range(1000))
+    call_id += 1000
+    while frames:
+        try:
+            written = peer.send(frames)
+            frames, sent = frames[written:], sent + written
+        except BlockingIOError:
+            if not select.select([], [peer], [], 2)[1]:
+                break
+    if frames:
+        break
+after, _ = rss_kib()
+print(f"| a peer that never reads: stopped after {sent / 1048576:.1f} MiB sent; RSS +{(after - before) / 1024:.1f} MiB | | | | | {after / 1024:.1f} |")
+peer.close()
+PY
