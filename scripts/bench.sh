@@ -87,6 +87,21 @@ measure "feedbackd SubmitFeedback, 1 in flight" --method submit --concurrency 1
 measure "feedbackd SubmitFeedback, 64 in flight, 4 connections" --method submit --concurrency 64 --connections 4
 measure "feedbackd SubmitFeedback, 256 in flight, 4 connections, 10,000 ids" --method submit --concurrency 256 --connections 4 --rows 10000
 
+# Baseline: gRPC Swift 2 (HTTP/2 over a Unix socket, its own client), a no-op unary method.
+(cd Benchmarks/grpc-baseline && ../../scripts/swift-env.sh swift build -c release >/dev/null)
+grpc=Benchmarks/grpc-baseline/.build/release/grpc-baseline
+"$grpc" server "$work/grpc.sock" > "$work/grpc.out" &
+pids+=($!)
+grpc_pid=$!
+until grep -q listening "$work/grpc.out" 2>/dev/null; do sleep 0.05; done
+for concurrency in 1 64; do
+  before=$(cpu_seconds "$grpc_pid")
+  read -r calls rate < <("$grpc" client "$work/grpc.sock" "$seconds" "$concurrency")
+  after=$(cpu_seconds "$grpc_pid")
+  row "baseline: gRPC Swift 2 no-op unary, $concurrency in flight, its own client" "$rate" "" "" \
+    "$(awk -v a="$after" -v b="$before" -v n="$calls" 'BEGIN { printf "%.1f", (a - b) * 1e6 / n }')" "$(rss_mib "$grpc_pid")"
+done
+
 # Memory: RSS of feedbackd at rest, per idle connection (1,000 that sent HELLO), and what a peer that
 # sends calls and never reads its answers adds (feedbackd stops reading it).
 python3 - "$daemon" "$work/f.sock" <<'PY'

@@ -11,9 +11,9 @@ import Synchronization
 /// On start it refuses a path a live server answers on and removes a stale socket file; it creates the
 /// socket with ``ServerConfiguration/socketMode``. On graceful shutdown it stops accepting, sends GOAWAY
 /// on every connection, answers the calls already received, then removes the socket file.
-public final class UnixSocketServer: Service {
+public final class UnixSocketServer: Service, ServerTransport {
     public let configuration: ServerConfiguration
-    let router: RPCRouter
+    public let router: RPCRouter
     let logger: Logger
     private let group: any EventLoopGroup
     private let listening = ListeningSignal()

@@ -95,71 +95,57 @@ struct StoreTests {
 
     @Test("over RPC: a call past its deadline while queued is DEADLINE_EXCEEDED and never written")
     func deadlineWhileQueued() async throws {
-        try await withTemporaryDirectory { directory in
-            let path = directory + "/chat.db"
-            try seedDatabase(at: path, interactions: 1...3)
-            var configuration = SQLiteConfiguration(path: path)
-            configuration.busyTimeout = .seconds(30)
-            let store = try SQLiteFeedbackStore(configuration: configuration, logger: quietLogger())
-            try await withFeedbackServer(store: store, extraServices: [store]) { socket in
-                let client = FeedbackClient(socketPath: socket)
-                let token = try await TestAuth.token()
-                let holder = try LockHolder(path: path)
-                defer { holder.release() }
-                let first = Task { try await client.submitFeedback(interactionID: 1, rating: 1, token: token) }
-                try await waitUntil { store.depth.committing == 1 }
-                let connection = try await ClientConnection.connect(to: socket)
-                let late = try await connection.call(
-                    try request(FeedbackService.submitFeedbackPath, [0x08, 0x02, 0x10, 0x01], timeoutMs: 200, metadata: [("authorization", "Bearer \(token)")])
-                )
-                #expect(late.code == StatusCode.deadlineExceeded.rawValue)
-                holder.release()
-                try await first.value
-                #expect(try readRating(path: path, id: 2) == nil, "DEADLINE_EXCEEDED means not written")
-                #expect(try readRating(path: path, id: 1) == 1)
-                await connection.close()
-                await client.close()
-            }
+        try await withLockableFeedbackServer { path, store, socket in
+            let client = FeedbackClient(socketPath: socket)
+            let token = try await TestAuth.token()
+            let holder = try LockHolder(path: path)
+            defer { holder.release() }
+            let first = Task { try await client.submitFeedback(interactionID: 1, rating: 1, token: token) }
+            try await waitUntil { store.depth.committing == 1 }
+            let connection = try await ClientConnection.connect(to: socket)
+            let late = try await connection.call(
+                try request(FeedbackService.submitFeedbackPath, [0x08, 0x02, 0x10, 0x01], timeoutMs: 200, metadata: [("authorization", "Bearer \(token)")])
+            )
+            #expect(late.code == StatusCode.deadlineExceeded.rawValue)
+            holder.release()
+            try await first.value
+            #expect(try readRating(path: path, id: 2) == nil, "DEADLINE_EXCEEDED means not written")
+            #expect(try readRating(path: path, id: 1) == 1)
+            await connection.close()
+            await client.close()
         }
     }
 
     @Test("over RPC with a verified token (no task): CANCEL while queued is CANCELLED and never written; the committing call is OK")
     func cancelWhileQueuedOverRPC() async throws {
-        try await withTemporaryDirectory { directory in
-            let path = directory + "/chat.db"
-            try seedDatabase(at: path, interactions: 1...3)
-            var configuration = SQLiteConfiguration(path: path)
-            configuration.busyTimeout = .seconds(30)
-            let store = try SQLiteFeedbackStore(configuration: configuration, logger: quietLogger())
-            try await withFeedbackServer(store: store, extraServices: [store]) { socket in
-                let token = try await TestAuth.token()
-                let authorization = [("authorization", "Bearer \(token)")]
-                let connection = try await ClientConnection.connect(to: socket)
-                // The token is verified (and remembered) once; later calls are checked on the event loop.
-                #expect(try await connection.call(try request(FeedbackService.submitFeedbackPath, [0x08, 0x03, 0x10, 0x01], metadata: authorization)).code == 0)
-                let holder = try LockHolder(path: path)
-                defer { holder.release() }
-                let raw = try RawConnection(path: socket)
-                try raw.send(callID: 1, request(FeedbackService.submitFeedbackPath, [0x08, 0x01, 0x10, 0x01], metadata: authorization))
-                try await waitUntil { store.depth.committing == 1 }
-                try raw.send(callID: 2, request(FeedbackService.submitFeedbackPath, [0x08, 0x02, 0x10, 0x01], metadata: authorization))
-                try await waitUntil { store.depth.queued == 1 }
-                raw.send(.cancel(callID: 2))
-                raw.send(.cancel(callID: 1))  // too late: its batch is waiting for the lock
-                guard let (id, answer) = try await raw.receiveSkippingHello()?.response else {
-                    Issue.record("no answer")
-                    return
-                }
-                #expect(id == 2)
-                #expect(answer.code == StatusCode.cancelled.rawValue, "answered while the lock is still held")
-                holder.release()
-                let committed = try await raw.receiveSkippingHello()?.response
-                #expect(committed?.callID == 1)
-                #expect(committed?.response.code == 0, "the committing call is answered with its outcome")
-                #expect(try readRating(path: path, id: 1) == 1)
-                #expect(try readRating(path: path, id: 2) == nil, "CANCELLED means not written")
-                await connection.close()
+        try await withLockableFeedbackServer { path, store, socket in
+            let token = try await TestAuth.token()
+            let authorization = [("authorization", "Bearer \(token)")]
+            let connection = try await ClientConnection.connect(to: socket)
+            // The token is verified (and remembered) once; later calls are checked on the event loop.
+            #expect(try await connection.call(try request(FeedbackService.submitFeedbackPath, [0x08, 0x03, 0x10, 0x01], metadata: authorization)).code == 0)
+            let holder = try LockHolder(path: path)
+            defer { holder.release() }
+            let raw = try RawConnection(path: socket)
+            try raw.send(callID: 1, request(FeedbackService.submitFeedbackPath, [0x08, 0x01, 0x10, 0x01], metadata: authorization))
+            try await waitUntil { store.depth.committing == 1 }
+            try raw.send(callID: 2, request(FeedbackService.submitFeedbackPath, [0x08, 0x02, 0x10, 0x01], metadata: authorization))
+            try await waitUntil { store.depth.queued == 1 }
+            raw.send(.cancel(callID: 2))
+            raw.send(.cancel(callID: 1))  // too late: its batch is waiting for the lock
+            guard let (id, answer) = try await raw.receiveSkippingHello()?.response else {
+                Issue.record("no answer")
+                return
             }
+            #expect(id == 2)
+            #expect(answer.code == StatusCode.cancelled.rawValue, "answered while the lock is still held")
+            holder.release()
+            let committed = try await raw.receiveSkippingHello()?.response
+            #expect(committed?.callID == 1)
+            #expect(committed?.response.code == 0, "the committing call is answered with its outcome")
+            #expect(try readRating(path: path, id: 1) == 1)
+            #expect(try readRating(path: path, id: 2) == nil, "CANCELLED means not written")
+            await connection.close()
         }
     }
 
@@ -370,6 +356,21 @@ struct StoreTests {
 }
 
 /// A SQLite store whose writer runs for the duration of `body`, then stops.
+/// feedbackd (with authentication) on a socket over a SQLite store of interactions 1...3 whose lock
+/// waits are long (30 s), so that a test holding the lock (``LockHolder``) decides when batches commit.
+func withLockableFeedbackServer(_ body: (_ path: String, _ store: SQLiteFeedbackStore, _ socket: String) async throws -> Void) async throws {
+    try await withTemporaryDirectory { directory in
+        let path = directory + "/chat.db"
+        try seedDatabase(at: path, interactions: 1...3)
+        var configuration = SQLiteConfiguration(path: path)
+        configuration.busyTimeout = .seconds(30)
+        let store = try SQLiteFeedbackStore(configuration: configuration, logger: quietLogger())
+        try await withFeedbackServer(store: store, extraServices: [store]) { socket in
+            try await body(path, store, socket)
+        }
+    }
+}
+
 func withRunningStore(_ configuration: SQLiteConfiguration, _ body: (SQLiteFeedbackStore) async throws -> Void) async throws {
     let store = try SQLiteFeedbackStore(configuration: configuration, logger: quietLogger())
     try await withThrowingTaskGroup(of: Void.self) { group in

@@ -21,7 +21,10 @@ func withTransport<T: Sendable>(
 ) async throws -> T {
     switch kind {
     case .inProcess:
-        return try await body(InProcessTransport(router: RPCRouter(services: services, interceptors: interceptors), logger: quietLogger()))
+        let server = InProcessServer(router: RPCRouter(services: services, interceptors: interceptors))
+        var client = server.client
+        client.logger = quietLogger()
+        return try await body(client)
     case .socket:
         return try await withServer(services: services, interceptors: interceptors) { path, _ in
             let transport = UnixClientTransport(socketPath: path)
