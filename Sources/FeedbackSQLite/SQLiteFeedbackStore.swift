@@ -37,8 +37,10 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
     private struct State {
         var pending: [Pending] = []
         var nextID: UInt64 = 0
-        /// Submissions cancelled before they were queued: they are refused when they try to queue. (A
-        /// cancel that races the very end of a call can leave its id here: one integer, rarely.)
+        /// Ids of ``submit(_:)`` calls not queued yet: a cancellation that comes first is recorded in
+        /// ``cancelledEarly`` only for these, so nothing is left behind by a late cancel.
+        var notYetQueued: Set<UInt64> = []
+        /// Submissions cancelled before they were queued: they are refused when they try to queue.
         var cancelledEarly: Set<UInt64> = []
         /// Submissions in the batch being committed: too late to cancel.
         var committing: Set<UInt64> = []
@@ -83,6 +85,7 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
     public func submit(_ submission: FeedbackSubmission) async throws(FeedbackError) {
         let id = self.state.withLock { state in
             state.nextID += 1
+            state.notYetQueued.insert(state.nextID)
             return state.nextID
         }
         let result = await withTaskCancellationHandler {
@@ -110,8 +113,9 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
 
     private func enqueue(id: UInt64, _ submission: FeedbackSubmission, completion: @escaping @Sendable (Result<Void, FeedbackError>) -> Void) {
         let (refusal, wake): (FeedbackError?, Bool) = self.state.withLock { state in
-            if state.stopped { return (.storeUnavailable(cause: "the store is shutting down"), false) }
+            state.notYetQueued.remove(id)
             if state.cancelledEarly.remove(id) != nil { return (.cancelled, false) }
+            if state.stopped { return (.storeUnavailable(cause: "the store is shutting down"), false) }
             state.pending.append(Pending(id: id, submission: submission, completion: completion, arrival: .now))
             // The writer takes every submission waiting when it starts a batch, and looks again after
             // each commit: it needs waking only when the queue was empty.
@@ -140,7 +144,7 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
     private func withdraw(_ id: UInt64, beforeQueued: Bool) {
         let removed: Pending? = self.state.withLock { state in
             if let index = state.pending.firstIndex(where: { $0.id == id }) { return state.pending.remove(at: index) }
-            if beforeQueued, !state.committing.contains(id) { state.cancelledEarly.insert(id) }
+            if beforeQueued, state.notYetQueued.contains(id) { state.cancelledEarly.insert(id) }
             return nil
         }
         removed?.completion(.failure(.cancelled))

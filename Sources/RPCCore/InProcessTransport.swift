@@ -22,9 +22,10 @@ public struct InProcessTransport: ClientTransport {
         let deadline = timeout.map { ContinuousClock.now + $0 }
         let context = ServerContext(method: method, requestID: requestID, metadata: metadata, deadline: deadline, peer: self.peer, logger: self.logger)
         var responseMetadata: Metadata = [("x-request-id", requestID)]
-        if let deadline, deadline <= .now { throw CallInterrupt.deadlineExceeded.error }
         let result: Result<[UInt8], RPCError>
-        if let handler = self.router.immediateHandler(for: method) {
+        if let deadline, deadline <= .now {
+            result = .failure(CallInterrupt.deadlineExceeded.error)
+        } else if let handler = self.router.immediateHandler(for: method) {
             result = Result { () throws(RPCError) in try handler(request, context) }
         } else {
             result = await self.run(request, context: context, deadline: deadline)

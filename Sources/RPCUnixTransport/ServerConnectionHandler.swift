@@ -39,6 +39,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private let dispatch: CallDispatch
     /// The server-wide bound on calls in flight.
     private let budget: CallBudget
+    /// Calls still running when the connection closed: each returns its unit of the budget when it
+    /// really ends (its answer comes back through the outbox and is dropped), not when the socket closes.
+    private var abandoned: Set<UInt32> = []
     /// Tells the server's registry when the connection goes idle (no call in flight) or busy.
     private let reportIdle: @Sendable (Bool) -> Void
     private var logger: Logger
@@ -220,7 +223,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     /// Writes a call's RESPONSE (once) and closes a drained connection.
     private func complete(callID: UInt32, _ answer: ResponseOutbox.Answer) {
-        guard let answered = self.machine.callAnswered(callID) else { return }
+        guard let answered = self.machine.callAnswered(callID) else {
+            if self.abandoned.remove(callID) != nil { self.budget.release() }
+            return
+        }
         self.budget.release()
         self.write(callID: callID, answer.response)
         if answered.becameIdle { self.reportIdle(true) }
@@ -270,11 +276,13 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     /// Sends GOAWAY NO_ERROR with the highest call id received, then closes once calls are answered.
     func beginDrain(reason: String = "server shutting down") {
-        guard case .sendGoAway(let lastCallID, let close) = self.machine.beginDrain() else { return }
-        self.context?.writeAndFlush(
+        guard let context = self.context, case .sendGoAway(let lastCallID, let close) = self.machine.beginDrain() else { return }
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(
             self.wrapOutboundOut(.frame(.goAway(GoAway(lastCallID: lastCallID, errorCode: .noError, debug: reason)))),
-            promise: nil
+            promise: written
         )
+        self.lastWrite = written.futureResult
         if close { self.close() }
     }
 
@@ -341,8 +349,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// The peer shut down its sending side (or closed): with no partial frame left, that is the end of
     /// its calls, and those already received are answered before the connection closes.
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let event = event as? ChannelEvent, event == .inputClosed, self.machine.inputClosed() == .close {
-            self.close()
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            // Frames decoded at the end of the stream may come without a channelReadComplete.
+            self.flushDeferred = false
+            self.flushIfNeeded()
+            if self.machine.inputClosed() == .close { self.close() }
         }
         context.fireUserInboundEventTriggered(event)
     }
@@ -351,8 +362,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.timer?.cancel()
         self.deadlineTimer?.cancel()
         let abandoned = self.machine.channelClosed()
-        self.budget.release(abandoned.count)
-        for call in abandoned { call.interrupt(.cancelled) }
+        self.abandoned.formUnion(abandoned.map(\.callID))
+        for (_, call) in abandoned { call.interrupt(.cancelled) }
         context.fireChannelInactive()
     }
 

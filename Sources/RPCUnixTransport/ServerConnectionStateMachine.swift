@@ -72,6 +72,9 @@ struct ServerConnectionStateMachine<Call> {
     }
 
     mutating func receivedRequest(callID: UInt32) -> OnRequest {
+        // After GOAWAY (a drain that is closing, or a connection error) no call is processed: GOAWAY
+        // told the client that calls above its last_call_id were not, and it may send them again.
+        if self.readsStopped || self.phase == .closed { return .ignore }
         guard callID > self.highestCallID else {
             return .connectionError(.protocolError, "call id \(callID) is not above \(self.highestCallID)")
         }
@@ -236,10 +239,10 @@ struct ServerConnectionStateMachine<Call> {
     }
 
     /// The channel closed (or failed): the calls still in flight, to interrupt.
-    mutating func channelClosed() -> [Call] {
+    mutating func channelClosed() -> [(callID: UInt32, call: Call)] {
         self.phase = .closed
         defer { self.calls.removeAll() }
-        return self.calls.values.map(\.call)
+        return self.calls.map { ($0.key, $0.value.call) }
     }
 
     /// Draining with nothing in flight: the connection closes (once its last answers are written).

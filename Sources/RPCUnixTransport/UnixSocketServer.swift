@@ -17,6 +17,8 @@ public final class UnixSocketServer: Service, ServerTransport {
     let logger: Logger
     private let group: any EventLoopGroup
     private let listening = ListeningSignal()
+    private let registry: ConnectionRegistry
+    private let budget: CallBudget
 
     public init(
         configuration: ServerConfiguration,
@@ -28,7 +30,15 @@ public final class UnixSocketServer: Service, ServerTransport {
         self.router = router
         self.logger = logger
         self.group = eventLoopGroup
+        self.registry = ConnectionRegistry(maxConnections: configuration.maxConnections)
+        self.budget = CallBudget(limit: configuration.maxCallsInFlight)
     }
+
+    /// Connections open now.
+    public var connectionCount: Int { self.registry.count }
+
+    /// Calls in flight on all connections (those of closed connections included until they really end).
+    public var callsInFlight: Int { self.budget.current }
 
     /// Returns once the socket accepts connections.
     /// - Throws: the start-up error if ``run()`` failed before listening.
@@ -38,8 +48,7 @@ public final class UnixSocketServer: Service, ServerTransport {
 
     public func run() async throws {
         let path = self.configuration.socketPath
-        let registry = ConnectionRegistry(maxConnections: self.configuration.maxConnections)
-        let budget = CallBudget(limit: self.configuration.maxCallsInFlight)
+        let (registry, budget) = (self.registry, self.budget)
         let (jobs, jobsContinuation) = AsyncStream<CallJob>.makeStream()
         let listener: any Channel
         do {

@@ -304,6 +304,25 @@ struct ProtocolTests {
         }
     }
 
+    @Test("a call still running when its connection is reset keeps its unit of the server-wide bound until it really ends")
+    func budgetOfAbandonedCalls() async throws {
+        let service = TestService()
+        try await withServer(services: [service], configure: { $0.maxCallsInFlight = 4 }) { path, server in
+            let peer = try RawConnection(path: path)
+            try peer.send(callID: 1, request(TestService.gated))
+            peer.send(.ping(1))
+            #expect(try await peer.receiveSkippingHello() == .pong(1))
+            #expect(server.server.callsInFlight == 1)
+            peer.send(.ping(2))
+            try await peer.waitUntilReadable()  // the PONG waits unread: closing now resets the connection
+            peer.closeNow()
+            try await waitUntil { server.server.connectionCount == 0 }
+            #expect(server.server.callsInFlight == 1, "the handler still runs: its unit is not free yet")
+            service.gate.open()
+            try await waitUntil { server.server.callsInFlight == 0 }
+        }
+    }
+
     @Test("1,000 pipelined calls on one connection all complete, out of order")
     func pipelined() async throws {
         try await withServer(services: [TestService()], configure: { $0.maxConcurrentCallsPerConnection = 1000 }) { path, _ in

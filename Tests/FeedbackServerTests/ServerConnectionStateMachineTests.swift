@@ -86,6 +86,7 @@ struct ServerConnectionStateMachineTests {
         #expect(!machine.shouldRead(isWritable: true))
         #expect(machine.ignoresDecodingErrors)
         #expect(machine.connectionError(.protocolError, "again") == .none, "one GOAWAY")
+        #expect(machine.receivedRequest(callID: 10) == .ignore, "frames decoded after a connection error are not run")
         #expect(machine.callAnswered(3)?.close == false)
         #expect(machine.callAnswered(7) == .init(becameIdle: true, close: true, startIdleTimer: false))
         #expect(machine.phase == .closed)
@@ -107,8 +108,10 @@ struct ServerConnectionStateMachineTests {
         #expect(machine.receivedRequest(callID: 5) == .ignore)
         #expect(machine.shouldRead(isWritable: true), "a draining connection still reads (CANCEL, PING)")
         #expect(machine.callAnswered(4)?.close == true)
+        #expect(machine.receivedRequest(callID: 6) == .ignore, "closing: not processed, as GOAWAY said")
         var idle = self.open()
         #expect(idle.beginDrain() == .sendGoAway(lastCallID: 0, close: true))
+        #expect(idle.receivedRequest(callID: 1) == .ignore, "a call that crossed the GOAWAY is not run (the client retries it)")
     }
 
     @Test("end of the peer's stream: calls received are answered, then close; before HELLO, close at once")
@@ -162,7 +165,7 @@ struct ServerConnectionStateMachineTests {
         _ = machine.callStarted(2, "b", deadline: nil)
         #expect(machine.cancelReceived(callID: 2) == "b")
         #expect(machine.cancelReceived(callID: 9) == nil)
-        #expect(Set(machine.channelClosed()) == ["a", "b"])
+        #expect(Set(machine.channelClosed().map(\.call)) == ["a", "b"])
         #expect(machine.phase == .closed)
         #expect(machine.callAnswered(1) == nil)
     }

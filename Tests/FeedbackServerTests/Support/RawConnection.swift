@@ -27,7 +27,28 @@ final class RawConnection: @unchecked Sendable {
         if sendHello { self.send(.hello(Hello())) }
     }
 
-    deinit { close(self.fd) }
+    private var isClosed = false
+
+    deinit { if !self.isClosed { close(self.fd) } }
+
+    /// Closes the socket now. With bytes it has not read, the kernel resets the connection: the server's
+    /// next read fails (ECONNRESET) instead of seeing an orderly end of stream.
+    func closeNow() {
+        guard !self.isClosed else { return }
+        self.isClosed = true
+        close(self.fd)
+    }
+
+    /// Waits (polling, like the reads) until bytes are ready to read, without reading them.
+    func waitUntilReadable() async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while true {
+            var descriptor = pollfd(fd: self.fd, events: Int16(POLLIN), revents: 0)
+            if poll(&descriptor, 1, 0) > 0 { return }
+            guard ContinuousClock.now < deadline else { throw POSIXError(.ETIMEDOUT) }
+            try await Task.sleep(for: .milliseconds(2))
+        }
+    }
 
     /// Ends the sending side (the peer reads end of stream); answers can still be read.
     func shutdownWrite() {
