@@ -7,7 +7,12 @@ public struct TokenVerifier: Sendable {
     private let keys: JWTKeyCollection
     private let allowedAlgorithms: Set<String>
     private let configuration: TokenVerifierConfiguration
-    private let cache = VerifiedTokenCache(capacity: 4096)
+    private struct Verified: Sendable {
+        var token: VerifiedToken
+        var notBefore: Double?
+    }
+
+    private let cache = TokenCache<Verified>(capacity: 4096)
 
     /// - Throws: ``AuthConfigurationError`` for no key, a secret together with public keys, or an
     ///   unreadable PEM or JWKS.
@@ -83,7 +88,7 @@ public struct TokenVerifier: Sendable {
             scopes: claims.scopes,
             expiresAt: unverified.expiresAt
         )
-        self.cache.insert(token, .init(token: verified, notBefore: unverified.notBefore))
+        self.cache.insert(token, Verified(token: verified, notBefore: unverified.notBefore))
         return verified
     }
 

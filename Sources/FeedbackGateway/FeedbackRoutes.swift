@@ -10,6 +10,13 @@ import NIOCore
 struct FeedbackRoutes<Context: RequestContext>: Sendable {
     let upstream: FeedbackUpstream
     let configuration: GatewayConfiguration
+    let preCheck: TokenPreCheck
+
+    init(upstream: FeedbackUpstream, configuration: GatewayConfiguration) {
+        self.upstream = upstream
+        self.configuration = configuration
+        self.preCheck = TokenPreCheck(policy: configuration.tokenPolicy)
+    }
 
     func register(on router: Router<Context>) {
         router.post("/feedback") { request, context in try await self.submit(request, context: context) }
@@ -60,7 +67,7 @@ struct FeedbackRoutes<Context: RequestContext>: Sendable {
             // The pre-check feedbackd's verifier runs too (shape, size, algorithm, crit, times); the
             // signature is feedbackd's to check.
             do {
-                token = try UnverifiedToken(value, policy: self.configuration.tokenPolicy).compact
+                token = try self.preCheck.check(value)
             } catch {
                 return Self.invalidToken(error.description)
             }

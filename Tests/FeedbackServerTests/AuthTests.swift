@@ -179,6 +179,19 @@ struct AuthTests {
         }
     }
 
+    @Test("the gateway's pre-check remembers tokens that passed, and still checks their times on every use")
+    func preCheckRemembers() async throws {
+        let preCheck = TokenPreCheck(policy: TokenPolicy(algorithms: ["HS256"], leeway: .seconds(5)))
+        let token = try await TestAuth.token(ttl: .seconds(60))
+        let now = Date()
+        #expect(try preCheck.check(token, now: now) == token)
+        #expect(try preCheck.check(token, now: now.addingTimeInterval(30)) == token)
+        #expect(throws: AuthError.unauthenticated("token has expired")) { try preCheck.check(token, now: now.addingTimeInterval(70)) }
+        #expect(throws: AuthError.unauthenticated("token is malformed")) { try preCheck.check(token + "=", now: now) }
+        let strict = TokenPreCheck(policy: TokenPolicy(algorithms: ["RS256"], leeway: .seconds(5)))
+        #expect(throws: AuthError.unauthenticated("token algorithm is not allowed")) { try strict.check(token, now: now) }
+    }
+
     @Test("the scheme is case-insensitive")
     func schemeCaseInsensitive() async throws {
         let verifier = try await TestAuth.verifier()
