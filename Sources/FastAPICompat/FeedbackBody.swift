@@ -108,6 +108,7 @@ public struct FeedbackBody: Equatable, Sendable {
     /// FastAPI reads the body as JSON for `application/json` and `application/*+json`, any parameters.
     public static func isJSON(_ contentType: String?) -> Bool {
         guard let contentType else { return false }
+        if contentType == "application/json" { return true }  // nearly every request: no parsing
         let mediaType = contentType.split(separator: ";", maxSplits: 1).first.map {
             $0.trimmingCharacters(in: .whitespaces).lowercased()
         } ?? ""
