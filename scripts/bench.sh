@@ -8,9 +8,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${SECONDS_PER_RUN:-5}
 
-scripts/ensure-packages.sh libsqlite3-dev sqlite3 gcc >/dev/null
+scripts/ensure-packages.sh libsqlite3-dev sqlite3 gcc wrk >/dev/null
 scripts/swift-env.sh swift build -c release --product feedbackd >/dev/null
 scripts/swift-env.sh swift build -c release --product feedbackctl >/dev/null
+scripts/swift-env.sh swift build -c release --product feedback-gateway >/dev/null
 bin=.build/release
 work=$(mktemp -d /tmp/fbbench.XXXX)
 pids=()
@@ -101,6 +102,51 @@ for concurrency in 1 64; do
   row "baseline: gRPC Swift 2 no-op unary, $concurrency in flight, its own client" "$rate" "" "" \
     "$(awk -v a="$after" -v b="$before" -v n="$calls" 'BEGIN { printf "%.1f", (a - b) * 1e6 / n }')" "$(rss_mib "$grpc_pid")"
 done
+
+# The HTTP gateway in front of the same feedbackd, under wrk (64 connections, 2 threads, on the same
+# cores): POST /feedback with a valid token (writes spread over 1,000 ids), GET /healthz (one RPC), and
+# the widget's static file (no RPC: Hummingbird's own limit). CPU per request is the gateway's.
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$bin/feedback-gateway" --listen "127.0.0.1:$port" --socket "$work/f.sock" --widget-dir clients/widget --log-level warning \
+  2>"$work/gateway.log" &
+pids+=($!)
+gateway=$!
+until python3 -c "import urllib.request, sys; urllib.request.urlopen(sys.argv[1], timeout=1)" "http://127.0.0.1:$port/healthz" 2>/dev/null; do
+  sleep 0.05
+done
+token=$("$bin/feedbackctl" token --secret-file "$work/secret" --sub bench --ttl 3600)
+cat > "$work/post.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $token"
+counter = 0
+request = function()
+  counter = counter + 1
+  local rating = (counter % 2 == 0) and 1 or -1
+  return wrk.format(nil, "/feedback", nil, '{"interaction_id": ' .. (counter % 1000 + 1) .. ', "rating": ' .. rating .. '}')
+end
+LUA
+http() {  # name, then wrk's script and path
+  local name=$1 script=$2 path=$3 before after out
+  before=$(cpu_seconds "$gateway")
+  out=$(wrk -t2 -c64 -d"${seconds}s" ${script:+-s "$script"} --latency "http://127.0.0.1:$port$path")
+  after=$(cpu_seconds "$gateway")
+  python3 - "$name" "$out" "$before" "$after" "$(rss_mib "$gateway")" <<'PY'
+import re, sys
+name, out, before, after, rss = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
+requests = int(re.search(r"(\d+) requests in", out).group(1))
+rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+def micros(label):
+    value, unit = re.search(label + r"\s+([\d.]+)(us|ms|s)", out).groups()
+    return round(float(value) * {"us": 1, "ms": 1e3, "s": 1e6}[unit])
+errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+note = f" (non-2xx: {errors.group(1)})" if errors else ""
+print(f"| {name}{note} | {rate:.0f} | {micros('50%')} | {micros('99%')} | {(after - before) * 1e6 / requests:.1f} (gateway) | {rss} (gateway) |")
+PY
+}
+http "feedback-gateway POST /feedback, 64 connections (wrk)" "$work/post.lua" /feedback
+http "feedback-gateway GET /healthz (one RPC), 64 connections" "" /healthz
+http "feedback-gateway GET /widget/feedback.js (no RPC), 64 connections" "" /widget/feedback.js
 
 # Memory: RSS of feedbackd at rest, per idle connection (1,000 that sent HELLO), and what a peer that
 # sends calls and never reads its answers adds (feedbackd stops reading it).
