@@ -27,24 +27,7 @@ import Synchronization
 ///   failed write until a commit succeeds or a probe (every second while unhealthy: the file at the
 ///   path, its schema, the write lock, free space) says writes can succeed again.
 public final class SQLiteFeedbackStore: FeedbackStore, Service {
-    private struct Pending {
-        var id: UInt64
-        var submission: FeedbackSubmission
-        var completion: @Sendable (Result<Void, FeedbackError>) -> Void
-        var arrival: ContinuousClock.Instant
-    }
-
     private struct State {
-        var pending: [Pending] = []
-        var nextID: UInt64 = 0
-        /// Ids of ``submit(_:)`` calls not queued yet: a cancellation that comes first is recorded in
-        /// ``cancelledEarly`` only for these, so nothing is left behind by a late cancel.
-        var notYetQueued: Set<UInt64> = []
-        /// Submissions cancelled before they were queued: they are refused when they try to queue.
-        var cancelledEarly: Set<UInt64> = []
-        /// Submissions in the batch being committed: too late to cancel.
-        var committing: Set<UInt64> = []
-        var stopped = false
         /// Why writes are not expected to succeed, or nil when they are.
         var unhealthy: String?
         var lastProbe: ContinuousClock.Instant?
@@ -59,7 +42,7 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
     /// Used by the writer only (``run()``, and ``init`` before it); a Mutex only to be `Sendable`.
     private let database: Mutex<OpenDatabase?>
     private let busyDeadline = BusyDeadline()
-    private let (wakeups, wakeup) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+    private let queue = GroupCommitQueue()
 
     /// Opens the database, creating the file and its schema when no file exists at the path. In an
     /// existing file it creates `feedback_events` when missing, never `interactions`.
@@ -83,19 +66,7 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
     ///   the commit failed or the store is stopping; ``FeedbackError/cancelled`` when the task was
     ///   cancelled before its batch began (nothing was written).
     public func submit(_ submission: FeedbackSubmission) async throws(FeedbackError) {
-        let id = self.state.withLock { state in
-            state.nextID += 1
-            state.notYetQueued.insert(state.nextID)
-            return state.nextID
-        }
-        let result = await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, FeedbackError>, Never>) in
-                self.enqueue(id: id, submission) { continuation.resume(returning: $0) }
-            }
-        } onCancel: {
-            self.withdraw(id, beforeQueued: true)
-        }
-        try result.get()
+        try await self.queue.submit(submission)
     }
 
     /// Queues `submission` for the next batch; `completion` runs on the writer after its commit.
@@ -103,29 +74,7 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
         _ submission: FeedbackSubmission,
         completion: @escaping @Sendable (Result<Void, FeedbackError>) -> Void
     ) -> @Sendable () -> Void {
-        let id = self.state.withLock { state in
-            state.nextID += 1
-            return state.nextID
-        }
-        self.enqueue(id: id, submission, completion: completion)
-        return { self.withdraw(id, beforeQueued: false) }
-    }
-
-    private func enqueue(id: UInt64, _ submission: FeedbackSubmission, completion: @escaping @Sendable (Result<Void, FeedbackError>) -> Void) {
-        let (refusal, wake): (FeedbackError?, Bool) = self.state.withLock { state in
-            state.notYetQueued.remove(id)
-            if state.cancelledEarly.remove(id) != nil { return (.cancelled, false) }
-            if state.stopped { return (.storeUnavailable(cause: "the store is shutting down"), false) }
-            state.pending.append(Pending(id: id, submission: submission, completion: completion, arrival: .now))
-            // The writer takes every submission waiting when it starts a batch, and looks again after
-            // each commit: it needs waking only when the queue was empty.
-            return (nil, state.pending.count == 1)
-        }
-        if let refusal {
-            completion(.failure(refusal))
-        } else if wake {
-            self.wakeup.yield()
-        }
+        self.queue.enqueue(submission, completion: completion)
     }
 
     /// `PRAGMA synchronous` as read back from the connection that commits, when one is open.
@@ -134,21 +83,7 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
     }
 
     /// Submissions waiting for the next batch, and those in the batch being committed.
-    public var depth: (queued: Int, committing: Int) {
-        self.state.withLock { ($0.pending.count, $0.committing.count) }
-    }
-
-    /// Takes a cancelled submission out of the queue, unless its batch is already being committed; it
-    /// then completes with ``FeedbackError/cancelled``. `beforeQueued`: the cancellation may come before
-    /// the submission is queued (a task cancelled early), and is remembered so that it is refused.
-    private func withdraw(_ id: UInt64, beforeQueued: Bool) {
-        let removed: Pending? = self.state.withLock { state in
-            if let index = state.pending.firstIndex(where: { $0.id == id }) { return state.pending.remove(at: index) }
-            if beforeQueued, state.notYetQueued.contains(id) { state.cancelledEarly.insert(id) }
-            return nil
-        }
-        removed?.completion(.failure(.cancelled))
-    }
+    public var depth: (queued: Int, committing: Int) { self.queue.depth }
 
     /// Whether writes are expected to succeed: no failed write since the last success or probe.
     public var isServing: Bool {
@@ -162,20 +97,20 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
             group.addTask {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .seconds(1))
-                    self.wakeup.yield()
+                    self.queue.wake()
                 }
             }
             await withGracefulShutdownHandler {
-                for await _ in self.wakeups {
+                while await self.queue.waitForWork() {
                     await self.drain()
                     await self.probeIfDue()
                 }
             } onGracefulShutdown: {
-                self.wakeup.finish()
+                self.queue.finishWaiting()
             }
             group.cancelAll()
         }
-        self.state.withLock { $0.stopped = true }
+        self.queue.stop()
         await self.drain()
         let open = self.database.withLock { database -> OpenDatabase? in
             defer { database = nil }
@@ -186,21 +121,15 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
 
     private func drain() async {
         while true {
-            let batch: [Pending] = self.state.withLock { state in
-                let count = min(state.pending.count, self.configuration.maxBatchSize)
-                defer { state.pending.removeFirst(count) }
-                let batch = Array(state.pending.prefix(count))
-                state.committing = Set(batch.map(\.id))
-                return batch
-            }
+            let batch = self.queue.nextBatch(maxCount: self.configuration.maxBatchSize)
             if batch.isEmpty { return }
             await self.commit(batch)
-            self.state.withLock { $0.committing.removeAll() }
+            self.queue.batchFinished()
         }
     }
 
     /// Writes one batch in one IMMEDIATE transaction and answers each submission after the commit.
-    private func commit(_ batch: [Pending]) async {
+    private func commit(_ batch: [GroupCommitQueue.Item]) async {
         let submissions = batch.map(\.submission)
         // Each submission waits for a lock at most busyTimeout from its arrival; the oldest decides.
         let deadline = batch[0].arrival + self.configuration.busyTimeout
@@ -219,14 +148,14 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
             guard open.isCurrent(at: self.configuration.path) else { throw StoreFailure.fileChanged(self.configuration.path) }
             self.markHealthy()
             for (pending, found) in zip(batch, found) {
-                pending.completion(found ? .success(()) : .failure(.interactionNotFound(pending.submission.interactionID)))
+                pending.complete(found ? .success(()) : .failure(.interactionNotFound(pending.submission.interactionID)))
             }
         } catch {
             self.logger.error("feedback.store_write_failed", metadata: ["error": "\(error)", "batch.size": "\(batch.count)"])
             self.markUnhealthy("\(error)")
             if case StoreFailure.fileChanged = error { await self.closeDatabase() }
             for pending in batch {
-                pending.completion(.failure(.storeUnavailable(cause: "\(error)")))
+                pending.complete(.failure(.storeUnavailable(cause: "\(error)")))
             }
         }
     }
@@ -286,7 +215,7 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
             return
         }
         let due = self.state.withLock { state -> Bool in
-            guard state.unhealthy != nil, state.pending.isEmpty else { return false }
+            guard state.unhealthy != nil, self.queue.isEmpty else { return false }
             if let last = state.lastProbe, ContinuousClock.now - last < .seconds(1) { return false }
             state.lastProbe = .now
             return true

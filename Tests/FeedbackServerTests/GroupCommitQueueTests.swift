@@ -1,0 +1,68 @@
+import FeedbackDomain
+import Synchronization
+import Testing
+
+/// Outcomes reported to completions, by interaction id.
+private final class Outcomes: Sendable {
+    let all = Mutex<[Int64: Result<Void, FeedbackError>]>([:])
+    func completion(_ id: Int64) -> @Sendable (Result<Void, FeedbackError>) -> Void {
+        { result in self.all.withLock { $0[id] = result } }
+    }
+    func failure(_ id: Int64) -> FeedbackError? {
+        self.all.withLock { outcomes in
+            if case .failure(let error)? = outcomes[id] { error } else { nil }
+        }
+    }
+    var count: Int { self.all.withLock { $0.count } }
+}
+
+@Suite("The group-commit queue every store shares")
+struct GroupCommitQueueTests {
+    private func submission(_ id: Int64) -> FeedbackSubmission {
+        FeedbackSubmission(interactionID: id, rating: .positive, subject: "s")
+    }
+
+    @Test("withdrawn while queued: completed CANCELLED at once and never in a batch; once in a batch: too late")
+    func withdrawal() {
+        let queue = GroupCommitQueue()
+        let outcomes = Outcomes()
+        let withdrawFirst = queue.enqueue(self.submission(1), completion: outcomes.completion(1))
+        let withdrawSecond = queue.enqueue(self.submission(2), completion: outcomes.completion(2))
+        let withdrawThird = queue.enqueue(self.submission(3), completion: outcomes.completion(3))
+        withdrawSecond()
+        #expect(outcomes.failure(2) == .cancelled)
+        let batch = queue.nextBatch(maxCount: 1)
+        #expect(batch.map(\.submission.interactionID) == [1])
+        #expect(queue.depth == (queued: 1, committing: 1))
+        withdrawFirst()  // its batch is being written
+        #expect(outcomes.count == 1, "no answer before the write's outcome")
+        batch[0].complete(.success(()))
+        queue.batchFinished()
+        #expect(queue.nextBatch(maxCount: 10).map(\.submission.interactionID) == [3])
+        withdrawThird()  // taken already: nothing happens
+        withdrawSecond()  // answered already: nothing happens
+        #expect(outcomes.count == 2)
+    }
+
+    @Test("after stop, new submissions are refused as unavailable; those queued are still taken")
+    func stop() {
+        let queue = GroupCommitQueue()
+        let outcomes = Outcomes()
+        _ = queue.enqueue(self.submission(1), completion: outcomes.completion(1))
+        queue.stop()
+        _ = queue.enqueue(self.submission(2), completion: outcomes.completion(2))
+        if case .storeUnavailable = outcomes.failure(2) {} else { Issue.record("not refused: \(String(describing: outcomes.failure(2)))") }
+        #expect(queue.nextBatch(maxCount: 10).map(\.submission.interactionID) == [1])
+    }
+
+    @Test("a task cancelled before its submission is queued is refused, and leaves nothing behind")
+    func cancelledBeforeQueued() async {
+        let queue = GroupCommitQueue()
+        let task = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            try await queue.submit(self.submission(1))
+        }
+        await #expect(throws: FeedbackError.cancelled) { try await task.value }
+        #expect(queue.depth == (queued: 0, committing: 0))
+    }
+}
