@@ -29,6 +29,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // Bytes <-> frames of protocol/SPEC.md. Imports NIOCore only; never sees a channel.
@@ -54,6 +56,14 @@ let package = Package(
                 logging, lifecycle,
             ]
         ),
+        // The PostgreSQL store (PostgresNIO's PostgresClient) with group commit, for more than one host.
+        .target(
+            name: "FeedbackPostgres",
+            dependencies: [
+                "FeedbackDomain", logging, lifecycle, .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         // JWT verification and development-token minting (jwt-kit).
         .target(name: "FeedbackAuth", dependencies: [.product(name: "JWTKit", package: "jwt-kit")]),
         // The RPC services: SubmitFeedback, health, and the authentication interceptor.
@@ -68,8 +78,8 @@ let package = Package(
         .executableTarget(
             name: "feedbackd",
             dependencies: [
-                "FeedbackServer", "FeedbackSQLite", "FeedbackAuth", "FeedbackDomain", "FeedbackLogging", "RPCUnixTransport",
-                argumentParser, logging,
+                "FeedbackServer", "FeedbackSQLite", "FeedbackPostgres", "FeedbackAuth", "FeedbackDomain", "FeedbackLogging",
+                "RPCUnixTransport", argumentParser, logging,
                 lifecycle,
             ]
         ),
@@ -118,7 +128,8 @@ let package = Package(
         .testTarget(
             name: "FeedbackServerTests",
             dependencies: [
-                "RPCCodec", "RPCCore", "RPCUnixTransport", "FeedbackProtos", "FeedbackDomain", "FeedbackSQLite",
+                "RPCCodec", "RPCCore", "RPCUnixTransport", "FeedbackProtos", "FeedbackDomain", "FeedbackSQLite", "FeedbackPostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 "FeedbackAuth", "FeedbackServer", "FeedbackClient", nioCore, nioPosix, logging, lifecycle,
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),

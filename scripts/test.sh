@@ -11,8 +11,16 @@ step "toolchain and system packages"
 command -v swift >/dev/null || { echo "swift is not on PATH: install Swift 6.1 or later (see README)"; exit 1; }
 swift --version 2>&1 | head -1
 # libsqlite3-dev: GRDB links the system SQLite; sqlite3 and python3: tests inspect and lock databases;
-# python3-venv: the tests' virtual environment; chromium and chromium-driver: the browser tests.
-scripts/ensure-packages.sh libsqlite3-dev sqlite3 python3 python3-venv chromium chromium-driver
+# python3-venv: the tests' virtual environment; chromium and chromium-driver: the browser tests;
+# postgresql: a throw-away cluster for the PostgreSQL store's tests.
+scripts/ensure-packages.sh libsqlite3-dev sqlite3 python3 python3-venv chromium chromium-driver postgresql
+
+step "a throw-away PostgreSQL cluster (scripts/postgres-test-cluster.sh), removed at exit"
+pgdir=$(mktemp -u "${TMPDIR:-/tmp}/fbpg.XXXXXX")
+trap 'scripts/postgres-test-cluster.sh stop "$pgdir"' EXIT
+FEEDBACK_TEST_POSTGRES=$(scripts/postgres-test-cluster.sh start "$pgdir")
+export FEEDBACK_TEST_POSTGRES
+echo "$FEEDBACK_TEST_POSTGRES"
 
 step "python test environment (.venv, scripts/requirements-test.txt)"
 python=$(scripts/python-env.sh)
@@ -24,14 +32,17 @@ step "golden vectors are what protocol/vectors/generate.py writes"
 step "swift build (scripts/build.sh: the same build as scripts/demo.sh)"
 scripts/build.sh
 
-step "swift test"
-scripts/swift-env.sh swift test --skip-build --quiet
+step "swift test (the PostgreSQL cases against the cluster above)"
+scripts/swift-env.sh env FEEDBACK_TEST_POSTGRES="$FEEDBACK_TEST_POSTGRES" swift test --skip-build --quiet
 
 step "gateway against the original FastAPI endpoint, body by body (Tests/compat)"
 "$python" -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning Tests/compat
 
 step "hostile clients against the real gateway and feedbackd (Tests/hostile)"
 "$python" -m pytest -q -p no:cacheprovider Tests/hostile
+
+step "feedbackd on PostgreSQL as processes: two on one database, killed, PostgreSQL restarted (Tests/postgres)"
+"$python" -m pytest -q -p no:cacheprovider Tests/postgres
 
 step "widget in headless Chromium (clients/widget/tests)"
 "$python" -m pytest -q -p no:cacheprovider clients/widget/tests

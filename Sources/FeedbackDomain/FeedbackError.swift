@@ -9,6 +9,8 @@ public enum FeedbackError: Error, Hashable, Sendable, CustomStringConvertible {
     case storeUnavailable(cause: String)
     /// The call was cancelled (or passed its deadline) before the rating was written: nothing was stored.
     case cancelled
+    /// The token's subject cannot be stored by this store (PostgreSQL's text cannot hold a NUL character).
+    case unstorableSubject
 
     /// The message the caller sees.
     public var message: String {
@@ -17,6 +19,7 @@ public enum FeedbackError: Error, Hashable, Sendable, CustomStringConvertible {
         case .interactionNotFound(let id): "Interaction \(id) not found."
         case .storeUnavailable: "Feedback store unavailable."
         case .cancelled: "The call was cancelled before the rating was written."
+        case .unstorableSubject: "The token's subject cannot be stored (it contains a NUL character)."
         }
     }
 

@@ -14,6 +14,8 @@ extension FeedbackError: RPCErrorConvertible {
             RPCError(code: .unavailable, message: self.message, cause: self)
         case .cancelled:
             RPCError(code: .cancelled, message: self.message)
+        case .unstorableSubject:
+            RPCError(code: .invalidArgument, message: self.message)
         }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FeedbackAuth
 import FeedbackDomain
+import FeedbackPostgres
 import FeedbackSQLite
 import FeedbackServer
 import Foundation
@@ -13,7 +14,7 @@ import ServiceLifecycle
 struct Feedbackd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "feedbackd",
-        abstract: "Serve SubmitFeedback and health checks over a Unix socket, storing ratings in SQLite.",
+        abstract: "Serve SubmitFeedback and health checks over a Unix socket, storing ratings in SQLite (or PostgreSQL).",
         discussion: """
             Ratings (+1 / -1) are stored in interactions.feedback and appended to feedback_events in the \
             same transaction; a call is answered OK only after the commit is durable. Callers send a JWT \
@@ -37,7 +38,11 @@ struct Feedbackd: AsyncParsableCommand {
         let logger = self.logging.makeLogger()
         do {
             let verifier = try await TokenVerifier(configuration: try self.auth.configuration())
-            let store = try SQLiteFeedbackStore(configuration: self.storage.configuration(), logger: logger)
+            let store: any FeedbackStore & Service
+            switch try self.storage.store() {
+            case .sqlite(let configuration): store = try SQLiteFeedbackStore(configuration: configuration, logger: logger)
+            case .postgres(let configuration): store = PostgresFeedbackStore(configuration: configuration, logger: logger)
+            }
             var router = RPCRouter(services: [FeedbackService(store: store), HealthService(store: store)])
             router.intercept(with: AuthInterceptor(verifier: verifier))
             var serverConfiguration = try self.serverConfiguration()

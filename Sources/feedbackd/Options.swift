@@ -1,5 +1,6 @@
 import ArgumentParser
 import FeedbackAuth
+import FeedbackPostgres
 import FeedbackSQLite
 import FeedbackLogging
 import FeedbackServer
@@ -21,17 +22,56 @@ struct SocketOptions: ParsableArguments {
 }
 
 struct StorageOptions: ParsableArguments {
-    @Option(help: "SQLite database shared with the chat backend. A new file gets the whole schema; an existing one must have interactions(id, feedback); feedback_events is created when missing.")
-    var db: String = "feedback.db"
+    @Option(help: "SQLite database shared with the chat backend (the default store: feedback.db). A new file gets the whole schema; an existing one must have interactions(id, feedback); feedback_events is created when missing.")
+    var db: String?
 
-    @Option(help: "How long a rating may wait, from its arrival, for a lock another process holds before it fails as UNAVAILABLE. Keep callers' deadlines longer (the gateway's --timeout-ms defaults to 6000).")
+    @Option(help: ArgumentHelp("PostgreSQL instead of SQLite, for more than one host: postgres://USER@HOST:PORT/DATABASE, with ?sslmode=disable|prefer|require (prefer by default) or ?host=/socket/directory. interactions(id, feedback) must exist; feedback_events is created when missing.", valueName: "url"))
+    var postgresUrl: String?
+
+    @Option(help: ArgumentHelp("File holding the PostgreSQL password (a trailing newline is ignored). Or set PGPASSWORD. Never in the URL.", valueName: "path"))
+    var postgresPasswordFile: String?
+
+    @Option(help: "How long a rating may wait, from its arrival, for a lock another process holds before it fails as UNAVAILABLE (with PostgreSQL: every statement's statement_timeout). Keep callers' deadlines longer (the gateway's --timeout-ms defaults to 6000).")
     var busyTimeoutMs: Int = 5000
 
     @Option(help: "PRAGMA synchronous: FULL (fsync each commit; survives power loss) or NORMAL.")
     var synchronous: SQLiteConfiguration.Synchronous = .full
 
-    func configuration() -> SQLiteConfiguration {
-        var configuration = SQLiteConfiguration(path: self.db)
+    /// The store chosen: exactly one.
+    enum Store {
+        case sqlite(SQLiteConfiguration)
+        case postgres(PostgresConfiguration)
+    }
+
+    func validate() throws {
+        if self.db != nil, self.postgresUrl != nil {
+            throw ValidationError("give either --db (SQLite) or --postgres-url (PostgreSQL), not both")
+        }
+        if self.postgresPasswordFile != nil, self.postgresUrl == nil {
+            throw ValidationError("--postgres-password-file needs --postgres-url")
+        }
+    }
+
+    func store() throws -> Store {
+        guard let url = self.postgresUrl else { return .sqlite(self.sqliteConfiguration()) }
+        var password = ProcessInfo.processInfo.environment["PGPASSWORD"]
+        if let file = self.postgresPasswordFile {
+            guard let contents = FileManager.default.contents(atPath: file), let text = String(data: contents, encoding: .utf8) else {
+                throw ConfigurationError("cannot read the PostgreSQL password file \(file)")
+            }
+            password = text.hasSuffix("\n") ? String(text.dropLast()) : text
+        }
+        do {
+            var configuration = try PostgresConfiguration(url: url, password: password)
+            configuration.statementTimeout = .milliseconds(self.busyTimeoutMs)
+            return .postgres(configuration)
+        } catch {
+            throw ConfigurationError("--postgres-url: \(error)")
+        }
+    }
+
+    private func sqliteConfiguration() -> SQLiteConfiguration {
+        var configuration = SQLiteConfiguration(path: self.db ?? "feedback.db")
         configuration.busyTimeout = .milliseconds(self.busyTimeoutMs)
         configuration.synchronous = self.synchronous
         return configuration

@@ -320,7 +320,7 @@ struct StoreTests {
     @Test("rows inserted by another process while feedbackd runs can be rated")
     func sharedDatabase() async throws {
         try await withTemporaryDirectory { directory in
-            let store = try makeStore(.sqlite, directory: directory, interactions: 1...1)
+            let store = try await makeStore(.sqlite, directory: directory, interactions: 1...1)
             let path = try #require(store.path)
             try await withFeedbackServer(store: store.store, extraServices: store.services) { socket in
                 let client = FeedbackClient(socketPath: socket)

@@ -2,16 +2,20 @@ import FeedbackClient
 import FeedbackServer
 import RPCCore
 import FeedbackDomain
+import FeedbackPostgres
 import FeedbackSQLite
 import Foundation
 import GRDB
 import Logging
 import ServiceLifecycle
 
-/// The two stores the service is tested against.
+/// The stores the service is tested against: PostgreSQL when the test command's throw-away cluster is
+/// there (`FEEDBACK_TEST_POSTGRES`).
 enum StoreKind: String, CaseIterable, Sendable, CustomStringConvertible {
-    case memory, sqlite
+    case memory, sqlite, postgres
     var description: String { self.rawValue }
+
+    static var allCases: [StoreKind] { PostgresTest.isAvailable ? [.memory, .sqlite, .postgres] : [.memory, .sqlite] }
 }
 
 /// A store holding interactions 1...10 (unrated), with what a test needs to inspect it.
@@ -22,18 +26,26 @@ struct TestStore: Sendable {
     var rating: @Sendable (Int64) async throws -> Int?
     /// How many audit events there are.
     var eventCount: @Sendable () async throws -> Int
+    /// The audit trail's subjects, oldest first.
+    var auditSubjects: @Sendable () async throws -> [String]
+    /// Makes writes fail (the storage goes away), and brings it back.
+    var breakStorage: @Sendable () async throws -> Void
+    var repairStorage: @Sendable () async throws -> Void
     /// The database file, for the SQLite store.
     var path: String?
 }
 
-func makeStore(_ kind: StoreKind, directory: String, interactions: ClosedRange<Int64> = 1...10) throws -> TestStore {
+func makeStore(_ kind: StoreKind, directory: String, interactions: ClosedRange<Int64> = 1...10) async throws -> TestStore {
     switch kind {
     case .memory:
         let store = InMemoryFeedbackStore(interactionIDs: interactions)
         return TestStore(
             store: store, services: [],
             rating: { id in store.rating(of: id).map { Int($0.rawValue) } },
-            eventCount: { store.events.count }
+            eventCount: { store.events.count },
+            auditSubjects: { store.events.map(\.subject) },
+            breakStorage: { store.setAvailable(false) },
+            repairStorage: { store.setAvailable(true) }
         )
     case .sqlite:
         let path = directory + "/chat.db"
@@ -43,7 +55,22 @@ func makeStore(_ kind: StoreKind, directory: String, interactions: ClosedRange<I
             store: store, services: [store],
             rating: { id in try readRating(path: path, id: id) },
             eventCount: { try DatabaseQueue(path: path).read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM feedback_events") ?? 0 } },
+            auditSubjects: { try DatabaseQueue(path: path).read { try String.fetchAll($0, sql: "SELECT subject FROM feedback_events ORDER BY rowid") } },
+            breakStorage: { try DatabaseQueue(path: path).write { try $0.execute(sql: "ALTER TABLE interactions RENAME TO interactions_away") } },
+            repairStorage: { try DatabaseQueue(path: path).write { try $0.execute(sql: "ALTER TABLE interactions_away RENAME TO interactions") } },
             path: path
+        )
+    case .postgres:
+        let url = try await PostgresTest.makeDatabase(interactions: interactions)
+        let database = PostgresTest.name(of: url)
+        let store = PostgresFeedbackStore(configuration: try PostgresConfiguration(url: url, password: nil), logger: quietLogger())
+        return TestStore(
+            store: store, services: [store],
+            rating: { id in try await PostgresTest.integers("SELECT feedback FROM interactions WHERE id = \(id)", database: database).first?.map(Int.init) },
+            eventCount: { Int(try await PostgresTest.integers("SELECT count(*) FROM feedback_events", database: database).first.flatMap { $0 } ?? 0) },
+            auditSubjects: { try await PostgresTest.strings("SELECT subject FROM feedback_events ORDER BY id", database: database) },
+            breakStorage: { try await PostgresTest.execute("ALTER TABLE interactions RENAME TO interactions_away", database: database) },
+            repairStorage: { try await PostgresTest.execute("ALTER TABLE interactions_away RENAME TO interactions", database: database) }
         )
     }
 }
@@ -73,13 +100,14 @@ func withStoreAndClient(
     _ body: (TestStore, FeedbackClient) async throws -> Void
 ) async throws {
     try await withTemporaryDirectory { directory in
-        let store = try makeStore(kind, directory: directory, interactions: interactions)
+        let store = try await makeStore(kind, directory: directory, interactions: interactions)
         let router = RPCRouter(
             services: [FeedbackService(store: store.store), HealthService(store: store.store)],
             interceptors: [AuthInterceptor(verifier: try await TestAuth.verifier())]
         )
         let client = FeedbackClient(transport: InProcessTransport(router: router, logger: quietLogger()))
         try await withServices(store.services) {
+            try await waitUntil { store.store.isServing }  // PostgreSQL: connected, schema checked
             try await body(store, client)
         }
     }

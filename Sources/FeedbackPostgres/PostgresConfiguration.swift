@@ -1,0 +1,63 @@
+import Foundation
+import NIOSSL
+import PostgresNIO
+
+/// Where the PostgreSQL store connects, read from a libpq-style URL:
+/// `postgres://USER@HOST:PORT/DATABASE?sslmode=disable|prefer|require&host=/socket/dir`.
+///
+/// The password never comes from the URL (it would be visible in the process list): it comes from a
+/// file or `PGPASSWORD`. `sslmode` as in libpq: `disable`, `prefer` (TLS when the server offers it,
+/// the default for TCP) or `require` (TLS or fail); a Unix socket never uses TLS.
+public struct PostgresConfiguration: Sendable {
+    public var client: PostgresClient.Configuration
+    /// A readable description without secrets, for logs: `user@host:port/db`.
+    public var description: String
+    /// Submissions committed in one transaction at most.
+    public var maxBatchSize = 512
+    /// Every statement is bounded by this (`statement_timeout`): a lock or a stuck server fails the
+    /// batch as UNAVAILABLE instead of holding it.
+    public var statementTimeout: Duration = .seconds(5)
+
+    /// A URL the store cannot use: the message says why.
+    public struct Invalid: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    public init(url: String, password: String?) throws(Invalid) {
+        guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme ?? "") else {
+            throw Invalid(description: "the PostgreSQL URL must look like postgres://USER@HOST:PORT/DATABASE")
+        }
+        guard components.password == nil else {
+            throw Invalid(description: "the PostgreSQL URL must not hold a password: use --postgres-password-file or PGPASSWORD")
+        }
+        guard let user = components.user.flatMap({ $0.removingPercentEncoding }), !user.isEmpty else {
+            throw Invalid(description: "the PostgreSQL URL names no user (postgres://USER@HOST/DATABASE)")
+        }
+        let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()).removingPercentEncoding ?? "" : ""
+        guard !database.isEmpty else { throw Invalid(description: "the PostgreSQL URL names no database (postgres://USER@HOST/DATABASE)") }
+        let query = Dictionary((components.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { $1 })
+        let port = components.port ?? 5432
+        let socketDirectory = query["host"].flatMap { $0.hasPrefix("/") ? $0 : nil }
+        if let socketDirectory {
+            self.client = PostgresClient.Configuration(
+                unixSocketPath: "\(socketDirectory)/.s.PGSQL.\(port)", username: user, password: password, database: database
+            )
+            self.description = "\(user)@\(socketDirectory)/.s.PGSQL.\(port)/\(database)"
+        } else {
+            guard let host = components.host, !host.isEmpty else {
+                throw Invalid(description: "the PostgreSQL URL names no host (or ?host=/socket/directory)")
+            }
+            let tls: PostgresClient.Configuration.TLS
+            switch query["sslmode"] ?? "prefer" {
+            case "disable": tls = .disable
+            case "prefer", "allow": tls = .prefer(.makeClientConfiguration())
+            case "require", "verify-ca", "verify-full": tls = .require(.makeClientConfiguration())
+            case let other: throw Invalid(description: "sslmode=\(other) is not one of disable, prefer, require")
+            }
+            self.client = PostgresClient.Configuration(host: host, port: port, username: user, password: password, database: database, tls: tls)
+            self.description = "\(user)@\(host):\(port)/\(database)"
+        }
+        self.client.options.additionalStartupParameters = [("application_name", "feedbackd")]
+        self.client.options.connectTimeout = .seconds(5)
+    }
+}

@@ -1,0 +1,193 @@
+import FeedbackDomain
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+import Synchronization
+
+/// Ratings in PostgreSQL, for deployments with more than one host: every host runs its own feedbackd
+/// against one shared (replicated) database. The same contract as the SQLite store: `UPDATE
+/// interactions SET feedback = … WHERE id = …`, NOT_FOUND for an unknown id, an audit row in
+/// `feedback_events` in the same transaction, answered only after COMMIT, re-rating overwrites.
+///
+/// A `Service`: ``run()`` runs PostgresNIO's connection pool and the single writer. Group commit: every
+/// submission waiting when a batch starts goes into one transaction of three statements whatever its
+/// size (rows locked in id order, so that writers on several hosts never deadlock; one `UPDATE … FROM
+/// unnest(…)`; one multi-row audit `INSERT`). Any failure (PostgreSQL down, restarted, a statement
+/// timeout) fails the whole batch as UNAVAILABLE: never OK unless committed. PostgreSQL down at start-up
+/// is not fatal: the store reports NOT_SERVING and probes once a second until it is back.
+public final class PostgresFeedbackStore: FeedbackStore, Service {
+    private let configuration: PostgresConfiguration
+    private let logger: Logger
+    private let client: PostgresClient
+    private let queue = GroupCommitQueue()
+    /// Why writes are not expected to succeed, or nil when they are.
+    private let unhealthy = Mutex<String?>("not connected yet")
+    /// Whether the schema was checked (and `feedback_events` created) since start-up: writes wait for it.
+    private let schemaReady = Atomic<Bool>(false)
+
+    public init(configuration: PostgresConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+        var client = configuration.client
+        let timeout = configuration.statementTimeout.components
+        let milliseconds = timeout.seconds * 1000 + timeout.attoseconds / 1_000_000_000_000_000
+        client.options.additionalStartupParameters.append(("statement_timeout", "\(milliseconds)"))
+        self.client = PostgresClient(configuration: client, backgroundLogger: logger)
+    }
+
+    public func submit(_ submission: FeedbackSubmission) async throws(FeedbackError) {
+        try await self.queue.submit(submission)
+    }
+
+    public func enqueue(
+        _ submission: FeedbackSubmission,
+        completion: @escaping @Sendable (Result<Void, FeedbackError>) -> Void
+    ) -> @Sendable () -> Void {
+        self.queue.enqueue(submission, completion: completion)
+    }
+
+    public var isServing: Bool { self.unhealthy.withLock { $0 == nil } }
+
+    /// Submissions waiting for the next batch, and those in the batch being committed.
+    public var depth: (queued: Int, committing: Int) { self.queue.depth }
+
+    /// The connection pool and the single writer, until graceful shutdown; then the last batches.
+    public func run() async {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.client.run() }
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(1))
+                    self.queue.wake()
+                }
+            }
+            self.queue.wake()  // the first probe: schema and connection, at once
+            await withGracefulShutdownHandler {
+                while await self.queue.waitForWork() {
+                    await self.drain()
+                    await self.probeIfDue()
+                }
+            } onGracefulShutdown: {
+                self.queue.finishWaiting()
+            }
+            self.queue.stop()
+            await self.drain()
+            group.cancelAll()
+        }
+    }
+
+    private func drain() async {
+        while true {
+            let batch = self.queue.nextBatch(maxCount: self.configuration.maxBatchSize)
+            if batch.isEmpty { return }
+            await self.commit(batch)
+            self.queue.batchFinished()
+        }
+    }
+
+    /// One transaction for the batch; each submission is answered after COMMIT with its own outcome.
+    private func commit(_ batch: [GroupCommitQueue.Item]) async {
+        var writable: [GroupCommitQueue.Item] = []
+        for item in batch {
+            // PostgreSQL's text cannot hold NUL: such a subject would fail the whole batch.
+            if item.submission.subject.utf8.contains(0) {
+                item.complete(.failure(.unstorableSubject))
+            } else {
+                writable.append(item)
+            }
+        }
+        guard !writable.isEmpty else { return }
+        let submissions = writable.map(\.submission)
+        do {
+            if !self.schemaReady.load(ordering: .relaxed) { try await self.prepareSchema() }
+            let found = try await self.client.withTransaction(logger: self.logger) { connection in
+                try await Self.write(submissions, on: connection, logger: self.logger)
+            }
+            self.markHealthy()
+            for item in writable {
+                let id = item.submission.interactionID
+                item.complete(found.contains(id) ? .success(()) : .failure(.interactionNotFound(id)))
+            }
+        } catch {
+            let cause = String(reflecting: error)
+            self.logger.error("feedback.store_write_failed", metadata: ["error": "\(cause)", "batch.size": "\(writable.count)"])
+            self.markUnhealthy(cause)
+            for item in writable { item.complete(.failure(.storeUnavailable(cause: cause))) }
+        }
+    }
+
+    /// The batch's three statements; returns the ids that exist.
+    private static func write(_ submissions: [FeedbackSubmission], on connection: PostgresConnection, logger: Logger) async throws -> Set<Int64> {
+        // Rows are locked in id order: two hosts writing overlapping batches wait for each other, never
+        // deadlock.
+        let ids = Array(Set(submissions.map(\.interactionID))).sorted()
+        var found: Set<Int64> = []
+        let rows = try await connection.query(
+            "SELECT id FROM interactions WHERE id = ANY(\(ids)::bigint[]) ORDER BY id FOR UPDATE", logger: logger
+        )
+        for try await id in rows.decode(Int64.self) { found.insert(id) }
+        let stored = submissions.filter { found.contains($0.interactionID) }
+        guard !stored.isEmpty else { return found }
+        // The last rating of an id in the batch wins, as if they had been written one after another.
+        var latest: [Int64: Int16] = [:]
+        for submission in stored { latest[submission.interactionID] = Int16(submission.rating.rawValue) }
+        let updatedIDs = latest.keys.sorted()
+        let updatedRatings = updatedIDs.map { latest[$0]! }
+        try await connection.query(
+            """
+            UPDATE interactions AS i SET feedback = u.rating
+            FROM unnest(\(updatedIDs)::bigint[], \(updatedRatings)::smallint[]) AS u(id, rating) WHERE i.id = u.id
+            """,
+            logger: logger
+        )
+        let auditIDs = stored.map(\.interactionID)
+        let auditRatings = stored.map { Int16($0.rating.rawValue) }
+        let auditSubjects = stored.map(\.subject)
+        try await connection.query(
+            """
+            INSERT INTO feedback_events (interaction_id, rating, subject)
+            SELECT * FROM unnest(\(auditIDs)::bigint[], \(auditRatings)::smallint[], \(auditSubjects)::text[])
+            """,
+            logger: logger
+        )
+        return found
+    }
+
+    /// While unhealthy, each time the writer wakes (at most once a second when idle): can PostgreSQL be
+    /// written to? The schema is checked (and `feedback_events` created when missing) on the way.
+    private func probeIfDue() async {
+        guard !self.isServing, self.queue.isEmpty else { return }
+        do {
+            try await self.prepareSchema()
+            self.markHealthy()
+        } catch let problem as PostgresSchema.Problem {
+            self.markUnhealthy(problem.description)
+        } catch {
+            self.markUnhealthy("PostgreSQL (\(self.configuration.description)) cannot be reached: \(String(reflecting: error))")
+        }
+    }
+
+    /// Checks `interactions(id, feedback)` and creates `feedback_events` when missing.
+    private func prepareSchema() async throws {
+        try await self.client.withConnection { connection in
+            try await PostgresSchema.prepare(connection, logger: self.logger)
+        }
+        self.schemaReady.store(true, ordering: .relaxed)
+    }
+
+    private func markHealthy() {
+        let was = self.unhealthy.withLock { unhealthy -> String? in
+            defer { unhealthy = nil }
+            return unhealthy
+        }
+        if was != nil { self.logger.notice("feedback.store_serving", metadata: ["db": "\(self.configuration.description)"]) }
+    }
+
+    private func markUnhealthy(_ reason: String) {
+        let changed = self.unhealthy.withLock { unhealthy -> Bool in
+            defer { unhealthy = reason }
+            return unhealthy != reason
+        }
+        if changed { self.logger.error("feedback.store_not_serving", metadata: ["error": "\(reason)"]) }
+    }
+}
