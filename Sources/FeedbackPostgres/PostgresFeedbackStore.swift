@@ -99,9 +99,11 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
         guard !writable.isEmpty else { return }
         let submissions = writable.map(\.submission)
         do {
-            if !self.schemaReady.load(ordering: .relaxed) { try await self.prepareSchema() }
-            let found = try await self.client.withTransaction(logger: self.logger) { connection in
-                try await Self.write(submissions, on: connection, logger: self.logger)
+            let found = try await self.bounded {
+                if !self.schemaReady.load(ordering: .relaxed) { try await self.prepareSchema() }
+                return try await self.client.withTransaction(logger: self.logger) { connection in
+                    try await Self.write(submissions, on: connection, logger: self.logger)
+                }
             }
             self.markHealthy()
             for item in writable {
@@ -158,13 +160,35 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
     private func probeIfDue() async {
         guard !self.isServing, self.queue.isEmpty else { return }
         do {
-            try await self.prepareSchema()
+            try await self.bounded { try await self.prepareSchema() }
             self.markHealthy()
         } catch let problem as PostgresSchema.Problem {
             self.markUnhealthy(problem.description)
         } catch {
             self.markUnhealthy("PostgreSQL (\(self.configuration.description)) cannot be reached: \(String(reflecting: error))")
         }
+    }
+
+    /// Runs `work` (a batch, a probe) for at most the connect timeout plus the statement timeout: waiting
+    /// for a connection while PostgreSQL is down or restarting must not hold the writer, nor graceful
+    /// shutdown. Past the limit the work is cancelled and left behind (a PostgresNIO lease or query can
+    /// outlive its cancellation around a server restart: waiting for it is what hung the writer); a
+    /// batch stopped so is answered UNAVAILABLE, not OK, since its COMMIT is not known to have happened.
+    private func bounded<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) async throws -> T {
+        let limit = self.configuration.client.options.connectTimeout + self.configuration.statementTimeout
+        let outcome = OneAnswer<T>()
+        // Unstructured on purpose: a task group would wait for a child that ignores cancellation.
+        let task = Task {
+            do { outcome.set(.success(try await work())) } catch { outcome.set(.failure(error)) }
+        }
+        let timer = Task {
+            try await Task.sleep(for: limit)
+            task.cancel()
+            outcome.set(.failure(PostgresUnavailable(description: "no answer from PostgreSQL (\(self.configuration.description)) within \(limit)")))
+        }
+        let result = await outcome.value()
+        timer.cancel()
+        return try result.get()
     }
 
     /// Checks `interactions(id, feedback)` and creates `feedback_events` when missing.
@@ -189,5 +213,54 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
             return unhealthy != reason
         }
         if changed { self.logger.error("feedback.store_not_serving", metadata: ["error": "\(reason)"]) }
+    }
+}
+
+/// PostgreSQL did not answer in time.
+struct PostgresUnavailable: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// A result set once, from any task, and awaited once.
+private final class OneAnswer<T: Sendable>: Sendable {
+    private enum State {
+        case pending
+        case waiting(CheckedContinuation<Result<T, any Error>, Never>)
+        case done(Result<T, any Error>)
+    }
+
+    private let state = Mutex(State.pending)
+
+    func set(_ result: Result<T, any Error>) {
+        let waiter: CheckedContinuation<Result<T, any Error>, Never>? = self.state.withLock { state in
+            switch state {
+            case .pending:
+                state = .done(result)
+                return nil
+            case .waiting(let continuation):
+                state = .done(result)
+                return continuation
+            case .done:
+                return nil
+            }
+        }
+        waiter?.resume(returning: result)
+    }
+
+    func value() async -> Result<T, any Error> {
+        await withCheckedContinuation { continuation in
+            let done: Result<T, any Error>? = self.state.withLock { state in
+                switch state {
+                case .pending:
+                    state = .waiting(continuation)
+                    return nil
+                case .done(let result):
+                    return result
+                case .waiting:
+                    preconditionFailure("one waiter")
+                }
+            }
+            if let done { continuation.resume(returning: done) }
+        }
     }
 }
