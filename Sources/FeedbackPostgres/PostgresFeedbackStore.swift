@@ -13,8 +13,9 @@ import Synchronization
 /// submission waiting when a batch starts goes into one transaction of three statements whatever its
 /// size (rows locked in id order, so that writers on several hosts never deadlock; one `UPDATE … FROM
 /// unnest(…)`; one multi-row audit `INSERT`). Any failure (PostgreSQL down, restarted, a statement
-/// timeout) fails the whole batch as UNAVAILABLE: never OK unless committed. PostgreSQL down at start-up
-/// is not fatal: the store reports NOT_SERVING and probes once a second until it is back.
+/// timeout) fails the whole batch as UNAVAILABLE: never OK unless committed. Until a probe (once a
+/// second) finds PostgreSQL writable again, batches are answered UNAVAILABLE at once instead of waiting
+/// for a connection. PostgreSQL down at start-up is not fatal: the store reports NOT_SERVING meanwhile.
 public final class PostgresFeedbackStore: FeedbackStore, Service {
     private let configuration: PostgresConfiguration
     private let logger: Logger
@@ -24,6 +25,8 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
     private let unhealthy = Mutex<String?>("not connected yet")
     /// Whether the schema was checked (and `feedback_events` created) since start-up: writes wait for it.
     private let schemaReady = Atomic<Bool>(false)
+    /// When the last probe ran: at most one a second.
+    private let lastProbe = Mutex(ContinuousClock.now - .seconds(2))
 
     public init(configuration: PostgresConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -97,6 +100,12 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
             }
         }
         guard !writable.isEmpty else { return }
+        // While PostgreSQL is known to be unreachable (or its schema unusable), answer at once rather
+        // than wait for a connection: the probe (each second) says when writes can succeed again.
+        if let reason = self.unhealthy.withLock({ $0 }) {
+            for item in writable { item.complete(.failure(.storeUnavailable(cause: reason))) }
+            return
+        }
         let submissions = writable.map(\.submission)
         do {
             let found = try await self.bounded {
@@ -155,10 +164,15 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
         return found
     }
 
-    /// While unhealthy, each time the writer wakes (at most once a second when idle): can PostgreSQL be
-    /// written to? The schema is checked (and `feedback_events` created when missing) on the way.
+    /// While unhealthy, at most once a second (under load too: writes are refused meanwhile): can
+    /// PostgreSQL be written to? The schema is checked (and `feedback_events` created) on the way.
     private func probeIfDue() async {
-        guard !self.isServing, self.queue.isEmpty else { return }
+        let due = self.lastProbe.withLock { last -> Bool in
+            guard ContinuousClock.now - last >= .seconds(1) else { return false }
+            last = .now
+            return true
+        }
+        guard !self.isServing, due else { return }
         do {
             try await self.bounded { try await self.prepareSchema() }
             self.markHealthy()

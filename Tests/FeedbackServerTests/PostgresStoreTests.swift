@@ -1,0 +1,68 @@
+import FeedbackDomain
+import FeedbackPostgres
+import Foundation
+import Testing
+
+@Suite("PostgreSQL store: configuration and what the conformance suite cannot show")
+struct PostgresStoreTests {
+    @Test("the URL: user, host or socket directory, port, database, sslmode; never a password")
+    func configuration() throws {
+        let tcp = try PostgresConfiguration(url: "postgres://feedback@db.internal:6432/chat?sslmode=require", password: "pw")
+        #expect(tcp.description == "feedback@db.internal:6432/chat")
+        let socket = try PostgresConfiguration(url: "postgresql://feedback@localhost/chat?host=/run/postgresql", password: nil)
+        #expect(socket.description == "feedback@/run/postgresql/.s.PGSQL.5432/chat")
+        for (url, reason) in [
+            ("postgres://feedback:secret@db/chat", "must not hold a password"),
+            ("postgres://db/chat", "names no user"),
+            ("postgres://feedback@db", "names no database"),
+            ("postgres://feedback@db/chat?sslmode=sometimes", "sslmode=sometimes"),
+            ("mysql://feedback@db/chat", "must look like postgres://"),
+        ] {
+            #expect {
+                try PostgresConfiguration(url: url, password: nil)
+            } throws: { error in
+                String(describing: error).contains(reason)
+            }
+        }
+    }
+
+    @Test("PostgreSQL not there at start-up: the store starts NOT_SERVING, and serves once the database is there", .enabled(if: PostgresTest.isAvailable))
+    func unavailableAtStartUp() async throws {
+        // A database that does not exist yet: every connection fails, as with the server down.
+        let name = "fbt_late_\(UInt32.random(in: .min ... .max))"
+        var components = URLComponents(string: PostgresTest.clusterURL!)!
+        components.path = "/\(name)"
+        let store = PostgresFeedbackStore(configuration: try PostgresConfiguration(url: components.string!, password: nil), logger: quietLogger())
+        try await withServices([store]) {
+            await #expect {
+                try await store.submit(FeedbackSubmission(interactionID: 1, rating: .positive, subject: "s"))
+            } throws: { error in
+                if case FeedbackError.storeUnavailable = error { true } else { false }
+            }
+            #expect(store.isServing == false)
+            try await PostgresTest.execute("CREATE DATABASE \(name)", database: "postgres")
+            try await PostgresTest.execute("CREATE TABLE interactions (id BIGINT PRIMARY KEY, feedback INTEGER)", database: name)
+            try await PostgresTest.execute("INSERT INTO interactions (id) VALUES (1)", database: name)
+            try await waitUntil { store.isServing }  // probed once a second
+            try await store.submit(FeedbackSubmission(interactionID: 1, rating: .positive, subject: "s"))
+            #expect(try await PostgresTest.integers("SELECT feedback FROM interactions WHERE id = 1", database: name) == [1])
+        }
+    }
+
+    @Test("a database without interactions: NOT_SERVING with the reason, and the table is never created", .enabled(if: PostgresTest.isAvailable))
+    func noInteractionsTable() async throws {
+        let name = "fbt_empty_\(UInt32.random(in: .min ... .max))"
+        try await PostgresTest.execute("CREATE DATABASE \(name)", database: "postgres")
+        var components = URLComponents(string: PostgresTest.clusterURL!)!
+        components.path = "/\(name)"
+        let logs = CapturedLogs()
+        let store = PostgresFeedbackStore(configuration: try PostgresConfiguration(url: components.string!, password: nil), logger: logs.logger())
+        try await withServices([store]) {
+            try await waitUntil {
+                logs.all.contains { $0.message == "feedback.store_not_serving" && "\($0.metadata["error"] ?? "")".contains("has no interactions table") }
+            }
+            #expect(store.isServing == false)
+        }
+        #expect(try await PostgresTest.integers("SELECT count(*) FROM information_schema.tables WHERE table_name = 'interactions'", database: name) == [0])
+    }
+}
