@@ -129,6 +129,17 @@ public final class GroupCommitQueue: Sendable {
         }
     }
 
+    /// Hands batches (up to `maxCount` each, oldest first) to `commit`, which completes every item, until
+    /// none waits.
+    public func drain(maxCount: Int, _ commit: ([Item]) async -> Void) async {
+        while true {
+            let batch = self.nextBatch(maxCount: maxCount)
+            if batch.isEmpty { return }
+            await commit(batch)
+            self.batchFinished()
+        }
+    }
+
     /// The batch taken last has been completed.
     public func batchFinished() {
         self.state.withLock { $0.committing.removeAll() }

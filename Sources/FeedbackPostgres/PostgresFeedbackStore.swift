@@ -80,12 +80,7 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
     }
 
     private func drain() async {
-        while true {
-            let batch = self.queue.nextBatch(maxCount: self.configuration.maxBatchSize)
-            if batch.isEmpty { return }
-            await self.commit(batch)
-            self.queue.batchFinished()
-        }
+        await self.queue.drain(maxCount: self.configuration.maxBatchSize) { batch in await self.commit(batch) }
     }
 
     /// One transaction for the batch; each submission is answered after COMMIT with its own outcome.

@@ -120,12 +120,7 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
     }
 
     private func drain() async {
-        while true {
-            let batch = self.queue.nextBatch(maxCount: self.configuration.maxBatchSize)
-            if batch.isEmpty { return }
-            await self.commit(batch)
-            self.queue.batchFinished()
-        }
+        await self.queue.drain(maxCount: self.configuration.maxBatchSize) { batch in await self.commit(batch) }
     }
 
     /// Writes one batch in one IMMEDIATE transaction and answers each submission after the commit.

@@ -1,7 +1,8 @@
 import FeedbackDomain
-import FeedbackPostgres
 import Foundation
 import Testing
+
+@testable import FeedbackPostgres
 
 @Suite("PostgreSQL store: configuration and what the conformance suite cannot show")
 struct PostgresStoreTests {
@@ -24,6 +25,20 @@ struct PostgresStoreTests {
                 String(describing: error).contains(reason)
             }
         }
+    }
+
+    @Test("deploy/postgres/001_feedback_events.sql holds exactly the statements feedbackd runs itself")
+    func migrationFile() throws {
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("deploy/postgres/001_feedback_events.sql")
+        let text = try String(contentsOf: file, encoding: .utf8)
+        let statements = text.split(separator: "\n").filter { !$0.hasPrefix("--") }.joined(separator: "\n")
+            .split(separator: ";").map(Self.normalized).filter { !$0.isEmpty }
+        #expect(statements == [PostgresSchema.createEvents, PostgresSchema.createEventsIndex].map(Self.normalized))
+    }
+
+    private static func normalized(_ sql: some StringProtocol) -> String {
+        sql.split(whereSeparator: \.isWhitespace).joined(separator: " ")
     }
 
     @Test("PostgreSQL not there at start-up: the store starts NOT_SERVING, and serves once the database is there", .enabled(if: PostgresTest.isAvailable))

@@ -38,6 +38,13 @@ def psql(database: str, sql: str) -> str:
 
 
 @pytest.fixture
+def secret(tmp_path):
+    path = tmp_path / "secret"
+    path.write_text(secrets.token_urlsafe(48))
+    return path
+
+
+@pytest.fixture
 def database():
     name = f"fbp_{secrets.token_hex(4)}"
     psql("postgres", f"CREATE DATABASE {name}")
@@ -125,9 +132,7 @@ def assert_every_acknowledged_rating_stored(database: str, load: Load):
         assert stored >= count, f"{subject}: {count} acknowledged, {stored} stored"
 
 
-def test_two_feedbackd_on_one_database_under_load(tmp_path, database):
-    secret = tmp_path / "secret"
-    secret.write_text(secrets.token_urlsafe(48))
+def test_two_feedbackd_on_one_database_under_load(tmp_path, database, secret):
     first, second = Feedbackd(tmp_path, database, secret), Feedbackd(tmp_path, database, secret)
     try:
         with Load([first.socket, second.socket], secret) as load:
@@ -141,9 +146,7 @@ def test_two_feedbackd_on_one_database_under_load(tmp_path, database):
         second.stop()
 
 
-def test_feedbackd_killed_under_load_loses_nothing_acknowledged(tmp_path, database):
-    secret = tmp_path / "secret"
-    secret.write_text(secrets.token_urlsafe(48))
+def test_feedbackd_killed_under_load_loses_nothing_acknowledged(tmp_path, database, secret):
     daemon = Feedbackd(tmp_path, database, secret)
     try:
         with Load([daemon.socket], secret) as load:
@@ -154,9 +157,7 @@ def test_feedbackd_killed_under_load_loses_nothing_acknowledged(tmp_path, databa
         daemon.stop()
 
 
-def test_postgres_restarted_under_load_nothing_falsely_acknowledged_and_service_recovers(tmp_path, database):
-    secret = tmp_path / "secret"
-    secret.write_text(secrets.token_urlsafe(48))
+def test_postgres_restarted_under_load_nothing_falsely_acknowledged_and_service_recovers(tmp_path, database, secret):
     daemon = Feedbackd(tmp_path, database, secret)
     try:
         with Load([daemon.socket], secret) as load:
