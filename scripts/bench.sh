@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${SECONDS_PER_RUN:-5}
 
-scripts/ensure-packages.sh libsqlite3-dev sqlite3 gcc wrk >/dev/null
+scripts/ensure-packages.sh libsqlite3-dev sqlite3 gcc wrk postgresql >/dev/null
 scripts/swift-env.sh swift build -c release --product feedbackd >/dev/null
 scripts/swift-env.sh swift build -c release --product feedbackctl >/dev/null
 scripts/swift-env.sh swift build -c release --product feedback-gateway >/dev/null
@@ -66,14 +66,15 @@ pids+=($!)
 daemon=$!
 until "$bin/feedbackctl" health --socket "$work/f.sock" >/dev/null 2>&1; do sleep 0.05; done
 
-measure() {  # name, then feedbackctl bench arguments
+server_socket=$work/f.sock server_pid=$daemon
+measure() {  # name, then feedbackctl bench arguments; against $server_socket, CPU of $server_pid
   local name=$1
   shift
   local before after out
-  before=$(cpu_seconds "$daemon")
-  out=$("$bin/feedbackctl" bench --socket "$work/f.sock" --secret-file "$work/secret" --duration "$seconds" --json "$@" 2>/dev/null)
-  after=$(cpu_seconds "$daemon")
-  python3 - "$name" "$out" "$before" "$after" "$(rss_mib "$daemon")" <<'PY'
+  before=$(cpu_seconds "$server_pid")
+  out=$("$bin/feedbackctl" bench --socket "$server_socket" --secret-file "$work/secret" --duration "$seconds" --json "$@" 2>/dev/null)
+  after=$(cpu_seconds "$server_pid")
+  python3 - "$name" "$out" "$before" "$after" "$(rss_mib "$server_pid")" <<'PY'
 import json, sys
 name, out, before, after, rss = sys.argv[1], json.loads(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
 errors = "" if not out["errors"] else " (errors: " + ", ".join(f"{k} {v}" for k, v in out["errors"].items()) + ")"
@@ -147,6 +148,29 @@ PY
 http "feedback-gateway POST /feedback, 64 connections (wrk)" "$work/post.lua" /feedback
 http "feedback-gateway GET /healthz (one RPC), 64 connections" "" /healthz
 http "feedback-gateway GET /widget/feedback.js (no RPC), 64 connections" "" /widget/feedback.js
+
+# PostgreSQL (issue 11): a throw-away cluster on a Unix socket (fsync and synchronous_commit on, as
+# shipped); its own single-row commit rate (pgbench, one client, one UPDATE per transaction), then
+# feedbackd on it at 64 and 256 calls in flight.
+pg="$work/pg"
+pg_url=$(scripts/postgres-test-cluster.sh start "$pg")
+pg_port=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.urlparse(sys.argv[1]).port)' "$pg_url")
+psql -h "$pg" -p "$pg_port" -U postgres -d postgres -qc "CREATE DATABASE bench" >/dev/null
+psql -h "$pg" -p "$pg_port" -U postgres -d bench -qc "CREATE TABLE interactions (id BIGINT PRIMARY KEY, feedback INTEGER); INSERT INTO interactions (id) SELECT g FROM generate_series(1, 10000) AS g;" >/dev/null
+printf '\\set id random(1, 10000)\nUPDATE interactions SET feedback = 1 WHERE id = :id;\n' > "$work/pgbench.sql"
+pg_tps=$(pgbench -h "$pg" -p "$pg_port" -U postgres -n -c 1 -T "$seconds" -f "$work/pgbench.sql" bench 2>/dev/null | awk '/^tps/ { printf "%.0f", $3 }')
+row "limit: PostgreSQL single-row commits (pgbench, 1 client, synchronous_commit on)" "$pg_tps" "" "" "" ""
+"$bin/feedbackd" --socket "$work/pg.sock" --postgres-url "${pg_url/\/postgres\?//bench?}" --jwt-secret-file "$work/secret" \
+  --log-level warning --max-concurrent-calls 1000 2>"$work/feedbackd-pg.log" &
+pids+=($!)
+pg_daemon=$!
+until "$bin/feedbackctl" health --socket "$work/pg.sock" >/dev/null 2>&1; do sleep 0.05; done
+server_socket=$work/pg.sock server_pid=$pg_daemon
+measure "feedbackd on PostgreSQL SubmitFeedback, 64 in flight, 4 connections" --method submit --concurrency 64 --connections 4 --rows 10000
+measure "feedbackd on PostgreSQL SubmitFeedback, 256 in flight, 4 connections, 10,000 ids" --method submit --concurrency 256 --connections 4 --rows 10000
+kill "$pg_daemon" 2>/dev/null || true
+wait "$pg_daemon" 2>/dev/null || true
+scripts/postgres-test-cluster.sh stop "$pg"
 
 # Memory: RSS of feedbackd at rest, per idle connection (1,000 that sent HELLO), and what a peer that
 # sends calls and never reads its answers adds (feedbackd stops reading it).
