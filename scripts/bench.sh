@@ -15,7 +15,14 @@ scripts/swift-env.sh swift build -c release --product feedback-gateway >/dev/nul
 bin=.build/release
 work=$(mktemp -d /tmp/fbbench.XXXX)
 pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+pg=""
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  [ -n "$pg" ] && scripts/postgres-test-cluster.sh stop "$pg"
+pg=""
+  rm -rf "$work"
+}
 trap cleanup EXIT
 
 ticks=$(getconf CLK_TCK)
@@ -152,7 +159,7 @@ http "feedback-gateway GET /widget/feedback.js (no RPC), 64 connections" "" /wid
 # PostgreSQL (issue 11): a throw-away cluster on a Unix socket (fsync and synchronous_commit on, as
 # shipped); its own single-row commit rate (pgbench, one client, one UPDATE per transaction), then
 # feedbackd on it at 64 and 256 calls in flight.
-pg="$work/pg"
+pg=$(mktemp -u /tmp/fbbench-pg.XXXXXX)  # not under $work: the cluster's owner (postgres) must reach it
 pg_url=$(scripts/postgres-test-cluster.sh start "$pg")
 pg_port=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.urlparse(sys.argv[1]).port)' "$pg_url")
 psql -h "$pg" -p "$pg_port" -U postgres -d postgres -qc "CREATE DATABASE bench" >/dev/null
