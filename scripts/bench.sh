@@ -19,8 +19,7 @@ pg=""
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  [ -n "$pg" ] && scripts/postgres-test-cluster.sh stop "$pg"
-pg=""
+  if [ -n "$pg" ]; then scripts/postgres-test-cluster.sh stop "$pg"; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -178,6 +177,7 @@ measure "feedbackd on PostgreSQL SubmitFeedback, 256 in flight, 4 connections, 1
 kill "$pg_daemon" 2>/dev/null || true
 wait "$pg_daemon" 2>/dev/null || true
 scripts/postgres-test-cluster.sh stop "$pg"
+pg=""
 
 # Memory: RSS of feedbackd at rest, per idle connection (1,000 that sent HELLO), and what a peer that
 # sends calls and never reads its answers adds (feedbackd stops reading it).
