@@ -25,8 +25,6 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
     private let unhealthy = Mutex<String?>("not connected yet")
     /// Whether the schema was checked (and `feedback_events` created) since start-up: writes wait for it.
     private let schemaReady = Atomic<Bool>(false)
-    /// When the last probe ran: at most one a second.
-    private let lastProbe = Mutex(ContinuousClock.now - .seconds(2))
 
     public init(configuration: PostgresConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -58,17 +56,17 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
     public func run() async {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.client.run() }
+            // The probe runs beside the writer, so that while PostgreSQL is away (a probe may wait up to
+            // the connect timeout) the writer keeps answering UNAVAILABLE at once.
             group.addTask {
                 while !Task.isCancelled {
+                    await self.probeIfDue()
                     try? await Task.sleep(for: .seconds(1))
-                    self.queue.wake()
                 }
             }
-            self.queue.wake()  // the first probe: schema and connection, at once
             await withGracefulShutdownHandler {
                 while await self.queue.waitForWork() {
                     await self.drain()
-                    await self.probeIfDue()
                 }
             } onGracefulShutdown: {
                 self.queue.finishWaiting()
@@ -159,15 +157,10 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
         return found
     }
 
-    /// While unhealthy, at most once a second (under load too: writes are refused meanwhile): can
-    /// PostgreSQL be written to? The schema is checked (and `feedback_events` created) on the way.
+    /// While unhealthy, once a second (under load too: writes are refused meanwhile): can PostgreSQL be
+    /// written to? The schema is checked (and `feedback_events` created) on the way.
     private func probeIfDue() async {
-        let due = self.lastProbe.withLock { last -> Bool in
-            guard ContinuousClock.now - last >= .seconds(1) else { return false }
-            last = .now
-            return true
-        }
-        guard !self.isServing, due else { return }
+        guard !self.isServing else { return }
         do {
             try await self.bounded { try await self.prepareSchema() }
             self.markHealthy()
