@@ -20,19 +20,6 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     typealias OutboundIn = OutboundFrame
     typealias OutboundOut = OutboundFrame
 
-    /// A call in flight, as it can be interrupted.
-    enum RunningCall {
-        case task(CallCancellation)
-        case deferred(DeferredCall)
-
-        func interrupt(_ reason: CallInterrupt) {
-            switch self {
-            case .task(let cancellation): cancellation.fire(reason)
-            case .deferred(let call): call.interrupt(reason)
-            }
-        }
-    }
-
     private let configuration: ServerConfiguration
     private let connectionID: Int
     private let peer: PeerCredentials?

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import urllib.parse
 
 import pytest
@@ -110,7 +109,7 @@ class Load:
                         client.submit_feedback(n % ROWS + 1, 1 if n % 2 else -1, token=jwt)
                         self.acknowledged[subject] += 1
             except (OSError, RpcError):
-                time.sleep(0.01)  # reconnect after a failure (feedbackd or PostgreSQL away)
+                self.stop_event.wait(0.01)  # reconnect after a failure (feedbackd or PostgreSQL away)
 
     def __enter__(self):
         for thread in self.threads:
