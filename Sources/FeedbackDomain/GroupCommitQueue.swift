@@ -7,8 +7,11 @@ import Synchronization
 /// - once its batch is being written it can no longer be withdrawn: the outcome is reported as it is;
 /// - after ``stop()`` new submissions are refused as unavailable; those queued are still written.
 ///
-/// The writer loops on ``nextBatch(maxCount:)`` (which waits for work), writes, completes each item and
-/// calls ``batchFinished()``.
+/// - ratings of one interaction are written in the order they arrived, also when a store writes more than
+///   one batch at a time: a batch never takes an interaction that a batch still being written holds.
+///
+/// The writer waits with ``waitForWork()``, takes batches with ``nextBatch(maxCount:maxInFlight:)``,
+/// writes, completes each item and calls ``batchFinished(_:)``.
 public final class GroupCommitQueue: Sendable {
     public struct Item: Sendable {
         public var submission: FeedbackSubmission
@@ -31,8 +34,11 @@ public final class GroupCommitQueue: Sendable {
         var notYetQueued: Set<UInt64> = []
         /// Submissions cancelled before they were queued: refused when they try to queue.
         var cancelledEarly: Set<UInt64> = []
-        /// The batch being written: too late to withdraw.
+        /// Submissions of the batches being written: too late to withdraw.
         var committing: Set<UInt64> = []
+        /// The interactions of the batches being written, with how many of their submissions.
+        var committingInteractions: [Int64: Int] = [:]
+        var batchesInFlight = 0
         var stopped = false
     }
 
@@ -118,31 +124,67 @@ public final class GroupCommitQueue: Sendable {
         self.wakeup.finish()
     }
 
-    /// The next batch, up to `maxCount`, oldest first, marked as being written; empty when none waits.
-    public func nextBatch(maxCount: Int) -> [Item] {
+    /// The next batch, up to `maxCount`, oldest first, marked as being written; empty when none waits, or
+    /// when `maxInFlight` batches are being written already. Submissions for an interaction that a batch
+    /// being written holds stay queued (in order) until that batch has finished.
+    public func nextBatch(maxCount: Int, maxInFlight: Int = 1) -> [Item] {
         self.state.withLock { state in
-            let count = min(state.pending.count, maxCount)
-            defer { state.pending.removeFirst(count) }
-            let batch = Array(state.pending.prefix(count))
-            state.committing = Set(batch.map(\.id))
+            guard state.batchesInFlight < maxInFlight else { return [] }
+            var batch: [Item] = []
+            if state.committingInteractions.isEmpty {
+                let count = min(state.pending.count, maxCount)
+                batch = Array(state.pending.prefix(count))
+                state.pending.removeFirst(count)
+            } else {
+                var kept: [Item] = []
+                kept.reserveCapacity(state.pending.count)
+                for item in state.pending {
+                    if batch.count < maxCount, state.committingInteractions[item.submission.interactionID] == nil {
+                        batch.append(item)
+                    } else {
+                        kept.append(item)
+                    }
+                }
+                state.pending = kept
+            }
+            guard !batch.isEmpty else { return [] }
+            state.batchesInFlight += 1
+            for item in batch {
+                state.committing.insert(item.id)
+                state.committingInteractions[item.submission.interactionID, default: 0] += 1
+            }
             return batch
         }
     }
 
-    /// Hands batches (up to `maxCount` each, oldest first) to `commit`, which completes every item, until
-    /// none waits.
+    /// Hands batches (up to `maxCount` each, oldest first) to `commit`, one at a time, which completes
+    /// every item, until none waits.
     public func drain(maxCount: Int, _ commit: ([Item]) async -> Void) async {
         while true {
             let batch = self.nextBatch(maxCount: maxCount)
             if batch.isEmpty { return }
             await commit(batch)
-            self.batchFinished()
+            self.batchFinished(batch)
         }
     }
 
-    /// The batch taken last has been completed.
-    public func batchFinished() {
-        self.state.withLock { $0.committing.removeAll() }
+    /// `batch` (from ``nextBatch(maxCount:maxInFlight:)``) has been completed. Wakes the writer: what
+    /// the batch held back can be taken now.
+    public func batchFinished(_ batch: [Item]) {
+        let wake = self.state.withLock { state in
+            state.batchesInFlight -= 1
+            for item in batch {
+                state.committing.remove(item.id)
+                let id = item.submission.interactionID
+                if let count = state.committingInteractions[id], count > 1 {
+                    state.committingInteractions[id] = count - 1
+                } else {
+                    state.committingInteractions[id] = nil
+                }
+            }
+            return !state.pending.isEmpty
+        }
+        if wake { self.wakeup.yield() }
     }
 
     /// Refuses new submissions from now on.
@@ -153,7 +195,7 @@ public final class GroupCommitQueue: Sendable {
     /// Whether nothing waits for a batch.
     public var isEmpty: Bool { self.state.withLock { $0.pending.isEmpty } }
 
-    /// Submissions waiting for the next batch, and those in the batch being written.
+    /// Submissions waiting for a batch, and those in the batches being written.
     public var depth: (queued: Int, committing: Int) {
         self.state.withLock { ($0.pending.count, $0.committing.count) }
     }

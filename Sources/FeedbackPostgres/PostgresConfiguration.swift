@@ -14,6 +14,9 @@ public struct PostgresConfiguration: Sendable {
     public var description: String
     /// Submissions committed in one transaction at most.
     public var maxBatchSize = 512
+    /// Batches written at once, each in its own transaction on its own connection: while one commits
+    /// (waits for its WAL flush), the next is already being written.
+    public var batchesInFlight = 2
     /// Every statement is bounded by this (`statement_timeout`): a lock or a stuck server fails the
     /// batch as UNAVAILABLE instead of holding it.
     public var statementTimeout: Duration = .seconds(5)

@@ -9,10 +9,10 @@ import Synchronization
 /// interactions SET feedback = … WHERE id = …`, NOT_FOUND for an unknown id, an audit row in
 /// `feedback_events` in the same transaction, answered only after COMMIT, re-rating overwrites.
 ///
-/// A `Service`: ``run()`` runs PostgresNIO's connection pool and the single writer. Group commit: every
-/// submission waiting when a batch starts goes into one transaction of three statements whatever its
-/// size (rows locked in id order, so that writers on several hosts never deadlock; one `UPDATE … FROM
-/// unnest(…)`; one multi-row audit `INSERT`). Any failure (PostgreSQL down, restarted, a statement
+/// A `Service`: ``run()`` runs PostgresNIO's connection pool and the writer. Group commit: every
+/// submission waiting when a batch starts (two batches at a time, never with an interaction in common) goes into one statement, one round trip and one transaction
+/// whatever its size (rows locked in id order, so that writers on several hosts never deadlock; one
+/// `UPDATE … FROM unnest(…)`; one multi-row audit `INSERT`). Any failure (PostgreSQL down, restarted, a statement
 /// timeout) fails the whole batch as UNAVAILABLE: never OK unless committed. Until a probe (once a
 /// second) finds PostgreSQL writable again, batches are answered UNAVAILABLE at once instead of waiting
 /// for a connection. PostgreSQL down at start-up is not fatal: the store reports NOT_SERVING meanwhile.
@@ -49,10 +49,10 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
 
     public var isServing: Bool { self.unhealthy.withLock { $0 == nil } }
 
-    /// Submissions waiting for the next batch, and those in the batch being committed.
+    /// Submissions waiting for a batch, and those in the batches being committed.
     public var depth: (queued: Int, committing: Int) { self.queue.depth }
 
-    /// The connection pool and the single writer, until graceful shutdown; then the last batches.
+    /// The connection pool and the writer, until graceful shutdown; then the last batches.
     public func run() async {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.client.run() }
@@ -64,21 +64,33 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
                     try? await Task.sleep(for: .seconds(1))
                 }
             }
-            await withGracefulShutdownHandler {
-                while await self.queue.waitForWork() {
-                    await self.drain()
+            // The writer: up to `batchesInFlight` batches at once, each on its own connection, so that one
+            // batch's commit (its fsync) overlaps the next batch's work.
+            await withDiscardingTaskGroup { writes in
+                await withGracefulShutdownHandler {
+                    repeat {
+                        self.startBatches(in: &writes)
+                    } while await self.queue.waitForWork()
+                } onGracefulShutdown: {
+                    self.queue.finishWaiting()
                 }
-            } onGracefulShutdown: {
-                self.queue.finishWaiting()
-            }
-            self.queue.stop()
-            await self.drain()
+                self.queue.stop()
+            }  // waits for the batches being written
+            await self.queue.drain(maxCount: self.configuration.maxBatchSize) { batch in await self.commit(batch) }
             group.cancelAll()
         }
     }
 
-    private func drain() async {
-        await self.queue.drain(maxCount: self.configuration.maxBatchSize) { batch in await self.commit(batch) }
+    /// Starts as many batches as may be written at once; each wakes the writer when it has finished.
+    private func startBatches(in writes: inout DiscardingTaskGroup) {
+        while true {
+            let batch = self.queue.nextBatch(maxCount: self.configuration.maxBatchSize, maxInFlight: self.configuration.batchesInFlight)
+            if batch.isEmpty { return }
+            writes.addTask {
+                await self.commit(batch)
+                self.queue.batchFinished(batch)
+            }
+        }
     }
 
     /// One transaction for the batch; each submission is answered after COMMIT with its own outcome.
@@ -103,9 +115,7 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
         do {
             let found = try await self.bounded {
                 if !self.schemaReady.load(ordering: .relaxed) { try await self.prepareSchema() }
-                return try await self.client.withTransaction(logger: self.logger) { connection in
-                    try await Self.write(submissions, on: connection, logger: self.logger)
-                }
+                return try await Self.write(submissions, on: self.client, logger: self.logger)
             }
             self.markHealthy()
             for item in writable {
@@ -120,41 +130,21 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
         }
     }
 
-    /// The batch's three statements; returns the ids that exist.
-    private static func write(_ submissions: [FeedbackSubmission], on connection: PostgresConnection, logger: Logger) async throws -> Set<Int64> {
-        // Rows are locked in id order: two hosts writing overlapping batches wait for each other, never
-        // deadlock.
-        let ids = Array(Set(submissions.map(\.interactionID))).sorted()
-        var found: Set<Int64> = []
-        let rows = try await connection.query(
-            "SELECT id FROM interactions WHERE id = ANY(\(ids)::bigint[]) ORDER BY id FOR UPDATE", logger: logger
-        )
-        for try await id in rows.decode(Int64.self) { found.insert(id) }
-        let stored = submissions.filter { found.contains($0.interactionID) }
-        guard !stored.isEmpty else { return found }
-        // The last rating of an id in the batch wins, as if they had been written one after another.
-        var latest: [Int64: Int16] = [:]
-        for submission in stored { latest[submission.interactionID] = Int16(submission.rating.rawValue) }
-        let updatedIDs = latest.keys.sorted()
-        let updatedRatings = updatedIDs.map { latest[$0]! }
-        try await connection.query(
-            """
-            UPDATE interactions AS i SET feedback = u.rating
-            FROM unnest(\(updatedIDs)::bigint[], \(updatedRatings)::smallint[]) AS u(id, rating) WHERE i.id = u.id
-            """,
-            logger: logger
-        )
-        let auditIDs = stored.map(\.interactionID)
-        let auditRatings = stored.map { Int16($0.rating.rawValue) }
-        let auditSubjects = stored.map(\.subject)
-        try await connection.query(
-            """
-            INSERT INTO feedback_events (interaction_id, rating, subject)
-            SELECT * FROM unnest(\(auditIDs)::bigint[], \(auditRatings)::smallint[], \(auditSubjects)::text[])
-            """,
-            logger: logger
-        )
-        return found
+    /// The batch's statement; returns the ids that exist. A connection on which it failed is closed (the
+    /// pool opens another): PostgresNIO remembers a failed preparation for the connection's lifetime,
+    /// and the failure may have been a schema that is repaired meanwhile.
+    private static func write(_ submissions: [FeedbackSubmission], on client: PostgresClient, logger: Logger) async throws -> Set<Int64> {
+        let statement = BatchStatement(submissions)
+        return try await client.withConnection { connection in
+            do {
+                var found: Set<Int64> = []
+                for try await id in try await connection.execute(statement, logger: logger) { found.insert(id) }
+                return found
+            } catch {
+                try? await connection.close()
+                throw error
+            }
+        }
     }
 
     /// While unhealthy, once a second (under load too: writes are refused meanwhile): can PostgreSQL be

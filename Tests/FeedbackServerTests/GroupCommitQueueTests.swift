@@ -37,11 +37,33 @@ struct GroupCommitQueueTests {
         withdrawFirst()  // its batch is being written
         #expect(outcomes.count == 1, "no answer before the write's outcome")
         batch[0].complete(.success(()))
-        queue.batchFinished()
+        queue.batchFinished(batch)
         #expect(queue.nextBatch(maxCount: 10).map(\.submission.interactionID) == [3])
         withdrawThird()  // taken already: nothing happens
         withdrawSecond()  // answered already: nothing happens
         #expect(outcomes.count == 2)
+    }
+
+    @Test("batches written at once: at most maxInFlight, and never two holding one interaction (its ratings stay in arrival order)")
+    func batchesInFlight() {
+        let queue = GroupCommitQueue()
+        let outcomes = Outcomes()
+        for id: Int64 in [1, 2, 1] { _ = queue.enqueue(self.submission(id), completion: outcomes.completion(id)) }
+        let first = queue.nextBatch(maxCount: 2, maxInFlight: 2)
+        #expect(first.map(\.submission.interactionID) == [1, 2])
+        for id: Int64 in [3, 2, 4] { _ = queue.enqueue(self.submission(id), completion: outcomes.completion(id)) }
+        // 1 and 2 are being written: the second batch skips them, keeps them queued in order.
+        let second = queue.nextBatch(maxCount: 10, maxInFlight: 2)
+        #expect(second.map(\.submission.interactionID) == [3, 4])
+        #expect(queue.depth == (queued: 2, committing: 4))
+        #expect(queue.nextBatch(maxCount: 10, maxInFlight: 2).isEmpty, "two batches are being written")
+        queue.batchFinished(second)
+        #expect(queue.nextBatch(maxCount: 10, maxInFlight: 2).isEmpty, "what waits is held by the first batch")
+        queue.batchFinished(first)
+        let third = queue.nextBatch(maxCount: 10, maxInFlight: 2)
+        #expect(third.map(\.submission.interactionID) == [1, 2], "the held-back ratings, in arrival order")
+        queue.batchFinished(third)
+        #expect(queue.depth == (queued: 0, committing: 0))
     }
 
     @Test("after stop, new submissions are refused as unavailable; those queued are still taken")

@@ -80,4 +80,51 @@ struct PostgresStoreTests {
         }
         #expect(try await PostgresTest.integers("SELECT count(*) FROM information_schema.tables WHERE table_name = 'interactions'", database: name) == [0])
     }
+
+    @Test("the batch statement failing to prepare (its table gone before the first write) does not stick to a connection: once repaired, writes succeed", .enabled(if: PostgresTest.isAvailable))
+    func failedPreparationIsForgotten() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try await makeStore(.postgres, directory: directory)
+            try await withServices(store.services) {
+                try await waitUntil { store.store.isServing }
+                try await store.breakStorage()  // before any batch was prepared
+                for _ in 0..<3 {
+                    await #expect(throws: FeedbackError.self) {
+                        try await store.store.submit(FeedbackSubmission(interactionID: 1, rating: .positive, subject: "s"))
+                    }
+                }
+                try await store.repairStorage()
+                try await waitUntil { store.store.isServing }
+                for id: Int64 in 1...5 {
+                    try await store.store.submit(FeedbackSubmission(interactionID: id, rating: .negative, subject: "s"))
+                    #expect(try await store.rating(id) == -1)
+                }
+            }
+        }
+    }
+
+    @Test("a row another transaction holds: the call fails UNAVAILABLE within the statement timeout, nothing written; then writes succeed", .enabled(if: PostgresTest.isAvailable))
+    func lockedRowTimesOut() async throws {
+        let url = try await PostgresTest.makeDatabase(interactions: 1...3)
+        let database = PostgresTest.name(of: url)
+        var configuration = try PostgresConfiguration(url: url, password: nil)
+        configuration.statementTimeout = .milliseconds(300)
+        let store = PostgresFeedbackStore(configuration: configuration, logger: quietLogger())
+        try await withServices([store]) {
+            try await waitUntil { store.isServing }
+            try await PostgresTest.holdingTransaction("SELECT id FROM interactions WHERE id = 2 FOR UPDATE", database: database) {
+                let started = ContinuousClock.now
+                await #expect {
+                    try await store.submit(FeedbackSubmission(interactionID: 2, rating: .positive, subject: "s"))
+                } throws: { error in
+                    if case FeedbackError.storeUnavailable = error { true } else { false }
+                }
+                #expect(ContinuousClock.now - started < .seconds(5), "bounded by the statement timeout, not by the lock")
+            }
+            #expect(try await PostgresTest.integers("SELECT feedback FROM interactions WHERE id = 2", database: database) == [nil])
+            try await waitUntil { store.isServing }
+            try await store.submit(FeedbackSubmission(interactionID: 2, rating: .positive, subject: "s"))
+            #expect(try await PostgresTest.integers("SELECT feedback FROM interactions WHERE id = 2", database: database) == [1])
+        }
+    }
 }

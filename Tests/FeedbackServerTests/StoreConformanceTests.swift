@@ -79,6 +79,36 @@ struct StoreConformanceTests {
         }
     }
 
+    @Test("ratings of one interaction queued back to back are written in arrival order: the last one stands", arguments: StoreKind.allCases)
+    func arrivalOrder(_ kind: StoreKind) async throws {
+        try await self.withStore(kind) { store in
+            // Queued without waiting, many at a time: a store writing more than one batch at once must
+            // still keep each interaction's ratings in order.
+            let count = 600
+            let answered = AsyncStream<Bool>.makeStream()
+            for index in 0..<count {
+                let submission = self.rating(Int64(index % 3) + 1, index % 2 == 0 ? .positive : .negative, by: "\(index)")
+                _ = store.store.enqueue(submission) { result in
+                    answered.continuation.yield((try? result.get()) != nil)
+                }
+            }
+            var acknowledged = 0
+            for await ok in answered.stream.prefix(count) where ok { acknowledged += 1 }
+            #expect(acknowledged == count)
+            for id: Int64 in 1...3 {
+                let last = (0..<count).last { Int64($0 % 3) + 1 == id }!
+                let rating = try await store.rating(id)
+                #expect(rating == (last % 2 == 0 ? 1 : -1), "interaction \(id): the last rating queued")
+            }
+            let audited = try await store.auditSubjects().compactMap(Int.init)
+            for id in 0..<3 {
+                let ofInteraction = audited.filter { $0 % 3 == id }
+                #expect(ofInteraction == ofInteraction.sorted(), "interaction \(id + 1): audit rows in arrival order")
+                #expect(ofInteraction.count == count / 3)
+            }
+        }
+    }
+
     @Test("storage that fails is UNAVAILABLE and NOT_SERVING; once it is back, writes succeed again", arguments: StoreKind.allCases)
     func failureIsUnavailable(_ kind: StoreKind) async throws {
         try await self.withStore(kind) { store in

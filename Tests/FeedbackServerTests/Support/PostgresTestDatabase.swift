@@ -39,6 +39,22 @@ enum PostgresTest {
         }
     }
 
+    /// Runs `body` while a transaction that ran `sql` (say, a `SELECT … FOR UPDATE`) is open in
+    /// `database`; rolls it back afterwards.
+    static func holdingTransaction(_ sql: String, database: String, _ body: () async throws -> Void) async throws {
+        try await self.withConnection(database: database) { connection in
+            try await connection.query("BEGIN", logger: quietLogger())
+            try await connection.query(PostgresQuery(unsafeSQL: sql), logger: quietLogger())
+            do {
+                try await body()
+            } catch {
+                try? await connection.query("ROLLBACK", logger: quietLogger())
+                throw error
+            }
+            try await connection.query("ROLLBACK", logger: quietLogger())
+        }
+    }
+
     /// The first column of `sql`'s rows, as integers (NULL as nil).
     static func integers(_ sql: String, database: String) async throws -> [Int64?] {
         try await self.withConnection(database: database) { connection in
