@@ -12,15 +12,18 @@ command -v swift >/dev/null || { echo "swift is not on PATH: install Swift 6.1 o
 swift --version 2>&1 | head -1
 # libsqlite3-dev: GRDB links the system SQLite; sqlite3 and python3: tests inspect and lock databases;
 # python3-venv: the tests' virtual environment; chromium and chromium-driver: the browser tests;
-# postgresql: a throw-away cluster for the PostgreSQL store's tests.
-scripts/ensure-packages.sh libsqlite3-dev sqlite3 python3 python3-venv chromium chromium-driver postgresql
+# postgresql: a throw-away cluster for the PostgreSQL store's tests; openssl: its TLS certificates.
+scripts/ensure-packages.sh libsqlite3-dev sqlite3 python3 python3-venv chromium chromium-driver postgresql openssl
 
 step "a throw-away PostgreSQL cluster (scripts/postgres-test-cluster.sh), removed at exit"
 pgdir=$(mktemp -u "${TMPDIR:-/tmp}/fbpg.XXXXXX")
 trap 'scripts/postgres-test-cluster.sh stop "$pgdir"' EXIT
-FEEDBACK_TEST_POSTGRES=$(scripts/postgres-test-cluster.sh start "$pgdir")
-export FEEDBACK_TEST_POSTGRES
-echo "$FEEDBACK_TEST_POSTGRES"
+# A Unix socket, and TLS-only TCP on 127.0.0.1 with a throw-away CA (the sslmode tests).
+FEEDBACK_TEST_POSTGRES=$(scripts/postgres-test-cluster.sh start "$pgdir" tls)
+FEEDBACK_TEST_POSTGRES_TLS=$(cat "$pgdir/tls-url")
+FEEDBACK_TEST_POSTGRES_CA=$pgdir/ca.crt
+export FEEDBACK_TEST_POSTGRES FEEDBACK_TEST_POSTGRES_TLS FEEDBACK_TEST_POSTGRES_CA
+echo "$FEEDBACK_TEST_POSTGRES, $FEEDBACK_TEST_POSTGRES_TLS"
 
 step "python test environment (.venv, scripts/requirements-test.txt)"
 python=$(scripts/python-env.sh)
@@ -33,7 +36,8 @@ step "swift build (scripts/build.sh: the same build as scripts/demo.sh)"
 scripts/build.sh
 
 step "swift test (the PostgreSQL cases against the cluster above)"
-scripts/swift-env.sh env FEEDBACK_TEST_POSTGRES="$FEEDBACK_TEST_POSTGRES" swift test --skip-build --quiet
+scripts/swift-env.sh env FEEDBACK_TEST_POSTGRES="$FEEDBACK_TEST_POSTGRES" FEEDBACK_TEST_POSTGRES_TLS="$FEEDBACK_TEST_POSTGRES_TLS" \
+  FEEDBACK_TEST_POSTGRES_CA="$FEEDBACK_TEST_POSTGRES_CA" swift test --skip-build --quiet
 
 step "gateway against the original FastAPI endpoint, body by body (Tests/compat)"
 "$python" -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning Tests/compat

@@ -3,11 +3,14 @@ import NIOSSL
 import PostgresNIO
 
 /// Where the PostgreSQL store connects, read from a libpq-style URL:
-/// `postgres://USER@HOST:PORT/DATABASE?sslmode=disable|prefer|require&host=/socket/dir`.
+/// `postgres://USER@HOST:PORT/DATABASE?sslmode=…&sslrootcert=FILE` or `…?host=/socket/dir`.
 ///
 /// The password never comes from the URL (it would be visible in the process list): it comes from a
-/// file or `PGPASSWORD`. `sslmode` as in libpq: `disable`, `prefer` (TLS when the server offers it,
-/// the default for TCP) or `require` (TLS or fail); a Unix socket never uses TLS.
+/// file or `PGPASSWORD`. `sslmode` as in libpq: `disable`; `allow` and `prefer` (TLS when the server
+/// offers it, the default for TCP; the certificate is not checked); `require` (TLS or fail; the
+/// certificate is not checked, unless `sslrootcert` names a CA file: then as `verify-ca`);
+/// `verify-ca` (the certificate must chain to `sslrootcert`, or to the system's roots without it);
+/// `verify-full` (that, and the certificate must name the host). A Unix socket never uses TLS.
 public struct PostgresConfiguration: Sendable {
     public var client: PostgresClient.Configuration
     /// A readable description without secrets, for logs: `user@host:port/db`.
@@ -50,17 +53,40 @@ public struct PostgresConfiguration: Sendable {
             guard let host = components.host, !host.isEmpty else {
                 throw Invalid(description: "the PostgreSQL URL names no host (or ?host=/socket/directory)")
             }
-            let tls: PostgresClient.Configuration.TLS
-            switch query["sslmode"] ?? "prefer" {
-            case "disable": tls = .disable
-            case "prefer", "allow": tls = .prefer(.makeClientConfiguration())
-            case "require", "verify-ca", "verify-full": tls = .require(.makeClientConfiguration())
-            case let other: throw Invalid(description: "sslmode=\(other) is not one of disable, prefer, require")
-            }
+            let tls = try Self.tls(mode: query["sslmode"] ?? "prefer", rootCertificate: query["sslrootcert"])
             self.client = PostgresClient.Configuration(host: host, port: port, username: user, password: password, database: database, tls: tls)
             self.description = "\(user)@\(host):\(port)/\(database)"
         }
         self.client.options.additionalStartupParameters = [("application_name", "feedbackd")]
         self.client.options.connectTimeout = .seconds(5)
+    }
+
+    /// The TLS of libpq's `sslmode` (and `sslrootcert`).
+    private static func tls(mode: String, rootCertificate: String?) throws(Invalid) -> PostgresClient.Configuration.TLS {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        if let rootCertificate, rootCertificate != "system" {
+            guard FileManager.default.isReadableFile(atPath: rootCertificate) else {
+                throw Invalid(description: "sslrootcert=\(rootCertificate) is not a readable file")
+            }
+            configuration.trustRoots = .file(rootCertificate)
+        }
+        switch mode {
+        case "disable":
+            return .disable
+        case "allow", "prefer":
+            configuration.certificateVerification = .none
+            return .prefer(configuration)
+        case "require":
+            configuration.certificateVerification = rootCertificate == nil ? .none : .noHostnameVerification
+            return .require(configuration)
+        case "verify-ca":
+            configuration.certificateVerification = .noHostnameVerification
+            return .require(configuration)
+        case "verify-full":
+            configuration.certificateVerification = .fullVerification
+            return .require(configuration)
+        default:
+            throw Invalid(description: "sslmode=\(mode) is not one of disable, allow, prefer, require, verify-ca, verify-full")
+        }
     }
 }

@@ -25,7 +25,7 @@ struct StorageOptions: ParsableArguments {
     @Option(help: "SQLite database shared with the chat backend (the default store: feedback.db). A new file gets the whole schema; an existing one must have interactions(id, feedback); feedback_events is created when missing.")
     var db: String?
 
-    @Option(help: ArgumentHelp("PostgreSQL instead of SQLite, for more than one host: postgres://USER@HOST:PORT/DATABASE, with ?sslmode=disable|prefer|require (prefer by default) or ?host=/socket/directory. interactions(id, feedback) must exist; feedback_events is created when missing.", valueName: "url"))
+    @Option(help: ArgumentHelp("PostgreSQL instead of SQLite, for more than one host: postgres://USER@HOST:PORT/DATABASE, with ?sslmode=disable|allow|prefer|require|verify-ca|verify-full (as libpq; prefer by default) and &sslrootcert=CA-FILE, or ?host=/socket/directory. interactions(id, feedback) must exist; feedback_events is created when missing.", valueName: "url"))
     var postgresUrl: String?
 
     @Option(help: ArgumentHelp("File holding the PostgreSQL password (a trailing newline is ignored). Or set PGPASSWORD. Never in the URL.", valueName: "path"))

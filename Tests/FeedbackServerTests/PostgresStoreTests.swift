@@ -17,6 +17,7 @@ struct PostgresStoreTests {
             ("postgres://db/chat", "names no user"),
             ("postgres://feedback@db", "names no database"),
             ("postgres://feedback@db/chat?sslmode=sometimes", "sslmode=sometimes"),
+            ("postgres://feedback@db/chat?sslmode=verify-full&sslrootcert=/nonexistent/ca.crt", "sslrootcert=/nonexistent/ca.crt is not a readable file"),
             ("mysql://feedback@db/chat", "must look like postgres://"),
         ] {
             #expect {
@@ -125,6 +126,57 @@ struct PostgresStoreTests {
             try await waitUntil { store.isServing }
             try await store.submit(FeedbackSubmission(interactionID: 2, rating: .positive, subject: "s"))
             #expect(try await PostgresTest.integers("SELECT feedback FROM interactions WHERE id = 2", database: database) == [1])
+        }
+    }
+
+    struct TLSCase: Sendable, CustomTestStringConvertible {
+        var sslmode: String
+        var withCA: Bool
+        var serves: Bool
+        var testDescription: String { "sslmode=\(self.sslmode)\(self.withCA ? " with sslrootcert" : ""): \(self.serves ? "serves over TLS" : "refused") " }
+    }
+
+    @Test(
+        "sslmode as libpq, against a server that takes only TLS over TCP with a certificate from its own CA",
+        .enabled(if: PostgresTest.tlsURL != nil && PostgresTest.tlsCA != nil),
+        arguments: [
+            TLSCase(sslmode: "prefer", withCA: false, serves: true),
+            TLSCase(sslmode: "require", withCA: false, serves: true),
+            TLSCase(sslmode: "verify-ca", withCA: true, serves: true),
+            TLSCase(sslmode: "verify-full", withCA: true, serves: true),
+            TLSCase(sslmode: "verify-full", withCA: false, serves: false),  // the system's roots do not know the CA
+            TLSCase(sslmode: "disable", withCA: false, serves: false),  // the server refuses plain TCP
+        ]
+    )
+    func tls(_ tls: TLSCase) async throws {
+        let database = PostgresTest.name(of: try await PostgresTest.makeDatabase(interactions: 1...3))
+        var components = URLComponents(string: PostgresTest.tlsURL!)!
+        components.path = "/\(database)"
+        components.queryItems = [URLQueryItem(name: "sslmode", value: tls.sslmode)]
+            + (tls.withCA ? [URLQueryItem(name: "sslrootcert", value: PostgresTest.tlsCA!)] : [])
+        var configuration = try PostgresConfiguration(url: components.string!, password: nil)
+        // A refused connection is retried by the pool until the probe gives up: connect + statement timeout.
+        configuration.client.options.connectTimeout = .seconds(1)
+        configuration.statementTimeout = .seconds(1)
+        let logs = CapturedLogs()
+        let store = PostgresFeedbackStore(configuration: configuration, logger: logs.logger())
+        try await withServices([store]) {
+            if tls.serves {
+                try await waitUntil { store.isServing }
+                try await store.submit(FeedbackSubmission(interactionID: 2, rating: .positive, subject: "s"))
+                #expect(try await PostgresTest.integers("SELECT feedback FROM interactions WHERE id = 2", database: database) == [1])
+                let encrypted = try await PostgresTest.integers(
+                    """
+                    SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+                    WHERE a.datname = '\(database)' AND a.application_name = 'feedbackd' AND s.ssl
+                    """,
+                    database: "postgres"
+                )
+                #expect((encrypted.first ?? 0) ?? 0 > 0, "feedbackd's connections use TLS")
+            } else {
+                try await waitUntil { logs.all.contains { $0.message == "feedback.store_not_serving" } }
+                #expect(store.isServing == false)
+            }
         }
     }
 }

@@ -9,6 +9,9 @@ import PostgresNIO
 enum PostgresTest {
     static let clusterURL = ProcessInfo.processInfo.environment["FEEDBACK_TEST_POSTGRES"]
     static var isAvailable: Bool { clusterURL != nil }
+    /// The same cluster over TCP, TLS only (`postgres-test-cluster.sh start DIR tls`), and its CA file.
+    static let tlsURL = ProcessInfo.processInfo.environment["FEEDBACK_TEST_POSTGRES_TLS"]
+    static let tlsCA = ProcessInfo.processInfo.environment["FEEDBACK_TEST_POSTGRES_CA"]
 
     /// The cluster's socket path and port, from its URL.
     private static var socket: (path: String, port: Int) {
