@@ -104,6 +104,31 @@ struct PostgresStoreTests {
         }
     }
 
+    @Test("a subject with a NUL (PostgreSQL's text cannot hold one) fails alone as unstorable; the rest of its batch is stored", .enabled(if: PostgresTest.isAvailable))
+    func nulSubject() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try await makeStore(.postgres, directory: directory)
+            try await withServices(store.services) {
+                try await waitUntil { store.store.isServing }
+                let outcomes = await withTaskGroup(of: (String, FeedbackError?).self) { group in
+                    for subject in ["ann", "a\u{0}b", "ben"] {
+                        group.addTask {
+                            do throws(FeedbackError) {
+                                try await store.store.submit(FeedbackSubmission(interactionID: 1, rating: .positive, subject: subject))
+                                return (subject, nil)
+                            } catch {
+                                return (subject, error)
+                            }
+                        }
+                    }
+                    return await group.reduce(into: [String: FeedbackError?]()) { $0[$1.0] = $1.1 }
+                }
+                #expect(outcomes == ["ann": nil, "a\u{0}b": .unstorableSubject, "ben": nil])
+                #expect(try await store.auditSubjects().sorted() == ["ann", "ben"])
+            }
+        }
+    }
+
     @Test("a row another transaction holds: the call fails UNAVAILABLE within the statement timeout, nothing written; then writes succeed", .enabled(if: PostgresTest.isAvailable))
     func lockedRowTimesOut() async throws {
         let url = try await PostgresTest.makeDatabase(interactions: 1...3)
