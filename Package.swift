@@ -98,7 +98,10 @@ let package = Package(
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
-            ]
+            ],
+            // The widget (clients/widget, linked here) is compiled into the binary: the gateway serves it
+            // from any directory, with no files installed beside it.
+            resources: [.embedInCode("Widget/feedback.js"), .embedInCode("Widget/demo.html")]
         ),
         .executableTarget(
             name: "feedback-gateway",

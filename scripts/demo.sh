@@ -84,7 +84,7 @@ pids+=($!)
 wait_ready "$!" feedbackd "$demo/feedbackd.log" "$bin/feedbackctl" health --socket "$socket"
 
 echo "== starting feedback-gateway"
-"$bin/feedback-gateway" --listen "127.0.0.1:$port" --socket "$socket" --widget-dir "$root/clients/widget" \
+"$bin/feedback-gateway" --listen "127.0.0.1:$port" --socket "$socket" \
   ${gateway_args[@]+"${gateway_args[@]}"} 2>>"$demo/gateway.log" &
 pids+=($!)
 wait_ready "$!" feedback-gateway "$demo/gateway.log" curl -fsS "http://127.0.0.1:$port/healthz"

@@ -19,7 +19,8 @@ public enum GatewayApplication {
             transport.map { FeedbackUpstream(transport: $0, timeout: configuration.upstreamTimeout) }
             ?? FeedbackUpstream(socketPath: configuration.socketPath, poolSize: configuration.poolSize, timeout: configuration.upstreamTimeout)
         FeedbackRoutes(upstream: upstream, configuration: configuration).register(on: router)
-        try WidgetRoutes(directory: configuration.widgetDirectory).register(on: router)
+        let widget = try configuration.widgetDirectory.map { try WidgetRoutes<BasicRequestContext>(directory: $0) } ?? .embedded
+        widget.register(on: router)
         return router
     }
 

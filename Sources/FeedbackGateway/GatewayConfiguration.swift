@@ -6,8 +6,9 @@ public struct GatewayConfiguration: Sendable {
     public var socketPath: String
     /// Origins whose pages may call the gateway (CORS), e.g. `https://chat.example.com`.
     public var allowedOrigins: [String] = []
-    /// Directory holding `feedback.js` and `demo.html` (served at `/widget/feedback.js` and `/`).
-    public var widgetDirectory: String = "clients/widget"
+    /// A directory holding `feedback.js` and `demo.html` to serve (at `/widget/feedback.js` and `/`)
+    /// instead of the ones compiled into the gateway; nil for those.
+    public var widgetDirectory: String?
     /// Bodies over this many bytes get 413 (and a declared `Content-Length` over it, at once, with the
     /// connection closed unread).
     public var maxBodyBytes: Int = 64 * 1024

@@ -3,15 +3,37 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 
-/// The widget script and the demo page, read from the widget directory at start-up.
+/// The widget script and the demo page: those compiled into the gateway (`clients/widget`, embedded as
+/// SwiftPM resources), or those read from a directory at start-up (`--widget-dir`).
 struct WidgetRoutes<Context: RequestContext>: Sendable {
-    let script: String
-    let demoPage: String
+    let script: ByteBuffer
+    let demoPage: ByteBuffer
 
-    /// - Throws: when `directory` lacks `feedback.js` or `demo.html`.
-    init(directory: String) throws {
-        self.script = try String(contentsOfFile: directory + "/feedback.js", encoding: .utf8)
-        self.demoPage = try String(contentsOfFile: directory + "/demo.html", encoding: .utf8)
+    /// The widget the gateway was built with.
+    static var embedded: Self {
+        Self(script: ByteBuffer(bytes: PackageResources.feedback_js), demoPage: ByteBuffer(bytes: PackageResources.demo_html))
+    }
+
+    private init(script: ByteBuffer, demoPage: ByteBuffer) {
+        self.script = script
+        self.demoPage = demoPage
+    }
+
+    /// - Throws: ``MissingFile`` when `directory` lacks `feedback.js` or `demo.html`.
+    init(directory: String) throws(MissingFile) {
+        func read(_ name: String) throws(MissingFile) -> ByteBuffer {
+            let path = (directory as NSString).appendingPathComponent(name)
+            guard let contents = FileManager.default.contents(atPath: path) else { throw MissingFile(path: path) }
+            return ByteBuffer(bytes: contents)
+        }
+        self.script = try read("feedback.js")
+        self.demoPage = try read("demo.html")
+    }
+
+    /// A widget file that cannot be read.
+    struct MissingFile: Error, CustomStringConvertible {
+        var path: String
+        var description: String { "cannot read \(self.path)" }
     }
 
     func register(on router: Router<Context>) {
@@ -21,14 +43,14 @@ struct WidgetRoutes<Context: RequestContext>: Sendable {
             Response(
                 status: .ok,
                 headers: [.contentType: "text/javascript; charset=utf-8", .cacheControl: "no-cache", .accessControlAllowOrigin: "*"],
-                body: ResponseBody(byteBuffer: ByteBuffer(string: script))
+                body: ResponseBody(byteBuffer: script)
             )
         }
         router.get("/") { _, _ in
             Response(
                 status: .ok,
                 headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-cache"],
-                body: ResponseBody(byteBuffer: ByteBuffer(string: page))
+                body: ResponseBody(byteBuffer: page)
             )
         }
     }

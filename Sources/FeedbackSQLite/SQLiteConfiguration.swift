@@ -1,7 +1,11 @@
 /// How ``SQLiteFeedbackStore`` opens its database.
 public struct SQLiteConfiguration: Sendable {
-    /// The database file; created, with the schema, when there is none at start-up.
+    /// The database file: the chat backend's, which must exist (unless ``createIfMissing``).
     public var path: String
+    /// Whether a missing file is created with the whole demo schema (`interactions` and
+    /// `feedback_events`): for demos and tests. Otherwise a missing file is an error, never a new empty
+    /// database that would answer every rating NOT_FOUND.
+    public var createIfMissing = false
     /// How long a write may wait, from its arrival, for a lock another process holds before it fails as
     /// unavailable. A caller's deadline should be longer, so that this answer arrives first.
     public var busyTimeout: Duration = .seconds(5)
@@ -25,7 +29,8 @@ public struct SQLiteConfiguration: Sendable {
         }
     }
 
-    public init(path: String) {
+    public init(path: String, createIfMissing: Bool = false) {
         self.path = path
+        self.createIfMissing = createIfMissing
     }
 }

@@ -44,18 +44,20 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
     private let busyDeadline = BusyDeadline()
     private let queue = GroupCommitQueue()
 
-    /// Opens the database, creating the file and its schema when no file exists at the path. In an
-    /// existing file it creates `feedback_events` when missing, never `interactions`.
-    /// - Throws: ``FeedbackError/storeUnavailable(cause:)`` when it cannot be opened, when an existing
-    ///   file has no `interactions` table, or when a table lacks a column the writes use (the cause
-    ///   names it).
+    /// Opens the database; creates `feedback_events` (and its index) when missing, never `interactions`
+    /// unless the configuration creates a missing file with the demo schema.
+    /// - Throws: ``FeedbackError/storeUnavailable(cause:)`` when there is no file (and none is to be
+    ///   created), when it cannot be opened, when it has no `interactions` table, or when a table lacks a
+    ///   column the writes use (the cause names it).
     public init(configuration: SQLiteConfiguration, logger: Logger) throws(FeedbackError) {
         self.configuration = configuration
         self.logger = logger
         self.busyDeadline.instant.withLock { $0 = .now + configuration.busyTimeout }
         do {
             let isNew = FileIdentity(path: configuration.path) == nil
-            self.database = Mutex(try OpenDatabase.open(configuration, busyDeadline: self.busyDeadline, creating: isNew))
+            self.database = Mutex(
+                try OpenDatabase.open(configuration, busyDeadline: self.busyDeadline, creating: isNew && configuration.createIfMissing)
+            )
         } catch {
             throw .storeUnavailable(cause: "cannot use \(configuration.path): \(error)")
         }

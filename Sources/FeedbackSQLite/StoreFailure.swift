@@ -10,7 +10,7 @@ enum StoreFailure: Error, CustomStringConvertible {
     var description: String {
         switch self {
         case .fileChanged(let path): "the database file at \(path) was deleted or replaced while open"
-        case .fileMissing(let path): "there is no database file at \(path)"
+        case .fileMissing(let path): "there is no database file at \(path) (feedbackd writes to the chat backend's database and never creates one)"
         case .diskFull(let free): "the file system holding the database has \(free) bytes free"
         case .walUnavailable(let path): "\(path) cannot be put in WAL mode"
         case .synchronousNotApplied(let level): "PRAGMA synchronous is \(level), not the level configured"

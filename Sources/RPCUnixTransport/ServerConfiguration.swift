@@ -23,6 +23,9 @@ public struct ServerConfiguration: Sendable {
     /// After a CANCEL or deadline, how long a call waits for its handler to return (with what really
     /// happened) before it is answered CANCELLED / DEADLINE_EXCEEDED regardless. Longer than any commit.
     public var interruptGrace: Duration = .seconds(30)
+    /// Which calls get an `rpc.call` log line (at `info`): those that did not end OK (the default: at
+    /// high call rates a line per call costs CPU and fills disks), or every call.
+    public var callLog: CallLog = .errors
     /// When set, only peers whose uid is listed (or whose gid is in ``allowedGIDs``) may connect.
     public var allowedUIDs: Set<UInt32>?
     /// When set, only peers whose gid is listed (or whose uid is in ``allowedUIDs``) may connect.
@@ -30,6 +33,14 @@ public struct ServerConfiguration: Sendable {
 
     public init(socketPath: String) {
         self.socketPath = socketPath
+    }
+
+    /// Which calls are logged.
+    public enum CallLog: String, Sendable, CaseIterable {
+        /// Calls answered with a status other than OK.
+        case errors
+        /// Every call.
+        case all
     }
 
     /// Whether a peer with these credentials may connect.

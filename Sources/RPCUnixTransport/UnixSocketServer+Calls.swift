@@ -156,7 +156,7 @@ extension UnixSocketServer {
     }
 
     private func logCallIfEnabled(_ call: IncomingCall, _ response: Response, receivedAt: ContinuousClock.Instant, requestID: String) {
-        guard self.logger.logLevel <= .info else { return }
+        guard self.logger.logLevel <= .info, self.logs(response) else { return }
         var metadata: Logger.Metadata = [
             "rpc.method": "\(call.request.method)", "rpc.call_id": "\(call.callID)", "rpc.request_id": "\(requestID)",
             "rpc.connection_id": "\(call.connectionID)",
@@ -167,8 +167,13 @@ extension UnixSocketServer {
 
     private func answer(_ job: CallJob, _ outcome: Outcome, requestID: String, logger: Logger) {
         let response = Self.response(for: outcome, requestID: requestID)
-        self.logCall(response, receivedAt: job.receivedAt, logger: logger, extra: [:])
+        if self.logs(response) { self.logCall(response, receivedAt: job.receivedAt, logger: logger, extra: [:]) }
         job.outbox.respond(callID: job.callID, response)
+    }
+
+    /// Whether the call answered with `response` gets an `rpc.call` line (``ServerConfiguration/callLog``).
+    private func logs(_ response: Response) -> Bool {
+        response.code != 0 || self.configuration.callLog == .all
     }
 
     private func logCall(_ response: Response, receivedAt: ContinuousClock.Instant, logger: Logger, extra: Logger.Metadata) {

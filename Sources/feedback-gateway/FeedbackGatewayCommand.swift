@@ -34,8 +34,8 @@ struct FeedbackGatewayCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("An origin whose pages may call the gateway (CORS); repeatable.", valueName: "origin"))
     var allowedOrigin: [String] = []
 
-    @Option(help: "Directory with feedback.js and demo.html.")
-    var widgetDir: String = "clients/widget"
+    @Option(help: ArgumentHelp("Serve feedback.js and demo.html from this directory instead of the widget built into the gateway.", valueName: "dir"))
+    var widgetDir: String?
 
     @Option(help: "Request bodies over this many bytes get 413.")
     var maxBodyBytes: Int = 65_536
@@ -113,7 +113,7 @@ struct FeedbackGatewayCommand: AsyncParsableCommand {
                 onServerRunning: { port in logger.info("gateway.listening", metadata: ["http.address": "\(host):\(port)"]) }
             )
         } catch {
-            FileHandle.standardError.write(Data("feedback-gateway: cannot load the widget from \(self.widgetDir): \(error)\n".utf8))
+            FileHandle.standardError.write(Data("feedback-gateway: --widget-dir: \(error)\n".utf8))
             throw ExitCode(2)
         }
         let group = ServiceGroup(

@@ -92,6 +92,7 @@ struct Feedbackd: AsyncParsableCommand {
         configuration.limits.maxFrameSize = self.limits.maxFrameSize
         configuration.handshakeTimeout = .milliseconds(self.limits.handshakeTimeoutMs)
         configuration.idleTimeout = .seconds(self.limits.idleTimeoutS)
+        configuration.callLog = self.logging.logCalls
         return configuration
     }
 

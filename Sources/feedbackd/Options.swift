@@ -6,6 +6,7 @@ import FeedbackLogging
 import FeedbackServer
 import Foundation
 import Logging
+import RPCUnixTransport
 
 struct SocketOptions: ParsableArguments {
     @Option(help: "Unix socket to listen on (at most 107 bytes). A live server on it makes feedbackd refuse to start; a stale file is replaced.")
@@ -22,8 +23,11 @@ struct SocketOptions: ParsableArguments {
 }
 
 struct StorageOptions: ParsableArguments {
-    @Option(help: "SQLite database shared with the chat backend (the default store: feedback.db). A new file gets the whole schema; an existing one must have interactions(id, feedback); feedback_events is created when missing.")
+    @Option(help: "SQLite database shared with the chat backend (the default store: feedback.db). It must exist and have interactions(id, feedback); feedback_events is created when missing.")
     var db: String?
+
+    @Flag(help: "Create the SQLite database with the demo schema (interactions, feedback_events) when the file is missing: for trying feedbackd, never for production.")
+    var createDemoDatabase = false
 
     @Option(help: ArgumentHelp("PostgreSQL instead of SQLite, for more than one host: postgres://USER@HOST:PORT/DATABASE, with ?sslmode=disable|allow|prefer|require|verify-ca|verify-full (as libpq; prefer by default) and &sslrootcert=CA-FILE, or ?host=/socket/directory. interactions(id, feedback) must exist; feedback_events is created when missing.", valueName: "url"))
     var postgresUrl: String?
@@ -46,6 +50,9 @@ struct StorageOptions: ParsableArguments {
     func validate() throws {
         if self.db != nil, self.postgresUrl != nil {
             throw ValidationError("give either --db (SQLite) or --postgres-url (PostgreSQL), not both")
+        }
+        if self.createDemoDatabase, self.postgresUrl != nil {
+            throw ValidationError("--create-demo-database is for SQLite: feedbackd never creates PostgreSQL's interactions")
         }
         if self.postgresPasswordFile != nil, self.postgresUrl == nil {
             throw ValidationError("--postgres-password-file needs --postgres-url")
@@ -71,7 +78,7 @@ struct StorageOptions: ParsableArguments {
     }
 
     private func sqliteConfiguration() -> SQLiteConfiguration {
-        var configuration = SQLiteConfiguration(path: self.db ?? "feedback.db")
+        var configuration = SQLiteConfiguration(path: self.db ?? "feedback.db", createIfMissing: self.createDemoDatabase)
         configuration.busyTimeout = .milliseconds(self.busyTimeoutMs)
         configuration.synchronous = self.synchronous
         return configuration
@@ -165,11 +172,16 @@ struct LoggingOptions: ParsableArguments {
     @Option(help: "Log format on stderr: text or json (one object per line).")
     var logFormat: Format = .text
 
-    @Option(help: "Lowest level logged: trace, debug, info, notice, warning, error, critical. Every call is logged at info.")
+    @Option(help: "Lowest level logged: trace, debug, info, notice, warning, error, critical. Calls are logged at info (see --log-calls).")
     var logLevel: String = "info"
+
+    @Option(help: "Which calls get an rpc.call line: errors (calls not answered OK; the default) or all.")
+    var logCalls: ServerConfiguration.CallLog = .errors
 
     func makeLogger() -> Logger {
         LogOutput.bootstrap(json: self.logFormat == .json, level: Logger.Level(rawValue: self.logLevel) ?? .info)
         return Logger(label: "feedbackd")
     }
 }
+
+extension ServerConfiguration.CallLog: ExpressibleByArgument {}

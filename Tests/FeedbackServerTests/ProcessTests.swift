@@ -1,5 +1,6 @@
 import FeedbackClient
 import Foundation
+import RPCCore
 import Testing
 
 /// Tests where a process is the point: signals, crashes, the command lines.
@@ -157,24 +158,53 @@ struct ProcessTests {
             noKey.waitUntilExit()
             #expect(noKey.terminationStatus == 2)
             #expect(String(decoding: stderr.fileHandleForReading.availableData, as: UTF8.self).contains("no key configured"))
+
+            // A --db path with no file (a typo, a missing mount): refused, nothing created; the demo flag creates it.
+            let missing = directory + "/missing.db"
+            let secret = directory + "/secret"
+            try Data(TestAuth.secret).write(to: URL(fileURLWithPath: secret))
+            let noDatabase = Process()
+            noDatabase.executableURL = URL(fileURLWithPath: productsDirectory + "/feedbackd")
+            noDatabase.arguments = ["--socket", uniqueSocketPath(), "--db", missing, "--jwt-secret-file", secret]
+            let noDatabaseErrors = Pipe()
+            noDatabase.standardError = noDatabaseErrors
+            try noDatabase.run()
+            noDatabase.waitUntilExit()
+            #expect(noDatabase.terminationStatus == 2)
+            let message = String(decoding: noDatabaseErrors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            #expect(message.contains("there is no database file at \(missing)"), "\(message)")
+            #expect(!FileManager.default.fileExists(atPath: missing))
         }
     }
 
-    @Test("--log-format json writes one JSON object per line with the call's request id")
+    @Test("--log-format json: one JSON object per line; rpc.call lines for calls not answered OK, for every call with --log-calls all")
     func jsonLogs() async throws {
-        try await withTemporaryDirectory { directory in
-            try seedDatabase(at: directory + "/chat.db", interactions: 1...2)
-            let daemon = try FeedbackdProcess(directory: directory, arguments: ["--log-format", "json", "--log-level", "info"])
-            try await daemon.start()
-            let client = FeedbackClient(socketPath: daemon.socket)
-            try await client.submitFeedback(interactionID: 1, rating: 1, token: try await TestAuth.token(), requestID: "req-json-1")
-            await client.close()
-            daemon.signal(SIGTERM)
-            _ = await daemon.wait()
-            let lines = daemon.errorOutput().split(separator: "\n")
-            let objects = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String] }
-            #expect(objects.count == lines.count, "every line is JSON")
-            #expect(objects.contains { $0["msg"] == "rpc.call" && $0["rpc.request_id"] == "req-json-1" && $0["rpc.status"] == "OK" })
+        for logCalls in ["errors", "all"] {
+            try await withTemporaryDirectory { directory in
+                try seedDatabase(at: directory + "/chat.db", interactions: 1...2)
+                let arguments = ["--log-format", "json", "--log-level", "info"] + (logCalls == "all" ? ["--log-calls", "all"] : [])
+                let daemon = try FeedbackdProcess(directory: directory, arguments: arguments)
+                try await daemon.start()
+                let client = FeedbackClient(socketPath: daemon.socket)
+                try await client.submitFeedback(interactionID: 1, rating: 1, token: try await TestAuth.token(), requestID: "req-json-ok")
+                await #expect(throws: RPCError.self) {
+                    try await client.submitFeedback(interactionID: 99, rating: 1, token: try await TestAuth.token(), requestID: "req-json-missing")
+                }
+                await client.close()
+                daemon.signal(SIGTERM)
+                _ = await daemon.wait()
+                let lines = daemon.errorOutput().split(separator: "\n")
+                let objects = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String] }
+                #expect(objects.count == lines.count, "every line is JSON")
+                let calls = objects.filter { $0["msg"] == "rpc.call" }
+                let missing = calls.first { $0["rpc.request_id"] == "req-json-missing" }
+                #expect(missing?["rpc.status"] == "NOT_FOUND", "\(logCalls)")
+                // The field names the README documents as stable.
+                let documented = ["ts", "level", "msg", "label", "rpc.method", "rpc.call_id", "rpc.request_id", "rpc.connection_id", "peer.uid", "rpc.status", "rpc.duration_ms"]
+                #expect(documented.filter { missing?[$0] == nil } == [], "\(missing ?? [:])")
+                let okLogged = calls.contains { $0["rpc.request_id"] == "req-json-ok" && $0["rpc.status"] == "OK" }
+                #expect(okLogged == (logCalls == "all"), "\(logCalls)")
+            }
         }
     }
 }

@@ -189,9 +189,9 @@ struct StoreTests {
     @Test("synchronous FULL holds on the connection that commits (GRDB's WAL set-up would lower it to NORMAL); NORMAL when asked")
     func synchronousInEffect() async throws {
         try await withTemporaryDirectory { directory in
-            let store = try SQLiteFeedbackStore(configuration: SQLiteConfiguration(path: directory + "/full.db"), logger: quietLogger())
+            let store = try SQLiteFeedbackStore(configuration: SQLiteConfiguration(path: directory + "/full.db", createIfMissing: true), logger: quietLogger())
             #expect(store.synchronousInEffect == .full)
-            var normal = SQLiteConfiguration(path: directory + "/normal.db")
+            var normal = SQLiteConfiguration(path: directory + "/normal.db", createIfMissing: true)
             normal.synchronous = .normal
             #expect(try SQLiteFeedbackStore(configuration: normal, logger: quietLogger()).synchronousInEffect == .normal)
         }
@@ -333,11 +333,17 @@ struct StoreTests {
         }
     }
 
-    @Test("a new database file gets the schema, in WAL mode with synchronous FULL")
+    @Test("a missing file is refused and not created; asked to (the demo), a new file gets the schema, in WAL mode with synchronous FULL")
     func newDatabase() async throws {
         try await withTemporaryDirectory { directory in
             let path = directory + "/new.db"
-            _ = try SQLiteFeedbackStore(configuration: SQLiteConfiguration(path: path), logger: quietLogger())
+            #expect {
+                try SQLiteFeedbackStore(configuration: SQLiteConfiguration(path: path), logger: quietLogger())
+            } throws: { error in
+                "\(error)".contains("there is no database file at \(path)")
+            }
+            #expect(!FileManager.default.fileExists(atPath: path))
+            _ = try SQLiteFeedbackStore(configuration: SQLiteConfiguration(path: path, createIfMissing: true), logger: quietLogger())
             let tables = try runProcess("/usr/bin/sqlite3", [path, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"])
             #expect(tables.contains("interactions"))
             #expect(tables.contains("feedback_events"))

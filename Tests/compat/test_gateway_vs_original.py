@@ -143,7 +143,7 @@ def test_every_token_and_body_combination_gets_the_original_answer(stack, origin
     """{good, bad signature, expired, missing} token x {valid, schema error, rating 0, missing field,
     unknown id, non-JSON} body: the same status and body as the original. feedbackd is asked to verify a
     token (VerifyToken) only for a body that fails validation, never for a valid one."""
-    checked = Stack(tmp_path, feedbackd_args=["--log-level", "info"], secret=stack.secret.read_text())
+    checked = Stack(tmp_path, feedbackd_args=["--log-level", "info", "--log-calls", "all"], secret=stack.secret.read_text())
     try:
         good = checked.token()
         tokens = {"good": good, "bad signature": forged(good), "expired": checked.token(ttl=-600), "missing": None}

@@ -9,7 +9,6 @@ import time
 import urllib.request
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-WIDGET = ROOT / "clients" / "widget"
 
 
 def bin_path() -> pathlib.Path:
@@ -58,8 +57,9 @@ class Stack:
         origins = ["--allowed-origin", allowed_origin] if allowed_origin else []
         self.gateway = subprocess.Popen(
             [str(self.bin / "feedback-gateway"), "--listen", f"127.0.0.1:{self.port}", "--socket", self.socket,
-             "--widget-dir", str(WIDGET), "--log-level", "warning", *origins, *gateway_args],
+             "--log-level", "warning", *origins, *gateway_args],
             stderr=open(tmp / "gateway.log", "w"),
+            cwd=tmp,  # not the repository: the widget is the one compiled into the gateway
         )
         assert wait_until(lambda: self._get("/healthz") == 200), (tmp / "gateway.log").read_text()
 

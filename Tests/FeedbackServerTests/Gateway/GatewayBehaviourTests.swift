@@ -146,13 +146,34 @@ struct GatewayBehaviourTests {
             let script = try await client.request("/widget/feedback.js", method: .get)
             #expect(script.status == .ok)
             #expect(script.headers[.contentType]?.hasPrefix("text/javascript") == true)
-            #expect(script.body.contains("FeedbackWidget"))
+            // The widget compiled into the gateway is clients/widget's, byte for byte.
+            #expect(script.body == (try String(contentsOfFile: widgetSources + "/feedback.js", encoding: .utf8)))
             let unknown = try await client.request("/nope", method: .get)
             #expect(unknown.status == .notFound)
             #expect(unknown.body == #"{"detail":"Not Found"}"#)
             let page = try await client.request("/", method: .get)
             #expect(page.status == .ok)
-            #expect(page.body.contains("/widget/feedback.js"))
+            #expect(page.body == (try String(contentsOfFile: widgetSources + "/demo.html", encoding: .utf8)))
+        }
+    }
+
+    @Test("--widget-dir serves the widget from a directory instead; a directory without it is a clear error")
+    func widgetDirectoryOverride() async throws {
+        try await withTemporaryDirectory { directory in
+            try "console.log('local build')".write(toFile: directory + "/feedback.js", atomically: true, encoding: .utf8)
+            try "<p>local page</p>".write(toFile: directory + "/demo.html", atomically: true, encoding: .utf8)
+            try await withGateway(store: InMemoryFeedbackStore(interactionIDs: 1...3), widgetDirectory: directory) { client in
+                let script = try await client.request("/widget/feedback.js", method: .get)
+                #expect(script.body == "console.log('local build')")
+                let page = try await client.request("/", method: .get)
+                #expect(page.body == "<p>local page</p>")
+            }
+            try FileManager.default.removeItem(atPath: directory + "/demo.html")
+            await #expect {
+                try await withGateway(store: InMemoryFeedbackStore(interactionIDs: 1...3), widgetDirectory: directory) { _ in }
+            } throws: { error in
+                "\(error)" == "cannot read \(directory)/demo.html"
+            }
         }
     }
 }

@@ -8,7 +8,8 @@ import HummingbirdTesting
 import NIOCore
 import RPCCore
 
-let widgetDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+/// The widget's sources, which the gateway embeds.
+let widgetSources = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("clients/widget").path
 
 /// A gateway (tested through Hummingbird's router test client) in front of feedbackd's services over
@@ -17,6 +18,7 @@ func withGateway<T: Sendable>(
     store: any FeedbackStore,
     allowedOrigins: [String] = [],
     maxBodyBytes: Int = 65_536,
+    widgetDirectory: String? = nil,
     _ body: @escaping @Sendable (any TestClientProtocol) async throws -> T
 ) async throws -> T {
     let router = RPCRouter(
@@ -25,7 +27,7 @@ func withGateway<T: Sendable>(
     )
     return try await withGateway(
         socketPath: "/nonexistent", transport: InProcessTransport(router: router, logger: quietLogger()),
-        allowedOrigins: allowedOrigins, maxBodyBytes: maxBodyBytes, body
+        allowedOrigins: allowedOrigins, maxBodyBytes: maxBodyBytes, widgetDirectory: widgetDirectory, body
     )
 }
 
@@ -36,6 +38,7 @@ func withGateway<T: Sendable>(
     allowedOrigins: [String] = [],
     maxBodyBytes: Int = 65_536,
     timeout: Duration = .seconds(5),
+    widgetDirectory: String? = nil,
     _ body: @escaping @Sendable (any TestClientProtocol) async throws -> T
 ) async throws -> T {
     var configuration = GatewayConfiguration(socketPath: socketPath)
