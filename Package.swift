@@ -6,6 +6,7 @@ let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
 let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
 let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
 let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
+let metrics = Target.Dependency.product(name: "CoreMetrics", package: "swift-metrics")
 
 let package = Package(
     name: "feedback-rpc",
@@ -31,6 +32,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // Bytes <-> frames of protocol/SPEC.md. Imports NIOCore only; never sees a channel.
@@ -41,13 +44,13 @@ let package = Package(
         // (and protocol/status.proto's messages, for the status details of calls it refuses).
         .target(
             name: "RPCUnixTransport",
-            dependencies: ["RPCCodec", "RPCCore", "FeedbackProtos", nioCore, nioPosix, logging, lifecycle,
+            dependencies: ["RPCCodec", "RPCCore", "FeedbackProtos", nioCore, nioPosix, logging, lifecycle, metrics,
                            .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
         // Generated SwiftProtobuf messages of protocol/*.proto (scripts/generate-protos.sh).
         .target(name: "FeedbackProtos", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         // Ratings, their validation and the store protocol. Imports no RPC, NIO or SQL module.
-        .target(name: "FeedbackDomain"),
+        .target(name: "FeedbackDomain", dependencies: [metrics]),
         // The SQLite store (GRDB on the system libsqlite3) with group commit.
         .target(
             name: "FeedbackSQLite",
@@ -65,11 +68,20 @@ let package = Package(
             ]
         ),
         // JWT verification and development-token minting (jwt-kit).
-        .target(name: "FeedbackAuth", dependencies: [.product(name: "JWTKit", package: "jwt-kit")]),
+        .target(name: "FeedbackAuth", dependencies: [.product(name: "JWTKit", package: "jwt-kit"), metrics]),
         // The RPC services: SubmitFeedback, health, and the authentication interceptor.
         .target(name: "FeedbackServer", dependencies: ["RPCCore", "FeedbackDomain", "FeedbackAuth", "FeedbackProtos", logging]),
         // Log handlers (text with control characters escaped, JSON) and the one bootstrap of both executables.
         .target(name: "FeedbackLogging", dependencies: [logging]),
+        // `--metrics-listen` of both executables: Prometheus as the swift-metrics backend, and GET /metrics.
+        .target(
+            name: "FeedbackMetrics",
+            dependencies: [
+                metrics, logging, lifecycle, nioCore,
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
+        ),
         // The Swift client library for co-located services.
         .target(
             name: "FeedbackClient",
@@ -79,7 +91,7 @@ let package = Package(
             name: "feedbackd",
             dependencies: [
                 "FeedbackServer", "FeedbackSQLite", "FeedbackPostgres", "FeedbackAuth", "FeedbackDomain", "FeedbackLogging",
-                "RPCUnixTransport", argumentParser, logging,
+                "FeedbackMetrics", "RPCUnixTransport", argumentParser, logging, metrics,
                 lifecycle,
             ]
         ),
@@ -93,7 +105,7 @@ let package = Package(
         .target(
             name: "FeedbackGateway",
             dependencies: [
-                "FastAPICompat", "FeedbackAuth", "FeedbackClient", nioCore, logging,
+                "FastAPICompat", "FeedbackAuth", "FeedbackClient", nioCore, logging, metrics,
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
@@ -105,7 +117,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "feedback-gateway",
-            dependencies: ["FeedbackGateway", "FeedbackAuth", "FeedbackLogging", "RPCUnixTransport", argumentParser, logging, lifecycle,
+            dependencies: ["FeedbackGateway", "FeedbackAuth", "FeedbackLogging", "FeedbackMetrics", "RPCUnixTransport", argumentParser, logging, lifecycle,
                            .product(name: "Hummingbird", package: "hummingbird")]
         ),
         // `swift run -c release codec-bench`: codec throughput (BENCHMARKS.md).

@@ -48,6 +48,9 @@ step "hostile clients against the real gateway and feedbackd (Tests/hostile)"
 step "feedbackd on PostgreSQL as processes: two on one database, killed, PostgreSQL restarted (Tests/postgres)"
 "$python" -m pytest -q -p no:cacheprovider Tests/postgres
 
+step "metrics and logs of real processes (Tests/operations)"
+"$python" -m pytest -q -p no:cacheprovider Tests/operations
+
 step "widget in headless Chromium (clients/widget/tests)"
 "$python" -m pytest -q -p no:cacheprovider clients/widget/tests
 

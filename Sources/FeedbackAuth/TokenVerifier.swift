@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import JWTKit
 
@@ -13,6 +14,9 @@ public struct TokenVerifier: Sendable {
     }
 
     private let cache = TokenCache<Verified>(capacity: 4096)
+    /// Tokens found verified in the cache, and those whose signature had to be checked (swift-metrics).
+    private let cacheHits = Counter(label: "feedback_token_cache_lookups_total", dimensions: [("result", "hit")])
+    private let cacheMisses = Counter(label: "feedback_token_cache_lookups_total", dimensions: [("result", "miss")])
 
     /// - Throws: ``AuthConfigurationError`` for no key, a secret together with public keys, or an
     ///   unreadable PEM or JWKS.
@@ -72,6 +76,7 @@ public struct TokenVerifier: Sendable {
     public func verify(authorization: String?, now: Date = Date()) async throws(AuthError) -> VerifiedToken {
         if let verified = try self.verifyWithoutWaiting(authorization: authorization, now: now) { return verified }
         let token = try BearerCredentials(authorization: authorization).token()
+        self.cacheMisses.increment()
         let policy = self.policy
         let unverified = try UnverifiedToken(token, policy: policy, now: now)
         let claims: FeedbackClaims
@@ -99,6 +104,7 @@ public struct TokenVerifier: Sendable {
     public func verifyWithoutWaiting(authorization: String?, now: Date = Date()) throws(AuthError) -> VerifiedToken? {
         let token = try BearerCredentials(authorization: authorization).token()
         guard let cached = self.cache.lookup(token) else { return nil }
+        self.cacheHits.increment()
         try UnverifiedToken.checkTimes(expiresAt: cached.token.expiresAt, notBefore: cached.notBefore, policy: self.policy, now: now)
         return cached.token
     }

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Synchronization
 
 /// The queue of a store with group commit: submissions wait here until the store's single writer takes
@@ -44,8 +45,15 @@ public final class GroupCommitQueue: Sendable {
 
     private let state = Mutex(State())
     private let (wakeups, wakeup) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+    /// Ratings per batch, and how long each batch took to write (swift-metrics).
+    private let batchSize: Recorder
+    private let commitDuration: Timer
 
-    public init() {}
+    /// - Parameter store: the store's kind (`sqlite`, `postgres`), the `store` label of its metrics.
+    public init(store: String = "unknown") {
+        self.batchSize = Recorder(label: "feedback_store_batch_size", dimensions: [("store", store)], aggregate: true)
+        self.commitDuration = Timer(label: "feedback_store_commit_duration_seconds", dimensions: [("store", store)])
+    }
 
     /// Queues `submission`; `completion` runs once, on the writer (or at once when refused). Returns
     /// the withdrawal of ``FeedbackStore/enqueue(_:completion:)``.
@@ -163,9 +171,19 @@ public final class GroupCommitQueue: Sendable {
         while true {
             let batch = self.nextBatch(maxCount: maxCount)
             if batch.isEmpty { return }
-            await commit(batch)
-            self.batchFinished(batch)
+            await self.write(batch, commit)
         }
+    }
+
+    /// Writes `batch` (from ``nextBatch(maxCount:maxInFlight:)``) with `commit`, which completes every
+    /// item; records its size and duration, then marks it finished.
+    public func write(_ batch: [Item], _ commit: ([Item]) async -> Void) async {
+        let started = ContinuousClock.now
+        await commit(batch)
+        let elapsed = (ContinuousClock.now - started).components
+        self.batchSize.record(batch.count)
+        self.commitDuration.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
+        self.batchFinished(batch)
     }
 
     /// `batch` (from ``nextBatch(maxCount:maxInFlight:)``) has been completed. Wakes the writer: what

@@ -1,3 +1,4 @@
+import CoreMetrics
 import HTTPTypes
 import Hummingbird
 
@@ -13,6 +14,7 @@ struct CORSAllowListMiddleware<Context: RequestContext>: RouterMiddleware {
         let allowed = self.allowedOrigins.contains(origin)
         if request.method == .options, request.headers[.accessControlRequestMethod] != nil {
             guard allowed else {
+                Counter(label: "feedback_gateway_cors_refusals_total").increment()
                 return GatewayResponse.detail(.forbidden, "Origin \(origin) is not allowed.")
             }
             return Response(

@@ -1,3 +1,4 @@
+import CoreMetrics
 import FastAPICompat
 import FeedbackAuth
 import FeedbackClient
@@ -98,6 +99,7 @@ struct FeedbackRoutes<Context: RequestContext>: Sendable {
     /// The answer to a failed call: the status table, with 401's `WWW-Authenticate` for UNAUTHENTICATED.
     private func response(for error: RPCError, context: Context) -> Response {
         context.logger.info("gateway.rpc_failed", metadata: ["rpc.status": "\(error.code.name)", "rpc.message": "\(error.message)"])
+        Counter(label: "feedback_gateway_upstream_errors_total", dimensions: [("code", error.code.name)]).increment()
         if error.code == .unauthenticated { return Self.invalidToken(error.message) }
         return GatewayResponse.detail(HTTPStatusMapping.httpStatus(for: error.code.status), HTTPStatusMapping.detail(for: error))
     }

@@ -13,7 +13,8 @@ public enum GatewayApplication {
         transport: (any ClientTransport)? = nil
     ) throws -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
-        router.add(middleware: RequestIDMiddleware())
+        router.add(middleware: RequestMetricsMiddleware())
+        router.add(middleware: RequestIDMiddleware(logAll: configuration.logAllRequests))
         router.add(middleware: CORSAllowListMiddleware(allowedOrigins: Set(configuration.allowedOrigins)))
         let upstream =
             transport.map { FeedbackUpstream(transport: $0, timeout: configuration.upstreamTimeout) }

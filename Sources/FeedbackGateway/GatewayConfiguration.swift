@@ -6,6 +6,8 @@ public struct GatewayConfiguration: Sendable {
     public var socketPath: String
     /// Origins whose pages may call the gateway (CORS), e.g. `https://chat.example.com`.
     public var allowedOrigins: [String] = []
+    /// Whether every request gets an `http.access` log line; otherwise only those answered 4xx or 5xx.
+    public var logAllRequests = false
     /// A directory holding `feedback.js` and `demo.html` to serve (at `/widget/feedback.js` and `/`)
     /// instead of the ones compiled into the gateway; nil for those.
     public var widgetDirectory: String?

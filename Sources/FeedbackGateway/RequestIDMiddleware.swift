@@ -8,8 +8,11 @@ extension HTTPField.Name {
 }
 
 /// Turns framework errors into FastAPI's `{"detail": ...}` bodies, gives every request an id (the client's `X-Request-Id` when it is 1-128 printable characters, else a
-/// new one), tags the request's logger with it, echoes it, and writes one access-log line per request.
+/// new one), tags the request's logger with it, echoes it, and writes an access-log line for a request
+/// answered 4xx or 5xx (for every request with `logAll`).
 struct RequestIDMiddleware<Context: RequestContext>: RouterMiddleware {
+    let logAll: Bool
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let requestID = Self.requestID(from: request.headers[.requestID])
         var context = context
@@ -26,6 +29,7 @@ struct RequestIDMiddleware<Context: RequestContext>: RouterMiddleware {
         }
         response.headers[.requestID] = requestID
         if let traceparent = TraceParent.validated(request.headers[.traceparent]) { response.headers[.traceparent] = traceparent }
+        guard self.logAll || response.status.code >= 400 else { return response }
         let elapsed = ContinuousClock.now - start
         context.logger.info(
             "http.access",

@@ -20,7 +20,7 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
     private let configuration: PostgresConfiguration
     private let logger: Logger
     private let client: PostgresClient
-    private let queue = GroupCommitQueue()
+    private let queue = GroupCommitQueue(store: "postgres")
     /// Why writes are not expected to succeed, or nil when they are.
     private let unhealthy = Mutex<String?>("not connected yet")
     /// Whether the schema was checked (and `feedback_events` created) since start-up: writes wait for it.
@@ -87,8 +87,7 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
             let batch = self.queue.nextBatch(maxCount: self.configuration.maxBatchSize, maxInFlight: self.configuration.batchesInFlight)
             if batch.isEmpty { return }
             writes.addTask {
-                await self.commit(batch)
-                self.queue.batchFinished(batch)
+                await self.queue.write(batch) { batch in await self.commit(batch) }
             }
         }
     }

@@ -42,7 +42,7 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
     /// Used by the writer only (``run()``, and ``init`` before it); a Mutex only to be `Sendable`.
     private let database: Mutex<OpenDatabase?>
     private let busyDeadline = BusyDeadline()
-    private let queue = GroupCommitQueue()
+    private let queue = GroupCommitQueue(store: "sqlite")
 
     /// Opens the database; creates `feedback_events` (and its index) when missing, never `interactions`
     /// unless the configuration creates a missing file with the demo schema.

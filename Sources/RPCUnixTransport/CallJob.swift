@@ -31,4 +31,6 @@ struct CallDispatch: Sendable {
     let startDeferred: @Sendable (IncomingCall, ResponseOutbox) -> DeferredCall?
     /// Runs a call in a task of the server; its RESPONSE comes back through the job's outbox.
     let enqueue: @Sendable (CallJob) -> Void
+    /// Where calls the connection answers itself (refused at a limit, malformed) are counted.
+    let metrics: ServerMetrics
 }

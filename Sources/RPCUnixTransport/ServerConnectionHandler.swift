@@ -142,7 +142,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             request = try Request(decoding: payload, limits: self.configuration.limits)
         } catch {
             self.logger.debug("rpc.malformed_request", metadata: ["rpc.call_id": "\(callID)", "error": "\(error)"])
-            self.write(callID: callID, StatusDetails.response(refusing: error))
+            let response = StatusDetails.response(refusing: error)
+            self.dispatch.metrics.recordCall(method: "", code: response.code, receivedAt: .now)
+            self.write(callID: callID, response)
             return
         }
         let incoming = IncomingCall(callID: callID, request: request, peer: self.peer, connectionID: self.connectionID)
@@ -153,6 +155,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             return
         }
         guard self.machine.hasFreeSlot else {
+            self.dispatch.metrics.recordCall(method: request.method, code: StatusCode.resourceExhausted.rawValue, receivedAt: .now)
             self.write(
                 callID: callID,
                 Response(
@@ -163,6 +166,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             return
         }
         guard self.budget.acquire() else {
+            self.dispatch.metrics.recordCall(method: request.method, code: StatusCode.resourceExhausted.rawValue, receivedAt: .now)
             self.write(
                 callID: callID,
                 Response(

@@ -107,6 +107,7 @@ extension UnixSocketServer {
             }
         }
         let response = Self.response(for: outcome, requestID: requestID)
+        self.metrics.recordCall(method: call.request.method, code: response.code, receivedAt: receivedAt)
         self.logCallIfEnabled(call, response, receivedAt: receivedAt, requestID: requestID)
         return response
     }
@@ -126,6 +127,7 @@ extension UnixSocketServer {
                 callID: call.callID,
                 .build {
                     let response = Self.response(for: .finished(result), requestID: requestID)
+                    self.metrics.recordCall(method: call.request.method, code: response.code, receivedAt: receivedAt)
                     self.logCallIfEnabled(call, response, receivedAt: receivedAt, requestID: requestID)
                     return response
                 }
@@ -167,6 +169,7 @@ extension UnixSocketServer {
 
     private func answer(_ job: CallJob, _ outcome: Outcome, requestID: String, logger: Logger) {
         let response = Self.response(for: outcome, requestID: requestID)
+        self.metrics.recordCall(method: job.request.method, code: response.code, receivedAt: job.receivedAt)
         if self.logs(response) { self.logCall(response, receivedAt: job.receivedAt, logger: logger, extra: [:]) }
         job.outbox.respond(callID: job.callID, response)
     }

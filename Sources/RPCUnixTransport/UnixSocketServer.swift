@@ -19,6 +19,7 @@ public final class UnixSocketServer: Service, ServerTransport {
     private let listening = ListeningSignal()
     private let registry: ConnectionRegistry
     private let budget: CallBudget
+    let metrics: ServerMetrics
 
     public init(
         configuration: ServerConfiguration,
@@ -32,6 +33,7 @@ public final class UnixSocketServer: Service, ServerTransport {
         self.group = eventLoopGroup
         self.registry = ConnectionRegistry(maxConnections: configuration.maxConnections)
         self.budget = CallBudget(limit: configuration.maxCallsInFlight)
+        self.metrics = ServerMetrics(methods: router.methodPaths)
     }
 
     /// Connections open now.
@@ -94,7 +96,8 @@ public final class UnixSocketServer: Service, ServerTransport {
         let dispatch = CallDispatch(
             answerNow: { [self] call in self.answerImmediately(call) },
             startDeferred: { [self] call, outbox in self.startDeferred(call, outbox: outbox) },
-            enqueue: { jobs.yield($0) }
+            enqueue: { jobs.yield($0) },
+            metrics: self.metrics
         )
         do {
             return try await ServerBootstrap(group: self.group)
@@ -133,6 +136,7 @@ public final class UnixSocketServer: Service, ServerTransport {
             guard admitted, let id = registry.add(channel) else {
                 let reason = admitted ? "too many connections" : "peer not allowed"
                 logger.warning("rpc.connection_refused", metadata: ["reason": "\(reason)"])
+                dispatch.metrics.recordRefusedConnection(peerAllowed: admitted)
                 let goAway = GoAway(lastCallID: 0, errorCode: .refused, debug: reason)
                 channel.writeAndFlush(OutboundFrame.frame(.goAway(goAway))).whenComplete { _ in channel.close(promise: nil) }
                 return

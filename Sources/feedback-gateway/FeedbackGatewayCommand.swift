@@ -2,6 +2,7 @@ import ArgumentParser
 import FeedbackAuth
 import FeedbackGateway
 import FeedbackLogging
+import FeedbackMetrics
 import Foundation
 import Hummingbird
 import Logging
@@ -67,10 +68,26 @@ struct FeedbackGatewayCommand: AsyncParsableCommand {
     @Option(help: "Log format on stderr: text or json.")
     var logFormat: String = "text"
 
-    @Option(help: "Lowest level logged (every request is one http.access line at info).")
+    @Option(help: "Lowest level logged (http.access lines are at info).")
     var logLevel: String = "info"
 
+    @Option(help: "Which requests get an http.access line: errors (answered 4xx or 5xx; the default) or all.")
+    var logRequests: RequestLog = .errors
+
+    @Option(help: ArgumentHelp("Serve Prometheus metrics at http://HOST:PORT/metrics (off by default). Keep it on a private address.", valueName: "host:port"))
+    var metricsListen: String?
+
+    enum RequestLog: String, ExpressibleByArgument, CaseIterable {
+        case errors, all
+    }
+
     func validate() throws {
+        do {
+            _ = try MetricsEndpoint.hostAndPort(self.listen)
+            if let metrics = self.metricsListen { _ = try MetricsEndpoint.hostAndPort(metrics) }
+        } catch {
+            throw ValidationError("\(error)")
+        }
         guard self.headTimeoutS > 0, self.bodyTimeoutS > 0, self.idleTimeoutS > 0, self.timeoutMs > 0 else {
             throw ValidationError("timeouts must be positive")
         }
@@ -80,15 +97,15 @@ struct FeedbackGatewayCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        guard let colon = self.listen.lastIndex(of: ":"), let port = Int(self.listen[self.listen.index(after: colon)...]) else {
-            throw ValidationError("--listen must be HOST:PORT, e.g. 127.0.0.1:8080")
-        }
-        let host = String(self.listen[..<colon])
+        let (host, port) = try MetricsEndpoint.hostAndPort(self.listen)
+        // Before any metric handle is made.
+        let registry = self.metricsListen.map { _ in PrometheusExport.bootstrap() }
         LogOutput.bootstrap(json: self.logFormat == "json", level: Logger.Level(rawValue: self.logLevel) ?? .info)
         let logger = Logger(label: "feedback-gateway")
         var configuration = GatewayConfiguration(socketPath: self.socket)
         configuration.allowedOrigins = self.allowedOrigin
         configuration.widgetDirectory = self.widgetDir
+        configuration.logAllRequests = self.logRequests == .all
         configuration.maxBodyBytes = self.maxBodyBytes
         configuration.upstreamTimeout = .milliseconds(self.timeoutMs)
         configuration.poolSize = self.poolSize
@@ -116,8 +133,17 @@ struct FeedbackGatewayCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("feedback-gateway: --widget-dir: \(error)\n".utf8))
             throw ExitCode(2)
         }
+        var services: [any Service] = [app]
+        if let registry, let listen = self.metricsListen {
+            services.append(
+                try MetricsEndpoint(
+                    listen: listen, registry: registry, logger: logger,
+                    onListening: { port in logger.info("gateway.metrics_listening", metadata: ["http.port": "\(port)"]) }
+                )
+            )
+        }
         let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            configuration: ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         )
         try await group.run()
     }

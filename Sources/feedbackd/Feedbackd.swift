@@ -1,6 +1,8 @@
 import ArgumentParser
 import FeedbackAuth
+import CoreMetrics
 import FeedbackDomain
+import FeedbackMetrics
 import FeedbackPostgres
 import FeedbackSQLite
 import FeedbackServer
@@ -36,6 +38,8 @@ struct Feedbackd: AsyncParsableCommand {
 
     func run() async throws {
         let logger = self.logging.makeLogger()
+        // Before any metric handle is made (the verifier, the store and the server make theirs).
+        let registry = self.logging.metricsListen.map { _ in PrometheusExport.bootstrap() }
         do {
             let verifier = try await TokenVerifier(configuration: try self.auth.configuration())
             let store: any FeedbackStore & Service
@@ -59,9 +63,25 @@ struct Feedbackd: AsyncParsableCommand {
                 router: router,
                 logger: logger
             )
+            var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: store), .init(service: server)]
+            if let registry, let listen = self.logging.metricsListen {
+                let inFlight = Gauge(label: "feedback_rpc_calls_in_flight")
+                let connections = Gauge(label: "feedback_rpc_connections")
+                let serving = Gauge(label: "feedback_store_serving")
+                let endpoint = try MetricsEndpoint(
+                    listen: listen, registry: registry, logger: logger,
+                    beforeScrape: {
+                        inFlight.record(server.callsInFlight)
+                        connections.record(server.connectionCount)
+                        serving.record(store.isServing ? 1 : 0)
+                    },
+                    onListening: { port in logger.info("feedbackd.metrics_listening", metadata: ["http.port": "\(port)"]) }
+                )
+                services.append(.init(service: endpoint))
+            }
             let group = ServiceGroup(
                 configuration: ServiceGroupConfiguration(
-                    services: [.init(service: store), .init(service: server)],
+                    services: services,
                     gracefulShutdownSignals: [.sigterm, .sigint],
                     logger: logger
                 )

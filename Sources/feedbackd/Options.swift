@@ -3,6 +3,7 @@ import FeedbackAuth
 import FeedbackPostgres
 import FeedbackSQLite
 import FeedbackLogging
+import FeedbackMetrics
 import FeedbackServer
 import Foundation
 import Logging
@@ -177,6 +178,15 @@ struct LoggingOptions: ParsableArguments {
 
     @Option(help: "Which calls get an rpc.call line: errors (calls not answered OK; the default) or all.")
     var logCalls: ServerConfiguration.CallLog = .errors
+
+    @Option(help: ArgumentHelp("Serve Prometheus metrics at http://HOST:PORT/metrics (off by default). Keep it on a private address.", valueName: "host:port"))
+    var metricsListen: String?
+
+    func validate() throws {
+        if let listen = self.metricsListen {
+            do { _ = try MetricsEndpoint.hostAndPort(listen) } catch { throw ValidationError("--metrics-listen: \(error)") }
+        }
+    }
 
     func makeLogger() -> Logger {
         LogOutput.bootstrap(json: self.logFormat == .json, level: Logger.Level(rawValue: self.logLevel) ?? .info)
