@@ -73,8 +73,8 @@ public struct TokenVerifier: Sendable {
 
     /// Verifies an `authorization` metadata value.
     /// - Throws: ``AuthError``, whose reason is fixed text: nothing of the token is echoed.
-    public func verify(authorization: String?, now: Date = Date()) async throws(AuthError) -> VerifiedToken {
-        if let verified = try self.verifyWithoutWaiting(authorization: authorization, now: now) { return verified }
+    public func verify(authorization: String?, for access: TokenAccess = .write, now: Date = Date()) async throws(AuthError) -> VerifiedToken {
+        if let verified = try self.verifyWithoutWaiting(authorization: authorization, for: access, now: now) { return verified }
         let token = try BearerCredentials(authorization: authorization).token()
         self.cacheMisses.increment()
         let policy = self.policy
@@ -94,31 +94,41 @@ public struct TokenVerifier: Sendable {
             expiresAt: unverified.expiresAt
         )
         self.cache.insert(token, Verified(token: verified, notBefore: unverified.notBefore))
+        try self.checkScope(of: verified, for: access)
         return verified
     }
 
     /// Verifies what can be verified on the calling thread: a missing or malformed header is refused, and
     /// a token whose signature and claims were verified before (a bounded cache of recent tokens) is
     /// checked again for its times only. Returns nil when the token's signature must still be checked:
-    /// then call ``verify(authorization:now:)``.
-    public func verifyWithoutWaiting(authorization: String?, now: Date = Date()) throws(AuthError) -> VerifiedToken? {
+    /// then call ``verify(authorization:for:now:)``.
+    public func verifyWithoutWaiting(authorization: String?, for access: TokenAccess = .write, now: Date = Date()) throws(AuthError) -> VerifiedToken? {
         let token = try BearerCredentials(authorization: authorization).token()
         guard let cached = self.cache.lookup(token) else { return nil }
         self.cacheHits.increment()
         try UnverifiedToken.checkTimes(expiresAt: cached.token.expiresAt, notBefore: cached.notBefore, policy: self.policy, now: now)
+        try self.checkScope(of: cached.token, for: access)
         return cached.token
     }
 
-    /// The claims beyond the times (which ``UnverifiedToken`` checked): issuer, audience, scope.
+    /// The scope `access` needs (checked on every use: one verified token may read but not write).
+    private func checkScope(of token: VerifiedToken, for access: TokenAccess) throws(AuthError) {
+        let scope = switch access {
+        case .write: self.configuration.requiredScope
+        case .read: self.configuration.readScope
+        }
+        if let scope, !token.scopes.contains(scope) {
+            throw .permissionDenied("token lacks the scope \(scope)")
+        }
+    }
+
+    /// The claims beyond the times (which ``UnverifiedToken`` checked) and the scope: issuer, audience.
     private func checkClaims(_ claims: FeedbackClaims) throws(AuthError) {
         if let issuer = self.configuration.issuer, claims.iss?.value != issuer {
             throw .unauthenticated("token issuer is not accepted")
         }
         if let audience = self.configuration.audience, claims.aud?.value.contains(audience) != true {
             throw .unauthenticated("token audience is not accepted")
-        }
-        if let scope = self.configuration.requiredScope, !claims.scopes.contains(scope) {
-            throw .permissionDenied("token lacks the scope \(scope)")
         }
     }
 }

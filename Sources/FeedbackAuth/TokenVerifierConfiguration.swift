@@ -13,8 +13,12 @@ public struct TokenVerifierConfiguration: Sendable {
     public var issuer: String?
     /// When set, `aud` must contain it.
     public var audience: String?
-    /// When set, the token's `scope` (space-separated) or `scp` must contain it; otherwise PERMISSION_DENIED.
+    /// When set, a token used to write (or checked as a writer's) must carry it in `scope`
+    /// (space-separated) or `scp`; otherwise PERMISSION_DENIED.
     public var requiredScope: String?
+    /// The scope a token used to read the ratings stored (ListFeedbackEvents) must carry; nil lets any
+    /// valid token read them. Required by default: the audit trail holds every user's ratings.
+    public var readScope: String? = "feedback:read"
     /// Clock skew tolerated for `exp` and `nbf`.
     public var leeway: Duration = .seconds(30)
 
@@ -25,6 +29,7 @@ public struct TokenVerifierConfiguration: Sendable {
         issuer: String? = nil,
         audience: String? = nil,
         requiredScope: String? = nil,
+        readScope: String? = "feedback:read",
         leeway: Duration = .seconds(30)
     ) {
         self.hmacSecret = hmacSecret
@@ -33,6 +38,15 @@ public struct TokenVerifierConfiguration: Sendable {
         self.issuer = issuer
         self.audience = audience
         self.requiredScope = requiredScope
+        self.readScope = readScope
         self.leeway = leeway
     }
+}
+
+/// What a token is used for, which decides the scope it needs.
+public enum TokenAccess: Sendable {
+    /// Storing ratings (and checking a writer's token): ``TokenVerifierConfiguration/requiredScope``.
+    case write
+    /// Reading the ratings stored: ``TokenVerifierConfiguration/readScope``.
+    case read
 }

@@ -64,6 +64,24 @@ public final class FeedbackClient: Sendable {
         )
     }
 
+    /// One page of the ratings feed: the events after `afterEventID` (0: from the first), oldest first, at
+    /// most `pageSize` (0: feedbackd's default of 100). Page on with the response's
+    /// `nextAfterEventID`; an empty page means nothing newer is stored yet. `token` needs the read scope.
+    /// - Throws: ``RPCError``: PERMISSION_DENIED without the read scope, INVALID_ARGUMENT, UNAVAILABLE, ...
+    public func listFeedbackEvents(
+        afterEventID: Int64, pageSize: Int32 = 0, token: String, timeout: Duration? = nil, requestID: String? = nil
+    ) async throws(RPCError) -> Feedback_V1_ListFeedbackEventsResponse {
+        var message = Feedback_V1_ListFeedbackEventsRequest()
+        message.afterEventID = afterEventID
+        message.pageSize = pageSize
+        var metadata: Metadata = [("authorization", "Bearer \(token)")]
+        if let requestID { metadata.add("x-request-id", requestID) }
+        return try await self.unary(
+            method: MethodPaths.Feedback.listFeedbackEvents, message: message, metadata: metadata,
+            timeout: timeout, as: Feedback_V1_ListFeedbackEventsResponse.self
+        )
+    }
+
     /// Asks whether feedbackd (and its store) can serve.
     public func checkHealth(service: String = "", timeout: Duration? = nil) async throws(RPCError)
         -> Feedback_Health_V1_HealthCheckResponse.ServingStatus

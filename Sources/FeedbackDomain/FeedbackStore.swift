@@ -16,6 +16,12 @@ public protocol FeedbackStore: Sendable {
         completion: @escaping @Sendable (Result<Void, FeedbackError>) -> Void
     ) -> @Sendable () -> Void
 
+    /// The audit trail after the event `eventID` (0: from the first), oldest first, at most `limit` events:
+    /// only events that are committed, and never an event with a smaller id committed later (a reader
+    /// paging on with the last id it saw misses none).
+    /// - Throws: ``FeedbackError/storeUnavailable(cause:)``.
+    func events(after eventID: Int64, limit: Int) async throws(FeedbackError) -> [StoredFeedbackEvent]
+
     /// Whether writes are expected to succeed right now (health checks). Read from state the store keeps:
     /// never a query or other I/O, as health is answered on the thread that read the call.
     var isServing: Bool { get }

@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// A store in memory, for tests and for trying the service without a database.
@@ -5,6 +6,7 @@ public final class InMemoryFeedbackStore: FeedbackStore {
     private struct State {
         var ratings: [Int64: Rating?]
         var events: [FeedbackEvent] = []
+        var stored: [StoredFeedbackEvent] = []
         var available = true
     }
 
@@ -41,6 +43,20 @@ public final class InMemoryFeedbackStore: FeedbackStore {
             }
             state.ratings[submission.interactionID] = submission.rating
             state.events.append(submission)
+            state.stored.append(
+                StoredFeedbackEvent(
+                    eventID: Int64(state.stored.count + 1), interactionID: submission.interactionID, rating: Int(submission.rating.rawValue),
+                    subject: submission.subject,
+                    createdAt: Date.now.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+                )
+            )
+        }
+    }
+
+    public func events(after eventID: Int64, limit: Int) async throws(FeedbackError) -> [StoredFeedbackEvent] {
+        try self.state.withLock { state throws(FeedbackError) in
+            guard state.available else { throw .storeUnavailable(cause: "in-memory store marked unavailable") }
+            return Array(state.stored.lazy.filter { $0.eventID > eventID }.prefix(limit))
         }
     }
 

@@ -49,6 +49,37 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
 
     public var isServing: Bool { self.unhealthy.withLock { $0 == nil } }
 
+    /// The audit trail after `eventID`, listing only events stored at least ``PostgresConfiguration/eventSettleTime``
+    /// ago (by PostgreSQL's clock). Ids come from a sequence when a row is inserted, not when its
+    /// transaction commits: a batch still being written (on this host or another) may hold smaller ids
+    /// than one already committed, and a reader that paged past those would miss them. No transaction
+    /// outlives the statement timeout, so events older than twice that are final.
+    public func events(after eventID: Int64, limit: Int) async throws(FeedbackError) -> [StoredFeedbackEvent] {
+        let settle = self.configuration.eventSettleTime.components
+        let settleMilliseconds = settle.seconds * 1000 + settle.attoseconds / 1_000_000_000_000_000
+        do {
+            return try await self.bounded {
+                var events: [StoredFeedbackEvent] = []
+                let rows = try await self.client.query(
+                    """
+                    SELECT id, interaction_id, rating, subject,
+                        to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+                    FROM feedback_events
+                    WHERE id > \(eventID) AND created_at < now() - make_interval(secs => \(Double(settleMilliseconds) / 1000))
+                    ORDER BY id LIMIT \(limit)
+                    """,
+                    logger: self.logger
+                )
+                for try await (id, interaction, rating, subject, createdAt) in rows.decode((Int64, Int64, Int16, String, String).self) {
+                    events.append(StoredFeedbackEvent(eventID: id, interactionID: interaction, rating: Int(rating), subject: subject, createdAt: createdAt))
+                }
+                return events
+            }
+        } catch {
+            throw .storeUnavailable(cause: "cannot read the audit trail of \(self.configuration.description): \(String(reflecting: error))")
+        }
+    }
+
     /// Submissions waiting for a batch, and those in the batches being committed.
     public var depth: (queued: Int, committing: Int) { self.queue.depth }
 

@@ -6,6 +6,7 @@ public enum MethodPaths {
         public static let service = "feedback.v1.FeedbackService"
         public static let submitFeedback = "/feedback.v1.FeedbackService/SubmitFeedback"
         public static let verifyToken = "/feedback.v1.FeedbackService/VerifyToken"
+        public static let listFeedbackEvents = "/feedback.v1.FeedbackService/ListFeedbackEvents"
     }
 
     /// `feedback.health.v1.Health`.

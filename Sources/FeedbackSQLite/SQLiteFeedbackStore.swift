@@ -79,6 +79,36 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
         self.queue.enqueue(submission, completion: completion)
     }
 
+    /// The audit trail after `eventID`, read on a read-only connection of its own (the writer's is left to
+    /// the writer), opened for the page: under WAL it never waits for a write. Ids are given in commit
+    /// order (SQLite has one writer at a time), so a reader paging on misses nothing.
+    public func events(after eventID: Int64, limit: Int) async throws(FeedbackError) -> [StoredFeedbackEvent] {
+        let (path, busyTimeout) = (self.configuration.path, self.configuration.busyTimeout)
+        do {
+            return try await Self.offCooperativePool {
+                guard FileIdentity(path: path) != nil else { throw StoreFailure.fileMissing(path) }
+                var configuration = Configuration()
+                configuration.readonly = true
+                configuration.busyMode = .timeout(Double(busyTimeout.components.seconds))
+                let reader = try DatabaseQueue(path: path, configuration: configuration)
+                defer { try? reader.close() }
+                return try reader.read { db in
+                    try Row.fetchAll(
+                        db,
+                        sql: "SELECT id, interaction_id, rating, subject, created_at FROM feedback_events WHERE id > ? ORDER BY id LIMIT ?",
+                        arguments: [eventID, limit]
+                    ).map { row in
+                        StoredFeedbackEvent(
+                            eventID: row[0], interactionID: row[1], rating: row[2], subject: row[3] ?? "", createdAt: row[4] ?? ""
+                        )
+                    }
+                }
+            }
+        } catch {
+            throw .storeUnavailable(cause: "cannot read the audit trail of \(path): \(error)")
+        }
+    }
+
     /// `PRAGMA synchronous` as read back from the connection that commits, when one is open.
     public var synchronousInEffect: SQLiteConfiguration.Synchronous? {
         self.database.withLock { $0?.synchronous }

@@ -2,14 +2,25 @@ import FeedbackAuth
 import RPCCore
 
 /// Verifies the call's `authorization` token before the handler runs and records its subject as the
-/// call's principal. Services not listed in `protectedServices` (health) pass through.
+/// call's principal. Services not listed in `protectedServices` (health) pass through. Methods in
+/// `readMethods` need the verifier's read scope; the others its write scope.
 public struct AuthInterceptor: ServerInterceptor {
     private let verifier: TokenVerifier
     private let protectedPrefixes: [String]
+    private let readMethods: Set<String>
 
-    public init(verifier: TokenVerifier, protectedServices: [String] = [FeedbackService.serviceName]) {
+    public init(
+        verifier: TokenVerifier,
+        protectedServices: [String] = [FeedbackService.serviceName],
+        readMethods: Set<String> = [FeedbackService.listFeedbackEventsPath]
+    ) {
         self.verifier = verifier
         self.protectedPrefixes = protectedServices.map { "/\($0)/" }
+        self.readMethods = readMethods
+    }
+
+    private func access(for method: String) -> TokenAccess {
+        self.readMethods.contains(method) ? .read : .write
     }
 
     public func applies(to method: String) -> Bool {
@@ -20,7 +31,8 @@ public struct AuthInterceptor: ServerInterceptor {
     /// needs its signature checked, which waits: nil, and the call takes the task path.
     public func interceptImmediately(context: ServerContext) throws(RPCError) -> ServerContext? {
         do throws(AuthError) {
-            guard let token = try self.verifier.verifyWithoutWaiting(authorization: context.metadataValue("authorization")) else {
+            let authorization = context.metadataValue("authorization")
+            guard let token = try self.verifier.verifyWithoutWaiting(authorization: authorization, for: self.access(for: context.method)) else {
                 return nil
             }
             // No logger metadata here (the call's log line is built only when it is logged): the
@@ -50,7 +62,7 @@ public struct AuthInterceptor: ServerInterceptor {
             return try await next(request, context)
         }
         do {
-            let token = try await self.verifier.verify(authorization: context.metadataValue("authorization"))
+            let token = try await self.verifier.verify(authorization: context.metadataValue("authorization"), for: self.access(for: context.method))
             return try await next(request, Self.authenticated(context, as: token))
         } catch let error as AuthError {
             context.logger.info("rpc.auth_failed", metadata: ["auth.reason": "\(error)"])

@@ -8,6 +8,7 @@ public struct FeedbackService: RPCService {
     public static let serviceName = MethodPaths.Feedback.service
     public static let submitFeedbackPath = MethodPaths.Feedback.submitFeedback
     public static let verifyTokenPath = MethodPaths.Feedback.verifyToken
+    public static let listFeedbackEventsPath = MethodPaths.Feedback.listFeedbackEvents
 
     private let store: any FeedbackStore
 
@@ -16,7 +17,7 @@ public struct FeedbackService: RPCService {
     }
 
     public var methods: [String: RPCHandler] {
-        [Self.verifyTokenPath: unary(self.verifyToken)]
+        [Self.verifyTokenPath: unary(self.verifyToken), Self.listFeedbackEventsPath: unary(self.listFeedbackEvents)]
     }
 
     /// SubmitFeedback queues its write on the thread that read the call and is answered after the
@@ -60,5 +61,28 @@ public struct FeedbackService: RPCService {
     func verifyToken(_ request: Feedback_V1_VerifyTokenRequest, context: ServerContext) async throws -> Feedback_V1_VerifyTokenResponse {
         guard context.principal != nil else { throw RPCError(code: .unauthenticated, message: "missing bearer token") }
         return Feedback_V1_VerifyTokenResponse()
+    }
+
+    /// The ratings feed: pages of the audit trail, oldest first (see `feedback.proto`).
+    /// - Throws: INVALID_ARGUMENT for a negative cursor or a page size outside 0...1000; UNAVAILABLE.
+    @Sendable
+    func listFeedbackEvents(
+        _ request: Feedback_V1_ListFeedbackEventsRequest, context: ServerContext
+    ) async throws -> Feedback_V1_ListFeedbackEventsResponse {
+        guard context.principal != nil else { throw RPCError(code: .unauthenticated, message: "missing bearer token") }
+        guard request.afterEventID >= 0 else {
+            throw RPCError(code: .invalidArgument, message: "after_event_id must not be negative")
+        }
+        guard (0...EventsPage.maxSize).contains(request.pageSize) else {
+            throw RPCError(code: .invalidArgument, message: "page_size must be 0 (the default, \(EventsPage.defaultSize)) to \(EventsPage.maxSize)")
+        }
+        let limit = request.pageSize == 0 ? EventsPage.defaultSize : Int(request.pageSize)
+        let events: [StoredFeedbackEvent]
+        do throws(FeedbackError) {
+            events = try await self.store.events(after: request.afterEventID, limit: limit)
+        } catch {
+            throw error.rpcError
+        }
+        return EventsPage.response(events, after: request.afterEventID)
     }
 }

@@ -106,8 +106,11 @@ struct AuthOptions: ParsableArguments {
     @Option(help: "Required aud claim.")
     var jwtAudience: String?
 
-    @Option(help: "Scope the token must carry (scope or scp claim); without it: PERMISSION_DENIED.")
+    @Option(help: "Scope a token must carry (scope or scp claim) to submit ratings; without it: PERMISSION_DENIED.")
     var jwtRequiredScope: String?
+
+    @Option(help: "Scope a token must carry to read the ratings stored (ListFeedbackEvents, feedbackctl export). An empty value lets any valid token read them.")
+    var jwtReadScope: String = "feedback:read"
 
     @Option(help: "Clock skew tolerated on exp and nbf, in seconds.")
     var jwtLeewayS: Int = 30
@@ -115,6 +118,7 @@ struct AuthOptions: ParsableArguments {
     func configuration() throws -> TokenVerifierConfiguration {
         var configuration = TokenVerifierConfiguration(
             issuer: self.jwtIssuer, audience: self.jwtAudience, requiredScope: self.jwtRequiredScope,
+            readScope: self.jwtReadScope.isEmpty ? nil : self.jwtReadScope,
             leeway: .seconds(self.jwtLeewayS)
         )
         if let path = self.jwtSecretFile {

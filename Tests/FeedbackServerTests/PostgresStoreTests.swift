@@ -129,6 +129,28 @@ struct PostgresStoreTests {
         }
     }
 
+    @Test("the ratings feed lists an event only once it has settled (no batch still being written can hold a smaller id)", .enabled(if: PostgresTest.isAvailable))
+    func eventsSettle() async throws {
+        let url = try await PostgresTest.makeDatabase(interactions: 1...3)
+        var configuration = try PostgresConfiguration(url: url, password: nil)
+        #expect(configuration.eventSettleTime == .seconds(11), "twice the 5 s statement timeout, and a second")
+        configuration.statementTimeout = .milliseconds(300)
+        #expect(configuration.eventSettleTime == .milliseconds(1600))
+        let store = PostgresFeedbackStore(configuration: configuration, logger: quietLogger())
+        try await withServices([store]) {
+            try await waitUntil { store.isServing }
+            try await store.submit(FeedbackSubmission(interactionID: 2, rating: .positive, subject: "s"))
+            #expect(try await store.events(after: 0, limit: 10) == [], "too recent")
+            let deadline = ContinuousClock.now + .seconds(10)
+            var listed: [StoredFeedbackEvent] = []
+            while listed.isEmpty, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))  // polling the condition, up to the deadline
+                listed = try await store.events(after: 0, limit: 10)
+            }
+            #expect(listed.map(\.interactionID) == [2])
+        }
+    }
+
     @Test("a row another transaction holds: the call fails UNAVAILABLE within the statement timeout, nothing written; then writes succeed", .enabled(if: PostgresTest.isAvailable))
     func lockedRowTimesOut() async throws {
         let url = try await PostgresTest.makeDatabase(interactions: 1...3)

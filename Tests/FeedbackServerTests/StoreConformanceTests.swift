@@ -109,6 +109,27 @@ struct StoreConformanceTests {
         }
     }
 
+    @Test("the audit trail is listed oldest first, paged by event id, with what was stored", arguments: StoreKind.allCases)
+    func eventsFeed(_ kind: StoreKind) async throws {
+        try await self.withStore(kind) { store in
+            #expect(try await store.store.events(after: 0, limit: 10) == [])
+            for (id, rating, subject) in [(Int64(3), Rating.positive, "ann"), (1, .negative, "ben"), (3, .negative, "cy")] {
+                try await store.store.submit(self.rating(id, rating, by: subject))
+            }
+            let first = try await store.store.events(after: 0, limit: 2)
+            #expect(first.map(\.interactionID) == [3, 1])
+            #expect(first.map(\.rating) == [1, -1])
+            #expect(first.map(\.subject) == ["ann", "ben"])
+            #expect(first[0].eventID < first[1].eventID)
+            let rest = try await store.store.events(after: first[1].eventID, limit: 2)
+            #expect(rest.map(\.subject) == ["cy"])
+            #expect(try await store.store.events(after: rest[0].eventID, limit: 2) == [])
+            for event in first + rest {
+                #expect(event.createdAt.wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/) != nil, "\(event.createdAt)")
+            }
+        }
+    }
+
     @Test("storage that fails is UNAVAILABLE and NOT_SERVING; once it is back, writes succeed again", arguments: StoreKind.allCases)
     func failureIsUnavailable(_ kind: StoreKind) async throws {
         try await self.withStore(kind) { store in

@@ -8,8 +8,10 @@
 // For information on using the generated types, please see the documentation:
 //   https://github.com/apple/swift-protobuf/
 
-/// The feedback service: stores a rating against a chat interaction, and checks a caller's token.
-/// Method paths on the wire: /feedback.v1.FeedbackService/SubmitFeedback, /feedback.v1.FeedbackService/VerifyToken
+/// The feedback service: stores a rating against a chat interaction, checks a caller's token, and lists
+/// the ratings stored (the audit trail) for jobs that read them.
+/// Method paths on the wire: /feedback.v1.FeedbackService/SubmitFeedback,
+/// /feedback.v1.FeedbackService/VerifyToken, /feedback.v1.FeedbackService/ListFeedbackEvents
 
 import SwiftProtobuf
 
@@ -63,6 +65,64 @@ public nonisolated struct Feedback_V1_VerifyTokenResponse: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Feedback_V1_ListFeedbackEventsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Only events whose event_id is greater than this; 0 lists from the first.
+  public var afterEventID: Int64 = 0
+
+  /// At most this many events, 1 to 1000; 0 means 100.
+  public var pageSize: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Feedback_V1_FeedbackEvent: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The audit row's id: increasing in the order the events were stored. The cursor.
+  public var eventID: Int64 = 0
+
+  /// The `interactions.id` rated.
+  public var interactionID: Int64 = 0
+
+  /// 1 (positive) or -1 (negative).
+  public var rating: Int32 = 0
+
+  /// The `sub` claim of the token that submitted the rating.
+  public var subject: String = String()
+
+  /// When it was stored, RFC 3339 in UTC, e.g. `2026-11-30T00:53:41.123Z`.
+  public var createdAt: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Feedback_V1_ListFeedbackEventsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Oldest first.
+  public var events: [Feedback_V1_FeedbackEvent] = []
+
+  /// Where the next page starts: the last event's event_id, or the request's after_event_id when the
+  /// page is empty.
+  public var nextAfterEventID: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -160,6 +220,126 @@ nonisolated extension Feedback_V1_VerifyTokenResponse: SwiftProtobuf.Message, Sw
   }
 
   public static func ==(lhs: Feedback_V1_VerifyTokenResponse, rhs: Feedback_V1_VerifyTokenResponse) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Feedback_V1_ListFeedbackEventsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListFeedbackEventsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}after_event_id\0\u{3}page_size\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.afterEventID) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.pageSize) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.afterEventID != 0 {
+      try visitor.visitSingularInt64Field(value: self.afterEventID, fieldNumber: 1)
+    }
+    if self.pageSize != 0 {
+      try visitor.visitSingularInt32Field(value: self.pageSize, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Feedback_V1_ListFeedbackEventsRequest, rhs: Feedback_V1_ListFeedbackEventsRequest) -> Bool {
+    if lhs.afterEventID != rhs.afterEventID {return false}
+    if lhs.pageSize != rhs.pageSize {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Feedback_V1_FeedbackEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".FeedbackEvent"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_id\0\u{3}interaction_id\0\u{1}rating\0\u{1}subject\0\u{3}created_at\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.eventID) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.interactionID) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.rating) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.subject) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.createdAt) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.eventID != 0 {
+      try visitor.visitSingularInt64Field(value: self.eventID, fieldNumber: 1)
+    }
+    if self.interactionID != 0 {
+      try visitor.visitSingularInt64Field(value: self.interactionID, fieldNumber: 2)
+    }
+    if self.rating != 0 {
+      try visitor.visitSingularInt32Field(value: self.rating, fieldNumber: 3)
+    }
+    if !self.subject.isEmpty {
+      try visitor.visitSingularStringField(value: self.subject, fieldNumber: 4)
+    }
+    if !self.createdAt.isEmpty {
+      try visitor.visitSingularStringField(value: self.createdAt, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Feedback_V1_FeedbackEvent, rhs: Feedback_V1_FeedbackEvent) -> Bool {
+    if lhs.eventID != rhs.eventID {return false}
+    if lhs.interactionID != rhs.interactionID {return false}
+    if lhs.rating != rhs.rating {return false}
+    if lhs.subject != rhs.subject {return false}
+    if lhs.createdAt != rhs.createdAt {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Feedback_V1_ListFeedbackEventsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListFeedbackEventsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}events\0\u{3}next_after_event_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.events) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.nextAfterEventID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.events.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.events, fieldNumber: 1)
+    }
+    if self.nextAfterEventID != 0 {
+      try visitor.visitSingularInt64Field(value: self.nextAfterEventID, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Feedback_V1_ListFeedbackEventsResponse, rhs: Feedback_V1_ListFeedbackEventsResponse) -> Bool {
+    if lhs.events != rhs.events {return false}
+    if lhs.nextAfterEventID != rhs.nextAfterEventID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
