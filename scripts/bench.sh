@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${SECONDS_PER_RUN:-5}
 
-scripts/ensure-packages.sh libsqlite3-dev sqlite3 gcc wrk postgresql >/dev/null
+scripts/ensure-packages.sh libsqlite3-dev sqlite3 gcc wrk postgresql curl >/dev/null
 scripts/swift-env.sh swift build -c release --product feedbackd >/dev/null
 scripts/swift-env.sh swift build -c release --product feedbackctl >/dev/null
 scripts/swift-env.sh swift build -c release --product feedback-gateway >/dev/null
@@ -94,6 +94,23 @@ measure "feedbackd Health/Check, 64 in flight, 4 connections" --method health --
 measure "feedbackd SubmitFeedback, 1 in flight" --method submit --concurrency 1
 measure "feedbackd SubmitFeedback, 64 in flight, 4 connections" --method submit --concurrency 64 --connections 4
 measure "feedbackd SubmitFeedback, 256 in flight, 4 connections, 10,000 ids" --method submit --concurrency 256 --connections 4 --rows 10000
+
+# The cost of metrics: the same loads against a feedbackd exporting Prometheus metrics (scraped once a
+# second meanwhile, as a Prometheus server would, more often than usual).
+metrics_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$bin/feedbackd" --socket "$work/m.sock" --db "$work/chat.db" --jwt-secret-file "$work/secret" --log-level warning \
+  --max-concurrent-calls 1000 --metrics-listen "127.0.0.1:$metrics_port" 2>"$work/feedbackd-metrics.log" &
+pids+=($!)
+metrics_daemon=$!
+until "$bin/feedbackctl" health --socket "$work/m.sock" >/dev/null 2>&1; do sleep 0.05; done
+(while kill -0 "$metrics_daemon" 2>/dev/null; do curl -s -o /dev/null "http://127.0.0.1:$metrics_port/metrics"; sleep 1; done) &
+pids+=($!)
+server_socket=$work/m.sock server_pid=$metrics_daemon
+measure "… with --metrics-listen: Health/Check, 64 in flight, 1 connection" --method health --concurrency 64
+measure "… with --metrics-listen: SubmitFeedback, 256 in flight, 4 connections, 10,000 ids" --method submit --concurrency 256 --connections 4 --rows 10000
+kill "$metrics_daemon" 2>/dev/null || true
+wait "$metrics_daemon" 2>/dev/null || true
+server_socket=$work/f.sock server_pid=$daemon
 
 # Baseline: gRPC Swift 2 (HTTP/2 over a Unix socket, its own client), a no-op unary method.
 (cd Benchmarks/grpc-baseline && ../../scripts/swift-env.sh swift build -c release >/dev/null)
