@@ -7,13 +7,13 @@ import Foundation
 struct Feedbackctl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "feedbackctl",
-        abstract: "Talk to feedbackd: submit a rating, check health, mint a development token, load-test it.",
+        abstract: "Talk to feedbackd: submit a rating, check health, export the ratings, mint a development token, load-test it.",
         discussion: """
             Exit codes: 0 on success; for a failed call, the status code (3 INVALID_ARGUMENT, 5 NOT_FOUND, \
             7 PERMISSION_DENIED, 14 UNAVAILABLE, 16 UNAUTHENTICATED, ...); 20 when health is not SERVING; \
             64 for bad arguments.
             """,
-        subcommands: [Submit.self, Health.self, Token.self, Bench.self]
+        subcommands: [Submit.self, Health.self, Token.self, Export.self, Bench.self]
     )
 }
 

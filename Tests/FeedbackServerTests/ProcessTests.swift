@@ -141,6 +141,51 @@ struct ProcessTests {
         }
     }
 
+    @Test("feedbackctl export: every rating across pages as JSON lines or CSV, the last event id on stderr, resumable")
+    func export() async throws {
+        try await withTemporaryDirectory { directory in
+            try seedDatabase(at: directory + "/chat.db", interactions: 1...20)
+            let daemon = try FeedbackdProcess(directory: directory)
+            try await daemon.start()
+            let client = FeedbackClient(socketPath: daemon.socket)
+            for id: Int64 in 1...7 {
+                try await client.submitFeedback(interactionID: id, rating: id % 2 == 0 ? 1 : -1, token: try await TestAuth.token(subject: "user \(id), \"q\""))
+            }
+            await client.close()
+            let reader = try await TestAuth.token(subject: "export-job", scope: "feedback:read")
+            let base = ["export", "--socket", daemon.socket, "--page-size", "3"]
+
+            let jsonl = try runProcessWithOutputs(productsDirectory + "/feedbackctl", base + ["--token", reader])
+            #expect(jsonl.status == 0, "\(jsonl.errors)")
+            let objects = jsonl.output.split(separator: "\n").map { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            #expect(objects.count == 7)
+            #expect(objects.map { $0?["interaction_id"] as? Int } == Array(1...7))
+            #expect(objects.map { $0?["rating"] as? Int } == (1...7).map { $0 % 2 == 0 ? 1 : -1 })
+            #expect(objects.first??["subject"] as? String == "user 1, \"q\"")
+            #expect(Set(objects.compactMap { $0?.keys.sorted() }) == [["created_at", "event_id", "interaction_id", "rating", "subject"]])
+            let last = objects.last??["event_id"] as? Int
+            #expect(jsonl.errors == "last_event_id=\(last ?? -1)\n")
+
+            // Resuming from the cursor: nothing new, the same cursor; then one more rating is all there is.
+            let again = try runProcessWithOutputs(productsDirectory + "/feedbackctl", base + ["--after", "\(last ?? 0)"], environment: ["FEEDBACK_TOKEN": reader])
+            #expect(again.status == 0 && again.output.isEmpty && again.errors == "last_event_id=\(last ?? -1)\n")
+
+            let csv = try runProcessWithOutputs(productsDirectory + "/feedbackctl", base + ["--token", reader, "--format", "csv", "--after", "5"])
+            #expect(csv.status == 0)
+            let lines = csv.output.components(separatedBy: "\r\n")
+            #expect(lines.first == "event_id,interaction_id,rating,subject,created_at")
+            #expect(lines.count == 4, "the header, events 6 and 7, and the final line break")
+            #expect(lines[1].hasPrefix("6,6,1,\"user 6, \"\"q\"\"\",20"), "\(lines[1])")
+
+            // A token without the read scope: PERMISSION_DENIED's exit code, the cursor still reported.
+            let denied = try runProcessWithOutputs(productsDirectory + "/feedbackctl", base + ["--token", try await TestAuth.token()])
+            #expect(denied.status == 7)
+            #expect(denied.errors.hasPrefix("last_event_id=0\nPERMISSION_DENIED: token lacks the scope feedback:read"))
+            daemon.signal(SIGTERM)
+            _ = await daemon.wait()
+        }
+    }
+
     @Test("feedbackd --help explains the flags; a bad configuration exits 2 with a clear message")
     func helpAndBadConfiguration() async throws {
         let help = try runProcess(productsDirectory + "/feedbackd", ["--help"])

@@ -10,17 +10,30 @@ func runProcess(_ executable: String, _ arguments: [String], environment: [Strin
 func runProcessWithStatus(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws
     -> (status: Int32, output: String)
 {
+    let run = try runProcessWithOutputs(executable, arguments, environment: environment)
+    return (run.status, run.output)
+}
+
+/// Runs a process to its end: its exit status, stdout and stderr (the latter through a file, so that
+/// neither pipe can fill while the other is read).
+func runProcessWithOutputs(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws
+    -> (status: Int32, output: String, errors: String)
+{
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     if let environment { process.environment = environment }
     let output = Pipe()
     process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
+    let errorsPath = NSTemporaryDirectory() + "fbt-stderr-\(UInt32.random(in: .min ... .max))"
+    FileManager.default.createFile(atPath: errorsPath, contents: nil)
+    defer { try? FileManager.default.removeItem(atPath: errorsPath) }
+    process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errorsPath))
     try process.run()
     let data = output.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    let errors = (try? String(contentsOfFile: errorsPath, encoding: .utf8)) ?? ""
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self), errors)
 }
 
 /// The directory of the built products (`.build/debug`), found from this file's path.

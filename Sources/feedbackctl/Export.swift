@@ -1,0 +1,88 @@
+import ArgumentParser
+import FeedbackClient
+import FeedbackProtos
+import Foundation
+
+/// `feedbackctl export`: the ratings feed (ListFeedbackEvents) to stdout, page after page, for jobs that
+/// read the ratings (retraining). The last event id is printed on stderr, so that the next run resumes
+/// with `--after` it.
+struct Export: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write the ratings stored after an event id to stdout (JSON lines or CSV), oldest first.",
+        discussion: """
+            Pages through ListFeedbackEvents until nothing newer is stored, then prints \
+            `last_event_id=N` on stderr: give it to the next run's --after to read only what is new. On a \
+            failure, what was written is complete up to that id, and the exit code is the status code. \
+            The token needs the read scope (feedbackd's --jwt-read-scope, feedback:read by default).
+            """
+    )
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case jsonl, csv
+    }
+
+    @OptionGroup var options: SocketOption
+    @Option(help: "The JWT to send (without 'Bearer '), or set FEEDBACK_TOKEN (not visible in the process list).")
+    var token: String?
+    @Option(help: "Only events after this event id; 0 from the first.") var after: Int64 = 0
+    @Option(help: "jsonl (one JSON object per line) or csv (with a header line).") var format: Format = .jsonl
+    @Option(help: "Events asked for per call, 1 to 1000.") var pageSize: Int32 = 1000
+
+    func validate() throws {
+        guard self.after >= 0 else { throw ValidationError("--after must not be negative") }
+        guard (1...1000).contains(self.pageSize) else { throw ValidationError("--page-size must be 1 to 1000") }
+    }
+
+    func run() async throws {
+        guard let token = self.token ?? ProcessInfo.processInfo.environment["FEEDBACK_TOKEN"], !token.isEmpty else {
+            throw ValidationError("give --token or set FEEDBACK_TOKEN")
+        }
+        let client = FeedbackClient(socketPath: self.options.socket)
+        var cursor = self.after
+        var failure: RPCError?
+        if self.format == .csv { Self.write("event_id,interaction_id,rating,subject,created_at\r\n") }
+        while true {
+            do {
+                let page = try await client.listFeedbackEvents(
+                    afterEventID: cursor, pageSize: self.pageSize, token: token, timeout: .milliseconds(self.options.timeoutMs)
+                )
+                if page.events.isEmpty { break }
+                Self.write(page.events.map(self.format == .csv ? Self.csvLine : Self.jsonLine).joined())
+                cursor = page.nextAfterEventID
+            } catch {
+                failure = error
+                break
+            }
+        }
+        await client.close()
+        FileHandle.standardError.write(Data("last_event_id=\(cursor)\n".utf8))
+        if let failure {
+            FileHandle.standardError.write(Data("\(failure.code.name): \(failure.message)\n".utf8))
+            throw ExitCode(Int32(failure.code.rawValue))
+        }
+    }
+
+    private static func write(_ text: String) {
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+
+    /// One event as a JSON object on a line of its own (keys sorted: a stable shape for readers).
+    static func jsonLine(_ event: Feedback_V1_FeedbackEvent) -> String {
+        let object: [String: Any] = [
+            "event_id": event.eventID, "interaction_id": event.interactionID, "rating": event.rating,
+            "subject": event.subject, "created_at": event.createdAt,
+        ]
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+
+    /// One event as a CSV record (RFC 4180: a field with a comma, quote or line break is quoted).
+    static func csvLine(_ event: Feedback_V1_FeedbackEvent) -> String {
+        "\(event.eventID),\(event.interactionID),\(event.rating),\(Self.csvField(event.subject)),\(Self.csvField(event.createdAt))\r\n"
+    }
+
+    private static func csvField(_ value: String) -> String {
+        guard value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return value }
+        return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}
