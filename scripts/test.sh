@@ -12,8 +12,9 @@ command -v swift >/dev/null || { echo "swift is not on PATH: install Swift 6.1 o
 swift --version 2>&1 | head -1
 # libsqlite3-dev: GRDB links the system SQLite; sqlite3 and python3: tests inspect and lock databases;
 # python3-venv: the tests' virtual environment; chromium and chromium-driver: the browser tests;
-# postgresql: a throw-away cluster for the PostgreSQL store's tests; openssl: its TLS certificates.
-scripts/ensure-packages.sh libsqlite3-dev sqlite3 python3 python3-venv chromium chromium-driver postgresql openssl
+# postgresql: a throw-away cluster for the PostgreSQL store's tests; openssl: its TLS certificates;
+# systemd: systemd-analyze and systemd-sysusers check the units of deploy/systemd (a stock Debian has it).
+scripts/ensure-packages.sh libsqlite3-dev sqlite3 python3 python3-venv chromium chromium-driver postgresql openssl systemd
 
 step "a throw-away PostgreSQL cluster (scripts/postgres-test-cluster.sh), removed at exit"
 pgdir=$(mktemp -u "${TMPDIR:-/tmp}/fbpg.XXXXXX")
@@ -47,6 +48,9 @@ step "hostile clients against the real gateway and feedbackd (Tests/hostile)"
 
 step "feedbackd on PostgreSQL as processes: two on one database, killed, PostgreSQL restarted (Tests/postgres)"
 "$python" -m pytest -q -p no:cacheprovider Tests/postgres
+
+step "scripts/install.sh into a staging directory, the units through systemd-analyze verify, their command lines run (Tests/deploy)"
+"$python" -m pytest -q -p no:cacheprovider Tests/deploy
 
 step "metrics and logs of real processes (Tests/operations)"
 "$python" -m pytest -q -p no:cacheprovider Tests/operations
