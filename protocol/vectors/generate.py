@@ -6,6 +6,7 @@ Swift codec and every client are checked against bytes they did not produce them
 Run `python3 protocol/vectors/generate.py` after changing the spec, and commit frames.json;
 `--check` fails when frames.json differs from what this script writes (the test command runs it).
 """
+import base64
 import json
 import pathlib
 import struct
@@ -15,6 +16,7 @@ HELLO, REQUEST, RESPONSE, CANCEL, PING, PONG, GOAWAY = 1, 2, 3, 4, 5, 6, 7
 TYPE_NAMES = {1: "HELLO", 2: "REQUEST", 3: "RESPONSE", 4: "CANCEL", 5: "PING", 6: "PONG", 7: "GOAWAY"}
 MAGIC = b"FBRP"
 SUBMIT = "/feedback.v1.FeedbackService/SubmitFeedback"
+LIST_EVENTS = "/feedback.v1.FeedbackService/ListFeedbackEvents"
 HEALTH = "/feedback.health.v1.Health/Check"
 # A realistic ~300-byte HS256 token (header.payload.signature); its content does not matter here.
 JWT = (
@@ -23,6 +25,19 @@ JWT = (
     "LmV4YW1wbGUuY29tIiwiYXVkIjoiZmVlZGJhY2stcnBjIiwiaWF0IjoxNzk2MzAwMDAwLCJleHAiOjE3OTYzMDM2MDB9."
     "k3Wq5mZxH0b9lK2cQ7rT1vNp8sYdFgJhLzXcVbNm0aE"
 )
+
+
+def b64url_json(obj):
+    return base64.urlsafe_b64encode(json.dumps(obj, separators=(",", ":")).encode()).rstrip(b"=").decode()
+
+
+# A token of the same shape with the read scope ListFeedbackEvents needs; its signature is made up too.
+READ_JWT = ".".join([
+    b64url_json({"alg": "HS256", "typ": "JWT"}),
+    b64url_json({"sub": "retrain-job", "scope": "feedback:read", "iss": "https://chat.example.com", "aud": "feedback-rpc",
+                 "iat": 1796300000, "exp": 1796303600}),
+    "Zm9yZ2VkLXNpZ25hdHVyZS1vZi10aGUtdmVjdG9ycy0wMQ",
+])
 
 
 def header(length, call_id, ftype, flags=0):
@@ -78,6 +93,33 @@ def submit_message(interaction_id, rating):
     if rating:
         out += b"\x10" + varint(rating)
     return out
+
+
+def pb_varint(number, value):
+    """A varint protobuf field (wire type 0); proto3 leaves out a zero."""
+    return bytes([number << 3]) + varint(value) if value else b""
+
+
+def pb_field(number, data):
+    """A length-delimited protobuf field (wire type 2), data shorter than 128 bytes."""
+    assert len(data) < 128
+    return bytes([number << 3 | 2, len(data)]) + data
+
+
+def list_events_message(after_event_id, page_size):
+    """feedback.v1.ListFeedbackEventsRequest."""
+    return pb_varint(1, after_event_id) + pb_varint(2, page_size)
+
+
+def feedback_event(event_id, interaction_id, rating, subject, created_at):
+    """feedback.v1.FeedbackEvent."""
+    return (pb_varint(1, event_id) + pb_varint(2, interaction_id) + pb_varint(3, rating)
+            + pb_field(4, subject.encode("utf-8")) + pb_field(5, created_at.encode("ascii")))
+
+
+def list_events_response(events, next_after_event_id):
+    """feedback.v1.ListFeedbackEventsResponse."""
+    return b"".join(pb_field(1, feedback_event(*e)) for e in events) + pb_varint(2, next_after_event_id)
 
 
 def md_json(entries):
@@ -146,6 +188,15 @@ add_valid("request-negative-rating-no-timeout", "server", "open", frame(0x7FFFFF
           dict(base(REQUEST, 0x7FFFFFFF, p), request={"method": SUBMIT, "timeout_ms": None, "metadata": md_json(entries[1:]),
                                                       "message_hex": msg.hex()}),
           "The largest call id; rating -1 is a 10-byte protobuf varint.")
+entries = [(":method", LIST_EVENTS), (":timeout", "5000"), ("authorization", "Bearer " + READ_JWT),
+           ("x-request-id", "req-feed-0001")]
+msg = list_events_message(4294967295, 2)
+p = request_payload(entries, msg)
+add_valid("request-list-feedback-events", "server", "open", frame(2, REQUEST, p),
+          dict(base(REQUEST, 2, p), request={"method": LIST_EVENTS, "timeout_ms": 5000, "metadata": md_json(entries[2:]),
+                                             "message_hex": msg.hex()}),
+          "ListFeedbackEvents(after_event_id=4294967295, page_size=2) with a token carrying the read scope "
+          "(feedback:read), a timeout and a request id; the cursor is an int64 (here 2^32 - 1, a 5-byte varint).")
 entries = [(":method", HEALTH), ("trace-bin", bytes([0, 1, 0xFE, 0xFF])), ("x-tag", "a"), ("x-tag", "b"), ("x-empty", "")]
 p = request_payload(entries)
 add_valid("request-health-binary-and-repeated-metadata", "server", "open", frame(3, REQUEST, p),
@@ -184,6 +235,17 @@ add_valid("response-not-found", "client", "open", frame(1, RESPONSE, p),
           dict(base(RESPONSE, 1, p), response={"code": 5, "message": "Interaction 42 not found.", "metadata": md_json(entries),
                                                "message_hex": ""}),
           "NOT_FOUND with its message.")
+entries = [("x-request-id", "req-feed-0001")]
+events = [(4294967296, 42, 1, "user-1234567890", "2026-11-30T00:53:41.123Z"),
+          (4294967297, 43, -1, "zo\u00eb", "2026-11-30T00:53:42.007Z")]
+msg = list_events_response(events, 4294967297)
+p = response_payload(0, "", entries, msg)
+add_valid("response-ok-list-feedback-events", "client", "open", frame(2, RESPONSE, p),
+          dict(base(RESPONSE, 2, p), response={"code": 0, "message": "", "metadata": md_json(entries), "message_hex": msg.hex()}),
+          "ListFeedbackEvents answered with two events, oldest first: {event_id 4294967296, interaction_id 42, rating 1, "
+          "subject \"user-1234567890\", created_at \"2026-11-30T00:53:41.123Z\"} and {event_id 4294967297, interaction_id 43, "
+          "rating -1 (a 10-byte varint), subject \"zo\u00eb\" (UTF-8), created_at \"2026-11-30T00:53:42.007Z\"}; "
+          "next_after_event_id 4294967297, the last event's id.")
 # feedback.rpc.v1.Status{code: 3, message: "é"} serialized by hand: 08 03 12 02 c3 a9
 details = bytes([0x08, 0x03, 0x12, 0x02, 0xC3, 0xA9])
 entries = [("status-details-bin", details)]
@@ -192,12 +254,6 @@ add_valid("response-invalid-argument-utf8-details", "client", "open", frame(9, R
           dict(base(RESPONSE, 9, p), response={"code": 3, "message": "rating must be 1 (positive) or -1 (negative) \u2014 \u00e9",
                                                "metadata": md_json(entries), "message_hex": ""}),
           "A UTF-8 message and structured details in status-details-bin.")
-
-
-def pb_field(number, data):
-    """A length-delimited protobuf field (wire type 2), data shorter than 128 bytes."""
-    assert len(data) < 128
-    return bytes([number << 3 | 2, len(data)]) + data
 
 
 # What feedbackd answers a REQUEST it refuses before running it (here: no :method): the status, and in

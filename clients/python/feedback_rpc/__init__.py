@@ -4,8 +4,10 @@
 
     with Client("/run/feedback/feedback.sock") as client:
         client.submit_feedback(42, 1, token=jwt)
+        for event in client.iter_feedback_events(after=cursor, token=read_jwt):
+            ...
 """
-from ._calls import HealthStatus
+from ._calls import FeedbackEvent, FeedbackEventsPage, HealthStatus
 from ._status import (
     DeadlineExceededError,
     InvalidArgumentError,
@@ -23,6 +25,8 @@ __all__ = [
     "AsyncClient",
     "Client",
     "DeadlineExceededError",
+    "FeedbackEvent",
+    "FeedbackEventsPage",
     "HealthStatus",
     "InvalidArgumentError",
     "NotFoundError",

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from typing import Any, Optional
 
 from ._proto import feedback_pb2, health_pb2, status_pb2
@@ -10,6 +11,7 @@ from ._wire import Request, Response
 
 SUBMIT_FEEDBACK = "/feedback.v1.FeedbackService/SubmitFeedback"
 VERIFY_TOKEN = "/feedback.v1.FeedbackService/VerifyToken"
+LIST_FEEDBACK_EVENTS = "/feedback.v1.FeedbackService/ListFeedbackEvents"
 HEALTH_CHECK = "/feedback.health.v1.Health/Check"
 
 
@@ -20,6 +22,30 @@ class HealthStatus(enum.IntEnum):
     SERVING = 1
     NOT_SERVING = 2
     SERVICE_UNKNOWN = 3
+
+
+@dataclass(frozen=True)
+class FeedbackEvent:
+    """One rating of the audit trail (``feedback.v1.FeedbackEvent``)."""
+
+    event_id: int
+    """Increasing in the order the ratings were stored: the cursor to resume after."""
+    interaction_id: int
+    rating: int
+    """1 (positive) or -1 (negative)."""
+    subject: str
+    """The ``sub`` claim of the token that submitted the rating."""
+    created_at: str
+    """When it was stored, RFC 3339 in UTC, e.g. ``2026-11-30T00:53:41.123Z``."""
+
+
+@dataclass(frozen=True)
+class FeedbackEventsPage:
+    """A page of the ratings feed (``feedback.v1.ListFeedbackEventsResponse``), oldest first."""
+
+    events: tuple[FeedbackEvent, ...]
+    next_after_event_id: int
+    """The ``after_event_id`` of the next page: the last event's id, or the one asked for when empty."""
 
 
 class NotProcessed(Exception):
@@ -52,6 +78,19 @@ def verify_request(token: str, timeout: Optional[float], request_id: Optional[st
     return Request(VERIFY_TOKEN, metadata, feedback_pb2.VerifyTokenRequest().SerializeToString(), timeout_ms(timeout))
 
 
+def list_events_request(after_event_id: int, page_size: int, token: str, timeout: Optional[float],
+                        request_id: Optional[str]) -> Request:
+    if not isinstance(after_event_id, int) or isinstance(after_event_id, bool) or not -2**63 <= after_event_id < 2**63:
+        raise ValueError("after_event_id must be an int in the signed 64-bit range")
+    if not isinstance(page_size, int) or isinstance(page_size, bool) or not -2**31 <= page_size < 2**31:
+        raise ValueError("page_size must be an int (0 to 1000)")
+    metadata: list[tuple[str, Any]] = [("authorization", f"Bearer {token}")]
+    if request_id is not None:
+        metadata.append(("x-request-id", request_id))
+    message = feedback_pb2.ListFeedbackEventsRequest(after_event_id=after_event_id, page_size=page_size)
+    return Request(LIST_FEEDBACK_EVENTS, metadata, message.SerializeToString(), timeout_ms(timeout))
+
+
 def health_request(service: str, timeout: Optional[float]) -> Request:
     message = health_pb2.HealthCheckRequest(service=service).SerializeToString()
     return Request(HEALTH_CHECK, [], message, timeout_ms(timeout))
@@ -79,3 +118,18 @@ def health_status(response: Response) -> HealthStatus:
         return HealthStatus(status)
     except ValueError:
         return HealthStatus.UNKNOWN
+
+
+def events_page(response: Response) -> FeedbackEventsPage:
+    page = feedback_pb2.ListFeedbackEventsResponse.FromString(response.body)
+    events = tuple(FeedbackEvent(e.event_id, e.interaction_id, e.rating, e.subject, e.created_at) for e in page.events)
+    return FeedbackEventsPage(events, page.next_after_event_id)
+
+
+def next_cursor(page: FeedbackEventsPage, cursor: int) -> int:
+    """Where the page after ``page`` (asked for after ``cursor``) starts; refuses a cursor that does not move on,
+    which would page forever."""
+    if page.next_after_event_id <= cursor:
+        raise RpcError(StatusCode.INTERNAL, f"Malformed response: next_after_event_id {page.next_after_event_id} "
+                                            f"does not move past {cursor}")
+    return page.next_after_event_id

@@ -4,10 +4,11 @@ from __future__ import annotations
 import asyncio
 import os
 import struct
-from typing import Optional
+from typing import AsyncIterator, Optional
 
 from . import _wire as wire
-from ._calls import HealthStatus, NotProcessed, check, health_request, health_status, submit_request, verify_request
+from ._calls import FeedbackEvent, FeedbackEventsPage, HealthStatus, NotProcessed, check, events_page, health_request
+from ._calls import health_status, list_events_request, next_cursor, submit_request, verify_request
 from ._status import RpcError, StatusCode
 
 
@@ -158,7 +159,7 @@ class AsyncClient:
     ...     await asyncio.gather(*(client.submit_feedback(i, 1, token=jwt) for i in ids))
 
     Calls beyond the server's MAX_CONCURRENT_CALLS wait on the client. After a GOAWAY or a dropped
-    connection the next call reconnects; both methods are idempotent, so a call interrupted by a lost
+    connection the next call reconnects; every method is idempotent, so a call interrupted by a lost
     connection is sent once more. Failures raise ``RpcError`` (or its subclass for the code).
     """
 
@@ -181,6 +182,31 @@ class AsyncClient:
         (UNAUTHENTICATED, PERMISSION_DENIED) otherwise. Stores nothing."""
         effective = self.timeout if timeout is None else timeout
         await self._call(verify_request(token, effective, request_id), effective)
+
+    async def list_feedback_events(self, after_event_id: int = 0, page_size: int = 0, *, token: str,
+                                   timeout: Optional[float] = None, request_id: Optional[str] = None) -> FeedbackEventsPage:
+        """One page of the ratings feed: the events after ``after_event_id``, oldest first, at most ``page_size``
+        (0: feedbackd's default of 100; at most 1000) and fewer when they would not fit a 15,000-byte page.
+        Page on with ``next_after_event_id``; an empty page means nothing newer is stored yet. ``token`` needs
+        the read scope (feedbackd's ``--jwt-read-scope``, ``feedback:read`` by default)."""
+        effective = self.timeout if timeout is None else timeout
+        request = list_events_request(after_event_id, page_size, token, effective, request_id)
+        return events_page(await self._call(request, effective))
+
+    async def iter_feedback_events(self, after: int = 0, page_size: int = 0, *, token: str, timeout: Optional[float] = None,
+                                   request_id: Optional[str] = None) -> AsyncIterator[FeedbackEvent]:
+        """Every event after the event id ``after``, oldest first, paging until a page comes back empty
+        (``async for event in client.iter_feedback_events(...)``). To resume later, keep the ``event_id`` of the
+        last event processed and pass it as ``after``. ``timeout`` applies to each page's call; a failed call
+        raises its RpcError from the iterator."""
+        cursor = after
+        while True:
+            page = await self.list_feedback_events(cursor, page_size, token=token, timeout=timeout, request_id=request_id)
+            if not page.events:
+                return
+            for event in page.events:
+                yield event
+            cursor = next_cursor(page, cursor)
 
     async def check_health(self, service: str = "", *, timeout: Optional[float] = None) -> HealthStatus:
         """SERVING when feedbackd and its store can serve."""

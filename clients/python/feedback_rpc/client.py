@@ -5,10 +5,11 @@ import os
 import socket
 import threading
 import time
-from typing import Optional
+from typing import Iterator, Optional
 
 from . import _wire as wire
-from ._calls import HealthStatus, NotProcessed, check, health_request, health_status, submit_request, verify_request
+from ._calls import FeedbackEvent, FeedbackEventsPage, HealthStatus, NotProcessed, check, events_page, health_request
+from ._calls import health_status, list_events_request, next_cursor, submit_request, verify_request
 from ._status import RpcError, StatusCode
 
 
@@ -110,7 +111,7 @@ class Client:
     ...     client.submit_feedback(42, 1, token=jwt)
 
     The connection is opened on first use and reused; after a GOAWAY or a dropped connection the next call
-    reconnects. Both methods are idempotent, so a call interrupted by a lost connection is sent once more.
+    reconnects. Every method is idempotent, so a call interrupted by a lost connection is sent once more.
     Failures raise ``RpcError`` (or its subclass for the code).
     """
 
@@ -132,6 +133,29 @@ class Client:
         (UNAUTHENTICATED, PERMISSION_DENIED) otherwise. Stores nothing."""
         effective = self.timeout if timeout is None else timeout
         self._call(verify_request(token, effective, request_id), effective)
+
+    def list_feedback_events(self, after_event_id: int = 0, page_size: int = 0, *, token: str,
+                             timeout: Optional[float] = None, request_id: Optional[str] = None) -> FeedbackEventsPage:
+        """One page of the ratings feed: the events after ``after_event_id``, oldest first, at most ``page_size``
+        (0: feedbackd's default of 100; at most 1000) and fewer when they would not fit a 15,000-byte page.
+        Page on with ``next_after_event_id``; an empty page means nothing newer is stored yet. ``token`` needs
+        the read scope (feedbackd's ``--jwt-read-scope``, ``feedback:read`` by default)."""
+        effective = self.timeout if timeout is None else timeout
+        request = list_events_request(after_event_id, page_size, token, effective, request_id)
+        return events_page(self._call(request, effective))
+
+    def iter_feedback_events(self, after: int = 0, page_size: int = 0, *, token: str, timeout: Optional[float] = None,
+                             request_id: Optional[str] = None) -> Iterator[FeedbackEvent]:
+        """Every event after the event id ``after``, oldest first, paging until a page comes back empty.
+        To resume later, keep the ``event_id`` of the last event processed and pass it as ``after``.
+        ``timeout`` applies to each page's call; a failed call raises its RpcError from the iterator."""
+        cursor = after
+        while True:
+            page = self.list_feedback_events(cursor, page_size, token=token, timeout=timeout, request_id=request_id)
+            if not page.events:
+                return
+            yield from page.events
+            cursor = next_cursor(page, cursor)
 
     def check_health(self, service: str = "", *, timeout: Optional[float] = None) -> HealthStatus:
         """SERVING when feedbackd and its store can serve."""

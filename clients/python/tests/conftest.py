@@ -54,9 +54,12 @@ class Feedbackd:
             self.process.terminate()
             self.process.wait(10)
 
-    def token(self, sub="py-client", ttl=3600) -> str:
+    def token(self, sub="py-client", ttl=3600, scope=None) -> str:
+        """A token feedbackd accepts; ``scope`` is its scope claim (``"feedback:read"`` to read the feed)."""
+        scope_args = [] if scope is None else ["--scope", scope]
         return subprocess.run(
-            [str(self.bin / "feedbackctl"), "token", "--secret-file", str(self.secret), "--sub", sub, f"--ttl={ttl}"],
+            [str(self.bin / "feedbackctl"), "token", "--secret-file", str(self.secret), "--sub", sub, f"--ttl={ttl}",
+             *scope_args],
             capture_output=True, text=True, check=True,
         ).stdout.strip()
 

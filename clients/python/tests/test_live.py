@@ -1,5 +1,7 @@
 """The clients against a real feedbackd started by the fixtures."""
 import asyncio
+import dataclasses
+import re
 import sqlite3
 import threading
 import time
@@ -7,7 +9,9 @@ import time
 import pytest
 
 import feedback_rpc
-from feedback_rpc import AsyncClient, Client, HealthStatus, RpcError, StatusCode
+from feedback_rpc import AsyncClient, Client, FeedbackEvent, FeedbackEventsPage, HealthStatus, RpcError, StatusCode
+
+RFC3339_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
 
 
 def lock_database(path, seconds):
@@ -153,3 +157,218 @@ def test_async_deadline_and_restart(feedbackd):
 
     asyncio.run(main())
     assert (feedbackd.rating(7), feedbackd.rating(9)) == (1, -1)
+
+
+def read_token(feedbackd, sub="retrain-job"):
+    return feedbackd.token(sub=sub, scope="feedback:read")
+
+
+def spy_on_pages(client):
+    """Records the after_event_id of every list_feedback_events call the client makes."""
+    cursors = []
+    original = client.list_feedback_events
+
+    def spy(after_event_id=0, page_size=0, **kwargs):
+        cursors.append(after_event_id)
+        return original(after_event_id, page_size, **kwargs)
+
+    client.list_feedback_events = spy
+    return cursors
+
+
+def test_feed_pages_sync(feedbackd):
+    writers = [feedbackd.token(sub=f"writer-{n}") for n in range(3)]
+    reader = read_token(feedbackd)
+    written = []  # (interaction_id, rating, subject) in the order stored
+    with Client(feedbackd.socket) as client:
+        assert client.list_feedback_events(token=reader) == FeedbackEventsPage((), 0)
+        for n in range(25):
+            interaction, rating, writer = n % 20 + 1, -1 if n % 3 == 0 else 1, n % 3  # 1..5 are rated twice
+            client.submit_feedback(interaction, rating, token=writers[writer])
+            written.append((interaction, rating, f"writer-{writer}"))
+
+        pages, cursor = [], 0
+        while True:
+            page = client.list_feedback_events(cursor, 10, token=reader, request_id="feed-sync")
+            pages.append(page)
+            if not page.events:
+                break
+            assert page.next_after_event_id == page.events[-1].event_id
+            cursor = page.next_after_event_id
+        assert [len(page.events) for page in pages] == [10, 10, 5, 0]
+        assert pages[-1].next_after_event_id == cursor  # an empty page gives back the cursor asked for
+
+        events = [event for page in pages for event in page.events]
+        assert all(isinstance(event, FeedbackEvent) for event in events)
+        ids = [event.event_id for event in events]
+        assert ids == sorted(set(ids)) and ids[0] > 0
+        assert [(e.interaction_id, e.rating, e.subject) for e in events] == written  # every rating, re-ratings too
+        assert all(RFC3339_UTC.fullmatch(event.created_at) for event in events)
+        # page_size 0 is feedbackd's default (100): the 25 at once; 1000 is the largest accepted.
+        assert client.list_feedback_events(token=reader).events == tuple(events)
+        assert client.list_feedback_events(ids[19], 1000, token=reader).events == tuple(events[20:])
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            events[0].rating = 1
+
+
+def test_iter_feedback_events_resumes_sync(feedbackd):
+    writer, reader = feedbackd.token(), read_token(feedbackd)
+    with Client(feedbackd.socket) as client:
+        assert list(client.iter_feedback_events(token=reader)) == []
+        for interaction in range(1, 24):
+            client.submit_feedback(interaction, 1, token=writer)
+        cursors = spy_on_pages(client)
+        every = list(client.iter_feedback_events(page_size=5, token=reader))
+        assert [event.interaction_id for event in every] == list(range(1, 24))
+        ids = [event.event_id for event in every]
+        assert ids == sorted(set(ids))
+        assert cursors == [0, ids[4], ids[9], ids[14], ids[19], ids[22]]  # pages of 5 until an empty one
+
+        done = []  # a job that stops after 12 events, keeping the last event_id it processed
+        for event in client.iter_feedback_events(page_size=5, token=reader):
+            done.append(event)
+            if len(done) == 12:
+                break
+        saved = done[-1].event_id
+
+    with Client(feedbackd.socket) as client:  # the job's next run
+        rest = list(client.iter_feedback_events(after=saved, page_size=5, token=reader))
+        assert done + rest == every
+        assert list(client.iter_feedback_events(after=ids[-1], token=reader)) == []  # nothing newer yet
+        client.submit_feedback(100, -1, token=writer)
+        client.submit_feedback(3, -1, token=writer)
+        new = list(client.iter_feedback_events(after=ids[-1], token=reader))
+        assert [(event.interaction_id, event.rating) for event in new] == [(100, -1), (3, -1)]
+        assert new[0].event_id > ids[-1]
+
+
+def test_feed_errors_sync(feedbackd):
+    writer, reader = feedbackd.token(), read_token(feedbackd)
+    with Client(feedbackd.socket) as client:
+        client.submit_feedback(1, 1, token=writer)
+
+        with pytest.raises(feedback_rpc.PermissionDeniedError) as denied:
+            client.list_feedback_events(token=writer)  # a token that may write may not read
+        assert denied.value.code == StatusCode.PERMISSION_DENIED
+        assert denied.value.message == "token lacks the scope feedback:read"
+        with pytest.raises(feedback_rpc.PermissionDeniedError):
+            next(client.iter_feedback_events(token=feedbackd.token(scope="feedback:write")))
+        both = feedbackd.token(scope="feedback:write feedback:read")
+        assert [event.interaction_id for event in client.iter_feedback_events(token=both)] == [1]
+
+        with pytest.raises(feedback_rpc.InvalidArgumentError) as invalid:
+            client.list_feedback_events(0, 1001, token=reader)
+        assert invalid.value.code == StatusCode.INVALID_ARGUMENT
+        assert invalid.value.message == "page_size must be 0 (the default, 100) to 1000"
+        with pytest.raises(feedback_rpc.InvalidArgumentError):
+            list(client.iter_feedback_events(page_size=1001, token=reader))
+        with pytest.raises(feedback_rpc.InvalidArgumentError):
+            client.list_feedback_events(0, -1, token=reader)
+        with pytest.raises(feedback_rpc.InvalidArgumentError) as invalid:
+            client.list_feedback_events(-1, token=reader)
+        assert invalid.value.message == "after_event_id must not be negative"
+
+        with pytest.raises(feedback_rpc.UnauthenticatedError):
+            client.list_feedback_events(token="not-a-jwt")
+        with pytest.raises(feedback_rpc.UnauthenticatedError):
+            client.list_feedback_events(token=read_token(feedbackd).replace(".", ".x", 1))
+
+        for after, size in (("0", 0), (True, 0), (2**63, 0), (0, 2**31), (0, 1.5)):
+            with pytest.raises(ValueError):  # not encodable: refused before anything is sent
+                client.list_feedback_events(after, size, token=reader)
+        assert len(client.list_feedback_events(token=reader).events) == 1  # the connection is still good
+
+
+def test_feed_short_pages_are_not_the_end(feedbackd):
+    """Pages stay under 15,000 bytes, so long subjects give fewer events than page_size: iterating goes on
+    until a page is empty, not until a page is short."""
+    writer, reader = feedbackd.token(sub="s" * 400), read_token(feedbackd)
+    with Client(feedbackd.socket) as client:
+        for interaction in range(1, 101):
+            client.submit_feedback(interaction, 1, token=writer)
+        first = client.list_feedback_events(0, 1000, token=reader)
+        assert 0 < len(first.events) < 100
+        assert first.events[0].subject == "s" * 400
+        every = list(client.iter_feedback_events(page_size=1000, token=reader))
+        assert [event.interaction_id for event in every] == list(range(1, 101))
+
+
+def test_iter_refuses_a_cursor_that_does_not_move():
+    """A page whose next_after_event_id does not move past the cursor would page forever: RpcError INTERNAL."""
+    client = Client("/nonexistent/feedback.sock")
+    event = FeedbackEvent(5, 1, 1, "sub", "2026-11-30T00:00:00Z")
+    client.list_feedback_events = lambda *args, **kwargs: FeedbackEventsPage((event,), 4)
+    events = client.iter_feedback_events(after=4, token="t")
+    assert next(events) == event
+    with pytest.raises(RpcError) as error:
+        next(events)
+    assert error.value.code == StatusCode.INTERNAL
+
+
+def test_feed_async(feedbackd):
+    writer, reader = feedbackd.token(), read_token(feedbackd)
+
+    async def main():
+        async with AsyncClient(feedbackd.socket) as client:
+            assert await client.list_feedback_events(token=reader) == FeedbackEventsPage((), 0)
+            assert [event async for event in client.iter_feedback_events(token=reader)] == []
+            ratings = {i: 1 if i % 2 else -1 for i in range(1, 151)}
+            await asyncio.gather(*(client.submit_feedback(i, r, token=writer) for i, r in ratings.items()))
+
+            first = await client.list_feedback_events(token=reader)  # page_size 0: 100
+            assert len(first.events) == 100 and first.next_after_event_id == first.events[-1].event_id
+            second = await client.list_feedback_events(first.next_after_event_id, 100, token=reader)
+            assert len(second.events) == 50
+            empty = await client.list_feedback_events(second.next_after_event_id, token=reader)
+            assert empty == FeedbackEventsPage((), second.next_after_event_id)
+
+            every = [event async for event in client.iter_feedback_events(page_size=7, token=reader)]
+            assert tuple(every) == first.events + second.events
+            ids = [event.event_id for event in every]
+            assert ids == sorted(set(ids))
+            assert {event.interaction_id: event.rating for event in every} == ratings
+            assert all(event.subject == "py-client" and RFC3339_UTC.fullmatch(event.created_at) for event in every)
+
+            done = []
+            async for event in client.iter_feedback_events(page_size=7, token=reader):
+                done.append(event)
+                if len(done) == 60:
+                    break
+            rest = [event async for event in client.iter_feedback_events(after=done[-1].event_id, page_size=7, token=reader)]
+            assert done + rest == every
+            await client.submit_feedback(151, -1, token=writer)
+            new = [event async for event in client.iter_feedback_events(after=ids[-1], token=reader)]
+            assert [(event.interaction_id, event.rating) for event in new] == [(151, -1)]
+            assert client.connections_opened == 1
+
+    asyncio.run(main())
+
+
+def test_feed_errors_async(feedbackd):
+    writer, reader = feedbackd.token(), read_token(feedbackd)
+
+    async def main():
+        async with AsyncClient(feedbackd.socket) as client:
+            await client.submit_feedback(1, 1, token=writer)
+            with pytest.raises(feedback_rpc.PermissionDeniedError) as denied:
+                await client.list_feedback_events(token=writer)
+            assert denied.value.code == StatusCode.PERMISSION_DENIED
+            assert denied.value.message == "token lacks the scope feedback:read"
+            with pytest.raises(feedback_rpc.PermissionDeniedError):
+                [event async for event in client.iter_feedback_events(token=writer)]
+
+            with pytest.raises(feedback_rpc.InvalidArgumentError) as invalid:
+                await client.list_feedback_events(0, 1001, token=reader)
+            assert invalid.value.code == StatusCode.INVALID_ARGUMENT
+            assert invalid.value.message == "page_size must be 0 (the default, 100) to 1000"
+            with pytest.raises(feedback_rpc.InvalidArgumentError):
+                [event async for event in client.iter_feedback_events(page_size=1001, token=reader)]
+            with pytest.raises(feedback_rpc.InvalidArgumentError):
+                await client.list_feedback_events(-1, token=reader)
+            with pytest.raises(feedback_rpc.UnauthenticatedError):
+                await client.list_feedback_events(token="not-a-jwt")
+            with pytest.raises(ValueError):
+                await client.list_feedback_events(0, 2**31, token=reader)
+            assert [event.interaction_id async for event in client.iter_feedback_events(token=reader)] == [1]
+
+    asyncio.run(main())
