@@ -82,6 +82,15 @@ public final class FeedbackClient: Sendable {
         )
     }
 
+    /// What the server serves: each service with its methods, their message types and whether they need a
+    /// token (reflection; no token needed).
+    public func listServices(timeout: Duration? = nil) async throws(RPCError) -> [Feedback_Reflection_V1_ServiceDescription] {
+        try await self.unary(
+            method: MethodPaths.Reflection.listServices, message: Feedback_Reflection_V1_ListServicesRequest(), metadata: [],
+            timeout: timeout, as: Feedback_Reflection_V1_ListServicesResponse.self
+        ).services
+    }
+
     /// Asks whether feedbackd (and its store) can serve.
     public func checkHealth(service: String = "", timeout: Duration? = nil) async throws(RPCError)
         -> Feedback_Health_V1_HealthCheckResponse.ServingStatus

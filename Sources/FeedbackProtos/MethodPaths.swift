@@ -14,4 +14,10 @@ public enum MethodPaths {
         public static let service = "feedback.health.v1.Health"
         public static let check = "/feedback.health.v1.Health/Check"
     }
+
+    /// `feedback.reflection.v1.Reflection`.
+    public enum Reflection {
+        public static let service = "feedback.reflection.v1.Reflection"
+        public static let listServices = "/feedback.reflection.v1.Reflection/ListServices"
+    }
 }

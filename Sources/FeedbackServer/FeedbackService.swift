@@ -20,6 +20,14 @@ public struct FeedbackService: RPCService {
         [Self.verifyTokenPath: unary(self.verifyToken), Self.listFeedbackEventsPath: unary(self.listFeedbackEvents)]
     }
 
+    public var messageTypes: [String: MessageTypes] {
+        [
+            Self.submitFeedbackPath: .of(Feedback_V1_SubmitFeedbackRequest.self, Feedback_V1_SubmitFeedbackResponse.self),
+            Self.verifyTokenPath: .of(Feedback_V1_VerifyTokenRequest.self, Feedback_V1_VerifyTokenResponse.self),
+            Self.listFeedbackEventsPath: .of(Feedback_V1_ListFeedbackEventsRequest.self, Feedback_V1_ListFeedbackEventsResponse.self),
+        ]
+    }
+
     /// SubmitFeedback queues its write on the thread that read the call and is answered after the
     /// commit, without a task (the router runs it in one when the token still needs verifying).
     public var deferredMethods: [String: DeferredRPCHandler] {

@@ -17,6 +17,10 @@ public struct HealthService: RPCService {
         [Self.checkPath: immediateUnary(self.check)]
     }
 
+    public var messageTypes: [String: MessageTypes] {
+        [Self.checkPath: .of(Feedback_Health_V1_HealthCheckRequest.self, Feedback_Health_V1_HealthCheckResponse.self)]
+    }
+
     /// The whole server (`service` empty) or the feedback service; another name is NOT_FOUND.
     @Sendable
     func check(_ request: Feedback_Health_V1_HealthCheckRequest, context: ServerContext) throws(RPCError)

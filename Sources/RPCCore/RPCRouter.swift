@@ -38,12 +38,26 @@ public protocol RPCService: Sendable {
     var immediateMethods: [String: ImmediateRPCHandler] { get }
     /// Methods that start their work without waiting and answer later (see ``DeferredRPCHandler``).
     var deferredMethods: [String: DeferredRPCHandler] { get }
+    /// The request and response message of each method, by path (what reflection lists).
+    var messageTypes: [String: MessageTypes] { get }
 }
 
 extension RPCService {
     public var methods: [String: RPCHandler] { [:] }
     public var immediateMethods: [String: ImmediateRPCHandler] { [:] }
     public var deferredMethods: [String: DeferredRPCHandler] { [:] }
+    public var messageTypes: [String: MessageTypes] { [:] }
+}
+
+/// The full names of a method's request and response messages, e.g. `feedback.v1.SubmitFeedbackRequest`.
+public struct MessageTypes: Hashable, Sendable {
+    public var request: String
+    public var response: String
+
+    public init(request: String, response: String) {
+        self.request = request
+        self.response = response
+    }
 }
 
 /// The method registry of a server: finds a call's handler and runs it through the interceptors.
@@ -52,6 +66,7 @@ public struct RPCRouter: Sendable {
     private var immediateHandlers: [String: ImmediateRPCHandler] = [:]
     private var deferredHandlers: [String: DeferredRPCHandler] = [:]
     private var interceptors: [any ServerInterceptor] = []
+    private var types: [String: MessageTypes] = [:]
 
     public init() {}
 
@@ -62,6 +77,7 @@ public struct RPCRouter: Sendable {
 
     /// Adds every method of `service`; a later registration of the same path replaces an earlier one.
     public mutating func register(_ service: any RPCService) {
+        self.types.merge(service.messageTypes) { $1 }
         for (path, handler) in service.methods {
             self.handlers[path] = handler
             self.immediateHandlers[path] = nil
@@ -120,6 +136,16 @@ public struct RPCRouter: Sendable {
 
     /// The paths served, sorted.
     public var methodPaths: [String] { self.handlers.keys.sorted() }
+
+    /// The message types of a method served, when its service declared them.
+    public func messageTypes(of path: String) -> MessageTypes? {
+        self.handlers[path] == nil ? nil : self.types[path]
+    }
+
+    /// Whether an interceptor (authentication) applies to calls of `path`.
+    public func isIntercepted(_ path: String) -> Bool {
+        self.interceptors.contains { $0.applies(to: path) }
+    }
 
     /// Runs the call. Unknown methods fail with ``StatusCode/unimplemented`` before any interceptor runs.
     /// - Throws: ``RPCError`` only.

@@ -13,7 +13,7 @@ struct Feedbackctl: AsyncParsableCommand {
             7 PERMISSION_DENIED, 14 UNAVAILABLE, 16 UNAUTHENTICATED, ...); 20 when health is not SERVING; \
             64 for bad arguments.
             """,
-        subcommands: [Submit.self, Health.self, Token.self, Export.self, Bench.self]
+        subcommands: [Submit.self, Health.self, Token.self, Export.self, Describe.self, Bench.self]
     )
 }
 

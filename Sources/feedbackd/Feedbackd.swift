@@ -47,8 +47,7 @@ struct Feedbackd: AsyncParsableCommand {
             case .sqlite(let configuration): store = try SQLiteFeedbackStore(configuration: configuration, logger: logger)
             case .postgres(let configuration): store = PostgresFeedbackStore(configuration: configuration, logger: logger)
             }
-            var router = RPCRouter(services: [FeedbackService(store: store), HealthService(store: store)])
-            router.intercept(with: AuthInterceptor(verifier: verifier))
+            let router = FeedbackdRouter.make(store: store, verifier: verifier)
             var serverConfiguration = try self.serverConfiguration()
             let (cap, descriptors) = DescriptorLimit.connectionCap(requested: serverConfiguration.maxConnections)
             if cap < serverConfiguration.maxConnections {

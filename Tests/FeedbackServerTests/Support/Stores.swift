@@ -103,10 +103,7 @@ func withStoreAndClient(
 ) async throws {
     try await withTemporaryDirectory { directory in
         let store = try await makeStore(kind, directory: directory, interactions: interactions)
-        let router = RPCRouter(
-            services: [FeedbackService(store: store.store), HealthService(store: store.store)],
-            interceptors: [AuthInterceptor(verifier: try await TestAuth.verifier())]
-        )
+        let router = FeedbackdRouter.make(store: store.store, verifier: try await TestAuth.verifier())
         let client = FeedbackClient(transport: InProcessTransport(router: router, logger: quietLogger()))
         try await withServices(store.services) {
             try await waitUntil { store.store.isServing }  // PostgreSQL: connected, schema checked

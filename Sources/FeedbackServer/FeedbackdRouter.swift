@@ -1,0 +1,14 @@
+import FeedbackAuth
+import FeedbackDomain
+import RPCCore
+
+/// feedbackd's methods, in one place: the feedback service (behind token verification), health, and
+/// reflection, which lists all of them.
+public enum FeedbackdRouter {
+    public static func make(store: any FeedbackStore, verifier: TokenVerifier) -> RPCRouter {
+        var router = RPCRouter(services: [FeedbackService(store: store), HealthService(store: store)])
+        router.intercept(with: AuthInterceptor(verifier: verifier))
+        router.register(ReflectionService(describing: router))
+        return router
+    }
+}

@@ -1,0 +1,48 @@
+import ArgumentParser
+import FeedbackClient
+import FeedbackProtos
+import Foundation
+
+/// `feedbackctl describe`: what feedbackd serves (the Reflection service), as `grpcurl list` does for gRPC.
+struct Describe: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List the services and methods feedbackd serves, with their message types."
+    )
+
+    @OptionGroup var options: SocketOption
+
+    func run() async throws {
+        let client = FeedbackClient(socketPath: self.options.socket)
+        let services: [Feedback_Reflection_V1_ServiceDescription]
+        do throws(RPCError) {
+            services = try await client.listServices(timeout: .milliseconds(self.options.timeoutMs))
+        } catch {
+            await client.close()
+            throw ExitCode(report(.failure(error), json: self.options.json))
+        }
+        await client.close()
+        if self.options.json {
+            let object = services.map { service in
+                [
+                    "name": service.name,
+                    "methods": service.methods.map { method in
+                        [
+                            "name": method.name, "path": method.path, "request_type": method.requestType,
+                            "response_type": method.responseType, "requires_token": method.requiresToken,
+                        ] as [String: Any]
+                    },
+                ] as [String: Any]
+            }
+            let data = try JSONSerialization.data(withJSONObject: ["services": object], options: [.sortedKeys, .withoutEscapingSlashes])
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
+        for service in services {
+            print(service.name)
+            for method in service.methods {
+                let token = method.requiresToken ? "  (token)" : ""
+                print("  \(method.name)(\(method.requestType)) returns (\(method.responseType))\(token)")
+            }
+        }
+    }
+}
