@@ -113,7 +113,8 @@ let package = Package(
             ],
             // The widget (clients/widget, linked here) is compiled into the binary: the gateway serves it
             // from any directory, with no files installed beside it.
-            resources: [.embedInCode("Widget/feedback.js"), .embedInCode("Widget/demo.html")]
+            // So is the OpenAPI document of its HTTP API, served at /openapi.json.
+            resources: [.embedInCode("Widget/feedback.js"), .embedInCode("Widget/demo.html"), .embedInCode("openapi.json")]
         ),
         .executableTarget(
             name: "feedback-gateway",

@@ -22,6 +22,7 @@ public enum GatewayApplication {
         FeedbackRoutes(upstream: upstream, configuration: configuration).register(on: router)
         let widget = try configuration.widgetDirectory.map { try WidgetRoutes<BasicRequestContext>(directory: $0) } ?? .embedded
         widget.register(on: router)
+        OpenAPIDocument.register(on: router)
         return router
     }
 

@@ -7,6 +7,8 @@ import HummingbirdTesting
 import RPCCore
 import Testing
 
+@testable import FeedbackGateway
+
 /// A SubmitFeedback that answers with the status code given as the interaction id.
 struct StatusEchoService: RPCService {
     var methods: [String: RPCHandler] {
@@ -181,4 +183,32 @@ struct GatewayBehaviourTests {
 extension HTTPField.Name {
     static let requestID = HTTPField.Name("X-Request-Id")!
     static let traceparent = HTTPField.Name("traceparent")!
+}
+
+@Suite("The gateway's OpenAPI document")
+struct OpenAPIDocumentTests {
+    /// Statuses the gateway answers POST /feedback with on its own, besides the RPC status table: 400 (an
+    /// unreadable body or head), 401 (no credentials, or a token the pre-check refuses), 413 (over
+    /// --max-body-bytes), 422 (malformed JSON, pydantic's list, a rating not 1 or -1), 503 (feedbackd
+    /// unreachable, or the connection limit).
+    static let gatewayOwn: Set<Int> = [400, 401, 413, 422, 503]
+
+    @Test("GET /openapi.json serves the checked-in document, and it documents every status POST /feedback can return, and only those")
+    func everyStatusDocumented() async throws {
+        try await withGateway(store: InMemoryFeedbackStore(interactionIDs: 1...3)) { client in
+            let served = try await client.request("/openapi.json", method: .get)
+            #expect(served.status == .ok)
+            #expect(served.headers[.contentType] == "application/json")
+            let document = try JSONSerialization.jsonObject(with: Data(served.body.utf8)) as? [String: Any]
+            #expect(document?["openapi"] as? String == "3.1.0")
+            let paths = document?["paths"] as? [String: [String: Any]]
+            let post = paths?["/feedback"]?["post"] as? [String: Any]
+            let documented = Set((post?["responses"] as? [String: Any] ?? [:]).keys.compactMap { Int($0) })
+            let returnable = Set(HTTPStatusMapping.table.map { $0.1.code }).union(Self.gatewayOwn)
+            #expect(documented == returnable, "documented but never returned: \(documented.subtracting(returnable).sorted()); returned but not documented: \(returnable.subtracting(documented).sorted())")
+            let example = ((post?["requestBody"] as? [String: Any])?["content"] as? [String: [String: Any]])?["application/json"]?["example"] as? [String: Int]
+            #expect(example == ["interaction_id": 42, "rating": 1])
+            #expect(paths?["/healthz"]?["get"] != nil)
+        }
+    }
 }
