@@ -55,6 +55,28 @@ def stack(tmp_path, embed):
     stack.close()
 
 
+@pytest.fixture()
+def make_stack(tmp_path, embed):
+    """Stack(**kwargs) with the embed origin allowed, for tests that need other flags or interactions."""
+    stacks = []
+
+    def make(**kwargs):
+        directory = tmp_path / f"stack{len(stacks)}"
+        directory.mkdir()
+        stacks.append(Stack(directory, allowed_origin=embed.origin, **kwargs))
+        return stacks[-1]
+
+    yield make
+    for stack in stacks:
+        stack.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory):
+    """Where the look tests leave their PNGs (pytest's temp dir), for a person to look at."""
+    return tmp_path_factory.mktemp("screenshots")
+
+
 @pytest.fixture(scope="session")
 def browser():
     options = webdriver.ChromeOptions()
@@ -64,3 +86,12 @@ def browser():
     driver = webdriver.Chrome(service=Service(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")), options=options)
     yield driver
     driver.quit()
+
+
+@pytest.fixture(autouse=True)
+def plain_browser(browser):
+    """Each test starts with no emulation left over from the one before (the browser is shared)."""
+    yield
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "", "features": []})
+    browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    browser.execute_cdp_cmd("Emulation.setTouchEmulationEnabled", {"enabled": False})

@@ -1,29 +1,15 @@
-"""The widget in a real headless Chromium: clicks, keyboard, another origin, error states, retries."""
-import threading
-import time
-
+"""The widget in a real headless Chromium: the demo page, clicks, keyboard, another origin, retries."""
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-
-def widget(browser, anchor):
-    return browser.find_element(By.CSS_SELECTOR, f"{anchor} .fbw")
-
-
-def wait_state(browser, anchor, state, timeout=15):
-    WebDriverWait(browser, timeout).until(lambda b: widget(b, anchor).get_attribute("data-state") == state)
-
-
-def open_demo(browser, stack, token):
-    browser.get(f"{stack.url}/#token={token}")
-    WebDriverWait(browser, 10).until(lambda b: b.find_elements(By.CSS_SELECTOR, "#rate-1 .fbw-up"))
+from widget_support import button, feedback_requests, open_demo, pressed, status, wait_state, widget
 
 
 def test_demo_page_thumbs_up_then_down(browser, stack):
     open_demo(browser, stack, stack.token())
-    up = browser.find_element(By.CSS_SELECTOR, "#rate-1 .fbw-up")
-    down = browser.find_element(By.CSS_SELECTOR, "#rate-1 .fbw-down")
+    up = button(browser, "#rate-1", "up")
+    down = button(browser, "#rate-1", "down")
     assert up.get_attribute("aria-pressed") == "false"
 
     up.click()
@@ -31,14 +17,53 @@ def test_demo_page_thumbs_up_then_down(browser, stack):
     assert stack.rating(1) == 1
     assert up.get_attribute("aria-pressed") == "true"
     assert down.get_attribute("aria-pressed") == "false"
+    assert widget(browser, "#rate-1").get_attribute("data-http-status") == "204"
+    assert widget(browser, "#rate-1").get_attribute("data-outcome") == "saved"
 
     down.click()
     wait_state(browser, "#rate-1", "saved")
     assert stack.rating(1) == -1
     assert down.get_attribute("aria-pressed") == "true"
     assert up.get_attribute("aria-pressed") == "false"
-    assert "saved" in browser.find_element(By.CSS_SELECTOR, "#rate-1 .fbw-status").text
+    assert "saved" in status(browser, "#rate-1").text
     assert stack.rating(2) is None
+
+
+def test_demo_page_shows_every_seeded_answer_named_after_its_question(browser, make_stack):
+    stack = make_stack(gateway_args=["--log-requests", "all", "--log-level", "info"])
+    open_demo(browser, stack, stack.token())
+    # scripts/demo.sh seeds interactions 1, 2 and 3: one widget each, named after the question.
+    groups = browser.find_elements(By.CSS_SELECTOR, "[data-feedback-interaction-id] > .fbw")
+    assert [g.accessible_name for g in groups] == [
+        "Rate answer: How do I reverse a list in Python?",
+        "Rate answer: What is the capital of Australia?",
+        "Rate answer: What does HTTP 204 mean?",
+    ]
+    button(browser, "#rate-3", "up").click()
+    wait_state(browser, "#rate-3", "saved")
+    assert stack.rating(3) == 1
+    # No favicon request (the page names an empty data: icon): the gateway logged the page, the script and
+    # the rating, and nothing else.
+    log = stack.tmp / "gateway.log"
+    WebDriverWait(browser, 10).until(lambda _: "http.path=/feedback " in log.read_text())
+    assert browser.find_element(By.CSS_SELECTOR, "link[rel=icon]").get_attribute("href").startswith("data:")
+    paths = [line.split("http.path=")[1].split()[0] for line in log.read_text().splitlines() if "http.access" in line]
+    assert "/favicon.ico" not in paths, paths
+    assert set(paths) <= {"/healthz", "/", "/widget/feedback.js", "/feedback"}, paths
+
+
+def test_demo_page_shows_ratings_after_a_reload_without_a_request(browser, stack):
+    token = stack.token()
+    open_demo(browser, stack, token)
+    button(browser, "#rate-2", "down").click()
+    wait_state(browser, "#rate-2", "saved")
+    browser.refresh()
+    WebDriverWait(browser, 10).until(lambda b: b.find_elements(By.CSS_SELECTOR, "#rate-3 .fbw"))
+    assert pressed(browser, "#rate-2") == -1
+    assert pressed(browser, "#rate-1") == 0
+    assert widget(browser, "#rate-2").get_attribute("data-state") == "idle"
+    assert status(browser, "#rate-2").text == ""
+    assert feedback_requests(browser) == 0
 
 
 def test_keyboard_only(browser, stack):
@@ -55,6 +80,11 @@ def test_keyboard_only(browser, stack):
     assert stack.rating(1) == -1
     outline = browser.execute_script("return getComputedStyle(document.activeElement).outlineStyle")
     assert outline != "none", "focused button has no visible focus ring"
+    focused.send_keys(Keys.SHIFT, Keys.TAB)
+    browser.switch_to.active_element.send_keys(Keys.ENTER)
+    WebDriverWait(browser, 15).until(lambda _: stack.rating(1) == 1)
+    wait_state(browser, "#rate-1", "saved")
+    assert pressed(browser, "#rate-1") == 1
 
 
 def test_embedded_on_another_origin(browser, stack, embed, embed_dir):
@@ -71,7 +101,8 @@ def test_embedded_on_another_origin(browser, stack, embed, embed_dir):
 
 
 def test_origin_not_allowed_is_blocked(browser, stack, embed_dir):
-    # Same page, served from an origin the gateway does not list: the browser's CORS check fails.
+    # Same page, served from an origin the gateway does not list: the browser's CORS check fails, fetch
+    # rejects without a response while the browser is online.
     from conftest import EmbedServer
     other = EmbedServer(embed_dir)
     try:
@@ -84,34 +115,42 @@ def test_origin_not_allowed_is_blocked(browser, stack, embed_dir):
         browser.find_element(By.CSS_SELECTOR, "#w .fbw-up").click()
         wait_state(browser, "#w", "error")
         assert stack.rating(3) is None
+        assert widget(browser, "#w").get_attribute("data-outcome") == "network"
+        assert widget(browser, "#w").get_attribute("data-http-status") is None
+        assert "Couldn't reach the feedback service" in status(browser, "#w").text
     finally:
         other.close()
 
 
 def test_unauthorized_and_not_found_states(browser, stack):
     open_demo(browser, stack, "not-a-token")
-    browser.find_element(By.CSS_SELECTOR, "#rate-1 .fbw-up").click()
+    button(browser, "#rate-1", "up").click()
     wait_state(browser, "#rate-1", "error")
     assert widget(browser, "#rate-1").get_attribute("data-http-status") == "401"
-    assert "sign in" in browser.find_element(By.CSS_SELECTOR, "#rate-1 .fbw-status").text.lower()
-    assert browser.find_element(By.CSS_SELECTOR, "#rate-1 .fbw-up").get_attribute("aria-pressed") == "false"
+    assert widget(browser, "#rate-1").get_attribute("data-outcome") == "unauthorized"
+    assert "sign in again" in status(browser, "#rate-1").text.lower()
+    assert button(browser, "#rate-1", "up").get_attribute("aria-pressed") == "false"
 
     token = stack.token()
     browser.get(f"{stack.url}/#token={token}")
     browser.execute_script(
-        "var d = document.createElement('div'); d.id = 'gone'; document.body.appendChild(d);"
+        "const d = document.createElement('div'); d.id = 'gone'; document.body.appendChild(d);"
         "FeedbackWidget.mount(d, {interactionId: 999, token: arguments[0]});", token)
-    browser.find_element(By.CSS_SELECTOR, "#gone .fbw-down").click()
+    button(browser, "#gone", "down").click()
     wait_state(browser, "#gone", "error")
     assert widget(browser, "#gone").get_attribute("data-http-status") == "404"
-    assert "no longer" in browser.find_element(By.CSS_SELECTOR, "#gone .fbw-status").text
+    assert widget(browser, "#gone").get_attribute("data-outcome") == "not-found"
+    assert "no longer" in status(browser, "#gone").text
 
 
 def test_503_is_retried_with_backoff(browser, stack):
     open_demo(browser, stack, stack.token())
     stack.stop_feedbackd()
-    browser.find_element(By.CSS_SELECTOR, "#rate-2 .fbw-up").click()
+    button(browser, "#rate-2", "up").click()
     wait_state(browser, "#rate-2", "retrying", timeout=5)
+    assert "busy, retrying" in status(browser, "#rate-2").text
+    assert widget(browser, "#rate-2").get_attribute("data-http-status") == "503"
     stack.start_feedbackd()
     wait_state(browser, "#rate-2", "saved", timeout=15)
     assert stack.rating(2) == 1
+    assert widget(browser, "#rate-2").get_attribute("data-http-status") == "204"
