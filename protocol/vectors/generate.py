@@ -18,6 +18,7 @@ MAGIC = b"FBRP"
 SUBMIT = "/feedback.v1.FeedbackService/SubmitFeedback"
 LIST_EVENTS = "/feedback.v1.FeedbackService/ListFeedbackEvents"
 HEALTH = "/feedback.health.v1.Health/Check"
+LIST_SERVICES = "/feedback.reflection.v1.Reflection/ListServices"
 # A realistic ~300-byte HS256 token (header.payload.signature); its content does not matter here.
 JWT = (
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
@@ -101,9 +102,8 @@ def pb_varint(number, value):
 
 
 def pb_field(number, data):
-    """A length-delimited protobuf field (wire type 2), data shorter than 128 bytes."""
-    assert len(data) < 128
-    return bytes([number << 3 | 2, len(data)]) + data
+    """A length-delimited protobuf field (wire type 2): its length is a varint (one byte below 128)."""
+    return bytes([number << 3 | 2]) + varint(len(data)) + data
 
 
 def list_events_message(after_event_id, page_size):
@@ -120,6 +120,19 @@ def feedback_event(event_id, interaction_id, rating, subject, created_at):
 def list_events_response(events, next_after_event_id):
     """feedback.v1.ListFeedbackEventsResponse."""
     return b"".join(pb_field(1, feedback_event(*e)) for e in events) + pb_varint(2, next_after_event_id)
+
+
+def method_description(service, name, request_type, response_type, requires_token):
+    """feedback.reflection.v1.MethodDescription; proto3 leaves out requires_token false."""
+    return (pb_field(1, name.encode()) + pb_field(2, f"/{service}/{name}".encode()) + pb_field(3, request_type.encode())
+            + pb_field(4, response_type.encode()) + pb_varint(5, int(requires_token)))
+
+
+def list_services_response(services):
+    """feedback.reflection.v1.ListServicesResponse: services [(name, [(method, request, response, token)])]."""
+    return b"".join(
+        pb_field(1, pb_field(1, name.encode()) + b"".join(pb_field(2, method_description(name, *m)) for m in methods))
+        for name, methods in services)
 
 
 def md_json(entries):
@@ -197,6 +210,13 @@ add_valid("request-list-feedback-events", "server", "open", frame(2, REQUEST, p)
                                              "message_hex": msg.hex()}),
           "ListFeedbackEvents(after_event_id=4294967295, page_size=2) with a token carrying the read scope "
           "(feedback:read), a timeout and a request id; the cursor is an int64 (here 2^32 - 1, a 5-byte varint).")
+entries = [(":method", LIST_SERVICES), (":timeout", "2000"), ("x-request-id", "req-describe-01")]
+p = request_payload(entries)
+add_valid("request-list-services", "server", "open", frame(4, REQUEST, p),
+          dict(base(REQUEST, 4, p), request={"method": LIST_SERVICES, "timeout_ms": 2000, "metadata": md_json(entries[2:]),
+                                             "message_hex": ""}),
+          "Reflection/ListServices: an empty ListServicesRequest, no authorization (the method needs no token), a "
+          "timeout and a request id.")
 entries = [(":method", HEALTH), ("trace-bin", bytes([0, 1, 0xFE, 0xFF])), ("x-tag", "a"), ("x-tag", "b"), ("x-empty", "")]
 p = request_payload(entries)
 add_valid("request-health-binary-and-repeated-metadata", "server", "open", frame(3, REQUEST, p),
@@ -246,6 +266,26 @@ add_valid("response-ok-list-feedback-events", "client", "open", frame(2, RESPONS
           "subject \"user-1234567890\", created_at \"2026-11-30T00:53:41.123Z\"} and {event_id 4294967297, interaction_id 43, "
           "rating -1 (a 10-byte varint), subject \"zo\u00eb\" (UTF-8), created_at \"2026-11-30T00:53:42.007Z\"}; "
           "next_after_event_id 4294967297, the last event's id.")
+entries = [("x-request-id", "req-describe-01")]
+services = [
+    ("feedback.health.v1.Health", [
+        ("Check", "feedback.health.v1.HealthCheckRequest", "feedback.health.v1.HealthCheckResponse", False)]),
+    ("feedback.reflection.v1.Reflection", [
+        ("ListServices", "feedback.reflection.v1.ListServicesRequest", "feedback.reflection.v1.ListServicesResponse",
+         False)]),
+    ("feedback.v1.FeedbackService", [
+        ("ListFeedbackEvents", "feedback.v1.ListFeedbackEventsRequest", "feedback.v1.ListFeedbackEventsResponse", True),
+        ("SubmitFeedback", "feedback.v1.SubmitFeedbackRequest", "feedback.v1.SubmitFeedbackResponse", True),
+        ("VerifyToken", "feedback.v1.VerifyTokenRequest", "feedback.v1.VerifyTokenResponse", True)]),
+]
+msg = list_services_response(services)
+p = response_payload(0, "", entries, msg)
+add_valid("response-ok-list-services", "client", "open", frame(4, RESPONSE, p),
+          dict(base(RESPONSE, 4, p), response={"code": 0, "message": "", "metadata": md_json(entries), "message_hex": msg.hex()}),
+          "ListServices answered with what feedbackd serves: its three services sorted by name, each with its methods "
+          "sorted by name, their paths, request and response message names, and requires_token (true for the three "
+          "methods of feedback.v1.FeedbackService; false, so left out, for Health/Check and ListServices). Services "
+          "and methods over 127 bytes have two-byte length varints.")
 # feedback.rpc.v1.Status{code: 3, message: "é"} serialized by hand: 08 03 12 02 c3 a9
 details = bytes([0x08, 0x03, 0x12, 0x02, 0xC3, 0xA9])
 entries = [("status-details-bin", details)]
