@@ -58,6 +58,10 @@ step "metrics and logs of real processes (Tests/operations)"
 step "widget in headless Chromium (clients/widget/tests)"
 "$python" -m pytest -q -p no:cacheprovider clients/widget/tests
 
-step "python client: pip install ./clients/python into the venv, then its tests"
+step "python client: pip install ./clients/python into the venv, mypy --strict and ruff over it, then its tests"
+# setuptools' build directory: a stale copy there would hide a module missing from the wheel.
+rm -rf clients/python/build
 "$python" -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps ./clients/python
+(cd clients/python && "$python" -m mypy && "$python" -m ruff check --no-cache .)  # configured in its pyproject.toml
+# The tests import feedback_rpc from the venv's site-packages, never from the source tree (test_packaging.py).
 "$python" -m pytest -q -p no:cacheprovider clients/python/tests

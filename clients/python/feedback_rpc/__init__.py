@@ -7,7 +7,10 @@
         for event in client.iter_feedback_events(after=cursor, token=read_jwt):
             ...
 """
-from ._calls import FeedbackEvent, FeedbackEventsPage, HealthStatus
+
+from importlib import metadata as _metadata
+
+from ._calls import FeedbackEvent, FeedbackEventsPage, HealthStatus, MethodDescription, ServiceDescription
 from ._status import (
     DeadlineExceededError,
     InvalidArgumentError,
@@ -29,11 +32,19 @@ __all__ = [
     "FeedbackEventsPage",
     "HealthStatus",
     "InvalidArgumentError",
+    "MethodDescription",
     "NotFoundError",
     "PermissionDeniedError",
     "RpcError",
+    "ServiceDescription",
     "StatusCode",
     "UnauthenticatedError",
     "UnavailableError",
+    "__version__",
 ]
-__version__ = "1.0.0"
+
+try:
+    __version__ = _metadata.version("feedback-rpc")
+    """The installed distribution's version: pyproject.toml's ``version``, the only place it is written."""
+except _metadata.PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"

@@ -1,22 +1,22 @@
 """What the clients share: method paths, request building, turning a RESPONSE into a result or RpcError."""
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
-from ._proto import feedback_pb2, health_pb2, status_pb2
-from ._status import RpcError, StatusCode
-from ._wire import Request, Response
+from ._proto import feedback_pb2, health_pb2, reflection_pb2, status_pb2
+from ._protocol import MetadataValue, Request, Response
+from ._status import NamedIntEnum, RpcError, StatusCode
 
 SUBMIT_FEEDBACK = "/feedback.v1.FeedbackService/SubmitFeedback"
 VERIFY_TOKEN = "/feedback.v1.FeedbackService/VerifyToken"
 LIST_FEEDBACK_EVENTS = "/feedback.v1.FeedbackService/ListFeedbackEvents"
 HEALTH_CHECK = "/feedback.health.v1.Health/Check"
+LIST_SERVICES = "/feedback.reflection.v1.Reflection/ListServices"
 
 
-class HealthStatus(enum.IntEnum):
-    """``feedback.health.v1.HealthCheckResponse.ServingStatus``."""
+class HealthStatus(NamedIntEnum):
+    """``feedback.health.v1.HealthCheckResponse.ServingStatus``; prints as its name (``SERVING``)."""
 
     UNKNOWN = 0
     SERVING = 1
@@ -48,52 +48,80 @@ class FeedbackEventsPage:
     """The ``after_event_id`` of the next page: the last event's id, or the one asked for when empty."""
 
 
-class NotProcessed(Exception):
-    """The server did not process the call (GOAWAY before it, or it was never sent): safe to retry."""
+@dataclass(frozen=True)
+class MethodDescription:
+    """One method a server serves (``feedback.reflection.v1.MethodDescription``)."""
+
+    name: str
+    """The method's name, e.g. ``SubmitFeedback``."""
+    path: str
+    """Its path on the wire (the ``:method`` of a REQUEST), e.g. ``/feedback.v1.FeedbackService/SubmitFeedback``."""
+    request_type: str
+    """The full name of its request message, e.g. ``feedback.v1.SubmitFeedbackRequest``."""
+    response_type: str
+    """The full name of its response message, e.g. ``feedback.v1.SubmitFeedbackResponse``."""
+    requires_token: bool
+    """Whether a call needs ``authorization: Bearer <jwt>``."""
 
 
-def timeout_ms(timeout: Optional[float]) -> Optional[int]:
+@dataclass(frozen=True)
+class ServiceDescription:
+    """One service a server serves (``feedback.reflection.v1.ServiceDescription``), its methods sorted by name."""
+
+    name: str
+    """The full service name, e.g. ``feedback.v1.FeedbackService``."""
+    methods: tuple[MethodDescription, ...]
+
+
+def timeout_ms(timeout: float | None) -> int | None:
     return None if timeout is None else max(0, int(timeout * 1000))
 
 
-def submit_request(interaction_id: int, rating: int, token: str, timeout: Optional[float],
-                   request_id: Optional[str], traceparent: Optional[str]) -> Request:
+def submit_request(interaction_id: int, rating: int, token: str, timeout: float | None,
+                   request_id: str | None, traceparent: str | None) -> Request:
     if not isinstance(interaction_id, int) or isinstance(interaction_id, bool) or not -2**63 <= interaction_id < 2**63:
         raise ValueError("interaction_id must be an int in the signed 64-bit range")
     if not isinstance(rating, int) or isinstance(rating, bool) or not -2**31 <= rating < 2**31:
         raise ValueError("rating must be an int (1 or -1)")
-    metadata: list[tuple[str, Any]] = [("authorization", f"Bearer {token}")]
-    if request_id is not None:
-        metadata.append(("x-request-id", request_id))
+    metadata = token_metadata(token, request_id)
     if traceparent is not None:
         metadata.append(("traceparent", traceparent))
     message = feedback_pb2.SubmitFeedbackRequest(interaction_id=interaction_id, rating=rating).SerializeToString()
     return Request(SUBMIT_FEEDBACK, metadata, message, timeout_ms(timeout))
 
 
-def verify_request(token: str, timeout: Optional[float], request_id: Optional[str]) -> Request:
-    metadata: list[tuple[str, Any]] = [("authorization", f"Bearer {token}")]
+def token_metadata(token: str, request_id: str | None) -> list[tuple[str, MetadataValue]]:
+    metadata: list[tuple[str, MetadataValue]] = [("authorization", f"Bearer {token}")]
     if request_id is not None:
         metadata.append(("x-request-id", request_id))
+    return metadata
+
+
+def verify_request(token: str, timeout: float | None, request_id: str | None) -> Request:
+    metadata = token_metadata(token, request_id)
     return Request(VERIFY_TOKEN, metadata, feedback_pb2.VerifyTokenRequest().SerializeToString(), timeout_ms(timeout))
 
 
-def list_events_request(after_event_id: int, page_size: int, token: str, timeout: Optional[float],
-                        request_id: Optional[str]) -> Request:
+def list_events_request(after_event_id: int, page_size: int, token: str, timeout: float | None,
+                        request_id: str | None) -> Request:
     if not isinstance(after_event_id, int) or isinstance(after_event_id, bool) or not -2**63 <= after_event_id < 2**63:
         raise ValueError("after_event_id must be an int in the signed 64-bit range")
     if not isinstance(page_size, int) or isinstance(page_size, bool) or not -2**31 <= page_size < 2**31:
         raise ValueError("page_size must be an int (0 to 1000)")
-    metadata: list[tuple[str, Any]] = [("authorization", f"Bearer {token}")]
-    if request_id is not None:
-        metadata.append(("x-request-id", request_id))
+    metadata = token_metadata(token, request_id)
     message = feedback_pb2.ListFeedbackEventsRequest(after_event_id=after_event_id, page_size=page_size)
     return Request(LIST_FEEDBACK_EVENTS, metadata, message.SerializeToString(), timeout_ms(timeout))
 
 
-def health_request(service: str, timeout: Optional[float]) -> Request:
+def health_request(service: str, timeout: float | None) -> Request:
     message = health_pb2.HealthCheckRequest(service=service).SerializeToString()
     return Request(HEALTH_CHECK, [], message, timeout_ms(timeout))
+
+
+def list_services_request(timeout: float | None, request_id: str | None) -> Request:
+    metadata: list[tuple[str, MetadataValue]] = [] if request_id is None else [("x-request-id", request_id)]
+    message = reflection_pb2.ListServicesRequest().SerializeToString()
+    return Request(LIST_SERVICES, metadata, message, timeout_ms(timeout))
 
 
 def check(response: Response) -> Response:
@@ -118,6 +146,20 @@ def health_status(response: Response) -> HealthStatus:
         return HealthStatus(status)
     except ValueError:
         return HealthStatus.UNKNOWN
+
+
+def services(response: Response) -> tuple[ServiceDescription, ...]:
+    answer = reflection_pb2.ListServicesResponse.FromString(response.body)
+    return tuple(
+        ServiceDescription(
+            service.name,
+            tuple(
+                MethodDescription(m.name, m.path, m.request_type, m.response_type, m.requires_token)
+                for m in service.methods
+            ),
+        )
+        for service in answer.services
+    )
 
 
 def events_page(response: Response) -> FeedbackEventsPage:

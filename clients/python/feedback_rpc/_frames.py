@@ -2,22 +2,47 @@
 
 Every length is checked against its limit before anything is buffered.
 """
+
 from __future__ import annotations
 
 import struct
-from typing import Optional
 
-from ._protocol import DEFAULT_MAX_FRAME_SIZE, HANDSHAKE_MAX_FRAME_SIZE, HEADER_SIZE, MAGIC, MAX_CALL_ID, TYPE_NAMES, Frame, GoAway, Hello, WireError
-from ._protocol import CANCEL, GOAWAY, HELLO, PING, PONG, REQUEST, RESPONSE, SETTING_MAX_FRAME_SIZE, SETTING_MAX_METADATA_SIZE
+from ._protocol import (
+    DEFAULT_MAX_FRAME_SIZE,
+    HANDSHAKE_MAX_FRAME_SIZE,
+    HEADER_SIZE,
+    MAGIC,
+    MAX_CALL_ID,
+    Frame,
+    FrameType,
+    GoAway,
+    GoAwayCode,
+    Hello,
+    Setting,
+    WireError,
+)
+
+_HEADER = struct.Struct(">IIBB")
 
 
-def encode_frame(frame_type: int, call_id: int, payload: bytes = b"") -> bytes:
-    return struct.pack(">IIBB", len(payload), call_id, frame_type, 0) + payload
+def encode_frame(frame_type: FrameType, call_id: int, payload: bytes = b"") -> bytes:
+    return _HEADER.pack(len(payload), call_id, frame_type, 0) + payload
 
 
 def encode_hello(hello: Hello) -> bytes:
-    payload = MAGIC + struct.pack(">H", hello.version) + b"".join(struct.pack(">HI", k, v) for k, v in hello.settings)
-    return encode_frame(HELLO, 0, payload)
+    settings = b"".join(struct.pack(">HI", k, v) for k, v in hello.settings)
+    return encode_frame(FrameType.HELLO, 0, MAGIC + struct.pack(">H", hello.version) + settings)
+
+
+def encode_goaway(goaway: GoAway) -> bytes:
+    """The one GOAWAY encoding: ``last_call_id``, ``error_code``, then the debug text in UTF-8."""
+    payload = struct.pack(">II", goaway.last_call_id, goaway.error_code) + goaway.debug.encode("utf-8")
+    return encode_frame(FrameType.GOAWAY, 0, payload)
+
+
+def decode_goaway(payload: bytes) -> GoAway:
+    last, code = struct.unpack_from(">II", payload, 0)
+    return GoAway(last, GoAwayCode.from_wire(code), payload[8:].decode("utf-8", "replace"))
 
 
 class FrameDecoder:
@@ -42,7 +67,7 @@ class FrameDecoder:
     def buffered(self) -> int:
         return len(self._buffer)
 
-    def next(self) -> Optional[Frame]:
+    def next(self) -> Frame | None:
         buffer = self._buffer
         if len(buffer) < 4:
             return None
@@ -52,13 +77,13 @@ class FrameDecoder:
             raise WireError("FRAME_TOO_LARGE", f"frame of {length} bytes is over the limit of {limit} bytes")
         if len(buffer) < HEADER_SIZE:
             return None
-        _, call_id, frame_type, flags = struct.unpack_from(">IIBB", buffer, 0)
-        self._check_header(frame_type, call_id, flags, length)
+        _, call_id, type_byte, flags = _HEADER.unpack_from(buffer, 0)
+        frame_type = self._check_header(type_byte, call_id, flags, length)
         if len(buffer) < HEADER_SIZE + length:
             return None
-        payload = bytes(buffer[HEADER_SIZE:HEADER_SIZE + length])
-        del buffer[:HEADER_SIZE + length]
-        if frame_type == HELLO:
+        payload = bytes(buffer[HEADER_SIZE : HEADER_SIZE + length])
+        del buffer[: HEADER_SIZE + length]
+        if frame_type == FrameType.HELLO:
             decode_hello(payload)
             self.hello_received = True
         return Frame(frame_type, call_id, payload)
@@ -68,28 +93,32 @@ class FrameDecoder:
         if self._buffer:
             raise WireError("TRUNCATED", f"stream ended inside a frame, {len(self._buffer)} bytes unread")
 
-    def _check_header(self, frame_type: int, call_id: int, flags: int, length: int) -> None:
-        if not 1 <= frame_type <= 7:
-            raise WireError("UNKNOWN_FRAME_TYPE", f"frame type {frame_type} is not defined")
+    def _check_header(self, type_byte: int, call_id: int, flags: int, length: int) -> FrameType:
+        if not FrameType.HELLO <= type_byte <= FrameType.GOAWAY:
+            raise WireError("UNKNOWN_FRAME_TYPE", f"frame type {type_byte} is not defined")
+        frame_type = FrameType(type_byte)
         if flags != 0 or call_id > MAX_CALL_ID:
             raise WireError("RESERVED_BITS_SET", f"flags {flags:#x}, call id {call_id:#x}")
-        if not self.hello_received and frame_type not in (HELLO, GOAWAY):
-            raise WireError("EXPECTED_HELLO", f"first frame is {TYPE_NAMES[frame_type]}, expected HELLO")
-        unexpected = (self.role == "server" and frame_type == RESPONSE) or (self.role == "client" and frame_type in (REQUEST, CANCEL))
-        if (self.hello_received and frame_type == HELLO) or unexpected:
-            raise WireError("UNEXPECTED_FRAME", f"a {self.role} does not receive {TYPE_NAMES[frame_type]}")
-        is_call_frame = frame_type in (REQUEST, RESPONSE, CANCEL)
+        if not self.hello_received and frame_type not in (FrameType.HELLO, FrameType.GOAWAY):
+            raise WireError("EXPECTED_HELLO", f"first frame is {frame_type.name}, expected HELLO")
+        unexpected = (self.role == "server" and frame_type == FrameType.RESPONSE) or (
+            self.role == "client" and frame_type in (FrameType.REQUEST, FrameType.CANCEL)
+        )
+        if (self.hello_received and frame_type == FrameType.HELLO) or unexpected:
+            raise WireError("UNEXPECTED_FRAME", f"a {self.role} does not receive {frame_type.name}")
+        is_call_frame = frame_type in (FrameType.REQUEST, FrameType.RESPONSE, FrameType.CANCEL)
         if is_call_frame != (call_id != 0):
-            raise WireError("INVALID_CALL_ID", f"{TYPE_NAMES[frame_type]} on call id {call_id}")
+            raise WireError("INVALID_CALL_ID", f"{frame_type.name} on call id {call_id}")
         ok = {
-            CANCEL: length == 0,
-            PING: length == 8,
-            PONG: length == 8,
-            GOAWAY: length >= 8,
-            HELLO: length >= 6 and (length - 6) % 6 == 0,
+            FrameType.CANCEL: length == 0,
+            FrameType.PING: length == 8,
+            FrameType.PONG: length == 8,
+            FrameType.GOAWAY: length >= 8,
+            FrameType.HELLO: length >= 6 and (length - 6) % 6 == 0,
         }.get(frame_type, True)
         if not ok:
-            raise WireError("INVALID_PAYLOAD_LENGTH", f"{TYPE_NAMES[frame_type]} with a payload of {length} bytes")
+            raise WireError("INVALID_PAYLOAD_LENGTH", f"{frame_type.name} with a payload of {length} bytes")
+        return frame_type
 
 
 def decode_hello(payload: bytes) -> Hello:
@@ -103,14 +132,9 @@ def decode_hello(payload: bytes) -> Hello:
         key, value = struct.unpack_from(">HI", payload, offset)
         if key == 0 or any(k == key for k, _ in settings):
             raise WireError("INVALID_SETTING", f"setting {key:#x} is reserved or repeated")
-        if key == SETTING_MAX_FRAME_SIZE and not 16_384 <= value <= 16_777_215:
+        if key == Setting.MAX_FRAME_SIZE and not 16_384 <= value <= 16_777_215:
             raise WireError("INVALID_SETTING", f"MAX_FRAME_SIZE {value} is out of range")
-        if key == SETTING_MAX_METADATA_SIZE and not 1024 <= value <= 16_777_215:
+        if key == Setting.MAX_METADATA_SIZE and not 1024 <= value <= 16_777_215:
             raise WireError("INVALID_SETTING", f"MAX_METADATA_SIZE {value} is out of range")
         settings.append((key, value))
     return Hello(version, settings)
-
-
-def decode_goaway(payload: bytes) -> GoAway:
-    last, code = struct.unpack_from(">II", payload, 0)
-    return GoAway(last, code, payload[8:].decode("utf-8", "replace"))

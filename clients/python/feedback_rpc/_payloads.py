@@ -4,8 +4,18 @@ from __future__ import annotations
 import struct
 
 from ._frames import encode_frame
-from ._protocol import DEFAULT_MAX_METADATA_SIZE, MAX_CALL_ID, MAX_TIMEOUT_MS, RESERVED_KEYS, REQUEST, RESPONSE, _KEY_BYTES
-from ._protocol import MetadataValue, Request, Response, WireError
+from ._protocol import (
+    _KEY_BYTES,
+    DEFAULT_MAX_METADATA_SIZE,
+    MAX_CALL_ID,
+    MAX_TIMEOUT_MS,
+    RESERVED_KEYS,
+    FrameType,
+    MetadataValue,
+    Request,
+    Response,
+    WireError,
+)
 
 
 def _check_key(key: str, *, allow_pseudo: bool) -> bytes:
@@ -44,8 +54,21 @@ def encode_metadata(entries: list[tuple[str, MetadataValue]], *, allow_pseudo: b
 
 
 def encode_request(call_id: int, request: Request) -> bytes:
+    """The REQUEST frame of ``request`` on ``call_id``."""
+    return encode_request_frame(call_id, encode_request_payload(request))
+
+
+def encode_request_frame(call_id: int, payload: bytes) -> bytes:
+    """A REQUEST frame around a payload of ``encode_request_payload``: the payload does not depend on the call id,
+    so a call can be checked and encoded before it has one."""
     if not 1 <= call_id <= MAX_CALL_ID:
         raise WireError("INVALID_CALL_ID", f"call id {call_id} is outside 1..{MAX_CALL_ID}")
+    return encode_frame(FrameType.REQUEST, call_id, payload)
+
+
+def encode_request_payload(request: Request) -> bytes:
+    """A REQUEST payload: the metadata block (``:method``, ``:timeout``, then the request's entries) and the
+    message. Raises ``WireError`` for what SPEC.md forbids (a malformed method, key or value)."""
     if not valid_method(request.method):
         raise WireError("INVALID_METHOD", f":method {request.method!r} is not /SERVICE/METHOD")
     pseudo: list[tuple[str, MetadataValue]] = [(":method", request.method)]
@@ -55,14 +78,15 @@ def encode_request(call_id: int, request: Request) -> bytes:
         if key.startswith(":"):
             raise WireError("INVALID_METADATA_KEY", f"pseudo-key {key!r} is set through the request")
     block = encode_metadata(pseudo + list(request.metadata), allow_pseudo=True)
-    return encode_frame(REQUEST, call_id, struct.pack(">I", len(block)) + block + request.message)
+    return struct.pack(">I", len(block)) + block + request.message
 
 
 def encode_response(call_id: int, response: Response) -> bytes:
     text = response.message.encode("utf-8")
     block = encode_metadata(list(response.metadata))
-    payload = struct.pack(">II", response.code, len(text)) + text + struct.pack(">I", len(block)) + block + response.body
-    return encode_frame(RESPONSE, call_id, payload)
+    payload = struct.pack(">II", response.code, len(text)) + text
+    payload += struct.pack(">I", len(block)) + block + response.body
+    return encode_frame(FrameType.RESPONSE, call_id, payload)
 
 
 def valid_method(method: str) -> bool:

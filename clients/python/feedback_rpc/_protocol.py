@@ -1,8 +1,10 @@
-"""Constants, error type and message types of protocol/SPEC.md, shared by the frame and payload codecs."""
+"""Constants, enums, error type and message types of protocol/SPEC.md, shared by the frame and payload codecs."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Union
+
+from ._status import NamedIntEnum, StatusCode
 
 HEADER_SIZE = 10
 MAGIC = b"FBRP"
@@ -14,16 +16,58 @@ DEFAULT_MAX_CONCURRENT_CALLS = 100
 MAX_CALL_ID = 0x7FFF_FFFF
 MAX_TIMEOUT_MS = 99_999_999
 
-HELLO, REQUEST, RESPONSE, CANCEL, PING, PONG, GOAWAY = 1, 2, 3, 4, 5, 6, 7
-TYPE_NAMES = {HELLO: "HELLO", REQUEST: "REQUEST", RESPONSE: "RESPONSE", CANCEL: "CANCEL", PING: "PING", PONG: "PONG", GOAWAY: "GOAWAY"}
-SETTING_MAX_FRAME_SIZE, SETTING_MAX_CONCURRENT_CALLS, SETTING_MAX_METADATA_SIZE = 1, 2, 3
 
-# GOAWAY error codes (SPEC.md section 8).
-NO_ERROR, PROTOCOL_ERROR, FRAME_TOO_LARGE_CODE, HANDSHAKE_FAILED, INTERNAL_ERROR, REFUSED = 0, 1, 2, 3, 4, 5
+class FrameType(NamedIntEnum):
+    """The frame types of version 1 (SPEC.md section 2); 0x00 and 0x08-0xFF are reserved."""
+
+    HELLO = 0x01
+    REQUEST = 0x02
+    RESPONSE = 0x03
+    CANCEL = 0x04
+    PING = 0x05
+    PONG = 0x06
+    GOAWAY = 0x07
+
+
+class GoAwayCode(NamedIntEnum):
+    """GOAWAY error codes (SPEC.md section 8)."""
+
+    NO_ERROR = 0
+    PROTOCOL_ERROR = 1
+    FRAME_TOO_LARGE = 2
+    HANDSHAKE_FAILED = 3
+    INTERNAL_ERROR = 4
+    REFUSED = 5
+
+    @classmethod
+    def from_wire(cls, value: int) -> GoAwayCode:
+        """A received code; a receiver treats one it does not know as PROTOCOL_ERROR (SPEC.md section 8)."""
+        try:
+            return cls(value)
+        except ValueError:
+            return cls.PROTOCOL_ERROR
+
+
+class Setting(NamedIntEnum):
+    """HELLO setting ids (SPEC.md section 4.1); a receiver ignores ids it does not know."""
+
+    MAX_FRAME_SIZE = 0x0001
+    MAX_CONCURRENT_CALLS = 0x0002
+    MAX_METADATA_SIZE = 0x0003
+
 
 CONNECTION_ERRORS = {
-    "TRUNCATED", "FRAME_TOO_LARGE", "UNKNOWN_FRAME_TYPE", "RESERVED_BITS_SET", "EXPECTED_HELLO", "UNEXPECTED_FRAME",
-    "INVALID_CALL_ID", "INVALID_PAYLOAD_LENGTH", "BAD_MAGIC", "UNSUPPORTED_VERSION", "INVALID_SETTING",
+    "TRUNCATED",
+    "FRAME_TOO_LARGE",
+    "UNKNOWN_FRAME_TYPE",
+    "RESERVED_BITS_SET",
+    "EXPECTED_HELLO",
+    "UNEXPECTED_FRAME",
+    "INVALID_CALL_ID",
+    "INVALID_PAYLOAD_LENGTH",
+    "BAD_MAGIC",
+    "UNSUPPORTED_VERSION",
+    "INVALID_SETTING",
 }
 RESERVED_KEYS = (":method", ":timeout", "authorization", "x-request-id", "traceparent", "status-details-bin")
 _KEY_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_.-")
@@ -32,7 +76,7 @@ _KEY_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_.-")
 class WireError(Exception):
     """A protocol violation, named as in SPEC.md (``code``), with its scope: ``connection`` or ``call``."""
 
-    def __init__(self, code: str, message: str):
+    def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
@@ -42,28 +86,25 @@ class WireError(Exception):
         return "connection" if self.code in CONNECTION_ERRORS else "call"
 
     @property
-    def goaway_code(self) -> int:
+    def goaway_code(self) -> GoAwayCode:
+        """The GOAWAY error code the receiver of a connection error sends."""
         if self.code == "FRAME_TOO_LARGE":
-            return FRAME_TOO_LARGE_CODE
+            return GoAwayCode.FRAME_TOO_LARGE
         if self.code in ("BAD_MAGIC", "UNSUPPORTED_VERSION", "EXPECTED_HELLO"):
-            return HANDSHAKE_FAILED
-        return PROTOCOL_ERROR
+            return GoAwayCode.HANDSHAKE_FAILED
+        return GoAwayCode.PROTOCOL_ERROR
 
     @property
-    def status(self) -> int:
+    def status(self) -> StatusCode:
         """The status a server answers a call error with."""
-        return 8 if self.code == "METADATA_TOO_LARGE" else 3
+        return StatusCode.RESOURCE_EXHAUSTED if self.code == "METADATA_TOO_LARGE" else StatusCode.INVALID_ARGUMENT
 
 
 @dataclass(frozen=True)
 class Frame:
-    type: int
+    type: FrameType
     call_id: int
     payload: bytes = b""
-
-    @property
-    def type_name(self) -> str:
-        return TYPE_NAMES.get(self.type, str(self.type))
 
 
 @dataclass
@@ -79,18 +120,18 @@ class Hello:
 
     @property
     def max_frame_size(self) -> int:
-        return self.setting(SETTING_MAX_FRAME_SIZE, DEFAULT_MAX_FRAME_SIZE)
+        return self.setting(Setting.MAX_FRAME_SIZE, DEFAULT_MAX_FRAME_SIZE)
 
     @property
     def max_concurrent_calls(self) -> int:
-        return self.setting(SETTING_MAX_CONCURRENT_CALLS, DEFAULT_MAX_CONCURRENT_CALLS)
+        return self.setting(Setting.MAX_CONCURRENT_CALLS, DEFAULT_MAX_CONCURRENT_CALLS)
 
     @property
     def max_metadata_size(self) -> int:
-        return self.setting(SETTING_MAX_METADATA_SIZE, DEFAULT_MAX_METADATA_SIZE)
+        return self.setting(Setting.MAX_METADATA_SIZE, DEFAULT_MAX_METADATA_SIZE)
 
 
-MetadataValue = Union[str, bytes]
+MetadataValue = str | bytes
 
 
 @dataclass
@@ -98,7 +139,7 @@ class Request:
     method: str
     metadata: list[tuple[str, MetadataValue]] = field(default_factory=list)
     message: bytes = b""
-    timeout_ms: Optional[int] = None
+    timeout_ms: int | None = None
 
 
 @dataclass
@@ -108,15 +149,17 @@ class Response:
     metadata: list[tuple[str, MetadataValue]] = field(default_factory=list)
     body: bytes = b""
 
-    def first(self, key: str) -> Optional[MetadataValue]:
+    def first(self, key: str) -> MetadataValue | None:
         for k, v in self.metadata:
             if k == key:
                 return v
         return None
 
 
-@dataclass
+@dataclass(frozen=True)
 class GoAway:
-    last_call_id: int
-    error_code: int
+    """A GOAWAY payload: the sender processes no call above ``last_call_id``."""
+
+    last_call_id: int = 0
+    error_code: GoAwayCode = GoAwayCode.NO_ERROR
     debug: str = ""

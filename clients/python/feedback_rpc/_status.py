@@ -5,7 +5,18 @@ import enum
 from typing import Any
 
 
-class StatusCode(enum.IntEnum):
+class NamedIntEnum(enum.IntEnum):
+    """An ``IntEnum`` that prints as its name (``print(HealthStatus.SERVING)`` shows ``SERVING``), where a plain
+    ``IntEnum`` prints its number on Python 3.11 and later. ``format(member, "d")`` still gives the number."""
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __format__(self, format_spec: str) -> str:
+        return self.name if not format_spec else int.__format__(int(self), format_spec)
+
+
+class StatusCode(NamedIntEnum):
     """gRPC's 17 canonical status codes, with gRPC's numbers and names."""
 
     OK = 0
@@ -27,7 +38,7 @@ class StatusCode(enum.IntEnum):
     UNAUTHENTICATED = 16
 
     @classmethod
-    def from_wire(cls, value: int) -> "StatusCode":
+    def from_wire(cls, value: int) -> StatusCode:
         """A received code; values this version does not know read as UNKNOWN (SPEC.md section 6)."""
         try:
             return cls(value)
@@ -47,14 +58,18 @@ class RpcError(Exception):
     details: list[Any]
     request_id: str | None
 
-    def __init__(self, code: StatusCode, message: str, details: list[Any] | None = None, request_id: str | None = None):
+    def __init__(
+        self, code: StatusCode, message: str, details: list[Any] | None = None, request_id: str | None = None
+    ) -> None:
         super().__init__(f"{code.name}: {message}")
         self.code = code
         self.message = message
         self.details = details or []
         self.request_id = request_id
 
-    def __new__(cls, code: StatusCode, message: str, details: list[Any] | None = None, request_id: str | None = None):
+    def __new__(
+        cls, code: StatusCode, message: str, details: list[Any] | None = None, request_id: str | None = None
+    ) -> RpcError:
         target = _SUBCLASSES.get(code, cls) if cls is RpcError else cls
         return super().__new__(target)
 

@@ -1,106 +1,146 @@
-"""The synchronous client: one connection, reused for every call; thread-safe (calls take turns)."""
+"""The synchronous client: one connection, reused for every call; thread-safe (calls take turns).
+
+The protocol is ``_connection.ClientConnection``'s; this module only moves its bytes over a blocking socket.
+"""
+
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
-from typing import Iterator, Optional
+from collections.abc import Iterator
 
-from . import _wire as wire
-from ._calls import FeedbackEvent, FeedbackEventsPage, HealthStatus, NotProcessed, check, events_page, health_request
-from ._calls import health_status, list_events_request, next_cursor, submit_request, verify_request
-from ._status import RpcError, StatusCode
+from ._calls import (
+    FeedbackEvent,
+    FeedbackEventsPage,
+    HealthStatus,
+    ServiceDescription,
+    check,
+    events_page,
+    health_request,
+    health_status,
+    list_events_request,
+    list_services_request,
+    next_cursor,
+    services,
+    submit_request,
+    verify_request,
+)
+from ._connection import (
+    READ_SIZE,
+    Attempts,
+    CallEnded,
+    ClientConnection,
+    ConnectionState,
+    Event,
+    call_ended,
+    check_socket_path,
+    deadline_exceeded,
+    unreachable,
+)
+from ._protocol import Request, Response
 
 
 class _Connection:
-    """One socket with the HELLO exchanged; runs one call at a time."""
+    """A ``ClientConnection`` driven over one blocking socket; runs one call at a time."""
 
     def __init__(self, path: str, connect_timeout: float):
-        if len(os.fsencode(path)) > 107:
-            raise RpcError(StatusCode.UNAVAILABLE, f"socket path is over 107 bytes: {path}")
+        check_socket_path(path)
+        self.machine = ClientConnection()
+        self.connect_timeout = connect_timeout
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.decoder = wire.FrameDecoder("client")
-        self.next_call_id = 1
-        self.usable = True
+        deadline = time.monotonic() + connect_timeout
         try:
             self.sock.settimeout(connect_timeout)
             self.sock.connect(path)
-            self.sock.sendall(wire.encode_hello(wire.Hello()))
-            frame = self._read_frame(time.monotonic() + connect_timeout)
-        except (OSError, wire.WireError) as error:
-            self.sock.close()
-            raise RpcError(StatusCode.UNAVAILABLE, f"feedbackd is unreachable at {path}: {error}") from None
-        if frame is None or frame.type != wire.HELLO:
-            self.sock.close()
-            reason = wire.decode_goaway(frame.payload).debug if frame and frame.type == wire.GOAWAY else "no HELLO"
-            raise RpcError(StatusCode.UNAVAILABLE, f"feedbackd refused the connection: {reason}")
-        self.hello = wire.decode_hello(frame.payload)
-
-    def _read_frame(self, deadline: Optional[float]) -> Optional[wire.Frame]:
-        while True:
-            frame = self.decoder.next()
-            if frame is not None:
-                return frame
-            if deadline is not None:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError
-                self.sock.settimeout(remaining)
-            else:
-                self.sock.settimeout(None)
-            data = self.sock.recv(65536)
-            if not data:
-                return None
-            self.decoder.feed(data)
-
-    def call(self, request: wire.Request, timeout: Optional[float]) -> wire.Response:
-        if not self.usable or self.next_call_id > wire.MAX_CALL_ID:
-            raise NotProcessed("connection is going away")
-        call_id = self.next_call_id
-        self.next_call_id += 1
-        try:
-            self.sock.sendall(wire.encode_request(call_id, request))
-        except OSError:
-            self.usable = False
-            raise NotProcessed("the connection is closed") from None
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
             try:
-                frame = self._read_frame(deadline)
-            except TimeoutError:
-                self._send(wire.encode_frame(wire.CANCEL, call_id))
-                raise RpcError(StatusCode.DEADLINE_EXCEEDED, "Deadline exceeded.") from None
-            except (OSError, wire.WireError) as error:
-                self.usable = False
-                raise ConnectionError(str(error)) from None
-            if frame is None:
-                self.usable = False
-                raise ConnectionError("the connection closed before the response")
-            if frame.type == wire.RESPONSE and frame.call_id == call_id:
-                try:
-                    return wire.decode_response(frame.payload, max_metadata_size=wire.DEFAULT_MAX_METADATA_SIZE)
-                except wire.WireError as error:
-                    raise RpcError(StatusCode.INTERNAL, f"Malformed response: {error.message}") from None
-            if frame.type == wire.PING:
-                self._send(wire.encode_frame(wire.PONG, 0, frame.payload))
-            elif frame.type == wire.GOAWAY:
-                goaway = wire.decode_goaway(frame.payload)
-                self.usable = False
-                if call_id > goaway.last_call_id:
-                    raise NotProcessed(goaway.debug or "server going away")
-            # Responses to abandoned calls (earlier deadlines) are ignored.
+                self.sock.sendall(self.machine.data_to_send())  # HELLO
+            except OSError:
+                pass  # a server that refused may have closed already: its GOAWAY is still read below
+            while self.machine.state is ConnectionState.AWAITING_HELLO:
+                self._receive(deadline)
+        except OSError as error:  # TimeoutError included
+            self.sock.close()
+            raise unreachable(path, error) from None
+        failure = self.machine.handshake_failure(path)
+        if failure is not None:
+            self.sock.close()
+            raise failure
 
-    def _send(self, data: bytes) -> None:
+    def call(self, request: Request, timeout: float | None) -> CallEnded:
+        """Runs one call to its end; on ``timeout`` sends CANCEL and raises DEADLINE_EXCEEDED."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        key, events = self.machine.start_call(request)
+        events += self._send(deadline)
+        while True:
+            ended = call_ended(events, key)
+            if ended is not None:
+                self._close_if_finished()
+                return ended
+            try:
+                events = self._receive(deadline)
+            except TimeoutError:
+                self.machine.cancel_call(key)
+                self._send(self._soon())
+                raise deadline_exceeded() from None
+
+    def poll(self) -> None:
+        """Reads, without blocking, what arrived while no call waited: a GOAWAY, the end of the stream, a PING,
+        the RESPONSE of a call given up on. So a connection the server closed is known before a call is sent."""
+        if self.machine.finished:
+            return
+        self.sock.setblocking(False)
         try:
+            while self.machine.state is not ConnectionState.CLOSED:
+                self.machine.receive_data(self.sock.recv(READ_SIZE))
+        except BlockingIOError:
+            pass
+        except OSError as error:
+            self.machine.connection_lost(f"reading failed: {error}")
+        self._send(self._soon())
+        self._close_if_finished()
+
+    def _receive(self, deadline: float | None) -> list[Event]:
+        if deadline is None:
+            self.sock.settimeout(None)
+        else:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            self.sock.settimeout(remaining)
+        try:
+            data = self.sock.recv(READ_SIZE)
+        except TimeoutError:
+            raise
+        except OSError as error:
+            return self.machine.connection_lost(f"reading failed: {error}")
+        return self.machine.receive_data(data) + self._send(deadline)
+
+    def _send(self, deadline: float | None) -> list[Event]:
+        """Writes what the machine has to send. A write that fails or does not finish by ``deadline`` ends the
+        connection: calls written on it fail with UNAVAILABLE, as in any connection that breaks."""
+        data = self.machine.data_to_send()
+        if not data or self.sock.fileno() < 0:
+            return []
+        try:
+            self.sock.settimeout(None if deadline is None else max(0.001, deadline - time.monotonic()))
             self.sock.sendall(data)
-        except OSError:
-            self.usable = False
+        except OSError as error:  # TimeoutError included
+            return self.machine.connection_lost(f"writing failed: {error or type(error).__name__}")
+        return []
+
+    def _soon(self) -> float:
+        """The deadline of writes no call waits for (CANCEL, PONG, GOAWAY): the connect timeout from now."""
+        return time.monotonic() + self.connect_timeout
+
+    def _close_if_finished(self) -> None:
+        if self.machine.finished:
+            self.sock.close()
 
     def close(self) -> None:
-        if self.usable:
-            self._send(wire.encode_frame(wire.GOAWAY, 0, b"\0" * 8))
-        self.usable = False
+        """Sends GOAWAY and closes (the calls given up on are not waited for)."""
+        self.machine.close()
+        self._send(self._soon())
         self.sock.close()
 
 
@@ -111,31 +151,49 @@ class Client:
     ...     client.submit_feedback(42, 1, token=jwt)
 
     The connection is opened on first use and reused; after a GOAWAY or a dropped connection the next call
-    reconnects. Every method is idempotent, so a call interrupted by a lost connection is sent once more.
-    Failures raise ``RpcError`` (or its subclass for the code).
+    reconnects. A call the server did not process (GOAWAY below its call id) is sent once more on a new
+    connection; a call whose connection ended after its REQUEST was written raises UNAVAILABLE and is not sent
+    again (see the README's "Retries"). Failures raise ``RpcError`` (or its subclass for the code).
     """
 
-    def __init__(self, socket_path: str, *, timeout: Optional[float] = 10.0, connect_timeout: float = 5.0):
+    def __init__(self, socket_path: str, *, timeout: float | None = 10.0, connect_timeout: float = 5.0):
         self.socket_path = socket_path
         self.timeout = timeout
         self.connect_timeout = connect_timeout
-        self._connection: Optional[_Connection] = None
+        self.connections_opened = 0
+        """How many connections this client opened (one, unless the server went away)."""
+        self._connection: _Connection | None = None
         self._lock = threading.Lock()
 
-    def submit_feedback(self, interaction_id: int, rating: int, *, token: str, timeout: Optional[float] = None,
-                        request_id: Optional[str] = None, traceparent: Optional[str] = None) -> None:
+    def submit_feedback(
+        self,
+        interaction_id: int,
+        rating: int,
+        *,
+        token: str,
+        timeout: float | None = None,
+        request_id: str | None = None,
+        traceparent: str | None = None,
+    ) -> None:
         """Stores ``rating`` (1 or -1) for ``interaction_id``; returns once it is durably committed."""
         effective = self.timeout if timeout is None else timeout
         self._call(submit_request(interaction_id, rating, token, effective, request_id, traceparent), effective)
 
-    def verify_token(self, token: str, *, timeout: Optional[float] = None, request_id: Optional[str] = None) -> None:
+    def verify_token(self, token: str, *, timeout: float | None = None, request_id: str | None = None) -> None:
         """Returns when feedbackd would accept ``token`` for submit_feedback; raises its RpcError
         (UNAUTHENTICATED, PERMISSION_DENIED) otherwise. Stores nothing."""
         effective = self.timeout if timeout is None else timeout
         self._call(verify_request(token, effective, request_id), effective)
 
-    def list_feedback_events(self, after_event_id: int = 0, page_size: int = 0, *, token: str,
-                             timeout: Optional[float] = None, request_id: Optional[str] = None) -> FeedbackEventsPage:
+    def list_feedback_events(
+        self,
+        after_event_id: int = 0,
+        page_size: int = 0,
+        *,
+        token: str,
+        timeout: float | None = None,
+        request_id: str | None = None,
+    ) -> FeedbackEventsPage:
         """One page of the ratings feed: the events after ``after_event_id``, oldest first, at most ``page_size``
         (0: feedbackd's default of 100; at most 1000) and fewer when they would not fit a 15,000-byte page.
         Page on with ``next_after_event_id``; an empty page means nothing newer is stored yet. ``token`` needs
@@ -144,8 +202,15 @@ class Client:
         request = list_events_request(after_event_id, page_size, token, effective, request_id)
         return events_page(self._call(request, effective))
 
-    def iter_feedback_events(self, after: int = 0, page_size: int = 0, *, token: str, timeout: Optional[float] = None,
-                             request_id: Optional[str] = None) -> Iterator[FeedbackEvent]:
+    def iter_feedback_events(
+        self,
+        after: int = 0,
+        page_size: int = 0,
+        *,
+        token: str,
+        timeout: float | None = None,
+        request_id: str | None = None,
+    ) -> Iterator[FeedbackEvent]:
         """Every event after the event id ``after``, oldest first, paging until a page comes back empty.
         To resume later, keep the ``event_id`` of the last event processed and pass it as ``after``.
         ``timeout`` applies to each page's call; a failed call raises its RpcError from the iterator."""
@@ -157,29 +222,35 @@ class Client:
             yield from page.events
             cursor = next_cursor(page, cursor)
 
-    def check_health(self, service: str = "", *, timeout: Optional[float] = None) -> HealthStatus:
+    def check_health(self, service: str = "", *, timeout: float | None = None) -> HealthStatus:
         """SERVING when feedbackd and its store can serve."""
         effective = self.timeout if timeout is None else timeout
         return health_status(self._call(health_request(service, effective), effective))
 
-    def _call(self, request: wire.Request, timeout: Optional[float]) -> wire.Response:
+    def list_services(
+        self, *, timeout: float | None = None, request_id: str | None = None
+    ) -> tuple[ServiceDescription, ...]:
+        """Every service the server serves, sorted by name, each with its methods (``ListServices``; no token)."""
+        effective = self.timeout if timeout is None else timeout
+        return services(self._call(list_services_request(effective, request_id), effective))
+
+    def _call(self, request: Request, timeout: float | None) -> Response:
         with self._lock:
-            for attempt in range(2):
-                connection = self._usable_connection()
-                try:
-                    return check(connection.call(request, timeout))
-                except (NotProcessed, ConnectionError) as error:
-                    connection.close()
-                    self._connection = None
-                    if attempt == 1:
-                        raise RpcError(StatusCode.UNAVAILABLE, f"Server unavailable: {error}") from None
-            raise AssertionError("unreachable")
+            attempts = Attempts()
+            while True:
+                response = attempts.outcome(self._usable_connection().call(request, timeout))
+                if response is not None:
+                    return check(response)
 
     def _usable_connection(self) -> _Connection:
-        if self._connection is None or not self._connection.usable:
-            if self._connection is not None:
-                self._connection.close()
-            self._connection = _Connection(self.socket_path, self.connect_timeout)
+        if self._connection is not None:
+            self._connection.poll()
+            if self._connection.machine.usable:
+                return self._connection
+            self._connection.close()
+            self._connection = None
+        self._connection = _Connection(self.socket_path, self.connect_timeout)
+        self.connections_opened += 1
         return self._connection
 
     def close(self) -> None:
@@ -189,7 +260,7 @@ class Client:
                 self._connection.close()
                 self._connection = None
 
-    def __enter__(self) -> "Client":
+    def __enter__(self) -> Client:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -1,24 +1,40 @@
 """The clients against a real feedbackd started by the fixtures."""
+
+from __future__ import annotations
+
 import asyncio
 import dataclasses
+import pathlib
 import re
 import sqlite3
 import threading
 import time
+from typing import Any
 
 import pytest
+from support import SERVED_METHODS, Feedbackd
 
 import feedback_rpc
-from feedback_rpc import AsyncClient, Client, FeedbackEvent, FeedbackEventsPage, HealthStatus, RpcError, StatusCode
+from feedback_rpc import (
+    AsyncClient,
+    Client,
+    FeedbackEvent,
+    FeedbackEventsPage,
+    HealthStatus,
+    MethodDescription,
+    RpcError,
+    ServiceDescription,
+    StatusCode,
+)
 
 RFC3339_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
 
 
-def lock_database(path, seconds):
+def lock_database(path: pathlib.Path, seconds: float) -> threading.Thread:
     """Holds the database's write lock from this process for `seconds`."""
     ready = threading.Event()
 
-    def hold():
+    def hold() -> None:
         db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         db.execute("BEGIN IMMEDIATE")
         ready.set()
@@ -32,7 +48,7 @@ def lock_database(path, seconds):
     return thread
 
 
-def test_sync_every_status(feedbackd):
+def test_sync_every_status(feedbackd: Feedbackd) -> None:
     token = feedbackd.token()
     with Client(feedbackd.socket) as client:
         assert client.check_health() == HealthStatus.SERVING
@@ -53,25 +69,25 @@ def test_sync_every_status(feedbackd):
         assert isinstance(missing.value, RpcError)
 
 
-def test_authentication_failure(feedbackd):
+def test_authentication_failure(feedbackd: Feedbackd) -> None:
     with Client(feedbackd.socket) as client:
         with pytest.raises(feedback_rpc.UnauthenticatedError) as error:
             client.submit_feedback(1, 1, token="not-a-jwt")
         assert error.value.code == StatusCode.UNAUTHENTICATED
         expired = feedbackd.token(ttl=-3600)
-        with pytest.raises(RpcError) as error:
+        with pytest.raises(RpcError) as expired_error:
             client.submit_feedback(1, 1, token=expired)
-        assert error.value.code == StatusCode.UNAUTHENTICATED
-        assert error.value.message == "token has expired"
+        assert expired_error.value.code == StatusCode.UNAUTHENTICATED
+        assert expired_error.value.message == "token has expired"
 
 
-def test_verify_token_sync_and_async(feedbackd):
+def test_verify_token_sync_and_async(feedbackd: Feedbackd) -> None:
     with Client(feedbackd.socket) as client:
         client.verify_token(feedbackd.token())
         with pytest.raises(feedback_rpc.UnauthenticatedError):
             client.verify_token("not-a-jwt")
 
-    async def run():
+    async def run() -> None:
         async with AsyncClient(feedbackd.socket) as client:
             await client.verify_token(feedbackd.token())
             with pytest.raises(RpcError) as error:
@@ -81,7 +97,7 @@ def test_verify_token_sync_and_async(feedbackd):
     asyncio.run(run())
 
 
-def test_store_unavailable(impatient_feedbackd):
+def test_store_unavailable(impatient_feedbackd: Feedbackd) -> None:
     token = impatient_feedbackd.token()
     holder = lock_database(impatient_feedbackd.db, 1.5)
     with Client(impatient_feedbackd.socket) as client:
@@ -92,7 +108,7 @@ def test_store_unavailable(impatient_feedbackd):
     holder.join()
 
 
-def test_deadline(feedbackd):
+def test_deadline(feedbackd: Feedbackd) -> None:
     token = feedbackd.token()
     holder = lock_database(feedbackd.db, 1.5)
     with Client(feedbackd.socket) as client:
@@ -105,13 +121,13 @@ def test_deadline(feedbackd):
     assert feedbackd.rating(4) == 1
 
 
-def test_not_a_server(tmp_path):
+def test_not_a_server(tmp_path: pathlib.Path) -> None:
     with Client(f"/tmp/fbpy-none-{time.time_ns()}.sock") as client:
         with pytest.raises(feedback_rpc.UnavailableError):
             client.check_health()
 
 
-def test_sync_reconnects_after_restart(feedbackd):
+def test_sync_reconnects_after_restart(feedbackd: Feedbackd) -> None:
     token = feedbackd.token()
     with Client(feedbackd.socket) as client:
         client.submit_feedback(5, 1, token=token)
@@ -123,10 +139,10 @@ def test_sync_reconnects_after_restart(feedbackd):
     assert (feedbackd.rating(5), feedbackd.rating(6)) == (1, -1)
 
 
-def test_async_200_concurrent_calls_on_one_connection(feedbackd):
+def test_async_200_concurrent_calls_on_one_connection(feedbackd: Feedbackd) -> None:
     token = feedbackd.token()
 
-    async def main():
+    async def main() -> None:
         async with AsyncClient(feedbackd.socket) as client:
             await asyncio.gather(*(client.submit_feedback(i, 1 if i % 2 else -1, token=token) for i in range(1, 201)))
             assert client.connections_opened == 1
@@ -138,10 +154,10 @@ def test_async_200_concurrent_calls_on_one_connection(feedbackd):
     assert [feedbackd.rating(i) for i in (1, 2, 199, 200)] == [1, -1, 1, -1]
 
 
-def test_async_deadline_and_restart(feedbackd):
+def test_async_deadline_and_restart(feedbackd: Feedbackd) -> None:
     token = feedbackd.token()
 
-    async def main():
+    async def main() -> None:
         async with AsyncClient(feedbackd.socket) as client:
             await client.submit_feedback(7, 1, token=token)
             holder = lock_database(feedbackd.db, 1.0)
@@ -159,24 +175,24 @@ def test_async_deadline_and_restart(feedbackd):
     assert (feedbackd.rating(7), feedbackd.rating(9)) == (1, -1)
 
 
-def read_token(feedbackd, sub="retrain-job"):
+def read_token(feedbackd: Feedbackd, sub: str = "retrain-job") -> str:
     return feedbackd.token(sub=sub, scope="feedback:read")
 
 
-def spy_on_pages(client):
+def spy_on_pages(client: Client) -> list[int]:
     """Records the after_event_id of every list_feedback_events call the client makes."""
-    cursors = []
+    cursors: list[int] = []
     original = client.list_feedback_events
 
-    def spy(after_event_id=0, page_size=0, **kwargs):
+    def spy(after_event_id: int = 0, page_size: int = 0, **kwargs: Any) -> FeedbackEventsPage:
         cursors.append(after_event_id)
         return original(after_event_id, page_size, **kwargs)
 
-    client.list_feedback_events = spy
+    client.list_feedback_events = spy  # type: ignore[method-assign]
     return cursors
 
 
-def test_feed_pages_sync(feedbackd):
+def test_feed_pages_sync(feedbackd: Feedbackd) -> None:
     writers = [feedbackd.token(sub=f"writer-{n}") for n in range(3)]
     reader = read_token(feedbackd)
     written = []  # (interaction_id, rating, subject) in the order stored
@@ -208,10 +224,10 @@ def test_feed_pages_sync(feedbackd):
         assert client.list_feedback_events(token=reader).events == tuple(events)
         assert client.list_feedback_events(ids[19], 1000, token=reader).events == tuple(events[20:])
         with pytest.raises(dataclasses.FrozenInstanceError):
-            events[0].rating = 1
+            events[0].rating = 1  # type: ignore[misc]
 
 
-def test_iter_feedback_events_resumes_sync(feedbackd):
+def test_iter_feedback_events_resumes_sync(feedbackd: Feedbackd) -> None:
     writer, reader = feedbackd.token(), read_token(feedbackd)
     with Client(feedbackd.socket) as client:
         assert list(client.iter_feedback_events(token=reader)) == []
@@ -242,7 +258,7 @@ def test_iter_feedback_events_resumes_sync(feedbackd):
         assert new[0].event_id > ids[-1]
 
 
-def test_feed_errors_sync(feedbackd):
+def test_feed_errors_sync(feedbackd: Feedbackd) -> None:
     writer, reader = feedbackd.token(), read_token(feedbackd)
     with Client(feedbackd.socket) as client:
         client.submit_feedback(1, 1, token=writer)
@@ -275,11 +291,11 @@ def test_feed_errors_sync(feedbackd):
 
         for after, size in (("0", 0), (True, 0), (2**63, 0), (0, 2**31), (0, 1.5)):
             with pytest.raises(ValueError):  # not encodable: refused before anything is sent
-                client.list_feedback_events(after, size, token=reader)
+                client.list_feedback_events(after, size, token=reader)  # type: ignore[arg-type]
         assert len(client.list_feedback_events(token=reader).events) == 1  # the connection is still good
 
 
-def test_feed_short_pages_are_not_the_end(feedbackd):
+def test_feed_short_pages_are_not_the_end(feedbackd: Feedbackd) -> None:
     """Pages stay under 15,000 bytes, so long subjects give fewer events than page_size: iterating goes on
     until a page is empty, not until a page is short."""
     writer, reader = feedbackd.token(sub="s" * 400), read_token(feedbackd)
@@ -293,11 +309,11 @@ def test_feed_short_pages_are_not_the_end(feedbackd):
         assert [event.interaction_id for event in every] == list(range(1, 101))
 
 
-def test_iter_refuses_a_cursor_that_does_not_move():
+def test_iter_refuses_a_cursor_that_does_not_move() -> None:
     """A page whose next_after_event_id does not move past the cursor would page forever: RpcError INTERNAL."""
     client = Client("/nonexistent/feedback.sock")
     event = FeedbackEvent(5, 1, 1, "sub", "2026-11-30T00:00:00Z")
-    client.list_feedback_events = lambda *args, **kwargs: FeedbackEventsPage((event,), 4)
+    client.list_feedback_events = lambda *args, **kwargs: FeedbackEventsPage((event,), 4)  # type: ignore[method-assign]
     events = client.iter_feedback_events(after=4, token="t")
     assert next(events) == event
     with pytest.raises(RpcError) as error:
@@ -305,10 +321,10 @@ def test_iter_refuses_a_cursor_that_does_not_move():
     assert error.value.code == StatusCode.INTERNAL
 
 
-def test_feed_async(feedbackd):
+def test_feed_async(feedbackd: Feedbackd) -> None:
     writer, reader = feedbackd.token(), read_token(feedbackd)
 
-    async def main():
+    async def main() -> None:
         async with AsyncClient(feedbackd.socket) as client:
             assert await client.list_feedback_events(token=reader) == FeedbackEventsPage((), 0)
             assert [event async for event in client.iter_feedback_events(token=reader)] == []
@@ -334,7 +350,8 @@ def test_feed_async(feedbackd):
                 done.append(event)
                 if len(done) == 60:
                     break
-            rest = [event async for event in client.iter_feedback_events(after=done[-1].event_id, page_size=7, token=reader)]
+            resumed = client.iter_feedback_events(after=done[-1].event_id, page_size=7, token=reader)
+            rest = [event async for event in resumed]
             assert done + rest == every
             await client.submit_feedback(151, -1, token=writer)
             new = [event async for event in client.iter_feedback_events(after=ids[-1], token=reader)]
@@ -344,10 +361,10 @@ def test_feed_async(feedbackd):
     asyncio.run(main())
 
 
-def test_feed_errors_async(feedbackd):
+def test_feed_errors_async(feedbackd: Feedbackd) -> None:
     writer, reader = feedbackd.token(), read_token(feedbackd)
 
-    async def main():
+    async def main() -> None:
         async with AsyncClient(feedbackd.socket) as client:
             await client.submit_feedback(1, 1, token=writer)
             with pytest.raises(feedback_rpc.PermissionDeniedError) as denied:
@@ -372,3 +389,75 @@ def test_feed_errors_async(feedbackd):
             assert [event.interaction_id async for event in client.iter_feedback_events(token=reader)] == [1]
 
     asyncio.run(main())
+
+
+def expected_services() -> tuple[ServiceDescription, ...]:
+    names = sorted({service for service, *_ in SERVED_METHODS})
+    return tuple(
+        ServiceDescription(
+            name,
+            tuple(
+                MethodDescription(method, f"/{service}/{method}", request, response, token)
+                for service, method, request, response, token in SERVED_METHODS
+                if service == name
+            ),
+        )
+        for name in names
+    )
+
+
+def methods_by_path(services: tuple[ServiceDescription, ...]) -> dict[str, MethodDescription]:
+    return {method.path: method for service in services for method in service.methods}
+
+
+def test_list_services_sync(feedbackd: Feedbackd) -> None:
+    """Every method feedbackd serves, ListServices itself included, without a token."""
+    with Client(feedbackd.socket) as client:
+        services = client.list_services(request_id="describe-1")
+    assert services == expected_services()
+    assert [service.name for service in services] == sorted(service.name for service in services)
+    methods = methods_by_path(services)
+    assert methods["/feedback.v1.FeedbackService/SubmitFeedback"].requires_token is True
+    assert methods["/feedback.health.v1.Health/Check"].requires_token is False
+    listing = methods["/feedback.reflection.v1.Reflection/ListServices"]
+    assert listing == MethodDescription(
+        "ListServices",
+        "/feedback.reflection.v1.Reflection/ListServices",
+        "feedback.reflection.v1.ListServicesRequest",
+        "feedback.reflection.v1.ListServicesResponse",
+        False,
+    )
+    assert isinstance(services, tuple) and all(isinstance(s.methods, tuple) for s in services)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        listing.requires_token = True  # type: ignore[misc]
+
+
+def test_list_services_async_every_listed_method_is_served(feedbackd: Feedbackd) -> None:
+    """The asyncio client lists the same; and each method listed without a token answers without one."""
+
+    async def main() -> None:
+        async with AsyncClient(feedbackd.socket) as client:
+            services = await client.list_services()
+            assert services == expected_services()
+            methods = methods_by_path(services)
+            assert {path for path, method in methods.items() if method.requires_token} == {
+                "/feedback.v1.FeedbackService/ListFeedbackEvents",
+                "/feedback.v1.FeedbackService/SubmitFeedback",
+                "/feedback.v1.FeedbackService/VerifyToken",
+            }
+            assert await client.check_health() == HealthStatus.SERVING  # Health/Check: no token
+            with pytest.raises(feedback_rpc.UnauthenticatedError):
+                await client.submit_feedback(1, 1, token="")  # requires_token: refused without one
+
+    asyncio.run(main())
+
+
+def test_health_status_prints_its_name(feedbackd: Feedbackd, capsys: pytest.CaptureFixture[str]) -> None:
+    """The README's `print(client.check_health())  # SERVING`."""
+    with Client(feedbackd.socket) as client:
+        status = client.check_health()
+        print(status)
+    assert capsys.readouterr().out == "SERVING\n"
+    assert status is HealthStatus.SERVING and int(status) == 1
+    assert f"{status}" == "SERVING" and f"{status:d}" == "1" and repr(status) == "<HealthStatus.SERVING: 1>"
+    assert str(StatusCode.UNAVAILABLE) == "UNAVAILABLE"

@@ -1,29 +1,47 @@
 """Every golden vector of protocol/vectors/frames.json through the Python codec."""
+
+from __future__ import annotations
+
 import json
-import pathlib
+from typing import Any
 
 import pytest
+from support import ROOT, SERVED_METHODS
 
+from feedback_rpc import FeedbackEvent, FeedbackEventsPage, MethodDescription, ServiceDescription
 from feedback_rpc import _wire as wire
+from feedback_rpc._calls import (
+    LIST_FEEDBACK_EVENTS,
+    LIST_SERVICES,
+    events_page,
+    list_events_request,
+    list_services_request,
+    services,
+)
+from feedback_rpc._proto import feedback_pb2, reflection_pb2
 
-VECTORS = json.loads((pathlib.Path(__file__).resolve().parents[3] / "protocol/vectors/frames.json").read_text())
-TYPES = {name: number for number, name in wire.TYPE_NAMES.items()}
+Vector = dict[str, Any]
+VECTORS: dict[str, list[Vector]] = json.loads((ROOT / "protocol/vectors/frames.json").read_text())
 
 
-def decoder_for(vector):
+def decoder_for(vector: Vector) -> wire.FrameDecoder:
     limits = vector.get("limits", {})
-    return wire.FrameDecoder(vector["role"], hello_received=vector["state"] == "open",
-                             max_frame_size=limits.get("max_frame_size", wire.DEFAULT_MAX_FRAME_SIZE))
+    return wire.FrameDecoder(
+        vector["role"],
+        hello_received=vector["state"] == "open",
+        max_frame_size=limits.get("max_frame_size", wire.DEFAULT_MAX_FRAME_SIZE),
+    )
 
 
-def metadata(entries):
+def metadata(entries: list[dict[str, str]]) -> list[tuple[str, wire.MetadataValue]]:
     return [(e["key"], bytes.fromhex(e["value_hex"]) if "value_hex" in e else e["value"]) for e in entries]
 
 
 @pytest.mark.parametrize("vector", VECTORS["valid"], ids=lambda v: v["name"])
-def test_valid_vector(vector):
+def test_valid_vector(vector: Vector) -> None:
     data = bytes.fromhex(vector["hex"])
     expected = vector["frame"]
+    frame: wire.Frame | None = None
     for split in range(len(data) + 1):  # every chunking in two parts, including one byte at a time's edges
         decoder = decoder_for(vector)
         decoder.feed(data[:split])
@@ -33,7 +51,9 @@ def test_valid_vector(vector):
             decoder.feed(data[split:])
             frame = decoder.next()
         assert frame is not None and decoder.buffered == 0
-    assert frame.type == TYPES[expected["type"]]
+    assert frame is not None
+    assert frame.type == wire.FrameType[expected["type"]]
+    assert str(frame.type) == expected["type"]
     assert frame.call_id == expected["call_id"]
     assert len(frame.payload) == expected["length"]
     if "hello" in expected:
@@ -60,14 +80,18 @@ def test_valid_vector(vector):
     elif "goaway" in expected:
         goaway = wire.decode_goaway(frame.payload)
         assert (goaway.last_call_id, goaway.error_code, goaway.debug) == (
-            expected["goaway"]["last_call_id"], expected["goaway"]["error_code"], expected["goaway"]["debug"])
+            expected["goaway"]["last_call_id"],
+            expected["goaway"]["error_code"],
+            expected["goaway"]["debug"],
+        )
+        assert wire.encode_goaway(goaway) == data  # the one GOAWAY encoding
     elif "ping" in expected or "pong" in expected:
         assert frame.payload.hex() == (expected.get("ping") or expected.get("pong"))["opaque_hex"]
     assert wire.encode_frame(frame.type, frame.call_id, frame.payload) == data
 
 
 @pytest.mark.parametrize("vector", VECTORS["invalid"], ids=lambda v: v["name"])
-def test_invalid_vector(vector):
+def test_invalid_vector(vector: Vector) -> None:
     decoder = decoder_for(vector)
     decoder.feed(bytes.fromhex(vector["hex"]))
     if vector["scope"] == "connection":
@@ -81,10 +105,12 @@ def test_invalid_vector(vector):
         assert error.value.code == vector["error"]
         assert error.value.scope == "connection"
         assert error.value.goaway_code == vector["goaway"]
+        assert isinstance(error.value.goaway_code, wire.GoAwayCode)
     else:
         frame = decoder.next()
+        assert frame is not None
         assert frame.call_id == vector["call_id"]
-        decode = wire.decode_request if frame.type == wire.REQUEST else wire.decode_response
+        decode = wire.decode_request if frame.type == wire.FrameType.REQUEST else wire.decode_response
         with pytest.raises(wire.WireError) as error:
             decode(frame.payload)
         assert error.value.code == vector["error"]
@@ -93,17 +119,27 @@ def test_invalid_vector(vector):
             assert error.value.status == vector["status"]
 
 
-def vector(name):
+def test_frame_types_and_goaway_codes_are_enums_with_spec_names() -> None:
+    assert [(t.name, t.value) for t in wire.FrameType] == [
+        ("HELLO", 1), ("REQUEST", 2), ("RESPONSE", 3), ("CANCEL", 4), ("PING", 5), ("PONG", 6), ("GOAWAY", 7)
+    ]
+    assert [(c.name, c.value) for c in wire.GoAwayCode] == [
+        ("NO_ERROR", 0), ("PROTOCOL_ERROR", 1), ("FRAME_TOO_LARGE", 2), ("HANDSHAKE_FAILED", 3),
+        ("INTERNAL_ERROR", 4), ("REFUSED", 5),
+    ]
+    assert wire.GoAwayCode.from_wire(99) is wire.GoAwayCode.PROTOCOL_ERROR  # SPEC.md section 8
+    assert wire.decode_goaway(bytes([0, 0, 0, 3, 0, 0, 0, 99])).error_code is wire.GoAwayCode.PROTOCOL_ERROR
+    assert f"{wire.FrameType.GOAWAY}" == str(wire.FrameType.GOAWAY) == "GOAWAY"
+    assert f"{wire.FrameType.GOAWAY:d}" == "7"
+
+
+def vector(name: str) -> Vector:
     return next(v for v in VECTORS["valid"] if v["name"] == name)
 
 
-def test_list_feedback_events_vectors_are_what_the_client_sends_and_reads():
+def test_list_feedback_events_vectors_are_what_the_client_sends_and_reads() -> None:
     """The messages of the ListFeedbackEvents vectors (written by hand in generate.py) are what protobuf and the
     client's own request and result code make of them."""
-    from feedback_rpc import FeedbackEvent, FeedbackEventsPage
-    from feedback_rpc._calls import LIST_FEEDBACK_EVENTS, events_page, list_events_request
-    from feedback_rpc._proto import feedback_pb2
-
     request = vector("request-list-feedback-events")["frame"]["request"]
     sent = list_events_request(4294967295, 2, "t", None, None)
     assert request["method"] == sent.method == LIST_FEEDBACK_EVENTS
@@ -112,7 +148,42 @@ def test_list_feedback_events_vectors_are_what_the_client_sends_and_reads():
 
     body = bytes.fromhex(vector("response-ok-list-feedback-events")["frame"]["response"]["message_hex"])
     assert feedback_pb2.ListFeedbackEventsResponse.FromString(body).SerializeToString() == body  # canonical
-    assert events_page(wire.Response(0, "", [], body)) == FeedbackEventsPage((
-        FeedbackEvent(4294967296, 42, 1, "user-1234567890", "2026-11-30T00:53:41.123Z"),
-        FeedbackEvent(4294967297, 43, -1, "zo\u00eb", "2026-11-30T00:53:42.007Z"),
-    ), 4294967297)
+    assert events_page(wire.Response(0, "", [], body)) == FeedbackEventsPage(
+        (
+            FeedbackEvent(4294967296, 42, 1, "user-1234567890", "2026-11-30T00:53:41.123Z"),
+            FeedbackEvent(4294967297, 43, -1, "zo\u00eb", "2026-11-30T00:53:42.007Z"),
+        ),
+        4294967297,
+    )
+
+
+def served_services() -> tuple[ServiceDescription, ...]:
+    """tests/support.py's SERVED_METHODS as list_services() returns them."""
+    names = sorted({service for service, *_ in SERVED_METHODS})
+    return tuple(
+        ServiceDescription(
+            name,
+            tuple(
+                MethodDescription(method, f"/{service}/{method}", request, response, token)
+                for service, method, request, response, token in SERVED_METHODS
+                if service == name
+            ),
+        )
+        for name in names
+    )
+
+
+def test_list_services_vectors_are_what_the_client_sends_and_reads() -> None:
+    """The ListServices vectors: the client's request (no token, an empty message), and the answer decoded by
+    list_services()'s own code into every method feedbackd serves."""
+    request = vector("request-list-services")["frame"]["request"]
+    sent = list_services_request(2.0, "req-describe-01")
+    assert request["method"] == sent.method == LIST_SERVICES
+    assert request["timeout_ms"] == sent.timeout_ms == 2000
+    assert request["message_hex"] == sent.message.hex() == ""
+    assert metadata(request["metadata"]) == sent.metadata == [("x-request-id", "req-describe-01")]
+    assert wire.encode_request(4, sent).hex() == vector("request-list-services")["hex"]
+
+    body = bytes.fromhex(vector("response-ok-list-services")["frame"]["response"]["message_hex"])
+    assert reflection_pb2.ListServicesResponse.FromString(body).SerializeToString() == body  # canonical
+    assert services(wire.Response(0, "", [], body)) == served_services()
