@@ -23,6 +23,8 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
     private let queue = GroupCommitQueue(store: "postgres")
     /// Why writes are not expected to succeed, or nil when they are.
     private let unhealthy = Mutex<String?>("not connected yet")
+    /// Why the store refused to run: PostgreSQL answered at start-up, but without a usable schema.
+    private let startUpRefusal = Mutex<String?>(nil)
     /// Whether the schema was checked (and `feedback_events` created) since start-up: writes wait for it.
     private let schemaReady = Atomic<Bool>(false)
 
@@ -84,15 +86,24 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
     public var depth: (queued: Int, committing: Int) { self.queue.depth }
 
     /// The connection pool and the writer, until graceful shutdown; then the last batches.
-    public func run() async {
+    /// - Throws: ``FeedbackError/storeUnavailable(cause:)`` when, at start-up, PostgreSQL answers but its
+    ///   schema cannot be used (no `interactions(id, feedback)`): feedbackd refuses to start, naming what
+    ///   is missing. A database that does not answer yet is waited for (NOT_SERVING meanwhile), and one
+    ///   whose schema breaks later makes the store NOT_SERVING until it is repaired.
+    public func run() async throws {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.client.run() }
             // The probe runs beside the writer, so that while PostgreSQL is away (a probe may wait up to
             // the connect timeout) the writer keeps answering UNAVAILABLE at once.
             group.addTask {
+                if let problem = await self.probeIfDue() {
+                    self.startUpRefusal.withLock { $0 = problem.description }
+                    self.queue.finishWaiting()
+                    return
+                }
                 while !Task.isCancelled {
-                    await self.probeIfDue()
                     try? await Task.sleep(for: .seconds(1))
+                    await self.probeIfDue()
                 }
             }
             // The writer: up to `batchesInFlight` batches at once, each on its own connection, so that one
@@ -109,6 +120,9 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
             }  // waits for the batches being written
             await self.queue.drain(maxCount: self.configuration.maxBatchSize) { batch in await self.commit(batch) }
             group.cancelAll()
+        }
+        if let reason = self.startUpRefusal.withLock({ $0 }) {
+            throw FeedbackError.storeUnavailable(cause: "\(self.configuration.description): \(reason)")
         }
     }
 
@@ -179,16 +193,20 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
 
     /// While unhealthy, once a second (under load too: writes are refused meanwhile): can PostgreSQL be
     /// written to? The schema is checked (and `feedback_events` created) on the way.
-    private func probeIfDue() async {
-        guard !self.isServing else { return }
+    /// Returns the schema's problem when PostgreSQL answered but its schema cannot be used.
+    @discardableResult
+    private func probeIfDue() async -> PostgresSchema.Problem? {
+        guard !self.isServing else { return nil }
         do {
             try await self.bounded { try await self.prepareSchema() }
             self.markHealthy()
         } catch let problem as PostgresSchema.Problem {
             self.markUnhealthy(problem.description)
+            return problem
         } catch {
             self.markUnhealthy("PostgreSQL (\(self.configuration.description)) cannot be reached: \(String(reflecting: error))")
         }
+        return nil
     }
 
     /// Runs `work` (a batch, a probe) for at most the connect timeout plus the statement timeout: waiting

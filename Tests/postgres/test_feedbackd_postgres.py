@@ -169,3 +169,20 @@ def test_postgres_restarted_under_load_nothing_falsely_acknowledged_and_service_
         assert wait_until(daemon.serving)
     finally:
         daemon.stop()
+
+
+def test_feedbackd_refuses_to_start_on_a_database_without_interactions(tmp_path, secret):
+    name = f"fbp_{secrets.token_hex(4)}"
+    psql("postgres", f"CREATE DATABASE {name}")
+    try:
+        url = CLUSTER.replace("/postgres?", f"/{name}?")
+        process = subprocess.run(
+            [str(bin_path() / "feedbackd"), "--socket", f"/tmp/fbpg-{secrets.token_hex(4)}.sock", "--postgres-url", url,
+             "--jwt-secret-file", str(secret)],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert process.returncode == 2, process.stderr
+        assert "the database has no interactions table (feedbackd never creates it" in process.stderr
+        assert psql(name, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'interactions'") == "0"
+    finally:
+        psql("postgres", f"DROP DATABASE {name} WITH (FORCE)")

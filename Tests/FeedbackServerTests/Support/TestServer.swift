@@ -111,11 +111,11 @@ func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async rethrow
     return try await body(path)
 }
 
-/// Waits until `condition` (state the test can read) holds, checking every 10 ms, for at most 10 s.
-func waitUntil(_ condition: () -> Bool) async throws {
-    let deadline = ContinuousClock.now + .seconds(10)
+/// Waits until `condition` (state the test can read) holds, checking every 10 ms, for at most `limit`.
+func waitUntil(atMost limit: Duration = .seconds(10), _ condition: () -> Bool) async throws {
+    let deadline = ContinuousClock.now + limit
     while !condition() {
-        guard ContinuousClock.now < deadline else { throw ProcessFailure(message: "condition not met within 10 s") }
+        guard ContinuousClock.now < deadline else { throw ProcessFailure(message: "condition not met within \(limit)") }
         try await Task.sleep(for: .milliseconds(10))
     }
 }
