@@ -56,9 +56,12 @@ struct PostgresStoreTests {
                 if case FeedbackError.storeUnavailable = error { true } else { false }
             }
             #expect(store.isServing == false)
-            try await PostgresTest.execute("CREATE DATABASE \(name)", database: "postgres")
-            try await PostgresTest.execute("CREATE TABLE interactions (id BIGINT PRIMARY KEY, feedback INTEGER)", database: name)
-            try await PostgresTest.execute("INSERT INTO interactions (id) VALUES (1)", database: name)
+            // The database appears whole (made under another name, then renamed), as a restored one would
+            // be switched in: one that answered without interactions at start-up would be refused.
+            try await PostgresTest.execute("CREATE DATABASE \(name)_new", database: "postgres")
+            try await PostgresTest.execute("CREATE TABLE interactions (id BIGINT PRIMARY KEY, feedback INTEGER)", database: "\(name)_new")
+            try await PostgresTest.execute("INSERT INTO interactions (id) VALUES (1)", database: "\(name)_new")
+            try await PostgresTest.execute("ALTER DATABASE \(name)_new RENAME TO \(name)", database: "postgres")
             // Probed once a second; PostgresNIO's pool reconnects with a back-off that grows while the
             // database is missing (on a loaded machine, seconds).
             try await waitUntil(atMost: .seconds(60)) { store.isServing }
