@@ -94,8 +94,9 @@ public final class GroupCommitQueue: Sendable {
             if state.stopped { return (.storeUnavailable(cause: "the store is shutting down"), false) }
             state.pending.append(Item(submission: submission, arrival: .now, id: id, completion: completion))
             // The writer takes every submission waiting when it starts a batch, and looks again after
-            // each one: it needs waking only when the queue was empty.
-            return (nil, state.pending.count == 1)
+            // each one: it needs waking when the queue was empty, or when a batch is being written (a
+            // second one may start now, though what waits was held back for an interaction in it).
+            return (nil, state.pending.count == 1 || !state.committingInteractions.isEmpty)
         }
         if let refusal {
             completion(.failure(refusal))

@@ -55,27 +55,34 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
     /// ago (by PostgreSQL's clock). Ids come from a sequence when a row is inserted, not when its
     /// transaction commits: a batch still being written (on this host or another) may hold smaller ids
     /// than one already committed, and a reader that paged past those would miss them. No transaction
-    /// outlives the statement timeout, so events older than twice that are final.
+    /// outlives the statement timeout, so once an event is older than twice that (its transaction's
+    /// start, `created_at`), every event with a smaller id is final, whatever its own `created_at` (a
+    /// batch that waited for a lock takes its ids late). A page is the events after `eventID` up to the
+    /// last settled one among them.
     public func events(after eventID: Int64, limit: Int) async throws(FeedbackError) -> [StoredFeedbackEvent] {
         let settle = self.configuration.eventSettleTime.components
         let settleMilliseconds = settle.seconds * 1000 + settle.attoseconds / 1_000_000_000_000_000
         do {
-            return try await self.bounded {
-                var events: [StoredFeedbackEvent] = []
-                let rows = try await self.client.query(
-                    """
-                    SELECT id, interaction_id, rating, subject,
-                        to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
-                    FROM feedback_events
-                    WHERE id > \(eventID) AND created_at < now() - make_interval(secs => \(Double(settleMilliseconds) / 1000))
-                    ORDER BY id LIMIT \(limit)
-                    """,
-                    logger: self.logger
-                )
-                for try await (id, interaction, rating, subject, createdAt) in rows.decode((Int64, Int64, Int16, String, String).self) {
-                    events.append(StoredFeedbackEvent(eventID: id, interactionID: interaction, rating: Int(rating), subject: subject, createdAt: createdAt))
+            return try await self.bounded { statement in
+                try await self.client.withConnection { connection in
+                    statement.starts()
+                    var events: [StoredFeedbackEvent] = []
+                    var settledCount = 0
+                    let rows = try await connection.query(
+                        """
+                        SELECT id, interaction_id, rating, subject,
+                            to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                            created_at < now() - make_interval(secs => \(Double(settleMilliseconds) / 1000))
+                        FROM feedback_events WHERE id > \(eventID) ORDER BY id LIMIT \(limit)
+                        """,
+                        logger: self.logger
+                    )
+                    for try await (id, interaction, rating, subject, createdAt, settled) in rows.decode((Int64, Int64, Int16, String, String, Bool).self) {
+                        events.append(StoredFeedbackEvent(eventID: id, interactionID: interaction, rating: Int(rating), subject: subject, createdAt: createdAt))
+                        if settled { settledCount = events.count }
+                    }
+                    return Array(events.prefix(settledCount))
                 }
-                return events
             }
         } catch {
             throw .storeUnavailable(cause: "cannot read the audit trail of \(self.configuration.description): \(String(reflecting: error))")
@@ -157,9 +164,9 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
         }
         let submissions = writable.map(\.submission)
         do {
-            let found = try await self.bounded {
-                if !self.schemaReady.load(ordering: .relaxed) { try await self.prepareSchema() }
-                return try await Self.write(submissions, on: self.client, logger: self.logger)
+            let found = try await self.bounded { statement in
+                if !self.schemaReady.load(ordering: .relaxed) { try await self.prepareSchema(statement) }
+                return try await Self.write(submissions, on: self.client, statement: statement, logger: self.logger)
             }
             self.markHealthy()
             for item in writable {
@@ -177,9 +184,12 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
     /// The batch's statement; returns the ids that exist. A connection on which it failed is closed (the
     /// pool opens another): PostgresNIO remembers a failed preparation for the connection's lifetime,
     /// and the failure may have been a schema that is repaired meanwhile.
-    private static func write(_ submissions: [FeedbackSubmission], on client: PostgresClient, logger: Logger) async throws -> Set<Int64> {
+    private static func write(
+        _ submissions: [FeedbackSubmission], on client: PostgresClient, statement start: StatementStart, logger: Logger
+    ) async throws -> Set<Int64> {
         let statement = BatchStatement(submissions)
         return try await client.withConnection { connection in
+            start.starts()
             do {
                 var found: Set<Int64> = []
                 for try await id in try await connection.execute(statement, logger: logger) { found.insert(id) }
@@ -198,7 +208,7 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
     private func probeIfDue() async -> PostgresSchema.Problem? {
         guard !self.isServing else { return nil }
         do {
-            try await self.bounded { try await self.prepareSchema() }
+            try await self.bounded { statement in try await self.prepareSchema(statement) }
             self.markHealthy()
         } catch let problem as PostgresSchema.Problem {
             self.markUnhealthy(problem.description)
@@ -209,22 +219,35 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
         return nil
     }
 
-    /// Runs `work` (a batch, a probe) for at most the connect timeout plus the statement timeout: waiting
-    /// for a connection while PostgreSQL is down or restarting must not hold the writer, nor graceful
-    /// shutdown. Past the limit the work is cancelled and left behind (a PostgresNIO lease or query can
-    /// outlive its cancellation around a server restart: waiting for it is what hung the writer); a
-    /// batch stopped so is answered UNAVAILABLE, not OK, since its COMMIT is not known to have happened.
-    private func bounded<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) async throws -> T {
-        let limit = self.configuration.client.options.connectTimeout + self.configuration.statementTimeout
+    /// Runs `work` (a batch, a probe, a page of events) with bounded waits: at most the connect timeout
+    /// for a connection, then, from when `work` says its statement starts (``StatementStart/starts()``),
+    /// the statement timeout and a second for the answer. Waiting for a connection while PostgreSQL is
+    /// down or restarting must not hold the writer, nor graceful shutdown. Past a limit the work is
+    /// cancelled and left behind (a PostgresNIO lease or query can outlive its cancellation around a
+    /// server restart: waiting for it is what hung the writer); a batch stopped so is answered
+    /// UNAVAILABLE, not OK, since its COMMIT is not known to have happened. The second limit counts from
+    /// the statement's start, and PostgreSQL stops the statement at its statement_timeout: a batch given
+    /// up on cannot commit later, behind a newer batch of the same interaction.
+    private func bounded<T: Sendable>(_ work: @escaping @Sendable (StatementStart) async throws -> T) async throws -> T {
+        let connectTimeout = self.configuration.client.options.connectTimeout
+        let statementLimit = self.configuration.statementTimeout + .seconds(1)
         let outcome = OneAnswer<T>()
+        let start = StatementStart()
         // Unstructured on purpose: a task group would wait for a child that ignores cancellation.
         let task = Task {
-            do { outcome.set(.success(try await work())) } catch { outcome.set(.failure(error)) }
+            do { outcome.set(.success(try await work(start))) } catch { outcome.set(.failure(error)) }
         }
         let timer = Task {
-            try await Task.sleep(for: limit)
+            try await Task.sleep(for: connectTimeout)
+            // Each statement's window counts from its own start: a later one moves the limit.
+            var waitedFor: ContinuousClock.Instant?
+            while let started = start.instant, started != waitedFor {
+                waitedFor = started
+                try await Task.sleep(until: started + statementLimit)
+            }
             task.cancel()
-            outcome.set(.failure(PostgresUnavailable(description: "no answer from PostgreSQL (\(self.configuration.description)) within \(limit)")))
+            let what = start.instant == nil ? "no connection within \(connectTimeout)" : "no answer within \(statementLimit)"
+            outcome.set(.failure(PostgresUnavailable(description: "PostgreSQL (\(self.configuration.description)): \(what)")))
         }
         let result = await outcome.value()
         timer.cancel()
@@ -232,8 +255,9 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
     }
 
     /// Checks `interactions(id, feedback)` and creates `feedback_events` when missing.
-    private func prepareSchema() async throws {
+    private func prepareSchema(_ statement: StatementStart) async throws {
         try await self.client.withConnection { connection in
+            statement.starts()
             try await PostgresSchema.prepare(connection, logger: self.logger)
         }
         self.schemaReady.store(true, ordering: .relaxed)
@@ -254,6 +278,18 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
         }
         if changed { self.logger.error("feedback.store_not_serving", metadata: ["error": "\(reason)"]) }
     }
+}
+
+/// When the work of ``PostgresFeedbackStore/bounded(_:)`` had its connection and sent its statement.
+final class StatementStart: Sendable {
+    private let started = Mutex<ContinuousClock.Instant?>(nil)
+
+    /// A statement is being sent now (the latest one counts).
+    func starts() {
+        self.started.withLock { $0 = .now }
+    }
+
+    var instant: ContinuousClock.Instant? { self.started.withLock { $0 } }
 }
 
 /// PostgreSQL did not answer in time.

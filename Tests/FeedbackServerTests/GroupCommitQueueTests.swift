@@ -66,6 +66,23 @@ struct GroupCommitQueueTests {
         #expect(queue.depth == (queued: 0, committing: 0))
     }
 
+    @Test("a submission that could start a second batch wakes the writer, even when what waited was held back")
+    func wakesForASecondBatch() async {
+        let queue = GroupCommitQueue()
+        let outcomes = Outcomes()
+        _ = queue.enqueue(self.submission(1), completion: outcomes.completion(1))
+        #expect(await queue.waitForWork())
+        let first = queue.nextBatch(maxCount: 10, maxInFlight: 2)
+        _ = queue.enqueue(self.submission(1), completion: outcomes.completion(1))  // held back: 1 is being written
+        #expect(await queue.waitForWork())
+        #expect(queue.nextBatch(maxCount: 10, maxInFlight: 2).isEmpty)
+        _ = queue.enqueue(self.submission(2), completion: outcomes.completion(2))  // not the first waiting
+        queue.finishWaiting()  // a wake-up already given is still delivered; none given, false
+        #expect(await queue.waitForWork(), "the writer was not woken for interaction 2")
+        #expect(queue.nextBatch(maxCount: 10, maxInFlight: 2).map(\.submission.interactionID) == [2])
+        queue.batchFinished(first)
+    }
+
     @Test("after stop, new submissions are refused as unavailable; those queued are still taken")
     func stop() {
         let queue = GroupCommitQueue()

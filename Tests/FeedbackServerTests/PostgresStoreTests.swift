@@ -158,6 +158,28 @@ struct PostgresStoreTests {
         }
     }
 
+    @Test("a page ends at the last settled event: an unsettled event with a smaller id is listed with it, never skipped", .enabled(if: PostgresTest.isAvailable))
+    func eventsNeverSkipped() async throws {
+        let url = try await PostgresTest.makeDatabase(interactions: 1...3)
+        let database = PostgresTest.name(of: url)
+        var configuration = try PostgresConfiguration(url: url, password: nil)
+        configuration.eventSettleTime = .seconds(60)
+        let store = PostgresFeedbackStore(configuration: configuration, logger: quietLogger())
+        try await withServices([store]) {
+            try await waitUntil { store.isServing }
+            // A batch that started now took id 1; one that started long ago waited for a lock and took
+            // id 2 later (created_at is when a transaction starts). Once id 2 has settled, id 1 is final.
+            try await PostgresTest.execute(
+                "INSERT INTO feedback_events (id, interaction_id, rating, subject, created_at) VALUES (1, 1, 1, 'new', now()), (2, 2, -1, 'old', now() - interval '1 hour')",
+                database: database
+            )
+            #expect(try await store.events(after: 0, limit: 10).map(\.subject) == ["new", "old"])
+            try await PostgresTest.execute("INSERT INTO feedback_events (id, interaction_id, rating, subject) VALUES (3, 3, 1, 'newest')", database: database)
+            #expect(try await store.events(after: 2, limit: 10) == [], "nothing settled after id 2 yet")
+            #expect(try await store.events(after: 0, limit: 1).map(\.subject) == [], "id 1 alone is not settled, and the page ends before id 2")
+        }
+    }
+
     @Test("a row another transaction holds: the call fails UNAVAILABLE within the statement timeout, nothing written; then writes succeed", .enabled(if: PostgresTest.isAvailable))
     func lockedRowTimesOut() async throws {
         let url = try await PostgresTest.makeDatabase(interactions: 1...3)

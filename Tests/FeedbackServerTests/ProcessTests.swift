@@ -149,7 +149,8 @@ struct ProcessTests {
             try await daemon.start()
             let client = FeedbackClient(socketPath: daemon.socket)
             for id: Int64 in 1...7 {
-                try await client.submitFeedback(interactionID: id, rating: id % 2 == 0 ? 1 : -1, token: try await TestAuth.token(subject: "user \(id), \"q\""))
+                let subject = id == 7 ? "line\r\nbreak" : "user \(id), \"q\""
+                try await client.submitFeedback(interactionID: id, rating: id % 2 == 0 ? 1 : -1, token: try await TestAuth.token(subject: subject))
             }
             await client.close()
             let reader = try await TestAuth.token(subject: "export-job", scope: "feedback:read")
@@ -174,8 +175,9 @@ struct ProcessTests {
             #expect(csv.status == 0)
             let lines = csv.output.components(separatedBy: "\r\n")
             #expect(lines.first == "event_id,interaction_id,rating,subject,created_at")
-            #expect(lines.count == 4, "the header, events 6 and 7, and the final line break")
+            #expect(lines.count == 5, "the header, event 6, event 7 (its subject holds a quoted line break), and the final line break")
             #expect(lines[1].hasPrefix("6,6,1,\"user 6, \"\"q\"\"\",20"), "\(lines[1])")
+            #expect(lines[2] == "7,7,-1,\"line" && lines[3].hasPrefix("break\",20"), "\(lines[2...3])")
 
             // A token without the read scope: PERMISSION_DENIED's exit code, the cursor still reported.
             let denied = try runProcessWithOutputs(productsDirectory + "/feedbackctl", base + ["--token", try await TestAuth.token()])
