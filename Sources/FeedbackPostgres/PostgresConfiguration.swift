@@ -22,17 +22,15 @@ public struct PostgresConfiguration: Sendable {
     public var batchesInFlight = 2
     /// Every statement is bounded by this (`statement_timeout`): a lock or a stuck server fails the
     /// batch as UNAVAILABLE instead of holding it.
-    public var statementTimeout: Duration = .seconds(5) {
-        didSet { self.eventSettleTime = Self.settleTime(for: self.statementTimeout) }
+    public var statementTimeout: Duration = .seconds(5)
+    /// How old an audit event must be before the ratings feed lists it: by default twice the statement
+    /// timeout (which bounds every transaction), and a second for the commit itself. Every feedbackd
+    /// writing to the database should have the same (or a shorter) statement timeout.
+    public var eventSettleTime: Duration {
+        get { self.settleTimeSet ?? self.statementTimeout * 2 + .seconds(1) }
+        set { self.settleTimeSet = newValue }
     }
-    /// How old an audit event must be before the ratings feed lists it: twice the statement timeout
-    /// (which bounds every transaction), and a second for the commit itself. Every feedbackd writing to
-    /// the database should have the same (or a shorter) statement timeout.
-    public var eventSettleTime: Duration = Self.settleTime(for: .seconds(5))
-
-    static func settleTime(for statementTimeout: Duration) -> Duration {
-        statementTimeout * 2 + .seconds(1)
-    }
+    private var settleTimeSet: Duration?
 
     /// A URL the store cannot use: the message says why.
     public struct Invalid: Error, CustomStringConvertible {

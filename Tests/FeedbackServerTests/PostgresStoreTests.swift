@@ -142,7 +142,11 @@ struct PostgresStoreTests {
         var configuration = try PostgresConfiguration(url: url, password: nil)
         #expect(configuration.eventSettleTime == .seconds(11), "twice the 5 s statement timeout, and a second")
         configuration.statementTimeout = .milliseconds(300)
-        #expect(configuration.eventSettleTime == .milliseconds(1600))
+        #expect(configuration.eventSettleTime == .milliseconds(1600), "follows the statement timeout")
+        var pinned = configuration
+        pinned.eventSettleTime = .seconds(42)
+        pinned.statementTimeout = .seconds(1)
+        #expect(pinned.eventSettleTime == .seconds(42), "unless set")
         let store = PostgresFeedbackStore(configuration: configuration, logger: quietLogger())
         try await withServices([store]) {
             try await waitUntil { store.isServing }
