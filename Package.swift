@@ -63,7 +63,8 @@ let package = Package(
         .target(
             name: "FeedbackPostgres",
             dependencies: [
-                "FeedbackDomain", logging, lifecycle, .product(name: "PostgresNIO", package: "postgres-nio"),
+                // RPCCore for OneShot only (the hand-over of a batch given up on); no RPC types.
+                "FeedbackDomain", "RPCCore", logging, lifecycle, .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),

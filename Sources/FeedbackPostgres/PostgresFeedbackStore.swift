@@ -1,6 +1,7 @@
 import FeedbackDomain
 import Logging
 import PostgresNIO
+import RPCCore
 import ServiceLifecycle
 import Synchronization
 
@@ -231,7 +232,7 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
     private func bounded<T: Sendable>(_ work: @escaping @Sendable (StatementStart) async throws -> T) async throws -> T {
         let connectTimeout = self.configuration.client.options.connectTimeout
         let statementLimit = self.configuration.statementTimeout + .seconds(1)
-        let outcome = OneAnswer<T>()
+        let outcome = OneShot<Result<T, any Error>>()
         let start = StatementStart()
         // Unstructured on purpose: a task group would wait for a child that ignores cancellation.
         let task = Task {
@@ -277,66 +278,5 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
             return unhealthy != reason
         }
         if changed { self.logger.error("feedback.store_not_serving", metadata: ["error": "\(reason)"]) }
-    }
-}
-
-/// When the work of ``PostgresFeedbackStore/bounded(_:)`` had its connection and sent its statement.
-final class StatementStart: Sendable {
-    private let started = Mutex<ContinuousClock.Instant?>(nil)
-
-    /// A statement is being sent now (the latest one counts).
-    func starts() {
-        self.started.withLock { $0 = .now }
-    }
-
-    var instant: ContinuousClock.Instant? { self.started.withLock { $0 } }
-}
-
-/// PostgreSQL did not answer in time.
-struct PostgresUnavailable: Error, CustomStringConvertible {
-    var description: String
-}
-
-/// A result set once, from any task, and awaited once.
-private final class OneAnswer<T: Sendable>: Sendable {
-    private enum State {
-        case pending
-        case waiting(CheckedContinuation<Result<T, any Error>, Never>)
-        case done(Result<T, any Error>)
-    }
-
-    private let state = Mutex(State.pending)
-
-    func set(_ result: Result<T, any Error>) {
-        let waiter: CheckedContinuation<Result<T, any Error>, Never>? = self.state.withLock { state in
-            switch state {
-            case .pending:
-                state = .done(result)
-                return nil
-            case .waiting(let continuation):
-                state = .done(result)
-                return continuation
-            case .done:
-                return nil
-            }
-        }
-        waiter?.resume(returning: result)
-    }
-
-    func value() async -> Result<T, any Error> {
-        await withCheckedContinuation { continuation in
-            let done: Result<T, any Error>? = self.state.withLock { state in
-                switch state {
-                case .pending:
-                    state = .waiting(continuation)
-                    return nil
-                case .done(let result):
-                    return result
-                case .waiting:
-                    preconditionFailure("one waiter")
-                }
-            }
-            if let done { continuation.resume(returning: done) }
-        }
     }
 }

@@ -46,7 +46,7 @@ public struct InProcessTransport: ClientTransport {
     /// A deferred or task-path call, interrupted by its deadline or by the caller's cancellation.
     private func run(_ request: [UInt8], context: ServerContext, deadline: ContinuousClock.Instant?) async -> Result<[UInt8], RPCError> {
         let router = self.router
-        let answer = Answer()
+        let answer = OneShot<Result<[UInt8], RPCError>>()
         let call = DeferredCall { answer.set($0) }
         return await withTaskCancellationHandler {
             await withTaskGroup(of: Void.self) { group in
@@ -84,52 +84,6 @@ public struct InProcessTransport: ClientTransport {
             }
         } onCancel: {
             call.interrupt(.cancelled)
-        }
-    }
-}
-
-
-/// A call's answer, set once from any thread and awaited once (even by a cancelled task: the call
-/// always answers, and cancellation is what the answer reports).
-private final class Answer: Sendable {
-    private enum State {
-        case pending
-        case waiting(CheckedContinuation<Result<[UInt8], RPCError>, Never>)
-        case done(Result<[UInt8], RPCError>)
-    }
-
-    private let state = Mutex(State.pending)
-
-    func set(_ result: Result<[UInt8], RPCError>) {
-        let waiter: CheckedContinuation<Result<[UInt8], RPCError>, Never>? = self.state.withLock { state in
-            switch state {
-            case .pending:
-                state = .done(result)
-                return nil
-            case .waiting(let continuation):
-                state = .done(result)
-                return continuation
-            case .done:
-                return nil
-            }
-        }
-        waiter?.resume(returning: result)
-    }
-
-    func value() async -> Result<[UInt8], RPCError> {
-        await withCheckedContinuation { continuation in
-            let done: Result<[UInt8], RPCError>? = self.state.withLock { state in
-                switch state {
-                case .pending:
-                    state = .waiting(continuation)
-                    return nil
-                case .done(let result):
-                    return result
-                case .waiting:
-                    preconditionFailure("one waiter")
-                }
-            }
-            if let done { continuation.resume(returning: done) }
         }
     }
 }

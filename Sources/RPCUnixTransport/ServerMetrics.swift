@@ -18,6 +18,8 @@ final class ServerMetrics: Sendable {
     private let unknownMethod: MethodMetrics
     private let refusedTooMany: Counter
     private let refusedPeer: Counter
+    /// Whether a metrics backend was bootstrapped: without one a call reads no clock for its duration.
+    private let recording: Bool
 
     init(methods: [String]) {
         func metrics(_ method: String) -> MethodMetrics {
@@ -30,10 +32,12 @@ final class ServerMetrics: Sendable {
         self.unknownMethod = metrics("unknown")
         self.refusedTooMany = Counter(label: Names.connectionsRefused, dimensions: [("reason", "too_many_connections")])
         self.refusedPeer = Counter(label: Names.connectionsRefused, dimensions: [("reason", "peer_not_allowed")])
+        self.recording = !(MetricsSystem.factory is NOOPMetricsHandler)
     }
 
     /// A call of `method` answered with `code`, received at `receivedAt`.
     func recordCall(method: String, code: UInt32, receivedAt: ContinuousClock.Instant) {
+        guard self.recording else { return }
         let metrics = self.methods[method] ?? self.unknownMethod
         metrics.calls[Int(StatusCode(rawValue: code).normalized.rawValue)].increment()
         let elapsed = (ContinuousClock.now - receivedAt).components

@@ -188,6 +188,28 @@ struct ProcessTests {
         }
     }
 
+    @Test("feedbackd --jwt-read-scope '' lets any valid token read the ratings feed; another scope is required when named")
+    func readScopeFlag() async throws {
+        for (flag, unscopedReads) in [("", true), ("export:ratings", false)] {
+            try await withTemporaryDirectory { directory in
+                try seedDatabase(at: directory + "/chat.db", interactions: 1...2)
+                let daemon = try FeedbackdProcess(directory: directory, arguments: ["--jwt-read-scope", flag])
+                try await daemon.start()
+                let unscoped = try runProcessWithOutputs(productsDirectory + "/feedbackctl", ["export", "--socket", daemon.socket, "--token", try await TestAuth.token()])
+                #expect((unscoped.status == 0) == unscopedReads, "--jwt-read-scope '\(flag)': \(unscoped.errors)")
+                if !unscopedReads {
+                    #expect(unscoped.errors.contains("token lacks the scope export:ratings"))
+                    let scoped = try runProcessWithOutputs(
+                        productsDirectory + "/feedbackctl", ["export", "--socket", daemon.socket, "--token", try await TestAuth.token(scope: flag)]
+                    )
+                    #expect(scoped.status == 0, "\(scoped.errors)")
+                }
+                daemon.signal(SIGTERM)
+                _ = await daemon.wait()
+            }
+        }
+    }
+
     @Test("feedbackd --help explains the flags; a bad configuration exits 2 with a clear message")
     func helpAndBadConfiguration() async throws {
         let help = try runProcess(productsDirectory + "/feedbackd", ["--help"])

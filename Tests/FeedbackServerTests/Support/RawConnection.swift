@@ -39,15 +39,17 @@ final class RawConnection: @unchecked Sendable {
         close(self.fd)
     }
 
-    /// Waits (polling, like the reads) until bytes are ready to read, without reading them.
+    /// Waits until bytes are ready to read (the kernel's signal, through poll(2) on a Dispatch thread, for
+    /// at most 10 s), without reading them.
     func waitUntilReadable() async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while true {
-            var descriptor = pollfd(fd: self.fd, events: Int16(POLLIN), revents: 0)
-            if poll(&descriptor, 1, 0) > 0 { return }
-            guard ContinuousClock.now < deadline else { throw POSIXError(.ETIMEDOUT) }
-            try await Task.sleep(for: .milliseconds(2))
+        let fd = self.fd
+        let ready = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                continuation.resume(returning: poll(&descriptor, 1, 10_000) > 0)
+            }
         }
+        guard ready else { throw POSIXError(.ETIMEDOUT) }
     }
 
     /// Ends the sending side (the peer reads end of stream); answers can still be read.
