@@ -181,10 +181,29 @@ public final class GroupCommitQueue: Sendable {
     public func write(_ batch: [Item], _ commit: ([Item]) async -> Void) async {
         let started = ContinuousClock.now
         await commit(batch)
+        self.written(batch, startedAt: started)
+    }
+
+    /// `batch` (from ``nextBatch(maxCount:maxInFlight:)``), whose write began at `started`, has been
+    /// completed: records its size and duration, then marks it finished (``batchFinished(_:)``).
+    public func written(_ batch: [Item], startedAt started: ContinuousClock.Instant) {
         let elapsed = (ContinuousClock.now - started).components
         self.batchSize.record(batch.count)
         self.commitDuration.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
         self.batchFinished(batch)
+    }
+
+    /// Takes out of the queue every submission that arrived before `instant` (it waited too long for a
+    /// lock), for the caller to complete; also returns the arrival of the newest one still queued (nil
+    /// when none is).
+    public func expire(arrivedBefore instant: ContinuousClock.Instant) -> (expired: [Item], newestArrival: ContinuousClock.Instant?) {
+        self.state.withLock { state in
+            // Arrivals only grow along the queue: the expired ones are a prefix.
+            let count = state.pending.prefix { $0.arrival < instant }.count
+            let expired = Array(state.pending.prefix(count))
+            state.pending.removeFirst(count)
+            return (expired, state.pending.last?.arrival)
+        }
     }
 
     /// `batch` (from ``nextBatch(maxCount:maxInFlight:)``) has been completed. Wakes the writer: what

@@ -19,33 +19,24 @@ struct OpenDatabase: Sendable {
     }
 }
 
-/// The latest instant the busy handler keeps waiting for another process's lock. Set by the writer
-/// before each transaction; read by SQLite's busy handler on GRDB's queue.
-final class BusyDeadline: Sendable {
-    let instant = Mutex(ContinuousClock.now)
-}
-
 extension OpenDatabase {
     /// Opens `configuration.path` with the store's settings and checks (or, when `creating`, creates)
-    /// the schema. Without `creating`, a missing file is an error rather than a new empty database.
+    /// the schema, waiting for other processes' locks until `deadline`. Without `creating`, a missing
+    /// file is an error rather than a new empty database. The connection's lock waits are `busyWait`'s.
     static func open(
-        _ configuration: SQLiteConfiguration, busyDeadline: BusyDeadline, creating: Bool
+        _ configuration: SQLiteConfiguration, busyWait: BusyWait, deadline: ContinuousClock.Instant, creating: Bool
     ) throws -> OpenDatabase {
+        try busyWait.waiting(until: deadline) {
+            try self.open(configuration, busyWait: busyWait, creating: creating)
+        }
+    }
+
+    private static func open(_ configuration: SQLiteConfiguration, busyWait: BusyWait, creating: Bool) throws -> OpenDatabase {
         if !creating, FileIdentity(path: configuration.path) == nil {
             throw StoreFailure.fileMissing(configuration.path)
         }
         var grdb = Configuration()
-        grdb.busyMode = .callback { tries in
-            let now = ContinuousClock.now
-            let deadline = busyDeadline.instant.withLock { $0 }
-            guard now < deadline else { return false }
-            // Short sleeps first, then 20 ms, as SQLite's own busy handler backs off.
-            let steps = [1, 2, 5, 10, 15, 20]
-            let pause = min(deadline - now, .milliseconds(steps[min(tries, steps.count - 1)]))
-            let micros = pause.components.seconds * 1_000_000 + pause.components.attoseconds / 1_000_000_000_000
-            usleep(useconds_t(max(micros, 1)))
-            return true
-        }
+        grdb.busyMode = .callback { tries in busyWait.shouldRetry(tries: tries) }
         grdb.label = "feedback-store"
         // WAL and `synchronous` set here rather than with GRDB's `journalMode = .wal`, which sets
         // `synchronous = NORMAL` after this runs: FULL must hold on the connection that commits.

@@ -13,16 +13,22 @@ import Synchronization
 /// default.
 ///
 /// What it promises beyond a plain connection:
+/// - **A batch is formed only once the write lock is held.** The writer takes the lock (`BEGIN
+///   IMMEDIATE`, waiting for another process's lock) *before* it takes the queued submissions; while it
+///   waits, every submission is still queued and can be withdrawn (its call's CANCEL or deadline answers
+///   at once, and it is never written). Once its batch is taken, only the writes and the COMMIT remain:
+///   no lock wait lies between a submission leaving the queue and its answer.
 /// - **A lock is waited for once.** No submission waits for another process's write lock longer than
-///   the busy timeout from the moment it arrived; then it is ``FeedbackError/storeUnavailable(cause:)``.
+///   the busy timeout from the moment it arrived; then it is ``FeedbackError/storeUnavailable(cause:)``,
+///   taken out of the queue while the writer goes on waiting for those that arrived later.
 /// - **The file at the path is the file written.** Before a batch and again before it is acknowledged,
 ///   the file at ``SQLiteConfiguration/path`` is compared (device, inode) with the one open. If it was
 ///   deleted or replaced, the batch fails as unavailable (its commit reached a file nobody will read),
 ///   the store reports not serving, and it reopens the file now at the path; a missing file is not
 ///   created again but waited for.
 /// - **Cancelled means not written.** A submission whose task is cancelled (the call's CANCEL or
-///   deadline) while it is still queued is removed and fails; once its batch is being committed it is
-///   answered with the commit's outcome.
+///   deadline) while it is still queued is removed and fails; once its batch is being committed (the
+///   lock held: a few writes and one fsync away) it is answered with the commit's outcome.
 /// - **Health is the writes' health.** ``isServing`` answers from state, never a query: false after a
 ///   failed write until a commit succeeds or a probe (every second while unhealthy: the file at the
 ///   path, its schema, the write lock, free space) says writes can succeed again.
@@ -41,7 +47,7 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
     private let state = Mutex(State())
     /// Used by the writer only (``run()``, and ``init`` before it); a Mutex only to be `Sendable`.
     private let database: Mutex<OpenDatabase?>
-    private let busyDeadline = BusyDeadline()
+    private let busyWait = BusyWait()
     private let queue = GroupCommitQueue(store: "sqlite")
 
     /// Opens the database; creates `feedback_events` (and its index) when missing, never `interactions`
@@ -52,11 +58,13 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
     public init(configuration: SQLiteConfiguration, logger: Logger) throws(FeedbackError) {
         self.configuration = configuration
         self.logger = logger
-        self.busyDeadline.instant.withLock { $0 = .now + configuration.busyTimeout }
         do {
             let isNew = FileIdentity(path: configuration.path) == nil
             self.database = Mutex(
-                try OpenDatabase.open(configuration, busyDeadline: self.busyDeadline, creating: isNew && configuration.createIfMissing)
+                try OpenDatabase.open(
+                    configuration, busyWait: self.busyWait, deadline: .now + configuration.busyTimeout,
+                    creating: isNew && configuration.createIfMissing
+                )
             )
         } catch {
             throw .storeUnavailable(cause: "cannot use \(configuration.path): \(error)")
@@ -117,6 +125,9 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
     /// Submissions waiting for the next batch, and those in the batch being committed.
     public var depth: (queued: Int, committing: Int) { self.queue.depth }
 
+    /// Whether the writer is waiting for a lock another connection holds (its submissions still queued).
+    var isWaitingForLock: Bool { self.busyWait.isWaitingForLock }
+
     /// Whether writes are expected to succeed: no failed write since the last success or probe.
     public var isServing: Bool {
         self.state.withLock { $0.unhealthy == nil }
@@ -151,40 +162,114 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
         try? open?.queue.close()
     }
 
+    /// Commits batches until none waits.
     private func drain() async {
-        await self.queue.drain(maxCount: self.configuration.maxBatchSize) { batch in await self.commit(batch) }
+        while !self.queue.isEmpty {
+            await self.commitNextBatch()
+        }
     }
 
-    /// Writes one batch in one IMMEDIATE transaction and answers each submission after the commit.
-    private func commit(_ batch: [GroupCommitQueue.Item]) async {
-        let submissions = batch.map(\.submission)
-        // Each submission waits for a lock at most busyTimeout from its arrival; the oldest decides.
-        let deadline = batch[0].arrival + self.configuration.busyTimeout
+    /// What became of one attempt at a batch.
+    private enum BatchOutcome {
+        /// The lock was not taken: every queued submission was withdrawn or expired while the writer
+        /// waited, or one arrived just as it gave up (the next attempt takes it).
+        case notBegun
+        /// The lock was taken and the queue was empty by then: nothing written.
+        case empty
+        case committed([GroupCommitQueue.Item], found: [Bool])
+        case failed([GroupCommitQueue.Item], any Error)
+    }
+
+    /// Takes the write lock, then the queued submissions (at most ``SQLiteConfiguration/maxBatchSize``),
+    /// writes them in that one IMMEDIATE transaction and answers each after the commit.
+    ///
+    /// While the lock is awaited the submissions stay queued, so a CANCEL or deadline withdraws them (and
+    /// they are never written); each waits at most the busy timeout from its arrival, then fails as
+    /// unavailable while the writer goes on waiting for any that came later.
+    private func commitNextBatch() async {
+        let started = ContinuousClock.now
+        let outcome: BatchOutcome
+        let open: OpenDatabase
         do {
-            let open = try await self.currentDatabase(deadline: deadline)
-            self.busyDeadline.instant.withLock { $0 = deadline }
-            let found: [Bool] = try await open.queue.writeWithoutTransaction { db in
-                var found: [Bool] = []
-                try db.inTransaction(.immediate) {
-                    let statements = try BatchStatements(db)
-                    found = try submissions.map { try statements.write($0) }
-                    return .commit
+            open = try await self.currentDatabase(deadline: started + self.configuration.busyTimeout)
+        } catch {
+            self.failed(self.queue.nextBatch(maxCount: self.configuration.maxBatchSize), error, startedAt: started)
+            return
+        }
+        let lockWaitCause = "the database stayed locked by another connection for the busy timeout"
+        do {
+            outcome = try await open.queue.writeWithoutTransaction { [queue, busyWait, configuration] db -> BatchOutcome in
+                let rule: BusyWait.Rule = {
+                    // Keep waiting while a submission that arrived less than the busy timeout ago is
+                    // queued; those that waited longer fail (the store is unhealthy before they hear it).
+                    let (expired, newest) = queue.expire(arrivedBefore: .now - configuration.busyTimeout)
+                    if !expired.isEmpty {
+                        self.logger.error("feedback.store_write_failed", metadata: ["error": "\(lockWaitCause)", "batch.size": "\(expired.count)"])
+                        self.markUnhealthy(lockWaitCause)
+                        for item in expired { item.complete(.failure(.storeUnavailable(cause: lockWaitCause))) }
+                    }
+                    return newest.map { $0 + configuration.busyTimeout }
                 }
-                return found
+                do {
+                    try busyWait.waiting(rule) { try db.execute(sql: "BEGIN IMMEDIATE") }
+                } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY {
+                    return .notBegun
+                }
+                // The lock is held: from here the batch's members are decided, and only the writes and
+                // the COMMIT lie between them and their answers.
+                let batch = queue.nextBatch(maxCount: configuration.maxBatchSize)
+                do {
+                    guard !batch.isEmpty else {
+                        try db.execute(sql: "ROLLBACK")
+                        return .empty
+                    }
+                    let statements = try BatchStatements(db)
+                    let found = try batch.map { try statements.write($0.submission) }
+                    try db.execute(sql: "COMMIT")
+                    return .committed(batch, found: found)
+                } catch {
+                    if db.isInsideTransaction { try? db.execute(sql: "ROLLBACK") }
+                    return .failed(batch, error)
+                }
             }
-            guard open.isCurrent(at: self.configuration.path) else { throw StoreFailure.fileChanged(self.configuration.path) }
+        } catch {
+            // BEGIN itself failed (not a lock held too long): what waits cannot be written now.
+            self.failed(self.queue.nextBatch(maxCount: self.configuration.maxBatchSize), error, startedAt: started)
+            return
+        }
+        switch outcome {
+        case .empty:
+            return
+        case .notBegun:
+            // SQLite may report the lock busy without asking the busy handler (another connection
+            // recovering the WAL, say): a pause, so that such a state is not retried in a tight loop.
+            if !self.queue.isEmpty { try? await Task.sleep(for: .milliseconds(1)) }
+        case .failed(let batch, let error):
+            self.failed(batch, error, startedAt: started)
+        case .committed(let batch, let found):
+            guard open.isCurrent(at: self.configuration.path) else {
+                // Committed to a file nobody will read: as good as not written.
+                await self.closeDatabase()
+                self.failed(batch, StoreFailure.fileChanged(self.configuration.path), startedAt: started)
+                return
+            }
             self.markHealthy()
             for (pending, found) in zip(batch, found) {
                 pending.complete(found ? .success(()) : .failure(.interactionNotFound(pending.submission.interactionID)))
             }
-        } catch {
-            self.logger.error("feedback.store_write_failed", metadata: ["error": "\(error)", "batch.size": "\(batch.count)"])
-            self.markUnhealthy("\(error)")
-            if case StoreFailure.fileChanged = error { await self.closeDatabase() }
-            for pending in batch {
-                pending.complete(.failure(.storeUnavailable(cause: "\(error)")))
-            }
+            self.queue.written(batch, startedAt: started)
         }
+    }
+
+    /// Answers every submission of `batch` as unavailable (nothing of it was committed), and marks the
+    /// store unhealthy until a commit or a probe succeeds.
+    private func failed(_ batch: [GroupCommitQueue.Item], _ error: any Error, startedAt started: ContinuousClock.Instant) {
+        self.logger.error("feedback.store_write_failed", metadata: ["error": "\(error)", "batch.size": "\(batch.count)"])
+        self.markUnhealthy("\(error)")
+        for pending in batch {
+            pending.complete(.failure(.storeUnavailable(cause: "\(error)")))
+        }
+        if !batch.isEmpty { self.queue.written(batch, startedAt: started) }
     }
 
     /// The open database, if the files at the path are still the ones open; otherwise (re)opens the
@@ -197,10 +282,9 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
             await self.closeDatabase()
         }
         guard FileIdentity(path: self.configuration.path) != nil else { throw StoreFailure.fileMissing(self.configuration.path) }
-        self.busyDeadline.instant.withLock { $0 = deadline }
-        let (configuration, busyDeadline) = (self.configuration, self.busyDeadline)
+        let (configuration, busyWait) = (self.configuration, self.busyWait)
         let reopened = try await Self.offCooperativePool {
-            try OpenDatabase.open(configuration, busyDeadline: busyDeadline, creating: false)
+            try OpenDatabase.open(configuration, busyWait: busyWait, deadline: deadline, creating: false)
         }
         self.database.withLock { $0 = reopened }
         self.logger.notice("feedback.store_reopened", metadata: ["db.path": "\(self.configuration.path)"])
@@ -250,7 +334,6 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
         guard due else { return }
         do {
             let open = try await self.currentDatabase(deadline: .now)
-            self.busyDeadline.instant.withLock { $0 = .now }
             try await open.queue.writeWithoutTransaction { db in
                 try SQLiteSchema.check(db)
                 try db.execute(sql: "BEGIN IMMEDIATE")
@@ -285,3 +368,4 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
         if wasHealthy { self.logger.error("feedback.store_not_serving", metadata: ["error": "\(reason)"]) }
     }
 }
+

@@ -1,13 +1,12 @@
 import Synchronization
 
-/// A value set once, from any thread, and awaited once (by a task that may be cancelled: the value is
-/// what reports the cancellation). Later sets are ignored. Used where a result must be handed over
-/// without structured concurrency waiting for the work that produces it: a call's answer in process, a
-/// PostgreSQL batch given up on.
+/// A value set once, from any thread, and awaited once. Later sets are ignored. Used where a result must
+/// be handed over without structured concurrency waiting for the work that produces it: a call's answer
+/// (the handler may ignore its cancellation), a PostgreSQL batch given up on.
 public final class OneShot<Value: Sendable>: Sendable {
     private enum State {
         case pending
-        case waiting(CheckedContinuation<Value, Never>)
+        case waiting(CheckedContinuation<Value?, Never>)
         case done(Value)
     }
 
@@ -17,7 +16,7 @@ public final class OneShot<Value: Sendable>: Sendable {
 
     /// Sets the value, unless one was set before.
     public func set(_ value: Value) {
-        let waiter: CheckedContinuation<Value, Never>? = self.state.withLock { state in
+        let waiter: CheckedContinuation<Value?, Never>? = self.state.withLock { state in
             switch state {
             case .pending:
                 state = .done(value)
@@ -32,21 +31,44 @@ public final class OneShot<Value: Sendable>: Sendable {
         waiter?.resume(returning: value)
     }
 
-    /// The value, once set. One waiter only.
+    /// The value, once set, whether or not the waiting task is cancelled (the value is what reports the
+    /// cancellation). One waiter at a time.
     public func value() async -> Value {
-        await withCheckedContinuation { continuation in
-            let done: Value? = self.state.withLock { state in
+        // Without a cancellation handler, the wait ends only when the value is set.
+        await self.wait(cancellable: false)!
+    }
+
+    /// The value once set, or nil as soon as the waiting task is cancelled (before or while it waits);
+    /// a value set later is kept. One waiter at a time.
+    public func valueUnlessCancelled() async -> Value? {
+        await withTaskCancellationHandler {
+            await self.wait(cancellable: true)
+        } onCancel: {
+            let waiter: CheckedContinuation<Value?, Never>? = self.state.withLock { state in
+                guard case .waiting(let continuation) = state else { return nil }
+                state = .pending
+                return continuation
+            }
+            waiter?.resume(returning: nil)
+        }
+    }
+
+    private func wait(cancellable: Bool) async -> Value? {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Value?, Never>) in
+            let resumeWith: Value?? = self.state.withLock { state in
                 switch state {
                 case .pending:
+                    // A task cancelled before it got here is not left waiting.
+                    if cancellable, Task.isCancelled { return .some(nil) }
                     state = .waiting(continuation)
-                    return nil
+                    return .none
                 case .done(let value):
-                    return value
+                    return .some(value)
                 case .waiting:
-                    preconditionFailure("one waiter")
+                    preconditionFailure("one waiter at a time")
                 }
             }
-            if let done { continuation.resume(returning: done) }
+            if let resumeWith { continuation.resume(returning: resumeWith) }
         }
     }
 }

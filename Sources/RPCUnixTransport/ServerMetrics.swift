@@ -18,6 +18,7 @@ final class ServerMetrics: Sendable {
     private let unknownMethod: MethodMetrics
     private let refusedTooMany: Counter
     private let refusedPeer: Counter
+    private let abandonedHandlers: Counter
     /// Whether a metrics backend was bootstrapped: without one a call reads no clock for its duration.
     private let recording: Bool
 
@@ -32,6 +33,7 @@ final class ServerMetrics: Sendable {
         self.unknownMethod = metrics("unknown")
         self.refusedTooMany = Counter(label: Names.connectionsRefused, dimensions: [("reason", "too_many_connections")])
         self.refusedPeer = Counter(label: Names.connectionsRefused, dimensions: [("reason", "peer_not_allowed")])
+        self.abandonedHandlers = Counter(label: Names.handlersAbandoned)
         self.recording = !(MetricsSystem.factory is NOOPMetricsHandler)
     }
 
@@ -49,10 +51,16 @@ final class ServerMetrics: Sendable {
         (peerAllowed ? self.refusedTooMany : self.refusedPeer).increment()
     }
 
+    /// A handler that ignored its call's interrupt past the grace, answered UNKNOWN and left running.
+    func recordAbandonedHandler() {
+        self.abandonedHandlers.increment()
+    }
+
     /// The metric names, in Prometheus' conventions (base units, `_total` for counters).
     enum Names {
         static let calls = "feedback_rpc_calls_total"
         static let callDuration = "feedback_rpc_call_duration_seconds"
         static let connectionsRefused = "feedback_rpc_connections_refused_total"
+        static let handlersAbandoned = "feedback_rpc_handlers_abandoned_total"
     }
 }

@@ -10,7 +10,8 @@ extension UnixSocketServer {
         case finished(Result<[UInt8], RPCError>)
         case deadlineExceeded
         case cancelled
-        /// The handler did not return within ``ServerConfiguration/interruptGrace`` of an interrupt.
+        /// The handler did not return within ``ServerConfiguration/interruptGrace`` of an interrupt:
+        /// what it did is not known.
         case graceExpired
     }
 
@@ -19,7 +20,8 @@ extension UnixSocketServer {
     /// the cancellation (status CANCELLED: its work was not done) gives CANCELLED or DEADLINE_EXCEEDED;
     /// any other result (a commit that was under way, and succeeded or failed) is answered as it is
     /// (SPEC.md section 8). A handler that ignores cancellation for ``ServerConfiguration/interruptGrace``
-    /// gets the interrupt's answer anyway, so that no call (and no graceful shutdown) waits for ever.
+    /// is answered UNKNOWN (its work may still happen) and left behind: neither the call nor the
+    /// server's drain waits for it. The handler runs in a task of its own for that reason.
     func process(_ job: CallJob) async {
         let requestID = job.request.metadata.first("x-request-id") ?? Self.makeRequestID()
         var logger = self.logger
@@ -45,47 +47,61 @@ extension UnixSocketServer {
             self.answer(job, .deadlineExceeded, requestID: requestID, logger: logger)
             return
         }
-        // Two children: the handler, and a waiter for the connection's interrupt (CANCEL, the deadline
-        // timer, or the connection closing). The handler's end answers; an interrupt first cancels it.
-        await withTaskGroup(of: Outcome?.self) { group in
-            group.addTask {
-                do throws(RPCError) {
-                    return .finished(.success(try await router.handle(request: body, context: context)))
-                } catch {
-                    return .finished(.failure(error))
-                }
+        // The handler runs in a task of its own, so that one ignoring its cancellation can be left
+        // behind; its result is handed over through `result`.
+        let result = OneShot<Result<[UInt8], RPCError>>()
+        let handler = Task {
+            do throws(RPCError) {
+                result.set(.success(try await router.handle(request: body, context: context)))
+            } catch {
+                result.set(.failure(error))
             }
-            group.addTask {
-                switch await job.cancellation.wait() {
-                case .cancelled: .cancelled
-                case .deadlineExceeded: .deadlineExceeded
-                case nil: nil
-                }
-            }
-            var interrupt: Outcome?
-            let grace = self.configuration.interruptGrace
-            while let next = await group.next() {
-                guard let outcome = next else { continue }
-                switch outcome {
-                case .finished(.failure(let error)) where interrupt != nil && error.code == .cancelled:
-                    self.answer(job, interrupt!, requestID: requestID, logger: logger)
-                case .finished:
-                    self.answer(job, outcome, requestID: requestID, logger: logger)
-                case .graceExpired:
-                    guard let interrupt else { continue }
-                    self.answer(job, interrupt, requestID: requestID, logger: logger)
-                case .cancelled, .deadlineExceeded:
-                    interrupt = outcome
-                    group.cancelAll()  // the handler: its end answers the call
-                    group.addTask {
-                        try? await Task.sleep(for: grace)
-                        return .graceExpired
+        }
+        // Children: the handler's result, a waiter for the connection's interrupt (CANCEL, the deadline
+        // timer, or the connection closing) and, after an interrupt, the grace timer. The handler's end
+        // answers; an interrupt first cancels it. Every child ends when the group is cancelled.
+        await withTaskCancellationHandler {
+            await withTaskGroup(of: Outcome?.self) { group in
+                group.addTask { await result.valueUnlessCancelled().map { .finished($0) } }
+                group.addTask {
+                    switch await job.cancellation.wait() {
+                    case .cancelled: .cancelled
+                    case .deadlineExceeded: .deadlineExceeded
+                    case nil: nil
                     }
-                    continue
                 }
-                group.cancelAll()
-                return
+                var interrupt: Outcome?
+                let grace = self.configuration.interruptGrace
+                while let next = await group.next() {
+                    guard let outcome = next else { continue }
+                    switch outcome {
+                    case .finished(.failure(let error)) where interrupt != nil && error.code == .cancelled:
+                        self.answer(job, interrupt!, requestID: requestID, logger: logger)
+                    case .finished:
+                        self.answer(job, outcome, requestID: requestID, logger: logger)
+                    case .graceExpired:
+                        logger.error("rpc.handler_abandoned", metadata: ["rpc.grace_ms": "\(grace.components.seconds * 1000 + grace.components.attoseconds / 1_000_000_000_000_000)"])
+                        self.metrics.recordAbandonedHandler()
+                        self.answer(job, .graceExpired, requestID: requestID, logger: logger)
+                    case .cancelled, .deadlineExceeded:
+                        interrupt = outcome
+                        handler.cancel()  // its end answers the call
+                        group.addTask {
+                            do {
+                                try await Task.sleep(for: grace)
+                                return .graceExpired
+                            } catch {
+                                return nil
+                            }
+                        }
+                        continue
+                    }
+                    group.cancelAll()
+                    return
+                }
             }
+        } onCancel: {
+            handler.cancel()
         }
     }
 
@@ -207,9 +223,15 @@ extension UnixSocketServer {
         case .deadlineExceeded:
             let error = CallInterrupt.deadlineExceeded.error
             response = Response(code: error.code.rawValue, message: error.message, metadata: metadata)
-        case .cancelled, .graceExpired:
+        case .cancelled:
             let error = CallInterrupt.cancelled.error
             response = Response(code: error.code.rawValue, message: error.message, metadata: metadata)
+        case .graceExpired:
+            response = Response(
+                code: StatusCode.unknown.rawValue,
+                message: "The call was interrupted, but its handler did not stop: whether its work was done is unknown.",
+                metadata: metadata
+            )
         }
         return response
     }

@@ -1,6 +1,6 @@
 import FeedbackClient
 import FeedbackDomain
-import FeedbackSQLite
+@testable import FeedbackSQLite
 import Foundation
 import GRDB
 import Logging
@@ -43,7 +43,7 @@ struct StoreTests {
 
     /// Before: the first batch waited the busy timeout, and ratings queued behind it waited it again
     /// (about twice the busy timeout for the second rating).
-    @Test("a lock is waited for once: a rating queued behind a blocked batch fails a busy timeout after its own arrival")
+    @Test("a lock is waited for once: a rating queued while the writer waits fails a busy timeout after its own arrival")
     func lockWaitedOnce() async throws {
         try await withTemporaryDirectory { directory in
             let path = directory + "/chat.db"
@@ -55,21 +55,24 @@ struct StoreTests {
                 defer { holder.release() }
                 let clock = ContinuousClock()
                 async let first: Duration = clock.measure { try? await store.submit(.init(interactionID: 1, rating: .positive, subject: "a")) }
-                try await waitUntil { store.depth.committing == 1 }  // the first batch waits for the lock
+                try await waitUntil { store.isWaitingForLock }
                 let second = await clock.measure {
                     await #expect(throws: FeedbackError.self) {
                         try await store.submit(.init(interactionID: 2, rating: .positive, subject: "b"))
                     }
                 }
                 _ = await first
-                // Its own wait is 3 s from its arrival; waiting twice would take ~6 s (the first batch's, then its own).
+                // Its own wait is 3 s from its arrival; waiting twice would take ~6 s (the first one's, then its own).
                 #expect(second < .milliseconds(4500), "waited \(second)")
+                #expect(store.isServing == false)
             }
         }
     }
 
-    @Test("cancelled while queued means not written; a batch already committing is answered with its outcome")
-    func cancelledWhileQueued() async throws {
+    /// Before: the writer took the queued ratings into a batch and then waited for the lock, so a
+    /// cancellation during the wait could not withdraw them and they were written when the lock freed.
+    @Test("while the writer waits for another process's lock, every rating is still queued: cancelled means not written")
+    func cancelledWhileWaitingForTheLock() async throws {
         try await withTemporaryDirectory { directory in
             let path = directory + "/chat.db"
             try seedDatabase(at: path, interactions: 1...3)
@@ -78,22 +81,27 @@ struct StoreTests {
             try await withRunningStore(configuration) { store in
                 let holder = try LockHolder(path: path)
                 defer { holder.release() }
-                let committing = Task { try await store.submit(.init(interactionID: 1, rating: .positive, subject: "a")) }
-                try await waitUntil { store.depth.committing == 1 }
-                let queued = Task { try await store.submit(.init(interactionID: 2, rating: .negative, subject: "b")) }
-                try await waitUntil { store.depth.queued == 1 }
-                committing.cancel()  // too late: its batch is waiting for the lock
-                queued.cancel()
-                await #expect(throws: FeedbackError.self) { try await queued.value }  // answered while the lock is still held
+                let first = Task { try await store.submit(.init(interactionID: 1, rating: .positive, subject: "a")) }
+                try await waitUntil { store.isWaitingForLock }
+                let second = Task { try await store.submit(.init(interactionID: 2, rating: .negative, subject: "b")) }
+                try await waitUntil { store.depth.queued == 2 }
+                #expect(store.depth.committing == 0, "no batch is formed before the lock is held")
+                first.cancel()
+                second.cancel()
+                // Both answered while the lock is still held.
+                await #expect(throws: FeedbackError.cancelled) { try await first.value }
+                await #expect(throws: FeedbackError.cancelled) { try await second.value }
                 holder.release()
-                try await committing.value
-                #expect(try readRating(path: path, id: 1) == 1, "the committing batch's outcome stands")
-                #expect(try readRating(path: path, id: 2) == nil, "cancelled while queued: never written")
+                try await store.submit(.init(interactionID: 3, rating: .positive, subject: "c"))  // the writer is past the wait
+                #expect(try readRating(path: path, id: 3) == 1)
+                #expect(try readRating(path: path, id: 1) == nil, "cancelled while waiting for the lock: never written")
+                #expect(try readRating(path: path, id: 2) == nil, "cancelled while waiting for the lock: never written")
+                #expect(store.isServing, "giving up a wait nobody needs is no failure")
             }
         }
     }
 
-    @Test("over RPC: a call past its deadline while queued is DEADLINE_EXCEEDED and never written")
+    @Test("over RPC: a call past its deadline while the writer waits for the lock is DEADLINE_EXCEEDED and never written")
     func deadlineWhileQueued() async throws {
         try await withLockableFeedbackServer { path, store, socket in
             let client = FeedbackClient(socketPath: socket)
@@ -101,7 +109,7 @@ struct StoreTests {
             let holder = try LockHolder(path: path)
             defer { holder.release() }
             let first = Task { try await client.submitFeedback(interactionID: 1, rating: 1, token: token) }
-            try await waitUntil { store.depth.committing == 1 }
+            try await waitUntil { store.isWaitingForLock }
             let connection = try await ClientConnection.connect(to: socket)
             let late = try await connection.call(
                 try request(FeedbackService.submitFeedbackPath, [0x08, 0x02, 0x10, 0x01], timeoutMs: 200, metadata: [("authorization", "Bearer \(token)")])
@@ -116,7 +124,36 @@ struct StoreTests {
         }
     }
 
-    @Test("over RPC with a verified token (no task): CANCEL while queued is CANCELLED and never written; the committing call is OK")
+    /// Before: a token not yet verified runs the call in a task; its deadline was answered after the
+    /// interrupt grace or with OK once the lock freed, and the rating was written either way.
+    @Test("over RPC, on a fresh server (token not verified yet) and a warm one: the deadline while the lock is held is DEADLINE_EXCEEDED, never written", arguments: [false, true])
+    func deadlineFreshAndWarm(warm: Bool) async throws {
+        try await withLockableFeedbackServer { path, store, socket in
+            let token = try await TestAuth.token()
+            let authorization = [("authorization", "Bearer \(token)")]
+            let connection = try await ClientConnection.connect(to: socket)
+            if warm {
+                #expect(try await connection.call(try request(FeedbackService.submitFeedbackPath, [0x08, 0x03, 0x10, 0x01], metadata: authorization)).code == 0)
+            }
+            let holder = try LockHolder(path: path)
+            defer { holder.release() }
+            let clock = ContinuousClock()
+            let started = clock.now
+            let answer = try await connection.call(
+                try request(FeedbackService.submitFeedbackPath, [0x08, 0x01, 0x10, 0x01], timeoutMs: 300, metadata: authorization)
+            )
+            let elapsed = clock.now - started
+            #expect(answer.code == StatusCode.deadlineExceeded.rawValue, "answered \(answer.code)")
+            #expect(store.depth.queued == 0)
+            holder.release()
+            // A later rating committed: the writer is past the wait, and anything it took is written by now.
+            #expect(try await connection.call(try request(FeedbackService.submitFeedbackPath, [0x08, 0x02, 0x10, 0x01], metadata: authorization)).code == 0)
+            #expect(try readRating(path: path, id: 1) == nil, "DEADLINE_EXCEEDED means not written (answered after \(elapsed))")
+            await connection.close()
+        }
+    }
+
+    @Test("over RPC with a verified token (no task): CANCEL while the writer waits for the lock is CANCELLED and never written")
     func cancelWhileQueuedOverRPC() async throws {
         try await withLockableFeedbackServer { path, store, socket in
             let token = try await TestAuth.token()
@@ -128,22 +165,23 @@ struct StoreTests {
             defer { holder.release() }
             let raw = try RawConnection(path: socket)
             try raw.send(callID: 1, request(FeedbackService.submitFeedbackPath, [0x08, 0x01, 0x10, 0x01], metadata: authorization))
-            try await waitUntil { store.depth.committing == 1 }
+            try await waitUntil { store.isWaitingForLock }
             try raw.send(callID: 2, request(FeedbackService.submitFeedbackPath, [0x08, 0x02, 0x10, 0x01], metadata: authorization))
-            try await waitUntil { store.depth.queued == 1 }
+            try await waitUntil { store.depth.queued == 2 }
             raw.send(.cancel(callID: 2))
-            raw.send(.cancel(callID: 1))  // too late: its batch is waiting for the lock
-            guard let (id, answer) = try await raw.receiveSkippingHello()?.response else {
-                Issue.record("no answer")
-                return
+            raw.send(.cancel(callID: 1))
+            var answers: [UInt32: UInt32] = [:]
+            while answers.count < 2 {
+                guard let (id, answer) = try await raw.receiveSkippingHello()?.response else {
+                    Issue.record("no answer")
+                    return
+                }
+                answers[id] = answer.code
             }
-            #expect(id == 2)
-            #expect(answer.code == StatusCode.cancelled.rawValue, "answered while the lock is still held")
+            #expect(answers == [1: StatusCode.cancelled.rawValue, 2: StatusCode.cancelled.rawValue], "answered while the lock is still held")
             holder.release()
-            let committed = try await raw.receiveSkippingHello()?.response
-            #expect(committed?.callID == 1)
-            #expect(committed?.response.code == 0, "the committing call is answered with its outcome")
-            #expect(try readRating(path: path, id: 1) == 1)
+            #expect(try await connection.call(try request(FeedbackService.submitFeedbackPath, [0x08, 0x03, 0x10, 0x01], metadata: authorization)).code == 0)
+            #expect(try readRating(path: path, id: 1) == nil, "CANCELLED means not written")
             #expect(try readRating(path: path, id: 2) == nil, "CANCELLED means not written")
             await connection.close()
         }

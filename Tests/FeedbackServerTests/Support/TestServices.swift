@@ -57,6 +57,9 @@ final class TestGate: Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
+    /// How many wait at the gate now.
+    var waiting: Int { self.state.withLock { $0.waiters.count } }
+
     func wait() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let isOpen = self.state.withLock { state in
