@@ -148,6 +148,7 @@ let package = Package(
                 "RPCCodec", "RPCCore", "RPCUnixTransport", "FeedbackProtos", "FeedbackDomain", "FeedbackSQLite", "FeedbackPostgres",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 "FeedbackAuth", "FeedbackServer", "FeedbackClient", nioCore, nioPosix, logging, lifecycle,
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 "FeedbackGateway", "FeedbackLogging", "FastAPICompat",

@@ -4,6 +4,9 @@
 # measured in the same run. Prints a Markdown table; server CPU per call is feedbackd's user + system
 # time over the run divided by its calls.
 #   SECONDS_PER_RUN=5 (each measurement)
+#   BASELINE=DIR (optional): a directory holding the release feedbackd of another commit (built, say, in a
+#   worktree of it); every SQLite measurement is then also made against it, each right after the same
+#   one against this tree's, so that before and after come from one run on one machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${SECONDS_PER_RUN:-5}
@@ -88,12 +91,36 @@ cpu = (after - before) * 1e6 / max(1, out["calls"])
 print(f"| {name}{errors} | {out['calls_per_second']:.0f} | {out['latency_us']['p50']} | {out['latency_us']['p99']} | {cpu:.1f} | {rss} |")
 PY
 }
-measure "feedbackd Health/Check, 1 in flight" --method health --concurrency 1
-measure "feedbackd Health/Check, 64 in flight, 1 connection" --method health --concurrency 64
-measure "feedbackd Health/Check, 64 in flight, 4 connections" --method health --concurrency 64 --connections 4
-measure "feedbackd SubmitFeedback, 1 in flight" --method submit --concurrency 1
-measure "feedbackd SubmitFeedback, 64 in flight, 4 connections" --method submit --concurrency 64 --connections 4
-measure "feedbackd SubmitFeedback, 256 in flight, 4 connections, 10,000 ids" --method submit --concurrency 256 --connections 4 --rows 10000
+if [ -n "${BASELINE:-}" ]; then
+  # The baseline feedbackd on a copy of the same database.
+  sqlite3 "$work/chat.db" ".backup '$work/baseline.db'"
+  "$BASELINE/feedbackd" --socket "$work/b.sock" --db "$work/baseline.db" --jwt-secret-file "$work/secret" --log-level warning \
+    --max-concurrent-calls 1000 2>"$work/feedbackd-baseline.log" &
+  pids+=($!)
+  baseline_daemon=$!
+  until "$bin/feedbackctl" health --socket "$work/b.sock" >/dev/null 2>&1; do sleep 0.05; done
+fi
+# Each SQLite measurement against this tree's feedbackd, then (with BASELINE) against the baseline's.
+measure_sqlite() {
+  measure "$@"
+  if [ -n "${BASELINE:-}" ]; then
+    local name="baseline ($BASELINE): $1"
+    shift
+    server_socket=$work/b.sock server_pid=$baseline_daemon
+    measure "$name" "$@"
+    server_socket=$work/f.sock server_pid=$daemon
+  fi
+}
+measure_sqlite "feedbackd Health/Check, 1 in flight" --method health --concurrency 1
+measure_sqlite "feedbackd Health/Check, 64 in flight, 1 connection" --method health --concurrency 64
+measure_sqlite "feedbackd Health/Check, 64 in flight, 4 connections" --method health --concurrency 64 --connections 4
+measure_sqlite "feedbackd SubmitFeedback, 1 in flight" --method submit --concurrency 1
+measure_sqlite "feedbackd SubmitFeedback, 64 in flight, 4 connections" --method submit --concurrency 64 --connections 4
+measure_sqlite "feedbackd SubmitFeedback, 256 in flight, 4 connections, 10,000 ids" --method submit --concurrency 256 --connections 4 --rows 10000
+if [ -n "${BASELINE:-}" ]; then
+  kill "$baseline_daemon" 2>/dev/null || true
+  wait "$baseline_daemon" 2>/dev/null || true
+fi
 
 # The cost of metrics: the same loads against a feedbackd exporting Prometheus metrics (scraped once a
 # second meanwhile, as a Prometheus server would, more often than usual).
@@ -188,11 +215,32 @@ row "limit: PostgreSQL single-row commits (pgbench, 1 client, synchronous_commit
 pids+=($!)
 pg_daemon=$!
 until "$bin/feedbackctl" health --socket "$work/pg.sock" >/dev/null 2>&1; do sleep 0.05; done
+if [ -n "${BASELINE:-}" ]; then
+  # The baseline feedbackd on the same database (as a second host would be).
+  "$BASELINE/feedbackd" --socket "$work/pgb.sock" --postgres-url "${pg_url/\/postgres\?//bench?}" --jwt-secret-file "$work/secret" \
+    --log-level warning --max-concurrent-calls 1000 2>"$work/feedbackd-pg-baseline.log" &
+  pids+=($!)
+  pg_baseline_daemon=$!
+  until "$bin/feedbackctl" health --socket "$work/pgb.sock" >/dev/null 2>&1; do sleep 0.05; done
+fi
+measure_postgres() {
+  server_socket=$work/pg.sock server_pid=$pg_daemon
+  measure "$@"
+  if [ -n "${BASELINE:-}" ]; then
+    local name="baseline ($BASELINE): $1"
+    shift
+    server_socket=$work/pgb.sock server_pid=$pg_baseline_daemon
+    measure "$name" "$@"
+  fi
+}
+measure_postgres "feedbackd on PostgreSQL SubmitFeedback, 1 in flight" --method submit --concurrency 1 --rows 10000
+measure_postgres "feedbackd on PostgreSQL SubmitFeedback, 64 in flight, 4 connections" --method submit --concurrency 64 --connections 4 --rows 10000
+measure_postgres "feedbackd on PostgreSQL SubmitFeedback, 256 in flight, 4 connections, 10,000 ids" --method submit --concurrency 256 --connections 4 --rows 10000
 server_socket=$work/pg.sock server_pid=$pg_daemon
-measure "feedbackd on PostgreSQL SubmitFeedback, 64 in flight, 4 connections" --method submit --concurrency 64 --connections 4 --rows 10000
-measure "feedbackd on PostgreSQL SubmitFeedback, 256 in flight, 4 connections, 10,000 ids" --method submit --concurrency 256 --connections 4 --rows 10000
-kill "$pg_daemon" 2>/dev/null || true
-wait "$pg_daemon" 2>/dev/null || true
+for pid in "$pg_daemon" ${pg_baseline_daemon:-}; do
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+done
 scripts/postgres-test-cluster.sh stop "$pg"
 pg=""
 

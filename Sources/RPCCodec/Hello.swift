@@ -23,6 +23,9 @@ public struct Hello: Hashable, Sendable {
     public static let currentVersion: UInt16 = 1
     /// The default of `MAX_CONCURRENT_CALLS`.
     public static let defaultMaxConcurrentCalls: UInt32 = 100
+    /// The range an announced `MAX_CONCURRENT_CALLS` must lie in: a connection that could run no call
+    /// would be of no use (a server refusing calls sends GOAWAY `REFUSED` instead).
+    public static let maxConcurrentCallsRange: ClosedRange<UInt32> = 1...UInt32.max
 
     public var version: UInt16
     /// The settings in the order they were received or will be sent.
@@ -111,6 +114,7 @@ public struct Hello: Hashable, Sendable {
             switch id {
             case Setting.maxFrameSizeID: WireLimits.maxFrameSizeRange
             case Setting.maxMetadataSizeID: WireLimits.maxMetadataSizeRange
+            case Setting.maxConcurrentCallsID: Hello.maxConcurrentCallsRange
             default: nil
             }
         if let range, !range.contains(value) {

@@ -46,25 +46,23 @@ public struct Request: Hashable, Sendable {
         }
         var scanner = MetadataScanner(context: .request)
         let parsed = block.withUnsafeReadableBytes { bytes in
-            Result { () throws(WireError) -> (method: String?, timeout: UInt32?) in
+            Result { () throws(WireError) -> (method: String, timeout: UInt32?) in
                 try scanner.scanAll(bytes)
-                let method = try scanner.method.map { range throws(WireError) in
-                    let raw = UnsafeRawBufferPointer(rebasing: bytes[range])
-                    guard MetadataKeys.isValidMethod(raw) else {
-                        throw WireError(.invalidMethod, ":method '\(String(decoding: raw.prefix(128), as: UTF8.self))' is not /SERVICE/METHOD")
-                    }
-                    return String(decoding: raw, as: UTF8.self)
+                // Step 5 (:method missing or malformed) before step 6 (:timeout), whatever the entries' order.
+                guard let methodRange = scanner.method else {
+                    throw WireError(.missingMethod, "REQUEST has no :method")
+                }
+                let raw = UnsafeRawBufferPointer(rebasing: bytes[methodRange])
+                guard MetadataKeys.isValidMethod(raw) else {
+                    throw WireError(.invalidMethod, ":method '\(String(decoding: raw.prefix(128), as: UTF8.self))' is not /SERVICE/METHOD")
                 }
                 let timeout = try scanner.timeout.map { range throws(WireError) in
                     try Self.parseTimeout(UnsafeRawBufferPointer(rebasing: bytes[range]))
                 }
-                return (method, timeout)
+                return (String(decoding: raw, as: UTF8.self), timeout)
             }
         }
         let (method, timeout) = try parsed.get()
-        guard let method else {
-            throw WireError(.missingMethod, "REQUEST has no :method")
-        }
         self.method = method
         self.timeoutMilliseconds = timeout
         self.metadata = WireMetadata(validatedBlock: block, containsPseudoEntries: scanner.containsPseudoEntries)

@@ -9,6 +9,10 @@ public struct WireLimits: Hashable, Sendable {
 
     /// The limit on every frame until the peer's HELLO has been received.
     public static let handshakeMaxFrameSize = 1024
+    /// The largest frame payload a side sends until it has received the peer's HELLO (SPEC.md 2.1):
+    /// the smallest `MAX_FRAME_SIZE` a peer may announce, so a frame sent before its HELLO arrives fits
+    /// whatever it announces. A larger one waits for the HELLO.
+    public static let maxFrameSizeBeforePeerHello = Int(maxFrameSizeRange.lowerBound)
     /// The defaults of SPEC.md: 1 MiB frames, 8 KiB metadata.
     public static let defaults = WireLimits(maxFrameSize: 1_048_576, maxMetadataSize: 8192)
     /// The range an announced `MAX_FRAME_SIZE` must lie in.

@@ -75,16 +75,28 @@ final class ClientConnectionHandler: ChannelInboundHandler {
 
     // MARK: calls
 
-    /// Starts a call, or queues it while the server's concurrency limit is reached.
+    /// Starts a call, or queues it while the server's concurrency limit is reached, or, before the
+    /// server's HELLO, while it is over ``WireLimits/maxFrameSizeBeforePeerHello`` (SPEC.md 2.1).
     func start(key: Int, request: Request, promise: EventLoopPromise<Response>) {
         guard self.isUsable else {
             promise.fail(ClientConnection.notProcessed("the connection is closing"))
             return
         }
-        if self.pending.count >= Int(self.peerHello.maxConcurrentCalls) {
+        if !self.queue.isEmpty || !self.canSend(request) {
             self.queue.append(Queued(key: key, request: request, promise: promise))
             return
         }
+        self.send(key: key, request: request, promise: promise)
+    }
+
+    /// Whether `request` may be written now: a slot is free and, before the server's HELLO, its frame is
+    /// one any server accepts.
+    private func canSend(_ request: Request) -> Bool {
+        guard self.pending.count < Int(self.peerHello.maxConcurrentCalls) else { return false }
+        return self.state != .awaitingHello || request.encodedLength <= WireLimits.maxFrameSizeBeforePeerHello
+    }
+
+    private func send(key: Int, request: Request, promise: EventLoopPromise<Response>) {
         guard self.nextCallID <= Frame.maxCallID else {
             self.state = .goingAway
             promise.fail(ClientConnection.notProcessed("call ids exhausted on this connection"))
@@ -143,10 +155,11 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         }
     }
 
+    /// Sends the queued calls that may go now, oldest first (a call never overtakes an earlier one).
     private func callFinished() {
-        while !self.queue.isEmpty, self.isUsable, self.pending.count < Int(self.peerHello.maxConcurrentCalls) {
-            let next = self.queue.removeFirst()
-            self.start(key: next.key, request: next.request, promise: next.promise)
+        while let next = self.queue.first, self.isUsable, self.canSend(next.request) {
+            self.queue.removeFirst()
+            self.send(key: next.key, request: next.request, promise: next.promise)
         }
         self.closeIfIdle()
     }

@@ -9,8 +9,16 @@ public struct ServerConfiguration: Sendable {
     public var socketMode: UInt32 = 0o660
     /// This side's receive limits, announced in HELLO.
     public var limits: WireLimits = .defaults
-    /// Calls run at once on one connection; more get RESOURCE_EXHAUSTED.
-    public var maxConcurrentCallsPerConnection: Int = 100
+    /// Calls run at once on one connection; more get RESOURCE_EXHAUSTED. Announced in HELLO as
+    /// `MAX_CONCURRENT_CALLS`, so at least 1 (SPEC.md 4.1: a client refuses a HELLO announcing 0).
+    public var maxConcurrentCallsPerConnection: Int = 100 {
+        didSet {
+            precondition(
+                (1...Int(Hello.maxConcurrentCallsRange.upperBound)).contains(self.maxConcurrentCallsPerConnection),
+                "maxConcurrentCallsPerConnection must be 1 to \(UInt32.max)"
+            )
+        }
+    }
     /// Connections at once; more are refused with GOAWAY REFUSED.
     public var maxConnections: Int = 1024
     /// Calls in flight on all connections together; more get RESOURCE_EXHAUSTED. Bounds the memory that
@@ -21,7 +29,8 @@ public struct ServerConfiguration: Sendable {
     /// A connection with no call in flight for this long is closed with GOAWAY NO_ERROR.
     public var idleTimeout: Duration = .seconds(300)
     /// After a CANCEL or deadline, how long a call waits for its handler to return (with what really
-    /// happened) before it is answered CANCELLED / DEADLINE_EXCEEDED regardless. Longer than any commit.
+    /// happened) before it is answered UNKNOWN (its work may still be done) and the handler is left
+    /// behind. Longer than any commit: only a handler that ignores its cancellation reaches it.
     public var interruptGrace: Duration = .seconds(30)
     /// Which calls get an `rpc.call` log line (at `info`): those that did not end OK (the default: at
     /// high call rates a line per call costs CPU and fills disks), or every call.

@@ -174,11 +174,19 @@ struct ServerConnectionStateMachine<Call> {
         return .drain
     }
 
-    /// The client sent GOAWAY: it sends no more calls. Returns whether to close now.
+    /// The client sent GOAWAY: it sends no more calls. Returns whether to close now: at once when it came
+    /// before the client's HELLO (no call can follow, so there is nothing to wait for: SPEC.md 3).
     mutating func goAwayReceived() -> Bool {
-        guard case .open = self.phase else { return false }
-        self.phase = .draining(lastCallID: self.highestCallID)
-        return self.closeIfDrained()
+        switch self.phase {
+        case .awaitingHello:
+            self.phase = .closed
+            return true
+        case .open:
+            self.phase = .draining(lastCallID: self.highestCallID)
+            return self.closeIfDrained()
+        case .draining, .closed:
+            return false
+        }
     }
 
     enum OnDrain: Equatable {

@@ -65,6 +65,9 @@ struct FeedbackGatewayCommand: AsyncParsableCommand {
     @Option(help: "Connections to feedbackd (each multiplexes many calls).")
     var poolSize: Int = 2
 
+    @Option(help: "Seconds a graceful shutdown (SIGTERM) may take to finish the requests in progress; then they are cut off and the gateway exits.")
+    var shutdownTimeoutS: Int = 35
+
     @Option(help: "Log format on stderr: text or json.")
     var logFormat: String = "text"
 
@@ -88,7 +91,7 @@ struct FeedbackGatewayCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
-        guard self.headTimeoutS > 0, self.bodyTimeoutS > 0, self.idleTimeoutS > 0, self.timeoutMs > 0 else {
+        guard self.headTimeoutS > 0, self.bodyTimeoutS > 0, self.idleTimeoutS > 0, self.timeoutMs > 0, self.shutdownTimeoutS > 0 else {
             throw ValidationError("timeouts must be positive")
         }
         guard self.maxConnections > 0, self.maxBodyBytes > 0, self.maxHeaderBytes >= 1024, self.jwtLeewayS >= 0 else {
@@ -142,9 +145,9 @@ struct FeedbackGatewayCommand: AsyncParsableCommand {
                 )
             )
         }
-        let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        )
+        var groupConfiguration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(self.shutdownTimeoutS)
+        let group = ServiceGroup(configuration: groupConfiguration)
         try await group.run()
     }
 }

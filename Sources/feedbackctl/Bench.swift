@@ -59,7 +59,7 @@ struct Bench: AsyncParsableCommand {
         case (.submit, let given?): token = given
         case (.submit, nil):
             token = try await DevelopmentToken.mint(
-                secret: Array(try developmentSecret(file: self.secretFile).utf8), subject: "bench", ttl: .seconds(86_400)
+                secret: try developmentSecret(file: self.secretFile), subject: "bench", ttl: .seconds(86_400)
             )
         }
         let run = BenchRun(limit: self.calls, until: ContinuousClock.now + .milliseconds(Int64(self.duration * 1000)))

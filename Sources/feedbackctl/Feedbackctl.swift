@@ -113,22 +113,22 @@ struct Token: AsyncParsableCommand {
         let secret = try developmentSecret(file: self.secretFile)
         print(
             try await DevelopmentToken.mint(
-                secret: Array(secret.utf8), subject: self.sub, ttl: .seconds(self.ttl), scope: self.scope,
+                secret: secret, subject: self.sub, ttl: .seconds(self.ttl), scope: self.scope,
                 issuer: self.issuer, audience: self.audience
             )
         )
     }
 }
 
-/// The HS256 secret of `--secret-file`, or of FEEDBACK_JWT_SECRET; a trailing newline is ignored.
-func developmentSecret(file: String?) throws -> String {
+/// The HS256 secret of `--secret-file` (read as feedbackd reads it: ``SecretFile``), or of FEEDBACK_JWT_SECRET.
+func developmentSecret(file: String?) throws -> [UInt8] {
     if let path = file {
         do {
-            return try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .newlines)
+            return try SecretFile.read(path)
         } catch {
             throw ValidationError("cannot read \(path): \(error.localizedDescription)")
         }
     }
-    if let value = ProcessInfo.processInfo.environment["FEEDBACK_JWT_SECRET"], !value.isEmpty { return value }
+    if let value = ProcessInfo.processInfo.environment["FEEDBACK_JWT_SECRET"], !value.isEmpty { return Array(value.utf8) }
     throw ValidationError("give --secret-file or set FEEDBACK_JWT_SECRET")
 }

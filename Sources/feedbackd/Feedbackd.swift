@@ -78,13 +78,10 @@ struct Feedbackd: AsyncParsableCommand {
                 )
                 services.append(.init(service: endpoint))
             }
-            let group = ServiceGroup(
-                configuration: ServiceGroupConfiguration(
-                    services: services,
-                    gracefulShutdownSignals: [.sigterm, .sigint],
-                    logger: logger
-                )
-            )
+            var groupConfiguration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            // Past this, graceful shutdown becomes cancellation: calls still running are cut off.
+            groupConfiguration.maximumGracefulShutdownDuration = .seconds(self.limits.shutdownTimeoutS)
+            let group = ServiceGroup(configuration: groupConfiguration)
             try await group.run()
         } catch let error as TransportError {
             throw Self.fail(error.description, logger: logger)

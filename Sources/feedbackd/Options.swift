@@ -91,7 +91,7 @@ extension SQLiteConfiguration.Synchronous: ExpressibleByArgument {
 }
 
 struct AuthOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("File holding the HS256 secret (at least 32 bytes; a trailing newline is ignored). Or set FEEDBACK_JWT_SECRET.", valueName: "path"))
+    @Option(help: ArgumentHelp("File holding the HS256 secret: its bytes, less the CRs and LFs at its end (at least 32 bytes). Or set FEEDBACK_JWT_SECRET.", valueName: "path"))
     var jwtSecretFile: String?
 
     @Option(help: ArgumentHelp("PEM public key (RSA → RS256, P-256 → ES256, Ed25519 → EdDSA); repeatable.", valueName: "path"))
@@ -122,7 +122,11 @@ struct AuthOptions: ParsableArguments {
             leeway: .seconds(self.jwtLeewayS)
         )
         if let path = self.jwtSecretFile {
-            configuration.hmacSecret = Array(try Self.read(path).trimmingCharacters(in: .newlines).utf8)
+            do {
+                configuration.hmacSecret = try SecretFile.read(path)
+            } catch {
+                throw ConfigurationError("cannot read \(path): \(error.localizedDescription)")
+            }
         } else if let secret = ProcessInfo.processInfo.environment["FEEDBACK_JWT_SECRET"], !secret.isEmpty {
             configuration.hmacSecret = Array(secret.utf8)
         }
@@ -159,9 +163,15 @@ struct LimitOptions: ParsableArguments {
     @Option(help: "Close connections idle this many seconds.")
     var idleTimeoutS: Int64 = 300
 
+    @Option(help: "Seconds a graceful shutdown (SIGTERM) may take to answer the calls received and commit; then calls still running are cut off (their connections close unanswered) and feedbackd exits. Keep it under systemd's TimeoutStopSec (45 s).")
+    var shutdownTimeoutS: Int64 = 35
+
     mutating func validate() throws {
         guard (16_384...16_777_215).contains(self.maxFrameSize) else {
             throw ValidationError("--max-frame-size must be 16384 to 16777215")
+        }
+        guard self.shutdownTimeoutS > 0 else {
+            throw ValidationError("--shutdown-timeout-s must be positive")
         }
         guard self.maxConcurrentCalls > 0, self.maxConnections > 0, self.maxCallsInFlight > 0 else {
             throw ValidationError("--max-concurrent-calls, --max-connections and --max-calls-in-flight must be positive")

@@ -25,6 +25,18 @@ struct BearerCredentialsTests {
         #expect(differing.isEmpty, "\(differing.map { String($0.value, radix: 16) })")
     }
 
+    @Test(
+        "SPEC.md 7.2: `Bearer` in any case, one or more spaces, the token; spaces around are ignored (FastAPI's HTTPBearer)",
+        arguments: [
+            ("Bearer tok", BearerCredentials.token("tok")), ("BEARER tok", .token("tok")), ("Bearer    tok", .token("tok")),
+            ("Bearer tok ", .token("tok")), ("Bearer tok   ", .token("tok")), ("  Bearer  tok  ", .token("tok")),
+            ("Bearer", .missing), ("Bearer   ", .missing), ("Bearertok", .otherScheme), ("Basic tok", .otherScheme),
+        ]
+    )
+    func specRule(_ value: String, _ expected: BearerCredentials) {
+        #expect(BearerCredentials(authorization: value) == expected)
+    }
+
     @Test("the scheme is case-insensitive; other schemes and a bare scheme are told apart")
     func schemes() {
         #expect(BearerCredentials(authorization: "bEaReR t") == .token("t"))

@@ -381,6 +381,73 @@ struct ProtocolTests {
         }
     }
 
+    @Test("a client GOAWAY before its HELLO: the server closes at once, without waiting for the handshake timeout")
+    func goAwayBeforeHello() async throws {
+        try await withServer(services: [TestService()], configure: { $0.handshakeTimeout = .seconds(5) }) { path, _ in
+            let raw = try RawConnection(path: path, sendHello: false)
+            raw.send(.goAway(GoAway(lastCallID: 0, errorCode: .noError)))
+            let frames = try await raw.receiveUntilClosed()
+            // Only the server's HELLO: no GOAWAY HANDSHAKE_FAILED, which would come after the timeout.
+            #expect(frames.count == 1)
+            #expect(frames.allSatisfy { if case .hello = $0 { true } else { false } }, "\(frames)")
+            #expect(raw.closedByPeer)
+        }
+    }
+
+    @Test("SPEC.md 7.3: :method is checked before :timeout; a REQUEST whose only entry is ':timeout: x' is MISSING_METHOD")
+    func methodCheckedBeforeTimeout() async throws {
+        try await withServer(services: [TestService()]) { path, _ in
+            let raw = try RawConnection(path: path)
+            for (callID, entries) in [(UInt32(1), [(":timeout", "x")]), (2, [(":timeout", "x"), (":method", "nope")])] {
+                var block: [UInt8] = []
+                for (key, value) in entries {
+                    block += [UInt8(key.utf8.count)] + Array(key.utf8) + [0, UInt8(value.utf8.count)] + Array(value.utf8)
+                }
+                var payload = ByteBuffer()
+                payload.writeInteger(UInt32(block.count))
+                payload.writeBytes(block)
+                raw.send(.request(callID: callID, payload: payload))
+            }
+            var reasons: [UInt32: String] = [:]
+            while reasons.count < 2, let frame = try await raw.receiveSkippingHello() {
+                guard let (id, response) = frame.response else { continue }
+                #expect(response.code == StatusCode.invalidArgument.rawValue)
+                let details = try Feedback_Rpc_V1_Status(serializedBytes: try #require(response.metadata.firstBinary("status-details-bin")))
+                reasons[id] = try Feedback_Rpc_V1_ErrorInfo(serializedBytes: try #require(details.details.first?.value)).reason
+            }
+            #expect(reasons == [1: "MISSING_METHOD", 2: "INVALID_METHOD"])
+        }
+    }
+
+    @Test("SPEC.md 5: at MAX_CONCURRENT_CALLS, Health/Check and Reflection/ListServices are still answered and take no slot; a malformed REQUEST gets its own error")
+    func exemptFromTheCallLimit() async throws {
+        let service = TestService()
+        let health = HealthService(store: InMemoryFeedbackStore(interactionIDs: []))
+        let reflection = ReflectionService(describing: RPCRouter(services: [service, health]))
+        try await withServer(services: [service, health, reflection], configure: { $0.maxConcurrentCallsPerConnection = 1 }) { path, _ in
+            let raw = try RawConnection(path: path)
+            try raw.send(callID: 1, request(TestService.gated))
+            raw.send(.ping(1))
+            #expect(try await raw.receiveSkippingHello() == .pong(1))  // the only slot is taken
+            try raw.send(callID: 2, request(TestService.echo))
+            try raw.send(callID: 3, request(HealthService.checkPath))
+            try raw.send(callID: 4, request(ReflectionService.listServicesPath))
+            var payload = ByteBuffer()
+            payload.writeInteger(UInt32(0))  // no :method
+            raw.send(.request(callID: 5, payload: payload))
+            var answers: [UInt32: Response] = [:]
+            while answers.count < 4, let frame = try await raw.receive() {
+                if let (id, response) = frame.response { answers[id] = response }
+            }
+            #expect(answers[2]?.code == StatusCode.resourceExhausted.rawValue)
+            #expect(answers[3]?.code == 0)
+            #expect(answers[4]?.code == 0)
+            #expect(answers[5]?.code == StatusCode.invalidArgument.rawValue)
+            service.gate.open()
+            #expect(try await raw.receive()?.response?.response.code == 0)
+        }
+    }
+
     @Test("an idle connection is closed with GOAWAY NO_ERROR")
     func idleTimeout() async throws {
         try await withServer(services: [TestService()], configure: { $0.idleTimeout = .milliseconds(100) }) { path, _ in

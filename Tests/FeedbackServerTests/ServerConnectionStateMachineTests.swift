@@ -138,6 +138,14 @@ struct ServerConnectionStateMachineTests {
         #expect(idle.goAwayReceived() == true)
     }
 
+    @Test("a client GOAWAY before its HELLO closes the connection at once, without waiting for the handshake timeout")
+    func goAwayBeforeHello() {
+        var machine = Machine(maxConcurrentCalls: 100, idleTimeout: .seconds(300))
+        #expect(machine.goAwayReceived() == true)
+        #expect(machine.phase == .closed)
+        #expect(machine.receivedRequest(callID: 1) == .ignore)
+    }
+
     @Test("idle timeout: calls that take no slot count as activity; a call in flight is never idle")
     func idleTimer() {
         var machine = Machine(maxConcurrentCalls: 10, idleTimeout: .seconds(300))

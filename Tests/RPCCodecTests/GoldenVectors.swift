@@ -85,6 +85,16 @@ struct GoldenVectors: Decodable {
         var testDescription: String { self.name }
     }
 
+    /// The limits of SPEC.md sections 2.1 and 4.1.
+    struct Defaults: Decodable {
+        var handshakeMaxFrameSize: Int
+        var maxFrameSizeBeforePeerHello: Int
+        var maxFrameSize: Int
+        var maxMetadataSize: Int
+        var maxConcurrentCalls: UInt32
+    }
+
+    var defaults: Defaults
     var valid: [Valid]
     var invalid: [Invalid]
 

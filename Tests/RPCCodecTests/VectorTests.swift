@@ -144,6 +144,15 @@ struct VectorTests {
         }
     }
 
+    @Test("the codec's limits are the vectors' defaults")
+    func defaults() {
+        let defaults = GoldenVectors.shared.defaults
+        #expect(WireLimits.handshakeMaxFrameSize == defaults.handshakeMaxFrameSize)
+        #expect(WireLimits.maxFrameSizeBeforePeerHello == defaults.maxFrameSizeBeforePeerHello)
+        #expect(WireLimits.defaults == WireLimits(maxFrameSize: defaults.maxFrameSize, maxMetadataSize: defaults.maxMetadataSize))
+        #expect(Hello.defaultMaxConcurrentCalls == defaults.maxConcurrentCalls)
+    }
+
     @Test("a length over the limit is rejected from the first 4 bytes, before the rest arrives")
     func lengthCheckedFirst() throws {
         for vector in GoldenVectors.shared.invalid where vector.error == "FRAME_TOO_LARGE" {

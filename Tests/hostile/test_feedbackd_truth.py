@@ -239,3 +239,38 @@ def test_cancel_racing_the_commit_answer_and_database_agree(stack):
                 assert call_id not in written and call_id not in logged, f"call {call_id} answered CANCELLED but written"
     print(f"{tried} calls cancelled as the lock freed: {outcomes[OK]} committed first (OK), {outcomes[CANCELLED]} withdrawn")
     assert tried == CALLS
+
+
+def test_shutdown_is_bounded_while_a_rating_waits_for_the_lock(tmp_path):
+    """SIGTERM while a rating waits for another process's lock (a busy timeout of a minute): feedbackd gives
+    up after --shutdown-timeout-s instead of waiting the lock out, and what it gave up is not written."""
+    stack = Stack(tmp_path, interactions=range(1, 4), feedbackd_args=["--busy-timeout-ms", "60000", "--shutdown-timeout-s", "1"])
+    try:
+        token = mint(stack.secret.read_bytes(), "shutdown")
+        holder = sqlite3.connect(stack.db, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            sock, frames = connect(stack.socket)
+            sock.sendall(submit(1, 1, token))
+            ping(sock, frames)
+            stopping = time.monotonic()
+            stack.feedbackd.terminate()
+            stack.feedbackd.wait(30)  # before: the lock's minute, then UNAVAILABLE
+            took = time.monotonic() - stopping
+            answers = []
+            try:
+                while True:
+                    ftype, call_id, payload = frames.next(5)
+                    if ftype == RESPONSE:
+                        answers.append(decode_response(payload).code)
+            except AssertionError:  # feedbackd closed the connection
+                pass
+            print(f"feedbackd exited {took:.2f} s after SIGTERM; answers: {answers}")
+            assert answers in ([], [CANCELLED]), answers
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert stack.rating(1) is None, "given up at shutdown, so never written"
+        sock.close()
+    finally:
+        stack.close()

@@ -402,6 +402,9 @@ add_invalid("setting-duplicate", "server", "handshake", frame(0, HELLO, hello_pa
             "INVALID_SETTING", "connection", "A setting id appears twice.", goaway=PE)
 add_invalid("setting-id-zero", "server", "handshake", frame(0, HELLO, hello_payload(1, [(0, 1)])),
             "INVALID_SETTING", "connection", "Setting id 0 is reserved.", goaway=PE)
+add_invalid("setting-concurrent-calls-zero", "client", "handshake", frame(0, HELLO, hello_payload(1, [(2, 0)])),
+            "INVALID_SETTING", "connection", "A server HELLO announcing MAX_CONCURRENT_CALLS 0: the range is 1 to "
+            "2^32-1 (a server that will run no call sends GOAWAY REFUSED instead).", goaway=PE)
 
 # ------------------------------------------------------------ invalid: call errors
 INVALID_ARGUMENT, RESOURCE_EXHAUSTED = 3, 8
@@ -437,6 +440,11 @@ bad_request("metadata-value-non-ascii", request_payload([(":method", SUBMIT), ("
             "INVALID_METADATA_VALUE", "UTF-8 is not allowed in a text value; use a -bin key.")
 bad_request("missing-method", request_payload([("authorization", "Bearer x")]), "MISSING_METHOD",
             "A REQUEST without :method.")
+bad_request("missing-method-with-invalid-timeout", request_payload([(":timeout", "x")]), "MISSING_METHOD",
+            "A REQUEST whose only entry is an invalid :timeout: :method is checked first (step 5 before step 6).")
+bad_request("invalid-method-before-invalid-timeout", request_payload([(":timeout", "x"), (":method", "nope")]),
+            "INVALID_METHOD", "Both :method and :timeout are invalid, :timeout first in the block: INVALID_METHOD "
+            "(the steps' order, not the entries', decides).")
 bad_request("duplicate-method", request_payload([(":method", SUBMIT), (":method", HEALTH)]), "DUPLICATE_METADATA_KEY",
             ":method twice.")
 bad_request("duplicate-authorization", request_payload([(":method", SUBMIT), ("authorization", "Bearer a"),
@@ -476,8 +484,8 @@ bad_response("response-invalid-utf8", response_payload(13, "", []).replace(struc
 doc = {
     "spec": "protocol/SPEC.md",
     "protocol_version": 1,
-    "defaults": {"handshake_max_frame_size": 1024, "max_frame_size": 1048576, "max_metadata_size": 8192,
-                 "max_concurrent_calls": 100},
+    "defaults": {"handshake_max_frame_size": 1024, "max_frame_size_before_peer_hello": 16384,
+                 "max_frame_size": 1048576, "max_metadata_size": 8192, "max_concurrent_calls": 100},
     "how_to_use": (
         "Feed each vector's bytes to a decoder of the given role ('server' decodes what clients send, 'client' what "
         "servers send). state 'handshake': a fresh connection (no HELLO received yet); state 'open': a HELLO was "
@@ -487,7 +495,8 @@ doc = {
         "scope 'connection' make the frame decoder fail with 'error' (TRUNCATED: the decoder asks for more bytes, and "
         "the end of stream then fails with TRUNCATED); the receiver sends GOAWAY with error code 'goaway'. Invalid "
         "vectors with scope 'call' decode as a frame, and its payload then fails with 'error'; a server answers that "
-        "call with a RESPONSE of code 'status'."
+        "call with a RESPONSE of code 'status'. defaults.max_frame_size_before_peer_hello is not a decoder limit: "
+        "it is the largest frame payload a side sends before it has received the peer's HELLO (SPEC.md 2.1)."
     ),
     "valid": valid,
     "invalid": invalid,

@@ -21,7 +21,18 @@ from dataclasses import dataclass
 
 from ._frames import FrameDecoder, decode_goaway, decode_hello, encode_frame, encode_goaway, encode_hello
 from ._payloads import decode_response, encode_request_frame, encode_request_payload
-from ._protocol import MAX_CALL_ID, Frame, FrameType, GoAway, GoAwayCode, Hello, Request, Response, WireError
+from ._protocol import (
+    MAX_CALL_ID,
+    MAX_FRAME_SIZE_BEFORE_PEER_HELLO,
+    Frame,
+    FrameType,
+    GoAway,
+    GoAwayCode,
+    Hello,
+    Request,
+    Response,
+    WireError,
+)
 from ._status import RpcError, StatusCode
 
 MAX_SOCKET_PATH_BYTES = 107
@@ -31,7 +42,9 @@ READ_SIZE = 65536
 
 class ConnectionState(enum.Enum):
     AWAITING_HELLO = "awaiting HELLO"
-    """Our HELLO is written first; the server's has not arrived (calls may already be sent, with the defaults)."""
+    """Our HELLO is written first; the server's has not arrived. Calls may already be sent, with the default
+    settings, but no REQUEST over ``MAX_FRAME_SIZE_BEFORE_PEER_HELLO`` bytes (SPEC.md section 2.1): a larger one
+    waits for the server's HELLO."""
     OPEN = "open"
     GOING_AWAY = "going away"
     """A GOAWAY was sent or received: no new calls; those the server will still answer are awaited."""
@@ -208,6 +221,9 @@ class ClientConnection:
                 self.state = ConnectionState.GOING_AWAY
                 events.append(CallNotProcessed(key, "call ids exhausted on this connection"))
                 events += self._fail_queued("call ids exhausted on this connection")
+                break
+            if self.peer_hello is None and len(payload) > MAX_FRAME_SIZE_BEFORE_PEER_HELLO:
+                self._queued = {key: payload, **self._queued}  # first again: calls keep their order
                 break
             if len(payload) > limits.max_frame_size:
                 limit = limits.max_frame_size

@@ -136,5 +136,7 @@ def decode_hello(payload: bytes) -> Hello:
             raise WireError("INVALID_SETTING", f"MAX_FRAME_SIZE {value} is out of range")
         if key == Setting.MAX_METADATA_SIZE and not 1024 <= value <= 16_777_215:
             raise WireError("INVALID_SETTING", f"MAX_METADATA_SIZE {value} is out of range")
+        if key == Setting.MAX_CONCURRENT_CALLS and value == 0:
+            raise WireError("INVALID_SETTING", "MAX_CONCURRENT_CALLS 0 is out of range (1 to 2^32-1)")
         settings.append((key, value))
     return Hello(version, settings)

@@ -10,6 +10,9 @@ HEADER_SIZE = 10
 MAGIC = b"FBRP"
 VERSION = 1
 HANDSHAKE_MAX_FRAME_SIZE = 1024
+MAX_FRAME_SIZE_BEFORE_PEER_HELLO = 16_384
+"""The largest frame payload sent before the peer's HELLO has arrived: the smallest MAX_FRAME_SIZE a peer may
+announce (SPEC.md section 2.1)."""
 DEFAULT_MAX_FRAME_SIZE = 1_048_576
 DEFAULT_MAX_METADATA_SIZE = 8192
 DEFAULT_MAX_CONCURRENT_CALLS = 100

@@ -93,6 +93,41 @@ def test_calls_before_the_servers_hello_use_the_defaults() -> None:
     assert isinstance(answered, CallAnswered) and answered.key == key and answered.response.body == SERVING_BODY
 
 
+def test_before_the_servers_hello_no_request_over_16_kib_is_sent() -> None:
+    """SPEC.md 2.1: until the server's HELLO, a frame is at most 16,384 bytes (the smallest MAX_FRAME_SIZE a server
+    may announce); a larger REQUEST waits for the HELLO, and the calls after it keep their order."""
+    connection = ClientConnection()
+    overhead = 4 + 1 + len(":method") + 2 + len(HEALTH)  # metadata_length, then the :method entry
+    small = Request(HEALTH, message=bytes(16_384 - overhead))  # a payload of exactly 16,384 bytes
+    key_small, events = connection.start_call(small)
+    assert events == []
+    key_big, events = connection.start_call(Request(HEALTH, message=bytes(65_536)))
+    assert events == []
+    key_after, events = connection.start_call(HEALTH_REQUEST)
+    assert events == []
+    sent = frames(connection.data_to_send())
+    assert [(t, i, len(p)) for t, i, p in sent[1:]] == [(REQUEST, 1, 16_384)]  # after the HELLO: the small one only
+    events = connection.receive_data(hello({1: 1_048_576}))
+    assert by_type(events) == ["HelloReceived"]
+    assert [(t, i, len(p)) for t, i, p in frames(connection.data_to_send())] == [
+        (REQUEST, 2, 65_536 + overhead),
+        (REQUEST, 3, overhead),
+    ]
+    assert connection.calls_in_flight == 3 and key_small < key_big < key_after
+
+
+def test_a_hello_announcing_max_concurrent_calls_0_is_a_protocol_error() -> None:
+    """SPEC.md 4.1: MAX_CONCURRENT_CALLS is 1 to 2^32-1; a server announcing 0 would leave every call queued."""
+    connection = ClientConnection()
+    connection.data_to_send()
+    key, _ = connection.start_call(HEALTH_REQUEST)
+    events = connection.receive_data(hello({2: 0}))
+    assert any(isinstance(event, CallFailed) and event.key == key for event in events)
+    assert by_type(events) == ["ConnectionClosed", "CallFailed"]
+    assert connection.state is ConnectionState.CLOSED
+    assert frames(connection.data_to_send())[-1][0] == GOAWAY
+
+
 def test_bytes_may_arrive_one_at_a_time() -> None:
     connection = opened()
     (key,) = start(connection, 1)

@@ -119,6 +119,15 @@ def test_invalid_vector(vector: Vector) -> None:
             assert error.value.status == vector["status"]
 
 
+def test_limits_are_the_vectors_defaults() -> None:
+    defaults: dict[str, int] = json.loads((ROOT / "protocol/vectors/frames.json").read_text())["defaults"]
+    assert wire.HANDSHAKE_MAX_FRAME_SIZE == defaults["handshake_max_frame_size"]
+    assert wire.MAX_FRAME_SIZE_BEFORE_PEER_HELLO == defaults["max_frame_size_before_peer_hello"]
+    assert wire.DEFAULT_MAX_FRAME_SIZE == defaults["max_frame_size"]
+    assert wire.DEFAULT_MAX_METADATA_SIZE == defaults["max_metadata_size"]
+    assert wire.DEFAULT_MAX_CONCURRENT_CALLS == defaults["max_concurrent_calls"]
+
+
 def test_frame_types_and_goaway_codes_are_enums_with_spec_names() -> None:
     assert [(t.name, t.value) for t in wire.FrameType] == [
         ("HELLO", 1), ("REQUEST", 2), ("RESPONSE", 3), ("CANCEL", 4), ("PING", 5), ("PONG", 6), ("GOAWAY", 7)
