@@ -64,7 +64,7 @@ let package = Package(
             name: "FeedbackPostgres",
             dependencies: [
                 // RPCCore for OneShot only (the hand-over of a batch given up on); no RPC types.
-                "FeedbackDomain", "RPCCore", logging, lifecycle, .product(name: "PostgresNIO", package: "postgres-nio"),
+                "FeedbackDomain", "RPCCore", logging, lifecycle, metrics, .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),

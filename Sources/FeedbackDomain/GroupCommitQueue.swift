@@ -5,7 +5,8 @@ import Synchronization
 /// them as one batch. What every such store promises lives here, once:
 /// - a submission is completed exactly once: by its batch's outcome, or ``FeedbackError/cancelled``
 ///   when it is withdrawn (its call was cancelled or timed out) before its batch began;
-/// - once its batch is being written it can no longer be withdrawn: the outcome is reported as it is;
+/// - once its batch is being written it can no longer be withdrawn: the outcome is reported as it is
+///   (unless the store takes such withdrawals: ``onWithdrawalWhileWriting(_:)``);
 /// - after ``stop()`` new submissions are refused as unavailable; those queued are still written.
 ///
 /// - ratings of one interaction are written in the order they arrived, also when a store writes more than
@@ -18,7 +19,8 @@ public final class GroupCommitQueue: Sendable {
         public var submission: FeedbackSubmission
         /// When it was queued (a store may bound how long it waits for a lock from here).
         public var arrival: ContinuousClock.Instant
-        let id: UInt64
+        /// Names the submission in ``GroupCommitQueue/onWithdrawalWhileWriting(_:)``; unique in its queue.
+        public let id: UInt64
         let completion: @Sendable (Result<Void, FeedbackError>) -> Void
 
         /// Reports the outcome of the item's write.
@@ -41,6 +43,8 @@ public final class GroupCommitQueue: Sendable {
         var committingInteractions: [Int64: Int] = [:]
         var batchesInFlight = 0
         var stopped = false
+        /// See ``onWithdrawalWhileWriting(_:)``.
+        var withdrawnWhileWriting: (@Sendable (UInt64) -> (@Sendable () -> Void)?)?
     }
 
     private let state = Mutex(State())
@@ -109,12 +113,23 @@ public final class GroupCommitQueue: Sendable {
     /// ``FeedbackError/cancelled``. `beforeQueued`: the cancellation may come before the submission is
     /// queued (a task cancelled early), and is remembered so that it is refused.
     private func withdraw(_ id: UInt64, beforeQueued: Bool) {
-        let removed: Item? = self.state.withLock { state in
-            if let index = state.pending.firstIndex(where: { $0.id == id }) { return state.pending.remove(at: index) }
+        let (removed, late): (Item?, (@Sendable () -> Void)?) = self.state.withLock { state in
+            if let index = state.pending.firstIndex(where: { $0.id == id }) { return (state.pending.remove(at: index), nil) }
             if beforeQueued, state.notYetQueued.contains(id) { state.cancelledEarly.insert(id) }
-            return nil
+            if let handler = state.withdrawnWhileWriting, state.committing.contains(id) { return (nil, handler(id)) }
+            return (nil, nil)
         }
         removed?.complete(.failure(.cancelled))
+        late?()
+    }
+
+    /// For a store that can still stop a batch being written: `handler` is told of every withdrawal of a
+    /// submission whose batch is being written (by its ``Item/id``), and the store completes it (with
+    /// ``FeedbackError/cancelled`` when it leaves it out of its write). `handler` runs while the queue's
+    /// lock is held, so that it is never told of a batch after ``batchFinished(_:)``: it must not call the
+    /// queue, nor complete anything; the work it returns runs once the lock is released.
+    public func onWithdrawalWhileWriting(_ handler: @escaping @Sendable (UInt64) -> (@Sendable () -> Void)?) {
+        self.state.withLock { $0.withdrawnWhileWriting = handler }
     }
 
     /// Waits until there is work (or a ``wake()``), and returns false once ``finishWaiting()`` was called.

@@ -1,18 +1,129 @@
+import CoreMetrics
+import RPCCore
 import Synchronization
 
-/// When the work of ``PostgresFeedbackStore/bounded(_:)`` had its connection and sent its statement.
+/// The window of one piece of work of ``PostgresFeedbackStore/bounded(_:)``: when it had its
+/// connection and sent its latest statement, or that the store gave up on it. Giving up and starting a
+/// statement exclude each other: work given up on before it sent a statement never sends one.
 final class StatementStart: Sendable {
-    private let started = Mutex<ContinuousClock.Instant?>(nil)
-
-    /// A statement is being sent now (the latest one counts).
-    func starts() {
-        self.started.withLock { $0 = .now }
+    private enum State {
+        case waiting
+        case started(ContinuousClock.Instant)
+        case givenUp
     }
 
-    var instant: ContinuousClock.Instant? { self.started.withLock { $0 } }
+    private let state = Mutex(State.waiting)
+
+    /// A statement is about to be sent now (the latest one counts). Returns false, and the statement
+    /// must not be sent, once the store gave up on the work.
+    func starts() -> Bool {
+        self.state.withLock { state in
+            if case .givenUp = state { return false }
+            state = .started(.now)
+            return true
+        }
+    }
+
+    /// For the timer: gives up on the work unless a statement started since `known` (nil: none yet),
+    /// and returns nil; otherwise returns that statement's start, whose window is then waited for.
+    func giveUp(unlessStartedSince known: ContinuousClock.Instant?) -> ContinuousClock.Instant? {
+        self.state.withLock { state in
+            if case .started(let instant) = state, instant != known { return instant }
+            state = .givenUp
+            return nil
+        }
+    }
+
+    /// Whether a statement was sent before the work was given up on.
+    var sentAStatement: Bool {
+        self.state.withLock { if case .waiting = $0 { false } else { true } }
+    }
+}
+
+/// The store's work it gave up on and left running (a PostgresNIO lease or query may outlive its
+/// cancellation): counted in `feedback_store_work_left_behind`, and awaited on shutdown.
+final class LeftBehindWork: Sendable {
+    private struct State {
+        var next: UInt64 = 0
+        var running: [UInt64: Task<Void, Never>] = [:]
+        var givenUp: Set<UInt64> = []
+        /// Set once no task runs, for ``waitForAll(atMost:)``.
+        var drained: OneShot<Void>?
+    }
+
+    private let state = Mutex(State())
+    private let gauge: Gauge
+
+    init(store: String) {
+        self.gauge = Gauge(label: "feedback_store_work_left_behind", dimensions: [("store", store)])
+    }
+
+    /// Runs `work` in a task of its own; returns its token, for ``giveUp(_:)``.
+    func start(_ work: @escaping @Sendable () async -> Void) -> UInt64 {
+        self.state.withLock { state in
+            state.next += 1
+            let token = state.next
+            state.running[token] = Task {
+                await work()
+                self.finished(token)
+            }
+            return token
+        }
+    }
+
+    /// The work of `token` is given up on: its task is cancelled and counted until it ends.
+    func giveUp(_ token: UInt64) {
+        let (task, count): (Task<Void, Never>?, Int) = self.state.withLock { state in
+            guard let task = state.running[token] else { return (nil, state.givenUp.count) }
+            state.givenUp.insert(token)
+            return (task, state.givenUp.count)
+        }
+        task?.cancel()
+        if task != nil { self.gauge.record(count) }
+    }
+
+    /// Waits until no task runs (those given up on included), or for `limit` at most: a task that
+    /// ignores its cancellation for ever must not hold shutdown. Returns how many still run.
+    @discardableResult
+    func waitForAll(atMost limit: Duration) async -> Int {
+        let drained = OneShot<Void>()
+        let idle = self.state.withLock { state in
+            state.drained = drained
+            return state.running.isEmpty
+        }
+        if !idle {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    try? await Task.sleep(for: limit)
+                    drained.set(())
+                }
+                await drained.value()
+                group.cancelAll()
+            }
+        }
+        return self.state.withLock { $0.running.count }
+    }
+
+    /// How many tasks given up on still run.
+    var count: Int { self.state.withLock { $0.givenUp.count } }
+
+    private func finished(_ token: UInt64) {
+        let (count, drained): (Int?, OneShot<Void>?) = self.state.withLock { state in
+            state.running[token] = nil
+            let count = state.givenUp.remove(token) == nil ? nil : state.givenUp.count
+            return (count, state.running.isEmpty ? state.drained : nil)
+        }
+        if let count { self.gauge.record(count) }
+        drained?.set(())
+    }
 }
 
 /// PostgreSQL did not answer in time.
 struct PostgresUnavailable: Error, CustomStringConvertible {
     var description: String
+}
+
+/// The store gave up on the work before it sent its statement: it was never sent.
+struct WorkGivenUp: Error, CustomStringConvertible {
+    var description: String { "given up on before its statement was sent" }
 }

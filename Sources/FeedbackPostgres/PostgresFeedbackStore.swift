@@ -17,6 +17,13 @@ import Synchronization
 /// timeout) fails the whole batch as UNAVAILABLE: never OK unless committed. Until a probe (once a
 /// second) finds PostgreSQL writable again, batches are answered UNAVAILABLE at once instead of waiting
 /// for a connection. PostgreSQL down at start-up is not fatal: the store reports NOT_SERVING meanwhile.
+///
+/// A call's CANCEL or deadline still counts while its batch is being written (``BatchWrite``): before
+/// the batch's statement is sent, the rating is left out of it and answered CANCELLED at once; while it
+/// runs (waiting for a row lock, say), the store asks PostgreSQL to cancel it (`pg_cancel_backend`), and
+/// the rating is answered by what happened: OK when the statement committed first, CANCELLED when the
+/// cancel stopped it (nothing of it was written; the rest of the batch is written by a new statement).
+/// So no caller waits for a lock past its deadline by more than the cancel's round trip.
 public final class PostgresFeedbackStore: FeedbackStore, Service {
     private let configuration: PostgresConfiguration
     private let logger: Logger
@@ -28,6 +35,19 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
     private let startUpRefusal = Mutex<String?>(nil)
     /// Whether the schema was checked (and `feedback_events` created) since start-up: writes wait for it.
     private let schemaReady = Atomic<Bool>(false)
+    /// The batches being written, for the withdrawals of their submissions.
+    private let inFlight = InFlightBatches()
+    /// Statements to cancel (a batch member withdrawn while its statement runs), for the canceller.
+    private let (cancelRequests, cancelRequester) = AsyncStream<CancelRequest>.makeStream()
+    /// Work given up on that still runs.
+    let leftBehind = LeftBehindWork(store: "postgres")
+    /// The backend process of each connection the writer used (PostgresNIO does not say), to cancel its statement.
+    private let backends = Mutex<[PostgresConnection.ID: Int32]>([:])
+
+    private struct CancelRequest: Sendable {
+        var backend: Int32
+        var batch: BatchWrite
+    }
 
     public init(configuration: PostgresConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -37,6 +57,12 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
         let milliseconds = timeout.seconds * 1000 + timeout.attoseconds / 1_000_000_000_000_000
         client.options.additionalStartupParameters.append(("statement_timeout", "\(milliseconds)"))
         self.client = PostgresClient(configuration: client, backgroundLogger: logger)
+        let (inFlight, cancelRequester) = (self.inFlight, self.cancelRequester)
+        self.queue.onWithdrawalWhileWriting { id in
+            let withdrawal = inFlight.withdraw(id)
+            if case .none = withdrawal { return nil }
+            return { Self.perform(withdrawal, cancelRequester) }
+        }
     }
 
     public func submit(_ submission: FeedbackSubmission) async throws(FeedbackError) {
@@ -66,7 +92,7 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
         do {
             return try await self.bounded { statement in
                 try await self.client.withConnection { connection in
-                    statement.starts()
+                    guard statement.starts() else { throw WorkGivenUp() }
                     var events: [StoredFeedbackEvent] = []
                     var settledCount = 0
                     let rows = try await connection.query(
@@ -114,6 +140,7 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
                     await self.probeIfDue()
                 }
             }
+            group.addTask { await self.cancelStatements() }
             // The writer: up to `batchesInFlight` batches at once, each on its own connection, so that one
             // batch's commit (its fsync) overlaps the next batch's work.
             await withDiscardingTaskGroup { writes in
@@ -126,7 +153,15 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
                 }
                 self.queue.stop()
             }  // waits for the batches being written
-            await self.queue.drain(maxCount: self.configuration.maxBatchSize) { batch in await self.commit(batch) }
+            while case let batch = self.queue.nextBatch(maxCount: self.configuration.maxBatchSize), !batch.isEmpty {
+                await self.write(batch)
+            }
+            self.cancelRequester.finish()
+            // Work given up on (a lease or a query that outlived its cancellation), as long as it could
+            // take by its own limits.
+            let limit = self.configuration.client.options.connectTimeout + self.configuration.statementTimeout + .seconds(1)
+            let stillRunning = await self.leftBehind.waitForAll(atMost: limit)
+            if stillRunning > 0 { self.logger.warning("feedback.store_work_left_running", metadata: ["work.count": "\(stillRunning)"]) }
             group.cancelAll()
         }
         if let reason = self.startUpRefusal.withLock({ $0 }) {
@@ -139,65 +174,142 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
         while true {
             let batch = self.queue.nextBatch(maxCount: self.configuration.maxBatchSize, maxInFlight: self.configuration.batchesInFlight)
             if batch.isEmpty { return }
-            writes.addTask {
-                await self.queue.write(batch) { batch in await self.commit(batch) }
-            }
+            writes.addTask { await self.write(batch) }
         }
     }
 
-    /// One transaction for the batch; each submission is answered after COMMIT with its own outcome.
-    private func commit(_ batch: [GroupCommitQueue.Item]) async {
-        var writable: [GroupCommitQueue.Item] = []
-        for item in batch {
+    /// Writes `batch` (from the queue), known to ``inFlight`` meanwhile, so that its members' withdrawals
+    /// reach it; then marks it finished.
+    private func write(_ batch: [GroupCommitQueue.Item]) async {
+        let write = BatchWrite(batch)
+        for withdrawal in self.inFlight.add(write) { Self.perform(withdrawal, self.cancelRequester) }
+        await self.queue.write(batch) { _ in await self.commit(write) }
+        self.inFlight.remove(write)
+    }
+
+    /// The batch in one statement (one implicit transaction), or in more when a member's withdrawal
+    /// stopped one; each submission is answered after COMMIT with its own outcome, exactly once.
+    private func commit(_ batch: BatchWrite) async {
+        for item in batch.items where item.submission.subject.utf8.contains(0) {
             // PostgreSQL's text cannot hold NUL: such a subject would fail the whole batch.
-            if item.submission.subject.utf8.contains(0) {
-                item.complete(.failure(.unstorableSubject))
-            } else {
-                writable.append(item)
-            }
+            batch.answer(item.id, .failure(.unstorableSubject))
         }
-        guard !writable.isEmpty else { return }
+        guard batch.isWaiting else { return }
         // While PostgreSQL is known to be unreachable (or its schema unusable), answer at once rather
         // than wait for a connection: the probe (each second) says when writes can succeed again.
         if let reason = self.unhealthy.withLock({ $0 }) {
-            for item in writable { item.complete(.failure(.storeUnavailable(cause: reason))) }
+            batch.fail(.storeUnavailable(cause: reason))
             return
         }
-        let submissions = writable.map(\.submission)
         do {
-            let found = try await self.bounded { statement in
-                if !self.schemaReady.load(ordering: .relaxed) { try await self.prepareSchema(statement) }
-                return try await Self.write(submissions, on: self.client, statement: statement, logger: self.logger)
-            }
+            while try await self.bounded({ statement in try await self.writeStatement(of: batch, statement: statement) }) {}
             self.markHealthy()
-            for item in writable {
-                let id = item.submission.interactionID
-                item.complete(found.contains(id) ? .success(()) : .failure(.interactionNotFound(id)))
-            }
         } catch {
             let cause = String(reflecting: error)
-            self.logger.error("feedback.store_write_failed", metadata: ["error": "\(cause)", "batch.size": "\(writable.count)"])
+            self.logger.error("feedback.store_write_failed", metadata: ["error": "\(cause)", "batch.size": "\(batch.items.count)"])
             self.markUnhealthy(cause)
-            for item in writable { item.complete(.failure(.storeUnavailable(cause: cause))) }
+            batch.fail(.storeUnavailable(cause: cause))
         }
     }
 
-    /// The batch's statement; returns the ids that exist. A connection on which it failed is closed (the
-    /// pool opens another): PostgresNIO remembers a failed preparation for the connection's lifetime,
-    /// and the failure may have been a schema that is repaired meanwhile.
-    private static func write(
-        _ submissions: [FeedbackSubmission], on client: PostgresClient, statement start: StatementStart, logger: Logger
-    ) async throws -> Set<Int64> {
-        let statement = BatchStatement(submissions)
-        return try await client.withConnection { connection in
-            start.starts()
+    /// One statement of `batch`: its members not answered yet (``BatchWrite/begin(backend:)``). Returns
+    /// true when a member's withdrawal stopped it, and the others wait for the next statement.
+    ///
+    /// The connection is given back only once the cancels asked for while it ran are done; it is closed
+    /// instead (the pool opens another) when the statement failed otherwise (PostgresNIO remembers a
+    /// failed preparation for the connection's lifetime, and the failure may have been a schema that is
+    /// repaired meanwhile), or when a cancel may still reach its backend.
+    private func writeStatement(of batch: BatchWrite, statement start: StatementStart) async throws -> Bool {
+        if !self.schemaReady.load(ordering: .relaxed) { try await self.prepareSchema(start) }
+        return try await self.client.withConnection { connection in
+            guard start.starts() else { throw WorkGivenUp() }
+            let backend = try await self.backend(of: connection)
+            guard start.starts(), let members = batch.begin(backend: backend) else { throw WorkGivenUp() }
+            guard !members.isEmpty else { return false }
+            let result: Result<Set<Int64>, any Error>
             do {
                 var found: Set<Int64> = []
-                for try await id in try await connection.execute(statement, logger: logger) { found.insert(id) }
-                return found
+                for try await id in try await connection.execute(BatchStatement(members.map(\.submission)), logger: self.logger) {
+                    found.insert(id)
+                }
+                result = .success(found)
             } catch {
-                try? await connection.close()
+                result = .failure(error)
+            }
+            let end = batch.statementEnded(result, queryCanceled: Self.isQueryCanceled(result))
+            let cancelMayArrive = await batch.cancelsSettled()
+            switch end {
+            case .committed, .stoppedByCancel:
+                if cancelMayArrive { await self.close(connection) }
+                if case .stoppedByCancel = end { return true }
+                return false
+            case .failed(let error):
+                await self.close(connection)
                 throw error
+            }
+        }
+    }
+
+    /// Whether PostgreSQL stopped the statement (SQLSTATE 57014, query_canceled: a cancel, or the
+    /// statement timeout).
+    private static func isQueryCanceled(_ result: Result<Set<Int64>, any Error>) -> Bool {
+        guard case .failure(let error) = result, let error = error as? PSQLError else { return false }
+        return error.serverInfo?[.sqlState] == "57014"
+    }
+
+    /// The backend process id of `connection` (asked once per connection).
+    private func backend(of connection: PostgresConnection) async throws -> Int32 {
+        if let backend = self.backends.withLock({ $0[connection.id] }) { return backend }
+        var backend: Int32 = 0
+        for try await pid in try await connection.query("SELECT pg_backend_pid()", logger: self.logger).decode(Int32.self) {
+            backend = pid
+        }
+        self.backends.withLock { backends in
+            if backends.count >= 64 { backends.removeAll() }  // connections the pool closed
+            backends[connection.id] = backend
+        }
+        return backend
+    }
+
+    private func close(_ connection: PostgresConnection) async {
+        self.backends.withLock { _ = $0.removeValue(forKey: connection.id) }
+        try? await connection.close()
+    }
+
+    /// What a withdrawal of a batch being written needs: an answer, or a cancel for the canceller.
+    private static func perform(_ withdrawal: BatchWrite.Withdrawal, _ requester: AsyncStream<CancelRequest>.Continuation) {
+        switch withdrawal {
+        case .none:
+            break
+        case .answer(let item):
+            item.complete(.failure(.cancelled))
+        case .cancel(let backend, let batch):
+            if case .terminated = requester.yield(CancelRequest(backend: backend, batch: batch)) {
+                batch.cancelFinished(delivered: true)  // never sent
+            }
+        }
+    }
+
+    /// The canceller: asks PostgreSQL to cancel the statements of ``cancelRequests`` (on another
+    /// connection of the pool: `pg_cancel_backend`), each within the limits of ``bounded(_:)``, until
+    /// the requests end (after the last batch).
+    private func cancelStatements() async {
+        await withDiscardingTaskGroup { group in
+            for await request in self.cancelRequests {
+                group.addTask {
+                    do {
+                        try await self.bounded { statement in
+                            try await self.client.withConnection { connection in
+                                guard statement.starts() else { throw WorkGivenUp() }
+                                try await connection.query("SELECT pg_cancel_backend(\(request.backend))", logger: self.logger)
+                            }
+                        }
+                        request.batch.cancelFinished(delivered: true)
+                    } catch {
+                        self.logger.warning("feedback.store_cancel_failed", metadata: ["error": "\(String(reflecting: error))"])
+                        request.batch.cancelFinished(delivered: false)
+                    }
+                }
             }
         }
     }
@@ -220,34 +332,36 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
         return nil
     }
 
-    /// Runs `work` (a batch, a probe, a page of events) with bounded waits: at most the connect timeout
-    /// for a connection, then, from when `work` says its statement starts (``StatementStart/starts()``),
-    /// the statement timeout and a second for the answer. Waiting for a connection while PostgreSQL is
-    /// down or restarting must not hold the writer, nor graceful shutdown. Past a limit the work is
-    /// cancelled and left behind (a PostgresNIO lease or query can outlive its cancellation around a
-    /// server restart: waiting for it is what hung the writer); a batch stopped so is answered
-    /// UNAVAILABLE, not OK, since its COMMIT is not known to have happened. The second limit counts from
-    /// the statement's start, and PostgreSQL stops the statement at its statement_timeout: a batch given
-    /// up on cannot commit later, behind a newer batch of the same interaction.
+    /// Runs `work` (a batch, a probe, a page of events, a cancel) with bounded waits: at most the connect
+    /// timeout for a connection, then, from when `work` says a statement starts
+    /// (``StatementStart/starts()``, which `work` must check before each statement), the statement
+    /// timeout and a second for the answer. Waiting for a connection while PostgreSQL is down or
+    /// restarting must not hold the writer, nor graceful shutdown. Past a limit the work is cancelled and
+    /// left behind (a PostgresNIO lease or query can outlive its cancellation around a server restart:
+    /// waiting for it is what hung the writer), counted and awaited on shutdown (``LeftBehindWork``); a
+    /// batch stopped so is answered UNAVAILABLE. Work given up on before it sent a statement never sends
+    /// one (a lease granted late finds ``StatementStart/starts()`` false). Work given up on after it sent
+    /// one gets no answer within its statement's window, which PostgreSQL ends at its statement_timeout:
+    /// the batch cannot commit later unless PostgreSQL's COMMIT itself outlasted that second.
     private func bounded<T: Sendable>(_ work: @escaping @Sendable (StatementStart) async throws -> T) async throws -> T {
         let connectTimeout = self.configuration.client.options.connectTimeout
         let statementLimit = self.configuration.statementTimeout + .seconds(1)
         let outcome = OneShot<Result<T, any Error>>()
         let start = StatementStart()
         // Unstructured on purpose: a task group would wait for a child that ignores cancellation.
-        let task = Task {
+        let work = self.leftBehind.start {
             do { outcome.set(.success(try await work(start))) } catch { outcome.set(.failure(error)) }
         }
         let timer = Task {
             try await Task.sleep(for: connectTimeout)
             // Each statement's window counts from its own start: a later one moves the limit.
             var waitedFor: ContinuousClock.Instant?
-            while let started = start.instant, started != waitedFor {
+            while let started = start.giveUp(unlessStartedSince: waitedFor) {
                 waitedFor = started
                 try await Task.sleep(until: started + statementLimit)
             }
-            task.cancel()
-            let what = start.instant == nil ? "no connection within \(connectTimeout)" : "no answer within \(statementLimit)"
+            self.leftBehind.giveUp(work)
+            let what = waitedFor == nil ? "no connection within \(connectTimeout)" : "no answer within \(statementLimit)"
             outcome.set(.failure(PostgresUnavailable(description: "PostgreSQL (\(self.configuration.description)): \(what)")))
         }
         let result = await outcome.value()
@@ -258,7 +372,7 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
     /// Checks `interactions(id, feedback)` and creates `feedback_events` when missing.
     private func prepareSchema(_ statement: StatementStart) async throws {
         try await self.client.withConnection { connection in
-            statement.starts()
+            guard statement.starts() else { throw WorkGivenUp() }
             try await PostgresSchema.prepare(connection, logger: self.logger)
         }
         self.schemaReady.store(true, ordering: .relaxed)
