@@ -4,7 +4,8 @@
 # deploy/systemd with ExecStart in PREFIX/bin, the user and group feedback (sysusers.d), and
 # /etc/feedback-rpc/feedback-rpc.env from the example when there is none yet. Starts nothing; prints
 # the steps left. Running it again replaces binaries, units and the example, and nothing else.
-#   scripts/install.sh [--bin-dir DIR] [PREFIX]     PREFIX: /usr/local by default (binaries in PREFIX/bin)
+#   scripts/install.sh [--bin-dir DIR] [PREFIX]     PREFIX: /usr/local by default (binaries in PREFIX/bin);
+#     PREFIX, UNIT_DIR and SYSUSERS_DIR must be absolute, without a '..' component
 #   --bin-dir DIR (or BIN_DIR=DIR): install the binaries already in DIR instead of building
 #   DESTDIR=DIR: stage everything under DIR (for packages and tests); creates no user
 #   UNIT_DIR=/etc/systemd/system, SYSUSERS_DIR=/etc/sysusers.d: where units and the sysusers file go
@@ -19,7 +20,7 @@ while [ $# -gt 0 ]; do
     --bin-dir) [ $# -ge 2 ] || { echo "--bin-dir needs a directory, e.g. .build/release" >&2; exit 2; }
                bin_dir=$2; shift 2 ;;
     --bin-dir=*) bin_dir=${1#*=}; shift ;;
-    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
     *) [ -z "$prefix" ] || { echo "one PREFIX only (see --help)" >&2; exit 2; }
        prefix=$1; shift ;;
@@ -30,11 +31,18 @@ prefix=${prefix%/}
 # PREFIX/bin is written into ExecStart=, where spaces split arguments and % starts a specifier.
 [[ "$prefix" =~ ^(/[A-Za-z0-9._+-]+)+$ ]] || {
   echo "PREFIX must be an absolute path of letters, digits and . _ + - (got '$prefix')" >&2; exit 2; }
+unit_dir=${UNIT_DIR:-/etc/systemd/system}
+sysusers_dir=${SYSUSERS_DIR:-/etc/sysusers.d}
+# These paths go under DESTDIR: a ".." component would climb out of it (DESTDIR=/stage PREFIX=/opt/../../etc
+# writes /etc), and in ExecStart= it names a directory other than the one it seems to.
+for named in "PREFIX=$prefix" "UNIT_DIR=$unit_dir" "SYSUSERS_DIR=$sysusers_dir"; do
+  path=${named#*=}
+  [[ "$path" == /* && "$path/" != */../* ]] || {
+    echo "${named%%=*} must be an absolute path without a '..' component (got '$path')" >&2; exit 2; }
+done
 destdir=""
 if [ -n "${DESTDIR:-}" ]; then destdir=$(absolute "${DESTDIR%/}"); fi
 [ -z "$bin_dir" ] || bin_dir=$(absolute "$bin_dir")
-unit_dir=${UNIT_DIR:-/etc/systemd/system}
-sysusers_dir=${SYSUSERS_DIR:-/etc/sysusers.d}
 config_dir=/etc/feedback-rpc
 products=(feedbackd feedback-gateway feedbackctl)
 

@@ -148,6 +148,6 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     static let overCapacityResponse: String = {
         let body = #"{"detail":"Too many connections; retry shortly."}"#
         return "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: \(body.utf8.count)\r\n"
-            + "retry-after: 1\r\nconnection: close\r\n\r\n" + body
+            + "retry-after: 1\r\nx-content-type-options: nosniff\r\nconnection: close\r\n\r\n" + body
     }()
 }

@@ -3,7 +3,7 @@ import Hummingbird
 import HummingbirdCore
 import Logging
 
-/// Builds the gateway: routes, CORS, request ids and access logs over a pool of feedbackd connections.
+/// Builds the gateway: routes, CORS, request ids, `nosniff` and access logs over a pool of feedbackd connections.
 public enum GatewayApplication {
     /// The router, ready for `Application(router:)` or HummingbirdTesting.
     /// - Parameter transport: how to reach feedbackd; by default a pool of connections to
@@ -12,7 +12,9 @@ public enum GatewayApplication {
         configuration: GatewayConfiguration,
         transport: (any ClientTransport)? = nil
     ) throws -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+        // HEAD is answered for every GET route: the GET's status and headers, without the body.
+        let router = Router(context: BasicRequestContext.self, options: .autoGenerateHeadEndpoints)
+        router.add(middleware: NoSniffMiddleware())
         router.add(middleware: RequestMetricsMiddleware())
         router.add(middleware: RequestIDMiddleware(logAll: configuration.logAllRequests))
         router.add(middleware: CORSAllowListMiddleware(allowedOrigins: Set(configuration.allowedOrigins)))

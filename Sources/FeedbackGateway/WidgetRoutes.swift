@@ -5,9 +5,12 @@ import NIOCore
 
 /// The widget script and the demo page: those compiled into the gateway (`clients/widget`, embedded as
 /// SwiftPM resources), or those read from a directory at start-up (`--widget-dir`).
+///
+/// The script is readable from any origin (pages elsewhere embed it with `<script src>`) and carries no
+/// policy of its own; the demo page carries ``DemoPage``'s.
 struct WidgetRoutes<Context: RequestContext>: Sendable {
     let script: ByteBuffer
-    let demoPage: ByteBuffer
+    let demoPage: DemoPage
 
     /// The widget the gateway was built with.
     static var embedded: Self {
@@ -16,7 +19,7 @@ struct WidgetRoutes<Context: RequestContext>: Sendable {
 
     private init(script: ByteBuffer, demoPage: ByteBuffer) {
         self.script = script
-        self.demoPage = demoPage
+        self.demoPage = DemoPage(html: demoPage)
     }
 
     /// - Throws: ``MissingFile`` when `directory` lacks `feedback.js` or `demo.html`.
@@ -27,7 +30,7 @@ struct WidgetRoutes<Context: RequestContext>: Sendable {
             return ByteBuffer(bytes: contents)
         }
         self.script = try read("feedback.js")
-        self.demoPage = try read("demo.html")
+        self.demoPage = DemoPage(html: try read("demo.html"))
     }
 
     /// A widget file that cannot be read.
@@ -46,12 +49,6 @@ struct WidgetRoutes<Context: RequestContext>: Sendable {
                 body: ResponseBody(byteBuffer: script)
             )
         }
-        router.get("/") { _, _ in
-            Response(
-                status: .ok,
-                headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-cache"],
-                body: ResponseBody(byteBuffer: page)
-            )
-        }
+        router.get("/") { _, _ in page.response() }
     }
 }

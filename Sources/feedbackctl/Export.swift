@@ -14,6 +14,12 @@ struct Export: AsyncParsableCommand {
             `last_event_id=N` on stderr: give it to the next run's --after to read only what is new. On a \
             failure, what was written is complete up to that id, and the exit code is the status code. \
             The token needs the read scope (feedbackd's --jwt-read-scope, feedback:read by default).
+
+            CSV is safe to open in a spreadsheet: a text cell (subject, created_at) that starts with \
+            = + - @, a tab or a carriage return is written with a ' before it and quoted (OWASP, "CSV \
+            injection"), so that no spreadsheet reads it as a formula; numbers (event_id, \
+            interaction_id, rating, which is -1 for a negative rating) are never changed. --csv-raw \
+            writes every cell as stored. JSON lines are always exact.
             """
     )
 
@@ -27,10 +33,13 @@ struct Export: AsyncParsableCommand {
     @Option(help: "Only events after this event id; 0 from the first.") var after: Int64 = 0
     @Option(help: "jsonl (one JSON object per line) or csv (with a header line).") var format: Format = .jsonl
     @Option(help: "Events asked for per call, 1 to 1000.") var pageSize: Int32 = 1000
+    @Flag(help: "CSV: write text cells as stored, even those a spreadsheet would read as a formula.")
+    var csvRaw = false
 
     func validate() throws {
         guard self.after >= 0 else { throw ValidationError("--after must not be negative") }
         guard (1...1000).contains(self.pageSize) else { throw ValidationError("--page-size must be 1 to 1000") }
+        guard !self.csvRaw || self.format == .csv else { throw ValidationError("--csv-raw applies to --format csv only") }
     }
 
     func run() async throws {
@@ -47,7 +56,8 @@ struct Export: AsyncParsableCommand {
                     afterEventID: cursor, pageSize: self.pageSize, token: token, timeout: .milliseconds(self.options.timeoutMs)
                 )
                 if page.events.isEmpty { break }
-                Self.write(page.events.map(self.format == .csv ? Self.csvLine : Self.jsonLine).joined())
+                let cells: CSVCells = self.csvRaw ? .raw : .spreadsheetSafe
+                Self.write(page.events.map { self.format == .csv ? Self.csvLine($0, cells: cells) : Self.jsonLine($0) }.joined())
                 cursor = page.nextAfterEventID
             } catch {
                 failure = error
@@ -76,12 +86,27 @@ struct Export: AsyncParsableCommand {
         return String(decoding: data, as: UTF8.self) + "\n"
     }
 
-    /// One event as a CSV record (RFC 4180: a field with a comma, quote or line break is quoted).
-    static func csvLine(_ event: Feedback_V1_FeedbackEvent) -> String {
-        "\(event.eventID),\(event.interactionID),\(event.rating),\(Self.csvField(event.subject)),\(Self.csvField(event.createdAt))\r\n"
+    /// How `--format csv` writes text cells.
+    enum CSVCells {
+        /// A cell a spreadsheet would read as a formula is prefixed with `'` and quoted (the default).
+        case spreadsheetSafe
+        /// Every cell as stored (`--csv-raw`).
+        case raw
     }
 
-    private static func csvField(_ value: String) -> String {
+    /// One event as a CSV record (RFC 4180: a field with a comma, quote or line break is quoted). The
+    /// numbers are written as they are: only the text cells (subject, created_at) follow `cells`.
+    static func csvLine(_ event: Feedback_V1_FeedbackEvent, cells: CSVCells) -> String {
+        "\(event.eventID),\(event.interactionID),\(event.rating),\(Self.csvField(event.subject, cells)),\(Self.csvField(event.createdAt, cells))\r\n"
+    }
+
+    /// The first characters that make a spreadsheet read a cell as a formula (OWASP, "CSV injection").
+    private static let formulaStarts: Set<Unicode.Scalar> = ["=", "+", "-", "@", "\t", "\r"]
+
+    private static func csvField(_ value: String, _ cells: CSVCells) -> String {
+        if cells == .spreadsheetSafe, let first = value.unicodeScalars.first, Self.formulaStarts.contains(first) {
+            return "\"'" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        }
         // By scalars: "\r\n" is one Character, equal to neither "\r" nor "\n".
         guard value.unicodeScalars.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return value }
         return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""

@@ -188,6 +188,57 @@ struct ProcessTests {
         }
     }
 
+    /// Subjects a spreadsheet would read as formulas (OWASP, "CSV injection"), and one it would not.
+    static let formulaSubjects = ["=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2+3", "@SUM(A1)", "\tTAB", "\r=cr", "a=b"]
+
+    @Test("feedbackctl export --format csv neutralises cells a spreadsheet would read as formulas; numbers, --csv-raw and JSON lines stay exact")
+    func exportNeutralisesFormulas() async throws {
+        try await withTemporaryDirectory { directory in
+            let subjects = Self.formulaSubjects
+            try seedDatabase(at: directory + "/chat.db", interactions: 1...Int64(subjects.count))
+            let daemon = try FeedbackdProcess(directory: directory)
+            try await daemon.start()
+            let client = FeedbackClient(socketPath: daemon.socket)
+            for (index, subject) in subjects.enumerated() {
+                try await client.submitFeedback(interactionID: Int64(index + 1), rating: -1, token: try await TestAuth.token(subject: subject))
+            }
+            await client.close()
+            let reader = try await TestAuth.token(subject: "export-job", scope: "feedback:read")
+            let base = ["export", "--socket", daemon.socket, "--token", reader]
+
+            let safe = try runProcessWithOutputs(productsDirectory + "/feedbackctl", base + ["--format", "csv"])
+            #expect(safe.status == 0, "\(safe.errors)")
+            // Each record is "N,N,-1,<subject>,<created_at>": the rating -1 is a number, never touched.
+            let records = safe.output.components(separatedBy: ",-1,").dropFirst().map { $0.components(separatedBy: ",20").first ?? "" }
+            #expect(
+                records == [
+                    #""'=HYPERLINK(""http://x"",""y"")""#, #""'+1+1""#, #""'-2+3""#, #""'@SUM(A1)""#, "\"'\tTAB\"", "\"'\r=cr\"", "a=b",
+                ],
+                "\(safe.output)"
+            )
+            let lines = safe.output.components(separatedBy: "\r\n")
+            #expect(lines[1].hasPrefix("1,1,-1,\"'=HYPERLINK("), "\(lines[1])")
+
+            let raw = try runProcessWithOutputs(productsDirectory + "/feedbackctl", base + ["--format", "csv", "--csv-raw"])
+            #expect(raw.status == 0, "\(raw.errors)")
+            let rawRecords = raw.output.components(separatedBy: ",-1,").dropFirst().map { $0.components(separatedBy: ",20").first ?? "" }
+            #expect(rawRecords == [#""=HYPERLINK(""http://x"",""y"")""#, "+1+1", "-2+3", "@SUM(A1)", "\tTAB", "\"\r=cr\"", "a=b"], "\(raw.output)")
+
+            let jsonl = try runProcessWithOutputs(productsDirectory + "/feedbackctl", base)
+            #expect(jsonl.status == 0, "\(jsonl.errors)")
+            let objects = jsonl.output.split(separator: "\n").map { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            #expect(objects.map { $0?["subject"] as? String } == subjects)
+            #expect(objects.map { $0?["rating"] as? Int } == Array(repeating: -1, count: subjects.count))
+
+            let mixed = try runProcessWithOutputs(productsDirectory + "/feedbackctl", base + ["--csv-raw"])
+            #expect(mixed.status != 0 && mixed.errors.contains("--csv-raw applies to --format csv only"), "\(mixed.errors)")
+            let help = try runProcessWithOutputs(productsDirectory + "/feedbackctl", ["export", "--help"]).output
+            #expect(help.contains("--csv-raw") && help.contains("OWASP") && help.contains("-1 for a negative"), "\(help)")
+            daemon.signal(SIGTERM)
+            _ = await daemon.wait()
+        }
+    }
+
     @Test("feedbackd --jwt-read-scope '' lets any valid token read the ratings feed; another scope is required when named")
     func readScopeFlag() async throws {
         for (flag, unscopedReads) in [("", true), ("export:ratings", false)] {

@@ -125,6 +125,26 @@ def test_install_refuses_a_bad_prefix_or_missing_binaries_and_stages_nothing(tmp
         assert not (tmp_path / "root").exists(), args
 
 
+@pytest.mark.parametrize("prefix", ["/opt/../etc", "/opt/feedback-rpc/..", "/../feedback-rpc", "/opt/../../escaped"])
+def test_install_refuses_a_prefix_with_a_dot_dot_component_and_stages_nothing(tmp_path, prefix):
+    # Under DESTDIR a ".." climbs out of the staging directory: /opt/../../escaped would land beside it.
+    out = install(tmp_path / "stage" / "root", "--bin-dir", str(bin_path()), prefix)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert f"PREFIX must be an absolute path without a '..' component (got '{prefix}')" in out.stderr
+    assert list(tmp_path.iterdir()) == [], "nothing staged, inside DESTDIR or beside it"
+
+
+@pytest.mark.parametrize("variable", ["UNIT_DIR", "SYSUSERS_DIR"])
+def test_install_refuses_a_unit_or_sysusers_dir_with_a_dot_dot_component(tmp_path, variable):
+    env = {k: v for k, v in os.environ.items() if k not in ("BIN_DIR", "UNIT_DIR", "SYSUSERS_DIR")}
+    env.update(DESTDIR=str(tmp_path / "stage" / "root"), **{variable: "/../../escaped"})
+    out = subprocess.run([str(ROOT / "scripts" / "install.sh"), "--bin-dir", str(bin_path()), PREFIX], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert f"{variable} must be an absolute path without a '..' component" in out.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_the_units_carry_the_settings_of_a_production_service(staged):
     feedbackd = staged / "etc/systemd/system/feedbackd.service"
     gateway = staged / "etc/systemd/system/feedback-gateway.service"

@@ -187,6 +187,7 @@ def test_connections_over_the_cap_get_503_and_the_rest_are_served(tmp_path):
             answer += chunk
         assert answer.startswith(b"HTTP/1.1 503"), answer
         assert b'{"detail":' in answer
+        assert b"\r\nx-content-type-options: nosniff\r\n" in answer.lower(), answer
         # A well-formed request on a held connection is still served.
         held[0].sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         held[0].settimeout(10)

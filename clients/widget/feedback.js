@@ -21,6 +21,10 @@
     }
   })();
 
+  // The CSP nonce this script was loaded with, if any: the widget's <style> carries it, so that a page
+  // whose policy allows styles only by nonce (style-src 'nonce-...') shows the widget styled.
+  const scriptNonce = document.currentScript?.nonce || "";
+
   const DEFAULTS = {
     retries: 3, // retries of 502/503/504/429 and network errors, with exponential backoff
     timeout: 8000, // ms per request (AbortController); 0: none
@@ -105,6 +109,7 @@
     if (document.getElementById(STYLE_ID)) return;
     const style = document.createElement("style");
     style.id = STYLE_ID;
+    if (scriptNonce) style.setAttribute("nonce", scriptNonce);
     style.textContent = CSS;
     // First in <head>: a host rule of the same specificity (say `.fbw button`) comes later and wins.
     document.head.prepend(style);
@@ -408,14 +413,28 @@
 
   /**
    * Mounts a widget on every element with data-feedback-interaction-id under `scope`; one already
-   * mounted is kept, so calling it again after new answers arrive mounts only those.
+   * mounted is kept, so calling it again after new answers arrive mounts only those. An element that
+   * cannot be mounted (its id is not an integer) is skipped, and every other one mounted all the same:
+   * each is reported on the console (console.error) and listed in the returned array's `failed`, as
+   * {element, error}.
    */
   function mountAll(scope = document, options = {}) {
     const nodes = (scope ?? document).querySelectorAll("[data-feedback-interaction-id]");
-    return Array.from(nodes, (node) => widgets.get(node) ?? mount(node, {
-      ...options,
-      interactionId: node.getAttribute("data-feedback-interaction-id"),
-    }));
+    const mountedWidgets = [];
+    const failed = [];
+    for (const node of nodes) {
+      try {
+        mountedWidgets.push(widgets.get(node) ?? mount(node, {
+          ...options,
+          interactionId: node.getAttribute("data-feedback-interaction-id"),
+        }));
+      } catch (error) {
+        failed.push({ element: node, error });
+        console.error("FeedbackWidget.mountAll: element not mounted:", error?.message ?? error, node);
+      }
+    }
+    mountedWidgets.failed = failed;
+    return mountedWidgets;
   }
 
   window.FeedbackWidget = { mount, mountAll, version: "2", messages: Object.freeze({ ...MESSAGES }) };

@@ -1,4 +1,7 @@
 """The widget in a real headless Chromium: the demo page, clicks, keyboard, another origin, retries."""
+import http.client
+import urllib.parse
+
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
@@ -50,6 +53,66 @@ def test_demo_page_shows_every_seeded_answer_named_after_its_question(browser, m
     paths = [line.split("http.path=")[1].split()[0] for line in log.read_text().splitlines() if "http.access" in line]
     assert "/favicon.ico" not in paths, paths
     assert set(paths) <= {"/healthz", "/", "/widget/feedback.js", "/feedback"}, paths
+
+
+def test_demo_page_works_under_its_content_security_policy(browser, stack):
+    # Every violation the page reports, from before its first script runs.
+    recorder = browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": """
+window.violations = [];
+document.addEventListener("securitypolicyviolation", (e) => window.violations.push(e.effectiveDirective + " " + e.blockedURI));
+"""})
+    try:
+        open_demo(browser, stack, stack.token())
+        # The page's own style and the widget's apply; the widget's <style> took the script's nonce.
+        assert browser.execute_script("return getComputedStyle(document.body).maxWidth") != "none"
+        assert browser.execute_script("return getComputedStyle(document.querySelector('.fbw')).display") == "flex"
+        assert browser.execute_script("return document.getElementById('feedback-widget-style').nonce") != ""
+        button(browser, "#rate-1", "up").click()  # connect-src 'self'
+        wait_state(browser, "#rate-1", "saved")
+        assert stack.rating(1) == 1
+        assert browser.execute_script("return window.violations") == []
+        # The policy is in force: a script without the nonce does not run, and is reported.
+        browser.execute_script("const s = document.createElement('script'); s.textContent = 'window.injected = 1';"
+                               "document.body.appendChild(s);")
+        WebDriverWait(browser, 10).until(lambda b: b.execute_script("return window.violations.length") > 0)
+        assert browser.execute_script("return window.violations") == ["script-src-elem inline"]
+        assert browser.execute_script("return window.injected === undefined")
+    finally:
+        browser.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": recorder["identifier"]})
+
+
+def test_no_site_may_frame_the_demo_page(browser, stack, embed, embed_dir):
+    (embed_dir / "frames-demo.html").write_text(f"""<!doctype html><meta charset="utf-8"><title>frame</title>
+<iframe id="demo" src="{stack.url}/#token=x" onload="window.frameLoaded = true"></iframe>""")
+    browser.get(f"{embed.origin}/frames-demo.html")
+    WebDriverWait(browser, 10).until(lambda b: b.execute_script("return window.frameLoaded === true"))
+    browser.switch_to.frame(browser.find_element(By.ID, "demo"))
+    try:
+        # frame-ancestors 'none': Chromium shows its error page in the frame, never the demo.
+        assert browser.find_elements(By.CSS_SELECTOR, "[data-feedback-interaction-id]") == []
+    finally:
+        browser.switch_to.default_content()
+
+
+def test_head_is_answered_as_get_without_a_body_on_a_kept_alive_connection(stack):
+    address = urllib.parse.urlsplit(stack.url)
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
+    try:
+        for path in ("/", "/widget/feedback.js", "/openapi.json", "/healthz"):
+            connection.request("GET", path)
+            get = connection.getresponse()
+            body = get.read()
+            connection.request("HEAD", path)
+            head = connection.getresponse()
+            assert (head.status, head.read()) == (get.status, b""), path
+            assert head.getheader("Content-Length") == str(len(body)), path
+            assert head.getheader("Content-Type") == get.getheader("Content-Type"), path
+            assert head.getheader("X-Content-Type-Options") == "nosniff", path
+        # The connection is still in step: nothing of a body came after a HEAD's head.
+        connection.request("GET", "/healthz")
+        assert connection.getresponse().read() == b'{"status":"SERVING"}'
+    finally:
+        connection.close()
 
 
 def test_demo_page_shows_ratings_after_a_reload_without_a_request(browser, stack):

@@ -279,3 +279,36 @@ down.click(); setTimeout(() => up.click(), 1); setTimeout(() => down.click(), 5)
     assert pressed(browser, "#a") == -1
     assert stack.rating(1) == -1
     assert json.loads(sent(browser)[-1]) == {"interaction_id": 1, "rating": -1}
+
+
+def test_mount_all_mounts_every_valid_element_and_reports_the_bad_ones(browser, stack, embed, embed_dir):
+    host_page(browser, embed, embed_dir, stack, "badids", """
+<div id="a" data-feedback-interaction-id="1"></div>
+<div id="bad1" data-feedback-interaction-id="abc"></div>
+<div id="b" data-feedback-interaction-id="2"></div>
+<div id="bad2" data-feedback-interaction-id="1.5"></div>
+<div id="c" data-feedback-interaction-id="3"></div>""", """
+window.logged = [];
+const consoleError = console.error;
+console.error = (...args) => {
+  window.logged.push(args.map((a) => (a instanceof Element ? "#" + a.id : String(a))).join(" "));
+  consoleError(...args);
+};
+window.mounted = FeedbackWidget.mountAll(document, {token});""")
+    # Every element after a bad one is mounted all the same (version 2.0 stopped at the first).
+    assert browser.execute_script("return window.mounted.map((w) => w.interactionId)") == ["1", "2", "3"]
+    assert [bool(browser.find_elements(By.CSS_SELECTOR, f"#{anchor} .fbw")) for anchor in
+            ("a", "bad1", "b", "bad2", "c")] == [True, False, True, False, True]
+    not_integer = 'FeedbackWidget: interactionId must be an integer, got "{}"'
+    assert browser.execute_script("return window.mounted.failed.map((f) => [f.element.id, f.error.message])") == [
+        ["bad1", not_integer.format("abc")], ["bad2", not_integer.format("1.5")]]
+    assert browser.execute_script("return window.logged") == [
+        "FeedbackWidget.mountAll: element not mounted: " + not_integer.format("abc") + " #bad1",
+        "FeedbackWidget.mountAll: element not mounted: " + not_integer.format("1.5") + " #bad2"]
+    button(browser, "#c", "up").click()
+    wait_state(browser, "#c", "saved")
+    assert stack.rating(3) == 1
+    # Again: the widgets mounted are kept, the bad elements reported again.
+    again = browser.execute_script("""const again = FeedbackWidget.mountAll(document, {token});
+return [again.every((w, i) => w === window.mounted[i]), again.length, again.failed.length]""")
+    assert again == [True, 3, 2]
