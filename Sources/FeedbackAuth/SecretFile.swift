@@ -18,4 +18,12 @@ public enum SecretFile {
     public static func read(_ path: String) throws -> [UInt8] {
         try Self.secret(fromContents: Data(contentsOf: URL(fileURLWithPath: path)))
     }
+
+    /// Whether users other than the file's owner and group may read the file at `path` (its mode has
+    /// the "others may read" bit): a secret there is no secret. False when the file cannot be examined.
+    public static func isReadableByOthers(_ path: String) -> Bool {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return false }
+        return info.st_mode & S_IROTH != 0
+    }
 }

@@ -14,6 +14,9 @@ public struct TokenVerifier: Sendable {
     }
 
     private let cache = TokenCache<Verified>(capacity: 4096)
+    /// Tokens whose signature or claims were refused lately, and why: the same bad token sent again is
+    /// refused without a task or a signature check.
+    private let refused = TokenCache<AuthError>(capacity: 4096)
     /// Tokens found verified in the cache, and those whose signature had to be checked (swift-metrics).
     private let cacheHits = Counter(label: "feedback_token_cache_lookups_total", dimensions: [("result", "hit")])
     private let cacheMisses = Counter(label: "feedback_token_cache_lookups_total", dimensions: [("result", "miss")])
@@ -83,11 +86,15 @@ public struct TokenVerifier: Sendable {
         do {
             claims = try await self.keys.verify(token, as: FeedbackClaims.self, iteratingKeys: true)
         } catch let error as JWTError where error.errorType == .signatureVerificationFailed {
-            throw .unauthenticated("token signature is invalid")
+            throw self.refuse(token, .unauthenticated("token signature is invalid"))
         } catch {
-            throw .unauthenticated("token is malformed or its signature is invalid")
+            throw self.refuse(token, .unauthenticated("token is malformed or its signature is invalid"))
         }
-        try self.checkClaims(claims)
+        do throws(AuthError) {
+            try self.checkClaims(claims)
+        } catch {
+            throw self.refuse(token, error)
+        }
         let verified = VerifiedToken(
             subject: claims.sub?.value ?? "",
             scopes: claims.scopes,
@@ -98,17 +105,30 @@ public struct TokenVerifier: Sendable {
         return verified
     }
 
-    /// Verifies what can be verified on the calling thread: a missing or malformed header is refused, and
-    /// a token whose signature and claims were verified before (a bounded cache of recent tokens) is
-    /// checked again for its times only. Returns nil when the token's signature must still be checked:
-    /// then call ``verify(authorization:for:now:)``.
+    /// Verifies what can be verified on the calling thread, without a signature check: a missing or
+    /// malformed header is refused; a token whose signature and claims were verified before (a bounded
+    /// cache of recent tokens) is checked again for its times only; a new token is refused when its form,
+    /// algorithm, size or times are not acceptable, or when it was refused lately (a bounded cache): so a
+    /// flood of bad tokens costs each call microseconds on the event loop, not a task. Returns nil when
+    /// the token's signature must still be checked: then call ``verify(authorization:for:now:)``.
     public func verifyWithoutWaiting(authorization: String?, for access: TokenAccess = .write, now: Date = Date()) throws(AuthError) -> VerifiedToken? {
         let token = try BearerCredentials(authorization: authorization).token()
-        guard let cached = self.cache.lookup(token) else { return nil }
+        guard let cached = self.cache.lookup(token) else {
+            if let refusal = self.refused.lookup(token) { throw refusal }
+            _ = try UnverifiedToken(token, policy: self.policy, now: now)
+            return nil
+        }
         self.cacheHits.increment()
         try UnverifiedToken.checkTimes(expiresAt: cached.token.expiresAt, notBefore: cached.notBefore, policy: self.policy, now: now)
         try self.checkScope(of: cached.token, for: access)
         return cached.token
+    }
+
+    /// Remembers that `token` was refused with `error` (its signature or claims never change), and
+    /// returns `error`.
+    private func refuse(_ token: String, _ error: AuthError) -> AuthError {
+        self.refused.insert(token, error)
+        return error
     }
 
     /// The scope `access` needs (checked on every use: one verified token may read but not write).

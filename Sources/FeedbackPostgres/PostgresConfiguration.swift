@@ -49,9 +49,31 @@ public struct PostgresConfiguration: Sendable {
         }
         let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()).removingPercentEncoding ?? "" : ""
         guard !database.isEmpty else { throw Invalid(description: "the PostgreSQL URL names no database (postgres://USER@HOST/DATABASE)") }
-        let query = Dictionary((components.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { $1 })
+        let items = components.queryItems ?? []
+        var query: [String: String] = [:]
+        for item in items {
+            guard Self.parameters.contains(item.name) else {
+                throw Invalid(
+                    description: "the PostgreSQL URL parameter \(item.name.debugDescription) is not supported (only \(Self.parameters.sorted().joined(separator: ", ")))"
+                )
+            }
+            guard query.updateValue(item.value ?? "", forKey: item.name) == nil else {
+                throw Invalid(description: "the PostgreSQL URL gives \(item.name) twice")
+            }
+        }
+        // A NUL (or another control character) would end the value early in the startup message, and
+        // what follows it would be read as further parameters: `%00options%00-csearch_path=…`.
+        for (name, value) in [("user", user), ("database", database), ("host", components.host ?? "")] + query.map({ ($0.key, $0.value) })
+        where value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            throw Invalid(description: "the PostgreSQL URL's \(name) holds a control character (such as %00)")
+        }
         let port = components.port ?? 5432
-        let socketDirectory = query["host"].flatMap { $0.hasPrefix("/") ? $0 : nil }
+        // sslmode is checked whether or not it applies (a Unix socket never uses TLS), as libpq does.
+        let tls = try Self.tls(mode: query["sslmode"] ?? "prefer", rootCertificate: query["sslrootcert"])
+        if let host = query["host"], !host.hasPrefix("/") {
+            throw Invalid(description: "host=\(host) must be a socket directory (an absolute path); give a TCP host as postgres://USER@HOST:PORT/DATABASE")
+        }
+        let socketDirectory = query["host"]
         if let socketDirectory {
             self.client = PostgresClient.Configuration(
                 unixSocketPath: "\(socketDirectory)/.s.PGSQL.\(port)", username: user, password: password, database: database
@@ -61,13 +83,15 @@ public struct PostgresConfiguration: Sendable {
             guard let host = components.host, !host.isEmpty else {
                 throw Invalid(description: "the PostgreSQL URL names no host (or ?host=/socket/directory)")
             }
-            let tls = try Self.tls(mode: query["sslmode"] ?? "prefer", rootCertificate: query["sslrootcert"])
             self.client = PostgresClient.Configuration(host: host, port: port, username: user, password: password, database: database, tls: tls)
             self.description = "\(user)@\(host):\(port)/\(database)"
         }
         self.client.options.additionalStartupParameters = [("application_name", "feedbackd")]
         self.client.options.connectTimeout = .seconds(5)
     }
+
+    /// The URL parameters understood; any other is refused rather than ignored.
+    static let parameters: Set<String> = ["sslmode", "sslrootcert", "host"]
 
     /// The TLS of libpq's `sslmode` (and `sslrootcert`).
     private static func tls(mode: String, rootCertificate: String?) throws(Invalid) -> PostgresClient.Configuration.TLS {

@@ -1,13 +1,18 @@
 import FeedbackAuth
+import Logging
 import RPCCore
 
 /// Verifies the call's `authorization` token before the handler runs and records its subject as the
 /// call's principal. Services not listed in `protectedServices` (health) pass through. Methods in
 /// `readMethods` need the verifier's read scope; the others its write scope.
+///
+/// Refusals are logged as `rpc.auth_failed` (with `auth.reason`), at most ten lines a second: a flood of
+/// bad tokens is summed up by `log.suppressed` on the next line let through.
 public struct AuthInterceptor: ServerInterceptor {
     private let verifier: TokenVerifier
     private let protectedPrefixes: [String]
     private let readMethods: Set<String>
+    private let failureLog = LogThrottle(limit: 10, per: .seconds(1))
 
     public init(
         verifier: TokenVerifier,
@@ -41,7 +46,7 @@ public struct AuthInterceptor: ServerInterceptor {
             context.principal = token.subject
             return context
         } catch {
-            context.logger.info("rpc.auth_failed", metadata: ["auth.reason": "\(error)"])
+            self.logFailure(error, context: context)
             throw error.rpcError
         }
     }
@@ -65,8 +70,15 @@ public struct AuthInterceptor: ServerInterceptor {
             let token = try await self.verifier.verify(authorization: context.metadataValue("authorization"), for: self.access(for: context.method))
             return try await next(request, Self.authenticated(context, as: token))
         } catch let error as AuthError {
-            context.logger.info("rpc.auth_failed", metadata: ["auth.reason": "\(error)"])
+            self.logFailure(error, context: context)
             throw error
         }
+    }
+
+    private func logFailure(_ error: AuthError, context: ServerContext) {
+        guard let suppressed = self.failureLog.admit() else { return }
+        var metadata: Logger.Metadata = ["auth.reason": "\(error)"]
+        if suppressed > 0 { metadata["log.suppressed"] = "\(suppressed)" }
+        context.logger.info("rpc.auth_failed", metadata: metadata)
     }
 }

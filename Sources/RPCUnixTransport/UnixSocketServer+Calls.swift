@@ -174,33 +174,43 @@ extension UnixSocketServer {
     }
 
     private func logCallIfEnabled(_ call: IncomingCall, _ response: Response, receivedAt: ContinuousClock.Instant, requestID: String) {
-        guard self.logger.logLevel <= .info, self.logs(response) else { return }
+        guard self.logger.logLevel <= .info, let suppressed = self.logAdmission(response) else { return }
         var metadata: Logger.Metadata = [
             "rpc.method": "\(call.request.method)", "rpc.call_id": "\(call.callID)", "rpc.request_id": "\(requestID)",
             "rpc.connection_id": "\(call.connectionID)",
         ]
         if let peer = call.peer { metadata["peer.uid"] = "\(peer.uid)" }
-        self.logCall(response, receivedAt: receivedAt, logger: self.logger, extra: metadata)
+        self.logCall(response, receivedAt: receivedAt, suppressed: suppressed, logger: self.logger, extra: metadata)
     }
 
     private func answer(_ job: CallJob, _ outcome: Outcome, requestID: String, logger: Logger) {
         let response = Self.response(for: outcome, requestID: requestID)
         self.metrics.recordCall(method: job.request.method, code: response.code, receivedAt: job.receivedAt)
-        if self.logs(response) { self.logCall(response, receivedAt: job.receivedAt, logger: logger, extra: [:]) }
+        if let suppressed = self.logAdmission(response) {
+            self.logCall(response, receivedAt: job.receivedAt, suppressed: suppressed, logger: logger, extra: [:])
+        }
         job.outbox.respond(callID: job.callID, response)
     }
 
-    /// Whether the call answered with `response` gets an `rpc.call` line (``ServerConfiguration/callLog``).
-    private func logs(_ response: Response) -> Bool {
-        response.code != 0 || self.configuration.callLog == .all
+    /// Whether the call answered with `response` gets an `rpc.call` line (``ServerConfiguration/callLog``):
+    /// nil when not; otherwise how many lines of calls with its status were suppressed before it. With
+    /// the default (failed calls only), each status gets at most ten lines a second: a peer flooding bad
+    /// calls cannot flood the log (the metrics count every call).
+    private func logAdmission(_ response: Response) -> Int? {
+        if self.configuration.callLog == .all { return 0 }
+        guard response.code != 0 else { return nil }
+        return self.failedCallLogs[Int(StatusCode(rawValue: response.code).normalized.rawValue)].admit()
     }
 
-    private func logCall(_ response: Response, receivedAt: ContinuousClock.Instant, logger: Logger, extra: Logger.Metadata) {
+    private func logCall(
+        _ response: Response, receivedAt: ContinuousClock.Instant, suppressed: Int, logger: Logger, extra: Logger.Metadata
+    ) {
         let elapsed = ContinuousClock.now - receivedAt
         let milliseconds = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
         var metadata = extra
         metadata["rpc.status"] = "\(StatusCode(rawValue: response.code).name)"
         metadata["rpc.duration_ms"] = "\((milliseconds * 1000).rounded() / 1000)"
+        if suppressed > 0 { metadata["log.suppressed"] = "\(suppressed)" }
         logger.info("rpc.call", metadata: metadata)
     }
 

@@ -20,6 +20,8 @@ public final class UnixSocketServer: Service, ServerTransport {
     private let registry: ConnectionRegistry
     private let budget: CallBudget
     let metrics: ServerMetrics
+    /// The `rpc.call` lines of failed calls, by status code (``StatusCode/normalized``): ten a second each.
+    let failedCallLogs = StatusCode.all.map { _ in LogThrottle(limit: 10, per: .seconds(1)) }
 
     public init(
         configuration: ServerConfiguration,

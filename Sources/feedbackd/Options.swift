@@ -60,10 +60,14 @@ struct StorageOptions: ParsableArguments {
         }
     }
 
-    func store() throws -> Store {
+    /// - Parameter warn: told of what is accepted but unsafe (a password file others may read).
+    func store(warn: (String) -> Void = { _ in }) throws -> Store {
         guard let url = self.postgresUrl else { return .sqlite(self.sqliteConfiguration()) }
         var password = ProcessInfo.processInfo.environment["PGPASSWORD"]
         if let file = self.postgresPasswordFile {
+            if SecretFile.isReadableByOthers(file) {
+                warn("the PostgreSQL password file \(file) is readable by every user: chmod o-r it")
+            }
             guard let contents = FileManager.default.contents(atPath: file), let text = String(data: contents, encoding: .utf8) else {
                 throw ConfigurationError("cannot read the PostgreSQL password file \(file)")
             }
@@ -115,13 +119,17 @@ struct AuthOptions: ParsableArguments {
     @Option(help: "Clock skew tolerated on exp and nbf, in seconds.")
     var jwtLeewayS: Int = 30
 
-    func configuration() throws -> TokenVerifierConfiguration {
+    /// - Parameter warn: told of what is accepted but unsafe (a secret file others may read).
+    func configuration(warn: (String) -> Void = { _ in }) throws -> TokenVerifierConfiguration {
         var configuration = TokenVerifierConfiguration(
             issuer: self.jwtIssuer, audience: self.jwtAudience, requiredScope: self.jwtRequiredScope,
             readScope: self.jwtReadScope.isEmpty ? nil : self.jwtReadScope,
             leeway: .seconds(self.jwtLeewayS)
         )
         if let path = self.jwtSecretFile {
+            if SecretFile.isReadableByOthers(path) {
+                warn("the JWT secret file \(path) is readable by every user: chmod o-r it")
+            }
             do {
                 configuration.hmacSecret = try SecretFile.read(path)
             } catch {
