@@ -74,13 +74,25 @@ let package = Package(
         .target(name: "FeedbackServer", dependencies: ["RPCCore", "FeedbackDomain", "FeedbackAuth", "FeedbackProtos", logging]),
         // Log handlers (text with control characters escaped, JSON) and the one bootstrap of both executables.
         .target(name: "FeedbackLogging", dependencies: [logging]),
+        // The guards of every HTTP listener (the gateway's port, both metrics ports): head, body, idle and
+        // write deadlines and a connection cap, in front of Hummingbird's HTTP/1.1 channel.
+        .target(
+            name: "HTTPConnectionGuard",
+            dependencies: [
+                nioCore, logging,
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
+        ),
         // `--metrics-listen` of both executables: Prometheus as the swift-metrics backend, and GET /metrics.
         .target(
             name: "FeedbackMetrics",
             dependencies: [
-                metrics, logging, lifecycle, nioCore,
+                "HTTPConnectionGuard", metrics, logging, lifecycle, nioCore,
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
             ]
         ),
         // The Swift client library for co-located services.
@@ -106,7 +118,7 @@ let package = Package(
         .target(
             name: "FeedbackGateway",
             dependencies: [
-                "FastAPICompat", "FeedbackAuth", "FeedbackClient", nioCore, logging, metrics,
+                "FastAPICompat", "FeedbackAuth", "FeedbackClient", "HTTPConnectionGuard", nioCore, logging, metrics,
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
@@ -151,7 +163,8 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
-                "FeedbackGateway", "FeedbackLogging", "FastAPICompat",
+                "FeedbackGateway", "FeedbackLogging", "FastAPICompat", "HTTPConnectionGuard", "FeedbackMetrics",
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),

@@ -1,4 +1,5 @@
 import FeedbackClient
+import HTTPConnectionGuard
 import Hummingbird
 import HummingbirdCore
 import Logging
@@ -19,8 +20,8 @@ public enum GatewayApplication {
         router.add(middleware: RequestIDMiddleware(logAll: configuration.logAllRequests))
         router.add(middleware: CORSAllowListMiddleware(allowedOrigins: Set(configuration.allowedOrigins)))
         let upstream =
-            transport.map { FeedbackUpstream(transport: $0, timeout: configuration.upstreamTimeout) }
-            ?? FeedbackUpstream(socketPath: configuration.socketPath, poolSize: configuration.poolSize, timeout: configuration.upstreamTimeout)
+            transport.map { FeedbackUpstream(transport: $0, configuration: configuration) }
+            ?? FeedbackUpstream(configuration: configuration)
         FeedbackRoutes(upstream: upstream, configuration: configuration).register(on: router)
         let widget = try configuration.widgetDirectory.map { try WidgetRoutes<BasicRequestContext>(directory: $0) } ?? .embedded
         widget.register(on: router)

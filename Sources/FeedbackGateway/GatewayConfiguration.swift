@@ -1,4 +1,5 @@
 import FeedbackAuth
+import HTTPConnectionGuard
 
 /// Everything `feedback-gateway` needs.
 public struct GatewayConfiguration: Sendable {
@@ -14,11 +15,18 @@ public struct GatewayConfiguration: Sendable {
     /// Bodies over this many bytes get 413 (and a declared `Content-Length` over it, at once, with the
     /// connection closed unread).
     public var maxBodyBytes: Int = 64 * 1024
-    /// Deadline of each call to feedbackd; past it the browser gets 504. Longer than feedbackd's busy
+    /// Deadline of each request's call to feedbackd, counted from when it asks for a call slot (see
+    /// ``queueTimeout``); past it the browser gets 504. Longer than ``queueTimeout`` plus feedbackd's busy
     /// timeout (5 s), so that a locked database is answered 503, as by the original.
     public var upstreamTimeout: Duration = .seconds(6)
+    /// Calls kept in flight on each connection to feedbackd: at most feedbackd's `--max-concurrent-calls`
+    /// (100), so that no call waits on a connection, where nothing bounds its wait but its deadline.
+    public var callsPerConnection = 100
+    /// How long a request may wait for a call slot while every connection has ``callsPerConnection``
+    /// calls in flight; then it is answered 503 (`Feedback store unavailable.`) without reaching feedbackd.
+    public var queueTimeout: Duration = .milliseconds(500)
     /// Deadlines and caps of client connections.
-    public var connectionLimits = ConnectionLimits()
+    public var connectionLimits = HTTPConnectionLimits()
     /// What a token must be before its body is read: the pre-check feedbackd's verifier also applies.
     /// Give it feedbackd's `--jwt-leeway-s`; the algorithms are all that feedbackd can verify.
     public var tokenPolicy = TokenPolicy()
@@ -27,30 +35,5 @@ public struct GatewayConfiguration: Sendable {
 
     public init(socketPath: String) {
         self.socketPath = socketPath
-    }
-}
-
-extension GatewayConfiguration {
-    /// What one client connection may hold: time to send a request's head and body, time idle between
-    /// requests, header bytes, and how many connections may be open at once.
-    public struct ConnectionLimits: Hashable, Sendable {
-        /// A request's head must arrive within this of its first byte (of the connection opening, for
-        /// the first request).
-        public var headTimeout: Duration = .seconds(10)
-        /// A request's body must arrive within this of its head.
-        public var bodyTimeout: Duration = .seconds(30)
-        /// A keep-alive connection with no request in flight is closed after this.
-        public var idleTimeout: Duration = .seconds(60)
-        /// Connections open at once; one more is answered 503 and closed. Keep it below the process's
-        /// descriptor limit (`ulimit -n`), which the gateway raises to its hard limit at start-up.
-        public var maxConnections = 4096
-        /// The request line and headers together, in bytes; more gets 400.
-        public var maxHeaderBytes = 64 * 1024
-
-        public init() {}
-
-        var timeouts: SlowClientStateMachine.Timeouts {
-            .init(head: self.headTimeout, body: self.bodyTimeout, idle: self.idleTimeout)
-        }
     }
 }

@@ -16,10 +16,18 @@ public enum DescriptorLimit {
     }
 
     /// Raises the limit (``raiseToHardLimit()``) and returns the connection cap to use: `requested`, or
-    /// less when the descriptors left after `reserve` (listeners, upstream sockets, files, logs) are fewer.
-    public static func connectionCap(requested: Int, reserve: Int = 64) -> (cap: Int, descriptors: Int) {
+    /// less when the descriptors left after `reserve` (upstream sockets, files, logs, refused connections
+    /// still closing) and the caps of the process's other listeners (`otherListeners`, e.g. a metrics
+    /// port's) are fewer. Every listener capped from one budget: a flood of one cannot take the
+    /// descriptors another needs to accept.
+    public static func connectionCap(requested: Int, reserve: Int = 64, otherListeners: Int = 0) -> (cap: Int, descriptors: Int) {
         let descriptors = self.raiseToHardLimit()
-        return (min(requested, max(16, descriptors - reserve)), descriptors)
+        return (self.cap(requested: requested, descriptors: descriptors, reserve: reserve, otherListeners: otherListeners), descriptors)
+    }
+
+    /// The cap of ``connectionCap(requested:reserve:otherListeners:)`` for a given limit: never below 16.
+    static func cap(requested: Int, descriptors: Int, reserve: Int, otherListeners: Int) -> Int {
+        min(requested, max(16, descriptors - reserve - otherListeners))
     }
 
     #if os(Linux)

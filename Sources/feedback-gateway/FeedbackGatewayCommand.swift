@@ -41,8 +41,14 @@ struct FeedbackGatewayCommand: AsyncParsableCommand {
     @Option(help: "Request bodies over this many bytes get 413.")
     var maxBodyBytes: Int = 65_536
 
-    @Option(help: "Deadline of each call to feedbackd, in milliseconds; past it: 504. Keep it above feedbackd's --busy-timeout-ms (5000), so that a locked database is answered 503.")
+    @Option(help: "Deadline of each call to feedbackd, in milliseconds, from when the request asks for a call slot; past it: 504. Keep it above --queue-timeout-ms plus feedbackd's --busy-timeout-ms (5000), so that a locked database is answered 503.")
     var timeoutMs: Int64 = 6000
+
+    @Option(help: "Calls in flight on each connection to feedbackd; more wait for a slot. At most feedbackd's --max-concurrent-calls (100).")
+    var callsPerConnection: Int = 100
+
+    @Option(help: "Milliseconds a request may wait for a call slot while every connection to feedbackd is full; then 503, without reaching feedbackd.")
+    var queueTimeoutMs: Int64 = 500
 
     @Option(help: "Clock skew tolerated on a token's exp and nbf, in seconds: give feedbackd's --jwt-leeway-s.")
     var jwtLeewayS: Int = TokenPolicy.defaultLeewaySeconds
@@ -94,6 +100,9 @@ struct FeedbackGatewayCommand: AsyncParsableCommand {
         guard self.headTimeoutS > 0, self.bodyTimeoutS > 0, self.idleTimeoutS > 0, self.timeoutMs > 0, self.shutdownTimeoutS > 0 else {
             throw ValidationError("timeouts must be positive")
         }
+        guard self.queueTimeoutMs >= 0, self.queueTimeoutMs < self.timeoutMs, self.callsPerConnection > 0 else {
+            throw ValidationError("--queue-timeout-ms must be below --timeout-ms and not negative, --calls-per-connection positive")
+        }
         guard self.maxConnections > 0, self.maxBodyBytes > 0, self.maxHeaderBytes >= 1024, self.jwtLeewayS >= 0 else {
             throw ValidationError("--max-connections and --max-body-bytes must be positive, --max-header-bytes at least 1024, --jwt-leeway-s not negative")
         }
@@ -112,12 +121,18 @@ struct FeedbackGatewayCommand: AsyncParsableCommand {
         configuration.maxBodyBytes = self.maxBodyBytes
         configuration.upstreamTimeout = .milliseconds(self.timeoutMs)
         configuration.poolSize = self.poolSize
+        configuration.callsPerConnection = self.callsPerConnection
+        configuration.queueTimeout = .milliseconds(self.queueTimeoutMs)
         configuration.tokenPolicy = TokenPolicy(leeway: .seconds(self.jwtLeewayS))
         configuration.connectionLimits.headTimeout = .seconds(self.headTimeoutS)
         configuration.connectionLimits.bodyTimeout = .seconds(self.bodyTimeoutS)
         configuration.connectionLimits.idleTimeout = .seconds(self.idleTimeoutS)
         configuration.connectionLimits.maxHeaderBytes = self.maxHeaderBytes
-        let (cap, descriptors) = DescriptorLimit.connectionCap(requested: self.maxConnections)
+        // The metrics port's cap comes out of the same descriptor budget as the HTTP port's.
+        let metricsLimits = MetricsEndpoint.defaultConnectionLimits
+        let (cap, descriptors) = DescriptorLimit.connectionCap(
+            requested: self.maxConnections, otherListeners: registry == nil ? 0 : metricsLimits.maxConnections
+        )
         configuration.connectionLimits.maxConnections = cap
         if cap < self.maxConnections {
             logger.warning(
@@ -138,16 +153,22 @@ struct FeedbackGatewayCommand: AsyncParsableCommand {
         }
         var services: [any Service] = [app]
         if let registry, let listen = self.metricsListen {
-            services.append(
-                try MetricsEndpoint(
-                    listen: listen, registry: registry, logger: logger,
-                    onListening: { port in logger.info("gateway.metrics_listening", metadata: ["http.port": "\(port)"]) }
-                )
+            let endpoint = try MetricsEndpoint(
+                listen: listen, registry: registry, logger: logger, connectionLimits: metricsLimits,
+                onListening: { port in logger.info("gateway.metrics_listening", metadata: ["http.port": "\(port)"]) }
             )
+            // The HTTP port is opened only once the metrics port is bound.
+            services = [endpoint, StartedAfterMetrics(app, after: endpoint)]
         }
         var groupConfiguration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = .seconds(self.shutdownTimeoutS)
         let group = ServiceGroup(configuration: groupConfiguration)
-        try await group.run()
+        do {
+            try await group.run()
+        } catch let error as MetricsEndpoint.CannotListen {
+            logger.critical("gateway.start_failed", metadata: ["error": "--metrics-listen: \(error)"])
+            FileHandle.standardError.write(Data("feedback-gateway: --metrics-listen: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
     }
 }

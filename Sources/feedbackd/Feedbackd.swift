@@ -41,15 +41,20 @@ struct Feedbackd: AsyncParsableCommand {
         // Before any metric handle is made (the verifier, the store and the server make theirs).
         let registry = self.logging.metricsListen.map { _ in PrometheusExport.bootstrap() }
         do {
-            let verifier = try await TokenVerifier(configuration: try self.auth.configuration())
+            let warn = { (message: String) in logger.warning("feedbackd.insecure_secret_file", metadata: ["error": "\(message)"]) }
+            let verifier = try await TokenVerifier(configuration: try self.auth.configuration(warn: warn))
             let store: any FeedbackStore & Service
-            switch try self.storage.store() {
+            switch try self.storage.store(warn: warn) {
             case .sqlite(let configuration): store = try SQLiteFeedbackStore(configuration: configuration, logger: logger)
             case .postgres(let configuration): store = PostgresFeedbackStore(configuration: configuration, logger: logger)
             }
             let router = FeedbackdRouter.make(store: store, verifier: verifier)
             var serverConfiguration = try self.serverConfiguration()
-            let (cap, descriptors) = DescriptorLimit.connectionCap(requested: serverConfiguration.maxConnections)
+            // The metrics port's cap comes out of the same descriptor budget as the socket's.
+            let metricsLimits = MetricsEndpoint.defaultConnectionLimits
+            let (cap, descriptors) = DescriptorLimit.connectionCap(
+                requested: serverConfiguration.maxConnections, otherListeners: registry == nil ? 0 : metricsLimits.maxConnections
+            )
             if cap < serverConfiguration.maxConnections {
                 logger.warning(
                     "feedbackd.max_connections_lowered",
@@ -62,13 +67,13 @@ struct Feedbackd: AsyncParsableCommand {
                 router: router,
                 logger: logger
             )
-            var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: store), .init(service: server)]
+            var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: store)]
             if let registry, let listen = self.logging.metricsListen {
                 let inFlight = Gauge(label: "feedback_rpc_calls_in_flight")
                 let connections = Gauge(label: "feedback_rpc_connections")
                 let serving = Gauge(label: "feedback_store_serving")
                 let endpoint = try MetricsEndpoint(
-                    listen: listen, registry: registry, logger: logger,
+                    listen: listen, registry: registry, logger: logger, connectionLimits: metricsLimits,
                     beforeScrape: {
                         inFlight.record(server.callsInFlight)
                         connections.record(server.connectionCount)
@@ -76,7 +81,12 @@ struct Feedbackd: AsyncParsableCommand {
                     },
                     onListening: { port in logger.info("feedbackd.metrics_listening", metadata: ["http.port": "\(port)"]) }
                 )
+                // The socket is created only once the metrics port is bound: a port that cannot be stops
+                // start-up with nothing listening.
                 services.append(.init(service: endpoint))
+                services.append(.init(service: StartedAfterMetrics(server, after: endpoint)))
+            } else {
+                services.append(.init(service: server))
             }
             var groupConfiguration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             // Past this, graceful shutdown becomes cancellation: calls still running are cut off.
@@ -91,6 +101,8 @@ struct Feedbackd: AsyncParsableCommand {
             throw Self.fail(error.description, logger: logger)
         } catch FeedbackError.storeUnavailable(let cause) {
             throw Self.fail("database: \(cause)", logger: logger)
+        } catch let error as MetricsEndpoint.CannotListen {
+            throw Self.fail("--metrics-listen: \(error)", logger: logger)
         }
     }
 

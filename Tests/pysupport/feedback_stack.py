@@ -1,6 +1,7 @@
 """Real feedbackd and feedback-gateway processes for Python tests (the widget's and the compat suite)."""
 import os
 import pathlib
+import resource
 import secrets
 import socket
 import sqlite3
@@ -35,12 +36,21 @@ def wait_until(predicate, timeout=20.0, interval=0.05):
     return False
 
 
+def nofile_limit(limit: int):
+    """A `preexec_fn` giving the child at most `limit` open descriptors (soft and hard: it cannot raise it)."""
+    def apply():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+    return apply
+
+
 class Stack:
     """feedbackd + feedback-gateway on a fresh database holding `interactions` (default 1, 2, 3)."""
 
     def __init__(self, tmp: pathlib.Path, allowed_origin: str = "", interactions=(1, 2, 3), gateway_args=(),
-                 feedbackd_args=(), secret=None):
+                 feedbackd_args=(), secret=None, preexec_fn=None):
+        """`preexec_fn` runs in both children before they start (e.g. `nofile_limit(1024)`)."""
         self.bin = bin_path()
+        self.preexec_fn = preexec_fn
         self.tmp = tmp
         self.db = tmp / "chat.db"
         self.secret = tmp / "secret"
@@ -60,6 +70,7 @@ class Stack:
              "--log-level", "warning", *origins, *gateway_args],
             stderr=open(tmp / "gateway.log", "w"),
             cwd=tmp,  # not the repository: the widget is the one compiled into the gateway
+            preexec_fn=preexec_fn,
         )
         assert wait_until(lambda: self._get("/healthz") == 200), (tmp / "gateway.log").read_text()
 
@@ -68,6 +79,7 @@ class Stack:
             [str(self.bin / "feedbackd"), "--socket", self.socket, "--db", str(self.db),
              "--jwt-secret-file", str(self.secret), "--log-level", "warning", *self.feedbackd_args],
             stderr=open(self.tmp / "feedbackd.log", "a"),
+            preexec_fn=self.preexec_fn,
         )
         assert wait_until(lambda: os.path.exists(self.socket)), (self.tmp / "feedbackd.log").read_text()
 

@@ -1,4 +1,4 @@
-import FeedbackGateway
+import HTTPConnectionGuard
 import Testing
 
 @Suite("Gateway connection deadlines (state machine, no socket)")

@@ -1,6 +1,6 @@
 import NIOCore
 
-/// The first handler of every gateway connection, on its raw bytes: runs the deadlines of
+/// The first handler of every guarded HTTP connection (``GuardedHTTP1Channel``), on its raw bytes: runs the deadlines of
 /// ``SlowClientStateMachine`` (closing a connection whose head, body or idle time runs out) and a write
 /// deadline (a response must be taken by the peer within the body timeout of its head: a client that
 /// never reads is cut), refuses a connection over the cap with a 503, and closes a connection after a
@@ -144,7 +144,7 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
         }
     }
 
-    /// What a connection over the cap gets, in FastAPI's shape.
+    /// What a connection over the cap gets: the gateway's error shape (FastAPI's `detail`), on every listener.
     static let overCapacityResponse: String = {
         let body = #"{"detail":"Too many connections; retry shortly."}"#
         return "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: \(body.utf8.count)\r\n"

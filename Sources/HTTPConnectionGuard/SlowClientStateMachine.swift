@@ -4,7 +4,8 @@
 ///   first request within that of the connection opening).
 /// - Its body must arrive within ``Timeouts/body`` of the head.
 /// - A keep-alive connection with nothing in flight is closed after ``Timeouts/idle``.
-/// - While a request is being handled nothing is timed here: the upstream call has its own deadline.
+/// - While a request is being handled nothing is timed here: the handler has its own deadline (the
+///   gateway's call to feedbackd).
 ///   (Writing its answer is: see ``ConnectionGuardHandler``'s write deadline.)
 ///
 /// A request counts as unanswered from its head to the end of its response, whether or not its body
