@@ -11,11 +11,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${SECONDS_PER_RUN:-5}
 
+#   BIN=DIR (optional): take feedbackd, feedbackctl and feedback-gateway from DIR (release builds of this
+#   tree made elsewhere, say in a worktree of a commit) instead of building them here.
+#   GRPC_BASELINE=0: skip the gRPC Swift 2 baseline (its first release build takes a quarter of an hour).
+
 scripts/ensure-packages.sh libsqlite3-dev sqlite3 gcc wrk postgresql curl >/dev/null
-scripts/swift-env.sh swift build -c release --product feedbackd >/dev/null
-scripts/swift-env.sh swift build -c release --product feedbackctl >/dev/null
-scripts/swift-env.sh swift build -c release --product feedback-gateway >/dev/null
-bin=.build/release
+if [ -z "${BIN:-}" ]; then
+  scripts/swift-env.sh swift build -c release --product feedbackd >/dev/null
+  scripts/swift-env.sh swift build -c release --product feedbackctl >/dev/null
+  scripts/swift-env.sh swift build -c release --product feedback-gateway >/dev/null
+fi
+bin=${BIN:-.build/release}
 work=$(mktemp -d /tmp/fbbench.XXXX)
 pids=()
 pg=""
@@ -140,6 +146,7 @@ wait "$metrics_daemon" 2>/dev/null || true
 server_socket=$work/f.sock server_pid=$daemon
 
 # Baseline: gRPC Swift 2 (HTTP/2 over a Unix socket, its own client), a no-op unary method.
+if [ "${GRPC_BASELINE:-1}" != 0 ]; then
 (cd Benchmarks/grpc-baseline && ../../scripts/swift-env.sh swift build -c release >/dev/null)
 grpc=Benchmarks/grpc-baseline/.build/release/grpc-baseline
 "$grpc" server "$work/grpc.sock" > "$work/grpc.out" &
@@ -153,6 +160,7 @@ for concurrency in 1 64; do
   row "baseline: gRPC Swift 2 no-op unary, $concurrency in flight, its own client" "$rate" "" "" \
     "$(awk -v a="$after" -v b="$before" -v n="$calls" 'BEGIN { printf "%.1f", (a - b) * 1e6 / n }')" "$(rss_mib "$grpc_pid")"
 done
+fi
 
 # The HTTP gateway in front of the same feedbackd, under wrk (64 connections, 2 threads, on the same
 # cores): POST /feedback with a valid token (writes spread over 1,000 ids), GET /healthz (one RPC), and

@@ -16,11 +16,16 @@ public protocol FeedbackStore: Sendable {
         completion: @escaping @Sendable (Result<Void, FeedbackError>) -> Void
     ) -> @Sendable () -> Void
 
-    /// The audit trail after the event `eventID` (0: from the first), oldest first, at most `limit` events:
-    /// only events that are committed, and never an event with a smaller id committed later (a reader
-    /// paging on with the last id it saw misses none).
+    /// Fills `page` with the audit trail after the event `eventID` (0: from the first), oldest first: only
+    /// events that are committed, and never an event with a smaller id committed later (a reader paging
+    /// on with the last id it saw misses none).
+    ///
+    /// Rows are read one at a time and reading stops at the first that `page` refuses (full) or that
+    /// cannot be represented exactly (``FeedbackEventsPage/end(before:)``): a page never costs more
+    /// memory than it holds, whatever its `limit`. Every column is converted with checks: no value in
+    /// the database traps or is changed on the way.
     /// - Throws: ``FeedbackError/storeUnavailable(cause:)``.
-    func events(after eventID: Int64, limit: Int) async throws(FeedbackError) -> [StoredFeedbackEvent]
+    func events<Page: FeedbackEventsPage>(after eventID: Int64, into page: Page) async throws(FeedbackError) -> Page
 
     /// Whether writes are expected to succeed right now (health checks). Read from state the store keeps:
     /// never a query or other I/O, as health is answered on the thread that read the call.
@@ -31,6 +36,12 @@ public protocol FeedbackStore: Sendable {
 public typealias FeedbackEvent = FeedbackSubmission
 
 extension FeedbackStore {
+    /// At most `limit` events after `eventID` as a list, ending before an unreadable one (tools, tests).
+    /// - Throws: ``FeedbackError/storeUnavailable(cause:)``.
+    public func events(after eventID: Int64, limit: Int) async throws(FeedbackError) -> [StoredFeedbackEvent] {
+        try await self.events(after: eventID, into: FeedbackEventList(limit: limit)).events
+    }
+
     /// For stores without a queue of their own: runs ``submit(_:)`` in a task, which the withdrawal
     /// cancels.
     public func enqueue(

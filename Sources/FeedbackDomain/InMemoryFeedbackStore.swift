@@ -45,18 +45,22 @@ public final class InMemoryFeedbackStore: FeedbackStore {
             state.events.append(submission)
             state.stored.append(
                 StoredFeedbackEvent(
-                    eventID: Int64(state.stored.count + 1), interactionID: submission.interactionID, rating: Int(submission.rating.rawValue),
-                    subject: submission.subject,
+                    eventID: Int64(state.stored.count + 1), interactionID: submission.interactionID, rating: submission.rating,
+                    subject: Array(submission.subject.utf8),
                     createdAt: Date.now.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
                 )
             )
         }
     }
 
-    public func events(after eventID: Int64, limit: Int) async throws(FeedbackError) -> [StoredFeedbackEvent] {
+    public func events<Page: FeedbackEventsPage>(after eventID: Int64, into page: Page) async throws(FeedbackError) -> Page {
         try self.state.withLock { state throws(FeedbackError) in
             guard state.available else { throw .storeUnavailable(cause: "in-memory store marked unavailable") }
-            return Array(state.stored.lazy.filter { $0.eventID > eventID }.prefix(limit))
+            var page = page
+            for event in state.stored.lazy.filter({ $0.eventID > eventID }).prefix(page.limit) {
+                guard page.append(event) else { break }
+            }
+            return page
         }
     }
 

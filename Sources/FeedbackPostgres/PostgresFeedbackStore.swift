@@ -86,29 +86,34 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
     /// start, `created_at`), every event with a smaller id is final, whatever its own `created_at` (a
     /// batch that waited for a lock takes its ids late). A page is the events after `eventID` up to the
     /// last settled one among them.
-    public func events(after eventID: Int64, limit: Int) async throws(FeedbackError) -> [StoredFeedbackEvent] {
+    ///
+    /// Rows are streamed and reading stops at the first that does not fit `page` or cannot be
+    /// represented (``StoredEventRow``): PostgreSQL is asked for no subject longer than the page can
+    /// carry, and the stream is cancelled after the last row the page takes.
+    public func events<Page: FeedbackEventsPage>(after eventID: Int64, into page: Page) async throws(FeedbackError) -> Page {
         let settle = self.configuration.eventSettleTime.components
-        let settleMilliseconds = settle.seconds * 1000 + settle.attoseconds / 1_000_000_000_000_000
+        let settleSeconds = Double(settle.seconds) + Double(settle.attoseconds / 1_000_000_000_000_000) / 1000
         do {
             return try await self.bounded { statement in
                 try await self.client.withConnection { connection in
                     guard statement.starts() else { throw WorkGivenUp() }
-                    var events: [StoredFeedbackEvent] = []
-                    var settledCount = 0
+                    var page = page
                     let rows = try await connection.query(
-                        """
-                        SELECT id, interaction_id, rating, subject,
-                            to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-                            created_at < now() - make_interval(secs => \(Double(settleMilliseconds) / 1000))
-                        FROM feedback_events WHERE id > \(eventID) ORDER BY id LIMIT \(limit)
-                        """,
+                        StoredEventRow.query(after: eventID, limit: page.limit, settleSeconds: settleSeconds, maxSubjectBytes: page.maxSubjectBytes),
                         logger: self.logger
                     )
-                    for try await (id, interaction, rating, subject, createdAt, settled) in rows.decode((Int64, Int64, Int16, String, String, Bool).self) {
-                        events.append(StoredFeedbackEvent(eventID: id, interactionID: interaction, rating: Int(rating), subject: subject, createdAt: createdAt))
-                        if settled { settledCount = events.count }
+                    var last = eventID
+                    for try await row in rows {
+                        switch try StoredEventRow.event(row, after: last) {
+                        case .success(let event):
+                            last = event.eventID
+                            guard page.append(event) else { return page }
+                        case .failure(let unreadable):
+                            page.end(before: unreadable)
+                            return page
+                        }
                     }
-                    return Array(events.prefix(settledCount))
+                    return page
                 }
             }
         } catch {

@@ -87,10 +87,12 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
         self.queue.enqueue(submission, completion: completion)
     }
 
-    /// The audit trail after `eventID`, read on a read-only connection of its own (the writer's is left to
-    /// the writer), opened for the page: under WAL it never waits for a write. Ids are given in commit
-    /// order (SQLite has one writer at a time), so a reader paging on misses nothing.
-    public func events(after eventID: Int64, limit: Int) async throws(FeedbackError) -> [StoredFeedbackEvent] {
+    /// Fills `page` with the audit trail after `eventID`, read on a read-only connection of its own (the
+    /// writer's is left to the writer), opened for the page: under WAL it never waits for a write. Ids
+    /// are given in commit order (SQLite has one writer at a time), so a reader paging on misses nothing.
+    /// Rows are stepped through one at a time (``StoredEventRow``) and reading stops at the first that
+    /// does not fit the page or cannot be represented.
+    public func events<Page: FeedbackEventsPage>(after eventID: Int64, into page: Page) async throws(FeedbackError) -> Page {
         let (path, busyTimeout) = (self.configuration.path, self.configuration.busyTimeout)
         do {
             return try await Self.offCooperativePool {
@@ -101,15 +103,9 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
                 let reader = try DatabaseQueue(path: path, configuration: configuration)
                 defer { try? reader.close() }
                 return try reader.read { db in
-                    try Row.fetchAll(
-                        db,
-                        sql: "SELECT id, interaction_id, rating, subject, created_at FROM feedback_events WHERE id > ? ORDER BY id LIMIT ?",
-                        arguments: [eventID, limit]
-                    ).map { row in
-                        StoredFeedbackEvent(
-                            eventID: row[0], interactionID: row[1], rating: row[2], subject: row[3] ?? "", createdAt: row[4] ?? ""
-                        )
-                    }
+                    var page = page
+                    try StoredEventRow.read(db, after: eventID, into: &page)
+                    return page
                 }
             }
         } catch {

@@ -11,9 +11,15 @@ public struct FeedbackService: RPCService {
     public static let listFeedbackEventsPath = MethodPaths.Feedback.listFeedbackEvents
 
     private let store: any FeedbackStore
+    /// Server-wide: every ListFeedbackEvents call of this service shares it.
+    private let pageBuilds: PageBuildLimit
 
-    public init(store: any FeedbackStore) {
+    /// - Parameters:
+    ///   - maxPagesBuilding: ratings-feed pages read at once, server-wide.
+    ///   - maxPagesWaiting: calls that wait for their turn beyond those; more are RESOURCE_EXHAUSTED.
+    public init(store: any FeedbackStore, maxPagesBuilding: Int = 4, maxPagesWaiting: Int = 64) {
         self.store = store
+        self.pageBuilds = PageBuildLimit(maxBuilding: maxPagesBuilding, maxWaiting: maxPagesWaiting)
     }
 
     public var methods: [String: RPCHandler] {
@@ -71,8 +77,11 @@ public struct FeedbackService: RPCService {
         return Feedback_V1_VerifyTokenResponse()
     }
 
-    /// The ratings feed: pages of the audit trail, oldest first (see `feedback.proto`).
-    /// - Throws: INVALID_ARGUMENT for a negative cursor or a page size outside 0...1000; UNAVAILABLE.
+    /// The ratings feed: pages of the audit trail, oldest first (see `feedback.proto`). A page is read
+    /// row by row until it is full (``EventsPage``), in its turn (``PageBuildLimit``).
+    /// - Throws: INVALID_ARGUMENT for a negative cursor or a page size outside 0...1000; UNAVAILABLE;
+    ///   RESOURCE_EXHAUSTED when too many pages wait to be read; DATA_LOSS when the page would start
+    ///   with an event that cannot be represented (the message names its id and what is wrong).
     @Sendable
     func listFeedbackEvents(
         _ request: Feedback_V1_ListFeedbackEventsRequest, context: ServerContext
@@ -85,12 +94,22 @@ public struct FeedbackService: RPCService {
             throw RPCError(code: .invalidArgument, message: "page_size must be 0 (the default, \(EventsPage.defaultSize)) to \(EventsPage.maxSize)")
         }
         let limit = request.pageSize == 0 ? EventsPage.defaultSize : Int(request.pageSize)
-        let events: [StoredFeedbackEvent]
-        do throws(FeedbackError) {
-            events = try await self.store.events(after: request.afterEventID, limit: limit)
-        } catch {
-            throw error.rpcError
+        let page = try await self.pageBuilds.withTurn { () async throws -> EventsPage in
+            do throws(FeedbackError) {
+                return try await self.store.events(after: request.afterEventID, into: EventsPage(limit: limit))
+            } catch {
+                throw error.rpcError
+            }
         }
-        return EventsPage.response(events, after: request.afterEventID)
+        if page.events.isEmpty, let unreadable = page.unreadable {
+            context.logger.warning(
+                "feedback.event_unreadable", metadata: ["event.id": "\(unreadable.eventID)", "error": "\(unreadable.problem)"]
+            )
+            throw RPCError(
+                code: .dataLoss,
+                message: "Event \(unreadable.eventID) cannot be listed: \(unreadable.problem). Page on after it to skip it."
+            )
+        }
+        return page.response(after: request.afterEventID)
     }
 }

@@ -35,7 +35,7 @@ struct FeedbackGatewayCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("An origin whose pages may call the gateway (CORS); repeatable.", valueName: "origin"))
     var allowedOrigin: [String] = []
 
-    @Option(help: ArgumentHelp("Serve feedback.js and demo.html from this directory instead of the widget built into the gateway.", valueName: "dir"))
+    @Option(help: ArgumentHelp("Serve feedback.js and demo.html from this directory instead of the widget built into the gateway. The page marks its scripts and styles nonce=\"{{csp-nonce}}\": the gateway fills in each response's nonce (its Content-Security-Policy allows nothing else).", valueName: "dir"))
     var widgetDir: String?
 
     @Option(help: "Request bodies over this many bytes get 413.")
@@ -47,8 +47,11 @@ struct FeedbackGatewayCommand: AsyncParsableCommand {
     @Option(help: "Calls in flight on each connection to feedbackd; more wait for a slot. At most feedbackd's --max-concurrent-calls (100).")
     var callsPerConnection: Int = 100
 
-    @Option(help: "Milliseconds a request may wait for a call slot while every connection to feedbackd is full; then 503, without reaching feedbackd.")
-    var queueTimeoutMs: Int64 = 500
+    @Option(help: "Milliseconds a request may wait for a call slot while every connection to feedbackd is full; then 503, without reaching feedbackd. Default: 500, or half of --timeout-ms when that is shorter.")
+    var queueTimeoutMs: Int64?
+
+    /// The slot wait in force: as given, or 500 ms, at most half the call's deadline.
+    private var queueTimeout: Int64 { self.queueTimeoutMs ?? min(500, self.timeoutMs / 2) }
 
     @Option(help: "Clock skew tolerated on a token's exp and nbf, in seconds: give feedbackd's --jwt-leeway-s.")
     var jwtLeewayS: Int = TokenPolicy.defaultLeewaySeconds
@@ -100,7 +103,7 @@ struct FeedbackGatewayCommand: AsyncParsableCommand {
         guard self.headTimeoutS > 0, self.bodyTimeoutS > 0, self.idleTimeoutS > 0, self.timeoutMs > 0, self.shutdownTimeoutS > 0 else {
             throw ValidationError("timeouts must be positive")
         }
-        guard self.queueTimeoutMs >= 0, self.queueTimeoutMs < self.timeoutMs, self.callsPerConnection > 0 else {
+        guard self.queueTimeout >= 0, self.queueTimeout < self.timeoutMs, self.callsPerConnection > 0 else {
             throw ValidationError("--queue-timeout-ms must be below --timeout-ms and not negative, --calls-per-connection positive")
         }
         guard self.maxConnections > 0, self.maxBodyBytes > 0, self.maxHeaderBytes >= 1024, self.jwtLeewayS >= 0 else {
@@ -122,7 +125,7 @@ struct FeedbackGatewayCommand: AsyncParsableCommand {
         configuration.upstreamTimeout = .milliseconds(self.timeoutMs)
         configuration.poolSize = self.poolSize
         configuration.callsPerConnection = self.callsPerConnection
-        configuration.queueTimeout = .milliseconds(self.queueTimeoutMs)
+        configuration.queueTimeout = .milliseconds(self.queueTimeout)
         configuration.tokenPolicy = TokenPolicy(leeway: .seconds(self.jwtLeewayS))
         configuration.connectionLimits.headTimeout = .seconds(self.headTimeoutS)
         configuration.connectionLimits.bodyTimeout = .seconds(self.bodyTimeoutS)

@@ -20,6 +20,12 @@ struct Export: AsyncParsableCommand {
             injection"), so that no spreadsheet reads it as a formula; numbers (event_id, \
             interaction_id, rating, which is -1 for a negative rating) are never changed. --csv-raw \
             writes every cell as stored. JSON lines are always exact.
+
+            A subject whose stored bytes are not valid UTF-8 (written by another tool) is exact in JSON \
+            lines as `subject_base64` (standard base64 of the bytes), with `subject` its lossy decoding \
+            (U+FFFD for each invalid sequence); CSV has only the lossy decoding. A stored event that \
+            cannot be listed (a rating that is not 1 or -1, ...) stops the export with DATA_LOSS (exit \
+            code 15) after the events before it: the message names its id, and --after that id skips it.
             """
     )
 
@@ -78,10 +84,12 @@ struct Export: AsyncParsableCommand {
 
     /// One event as a JSON object on a line of its own (keys sorted: a stable shape for readers).
     static func jsonLine(_ event: Feedback_V1_FeedbackEvent) -> String {
-        let object: [String: Any] = [
+        var object: [String: Any] = [
             "event_id": event.eventID, "interaction_id": event.interactionID, "rating": event.rating,
             "subject": event.subject, "created_at": event.createdAt,
         ]
+        // Only for a subject that is not valid UTF-8: `subject` then is its lossy decoding.
+        if !event.subjectBytes.isEmpty { object["subject_base64"] = event.subjectBytes.base64EncodedString() }
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
         return String(decoding: data, as: UTF8.self) + "\n"
     }

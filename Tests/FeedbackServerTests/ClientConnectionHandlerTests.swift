@@ -18,7 +18,7 @@ struct ClientConnectionHandlerTests {
 
     /// The REQUESTs written so far: call id and payload length.
     private static func writtenRequests(_ channel: EmbeddedChannel) throws -> [(callID: UInt32, length: Int)] {
-        try channel.embeddedEventLoop.run()  // the handler flushes on the next turn of the loop
+        channel.embeddedEventLoop.run()  // the handler flushes on the next turn of the loop
         var requests: [(UInt32, Int)] = []
         while let frame = try channel.readOutbound(as: OutboundFrame.self) {
             if case .request(let callID, let request) = frame { requests.append((callID, request.encodedLength)) }

@@ -239,6 +239,42 @@ struct ProcessTests {
         }
     }
 
+    @Test("feedbackctl export: a subject stored as bytes that are not UTF-8 is exact as subject_base64; an event that cannot be listed stops it with DATA_LOSS naming its id, --after skips it")
+    func exportStoredBytes() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory + "/chat.db"
+            try seedDatabase(at: path, interactions: 1...3)
+            let daemon = try FeedbackdProcess(directory: directory)
+            try await daemon.start()
+            let client = FeedbackClient(socketPath: daemon.socket)
+            try await client.submitFeedback(interactionID: 1, rating: 1, token: try await TestAuth.token(subject: "a\u{0}b"))
+            await client.close()
+            // Another writer of the file: a BLOB subject that is not UTF-8, then a rating the feed cannot list.
+            try runProcess("/usr/bin/sqlite3", [
+                path,
+                """
+                INSERT INTO feedback_events (interaction_id, rating, subject, created_at) VALUES (2, -1, X'FF61', '2026-12-01T00:00:00.000Z');
+                INSERT INTO feedback_events (interaction_id, rating, subject, created_at) VALUES (3, 7, 'x', '2026-12-01T00:00:00.000Z');
+                """,
+            ])
+            let reader = try await TestAuth.token(subject: "export-job", scope: "feedback:read")
+            let base = ["export", "--socket", daemon.socket, "--token", reader]
+            let jsonl = try runProcessWithOutputs(productsDirectory + "/feedbackctl", base)
+            #expect(jsonl.status == 15, "DATA_LOSS's exit code: \(jsonl.errors)")
+            #expect(jsonl.errors.contains("last_event_id=2") && jsonl.errors.contains("Event 3 cannot be listed: rating is 7, not 1 or -1"), "\(jsonl.errors)")
+            let objects = jsonl.output.split(separator: "\n").map { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            #expect(objects.count == 2)
+            #expect(objects.first??["subject"] as? String == "a\u{0}b", "a NUL kept")
+            #expect(objects.first??["subject_base64"] == nil, "valid UTF-8: subject is exact")
+            #expect(objects.last??["subject_base64"] as? String == Data([0xFF, 0x61]).base64EncodedString())
+            #expect(objects.last??["subject"] as? String == "\u{FFFD}a")
+            let skipped = try runProcessWithOutputs(productsDirectory + "/feedbackctl", base + ["--after", "3"])
+            #expect(skipped.status == 0 && skipped.output.isEmpty && skipped.errors == "last_event_id=3\n", "\(skipped.errors)")
+            daemon.signal(SIGTERM)
+            _ = await daemon.wait()
+        }
+    }
+
     @Test("feedbackd --jwt-read-scope '' lets any valid token read the ratings feed; another scope is required when named")
     func readScopeFlag() async throws {
         for (flag, unscopedReads) in [("", true), ("export:ratings", false)] {

@@ -118,11 +118,11 @@ struct StoreConformanceTests {
             }
             let first = try await store.store.events(after: 0, limit: 2)
             #expect(first.map(\.interactionID) == [3, 1])
-            #expect(first.map(\.rating) == [1, -1])
-            #expect(first.map(\.subject) == ["ann", "ben"])
+            #expect(first.map(\.rating) == [.positive, .negative])
+            #expect(first.map(\.subjectText) == ["ann", "ben"])
             #expect(first[0].eventID < first[1].eventID)
             let rest = try await store.store.events(after: first[1].eventID, limit: 2)
-            #expect(rest.map(\.subject) == ["cy"])
+            #expect(rest.map(\.subjectText) == ["cy"])
             #expect(try await store.store.events(after: rest[0].eventID, limit: 2) == [])
             for event in first + rest {
                 #expect(event.createdAt.wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/) != nil, "\(event.createdAt)")

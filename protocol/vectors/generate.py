@@ -112,9 +112,15 @@ def list_events_message(after_event_id, page_size):
 
 
 def feedback_event(event_id, interaction_id, rating, subject, created_at):
-    """feedback.v1.FeedbackEvent."""
+    """feedback.v1.FeedbackEvent; a `bytes` subject that is not valid UTF-8 goes whole in subject_bytes (field 6),
+    with its lossy decoding (U+FFFD for each invalid sequence) in subject."""
+    if isinstance(subject, bytes):
+        text, exact = subject.decode("utf-8", errors="replace"), subject
+    else:
+        text, exact = subject, b""
     return (pb_varint(1, event_id) + pb_varint(2, interaction_id) + pb_varint(3, rating)
-            + pb_field(4, subject.encode("utf-8")) + pb_field(5, created_at.encode("ascii")))
+            + pb_field(4, text.encode("utf-8")) + pb_field(5, created_at.encode("ascii"))
+            + (pb_field(6, exact) if exact else b""))
 
 
 def list_events_response(events, next_after_event_id):
@@ -266,6 +272,16 @@ add_valid("response-ok-list-feedback-events", "client", "open", frame(2, RESPONS
           "subject \"user-1234567890\", created_at \"2026-11-30T00:53:41.123Z\"} and {event_id 4294967297, interaction_id 43, "
           "rating -1 (a 10-byte varint), subject \"zo\u00eb\" (UTF-8), created_at \"2026-11-30T00:53:42.007Z\"}; "
           "next_after_event_id 4294967297, the last event's id.")
+entries = [("x-request-id", "req-feed-0002")]
+events = [(7, 44, 1, "victim\u0000attacker", "2026-11-30T00:53:43.000Z"),
+          (8, 45, 1, b"\xff\xfea", "2026-11-30T00:53:44.000Z")]
+msg = list_events_response(events, 8)
+p = response_payload(0, "", entries, msg)
+add_valid("response-ok-list-feedback-events-subject-bytes", "client", "open", frame(2, RESPONSE, p),
+          dict(base(RESPONSE, 2, p), response={"code": 0, "message": "", "metadata": md_json(entries), "message_hex": msg.hex()}),
+          "ListFeedbackEvents answered with subjects as stored: {event_id 7, subject \"victim\\u0000attacker\" (valid UTF-8 "
+          "with a NUL: subject is exact, no subject_bytes)} and {event_id 8, stored subject bytes ff fe 61, not UTF-8: "
+          "subject \"\ufffd\ufffda\" (the lossy decoding), subject_bytes ff fe 61}; next_after_event_id 8.")
 entries = [("x-request-id", "req-describe-01")]
 services = [
     ("feedback.health.v1.Health", [

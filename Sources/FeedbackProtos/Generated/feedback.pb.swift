@@ -13,6 +13,11 @@
 /// Method paths on the wire: /feedback.v1.FeedbackService/SubmitFeedback,
 /// /feedback.v1.FeedbackService/VerifyToken, /feedback.v1.FeedbackService/ListFeedbackEvents
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import SwiftProtobuf
 
 // If the compiler emits an error on this type, it is because this file
@@ -101,11 +106,17 @@ public nonisolated struct Feedback_V1_FeedbackEvent: Sendable {
   /// 1 (positive) or -1 (negative).
   public var rating: Int32 = 0
 
-  /// The `sub` claim of the token that submitted the rating.
+  /// The `sub` claim of the token that submitted the rating, as stored (a NUL included). When the stored
+  /// bytes are not valid UTF-8 (written by another tool), this is their lossy decoding (U+FFFD for each
+  /// invalid sequence) and `subject_bytes` holds them exactly.
   public var subject: String = String()
 
   /// When it was stored, RFC 3339 in UTC, e.g. `2026-11-30T00:53:41.123Z`.
   public var createdAt: String = String()
+
+  /// The stored subject's bytes, set only when they are not valid UTF-8; empty otherwise (then
+  /// `subject` is exact). A reader that needs the subject exactly takes these when not empty.
+  public var subjectBytes: Data = Data()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -262,7 +273,7 @@ nonisolated extension Feedback_V1_ListFeedbackEventsRequest: SwiftProtobuf.Messa
 
 nonisolated extension Feedback_V1_FeedbackEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".FeedbackEvent"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_id\0\u{3}interaction_id\0\u{1}rating\0\u{1}subject\0\u{3}created_at\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_id\0\u{3}interaction_id\0\u{1}rating\0\u{1}subject\0\u{3}created_at\0\u{3}subject_bytes\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -275,6 +286,7 @@ nonisolated extension Feedback_V1_FeedbackEvent: SwiftProtobuf.Message, SwiftPro
       case 3: try { try decoder.decodeSingularInt32Field(value: &self.rating) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.subject) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.createdAt) }()
+      case 6: try { try decoder.decodeSingularBytesField(value: &self.subjectBytes) }()
       default: break
       }
     }
@@ -296,6 +308,9 @@ nonisolated extension Feedback_V1_FeedbackEvent: SwiftProtobuf.Message, SwiftPro
     if !self.createdAt.isEmpty {
       try visitor.visitSingularStringField(value: self.createdAt, fieldNumber: 5)
     }
+    if !self.subjectBytes.isEmpty {
+      try visitor.visitSingularBytesField(value: self.subjectBytes, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -305,6 +320,7 @@ nonisolated extension Feedback_V1_FeedbackEvent: SwiftProtobuf.Message, SwiftPro
     if lhs.rating != rhs.rating {return false}
     if lhs.subject != rhs.subject {return false}
     if lhs.createdAt != rhs.createdAt {return false}
+    if lhs.subjectBytes != rhs.subjectBytes {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

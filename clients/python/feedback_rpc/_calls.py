@@ -34,9 +34,13 @@ class FeedbackEvent:
     rating: int
     """1 (positive) or -1 (negative)."""
     subject: str
-    """The ``sub`` claim of the token that submitted the rating."""
+    """The ``sub`` claim of the token that submitted the rating; when the stored bytes are not valid UTF-8
+    (written by another tool), their lossy decoding (U+FFFD for each invalid sequence): ``subject_bytes``
+    holds them exactly."""
     created_at: str
     """When it was stored, RFC 3339 in UTC, e.g. ``2026-11-30T00:53:41.123Z``."""
+    subject_bytes: bytes
+    """The subject exactly as stored, always (``subject.encode()`` when it is valid UTF-8)."""
 
 
 @dataclass(frozen=True)
@@ -164,7 +168,8 @@ def services(response: Response) -> tuple[ServiceDescription, ...]:
 
 def events_page(response: Response) -> FeedbackEventsPage:
     page = feedback_pb2.ListFeedbackEventsResponse.FromString(response.body)
-    events = tuple(FeedbackEvent(e.event_id, e.interaction_id, e.rating, e.subject, e.created_at) for e in page.events)
+    events = tuple(FeedbackEvent(e.event_id, e.interaction_id, e.rating, e.subject, e.created_at,
+                                 e.subject_bytes or e.subject.encode()) for e in page.events)
     return FeedbackEventsPage(events, page.next_after_event_id)
 
 

@@ -312,7 +312,7 @@ def test_feed_short_pages_are_not_the_end(feedbackd: Feedbackd) -> None:
 def test_iter_refuses_a_cursor_that_does_not_move() -> None:
     """A page whose next_after_event_id does not move past the cursor would page forever: RpcError INTERNAL."""
     client = Client("/nonexistent/feedback.sock")
-    event = FeedbackEvent(5, 1, 1, "sub", "2026-11-30T00:00:00Z")
+    event = FeedbackEvent(5, 1, 1, "sub", "2026-11-30T00:00:00Z", b"sub")
     client.list_feedback_events = lambda *args, **kwargs: FeedbackEventsPage((event,), 4)  # type: ignore[method-assign]
     events = client.iter_feedback_events(after=4, token="t")
     assert next(events) == event

@@ -159,10 +159,25 @@ def test_list_feedback_events_vectors_are_what_the_client_sends_and_reads() -> N
     assert feedback_pb2.ListFeedbackEventsResponse.FromString(body).SerializeToString() == body  # canonical
     assert events_page(wire.Response(0, "", [], body)) == FeedbackEventsPage(
         (
-            FeedbackEvent(4294967296, 42, 1, "user-1234567890", "2026-11-30T00:53:41.123Z"),
-            FeedbackEvent(4294967297, 43, -1, "zo\u00eb", "2026-11-30T00:53:42.007Z"),
+            FeedbackEvent(4294967296, 42, 1, "user-1234567890", "2026-11-30T00:53:41.123Z", b"user-1234567890"),
+            FeedbackEvent(4294967297, 43, -1, "zo\u00eb", "2026-11-30T00:53:42.007Z", "zo\u00eb".encode()),
         ),
         4294967297,
+    )
+
+
+def test_feed_subjects_as_stored() -> None:
+    """A subject with a NUL is exact in ``subject``; one that is not UTF-8 comes whole in ``subject_bytes`` (the
+    vector's field 6) with its lossy decoding in ``subject``."""
+    body = bytes.fromhex(vector("response-ok-list-feedback-events-subject-bytes")["frame"]["response"]["message_hex"])
+    assert feedback_pb2.ListFeedbackEventsResponse.FromString(body).SerializeToString() == body  # canonical
+    page = events_page(wire.Response(0, "", [], body))
+    assert page == FeedbackEventsPage(
+        (
+            FeedbackEvent(7, 44, 1, "victim\x00attacker", "2026-11-30T00:53:43.000Z", b"victim\x00attacker"),
+            FeedbackEvent(8, 45, 1, "\ufffd\ufffda", "2026-11-30T00:53:44.000Z", b"\xff\xfea"),
+        ),
+        8,
     )
 
 

@@ -6,18 +6,20 @@ from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Map
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class FeedbackEvent(_message.Message):
-    __slots__ = ["created_at", "event_id", "interaction_id", "rating", "subject"]
+    __slots__ = ["created_at", "event_id", "interaction_id", "rating", "subject", "subject_bytes"]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     INTERACTION_ID_FIELD_NUMBER: _ClassVar[int]
     RATING_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_BYTES_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_FIELD_NUMBER: _ClassVar[int]
     created_at: str
     event_id: int
     interaction_id: int
     rating: int
     subject: str
-    def __init__(self, event_id: _Optional[int] = ..., interaction_id: _Optional[int] = ..., rating: _Optional[int] = ..., subject: _Optional[str] = ..., created_at: _Optional[str] = ...) -> None: ...
+    subject_bytes: bytes
+    def __init__(self, event_id: _Optional[int] = ..., interaction_id: _Optional[int] = ..., rating: _Optional[int] = ..., subject: _Optional[str] = ..., created_at: _Optional[str] = ..., subject_bytes: _Optional[bytes] = ...) -> None: ...
 
 class ListFeedbackEventsRequest(_message.Message):
     __slots__ = ["after_event_id", "page_size"]
