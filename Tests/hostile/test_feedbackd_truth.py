@@ -18,6 +18,7 @@ import pytest
 
 from test_feedbackd_cancellation import CANCEL, CANCELLED, DEADLINE_EXCEEDED, OK, RESPONSE, SUBMIT, Frames
 from feedback_stack import Stack
+import rpc_frames
 from feedback_rpc import Client
 from feedback_rpc._frames import encode_hello
 from feedback_rpc._payloads import decode_response, encode_request
@@ -98,12 +99,8 @@ def collect_all(conns, timeout: float) -> dict:
             frames = by_socket[sock]
             chunk = sock.recv(65536)
             assert chunk, "feedbackd closed the connection"
-            frames.buffer += chunk
-            while len(frames.buffer) >= 10:
-                length, call_id, ftype, _ = struct.unpack_from(">IIBB", frames.buffer)
-                if len(frames.buffer) < 10 + length:
-                    break
-                payload, frames.buffer = frames.buffer[10:10 + length], frames.buffer[10 + length:]
+            complete, frames.buffer = rpc_frames.split(frames.buffer + chunk)
+            for ftype, call_id, payload in complete:
                 if ftype == RESPONSE:
                     answers[call_id] = (decode_response(payload).code, time.monotonic())
     return answers

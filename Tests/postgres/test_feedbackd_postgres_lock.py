@@ -22,6 +22,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "Tests" / "pysupport"))
 sys.path.insert(0, str(ROOT / "clients" / "python"))
 from feedback_stack import bin_path, wait_until  # noqa: E402
+import rpc_frames  # noqa: E402
 from feedback_rpc import Client, HealthStatus, RpcError  # noqa: E402
 from feedback_rpc._frames import encode_hello  # noqa: E402
 from feedback_rpc._payloads import decode_response, encode_request  # noqa: E402
@@ -95,11 +96,8 @@ class Connection:
         """The status of `call_id`'s RESPONSE, and when it was read (time.monotonic())."""
         deadline = time.monotonic() + HANG
         while call_id not in self.answers:
-            while len(self.buffer) >= 10:
-                length, frame_call, ftype, _ = struct.unpack_from(">IIBB", self.buffer)
-                if len(self.buffer) < 10 + length:
-                    break
-                payload, self.buffer = self.buffer[10:10 + length], self.buffer[10 + length:]
+            complete, self.buffer = rpc_frames.split(self.buffer)
+            for ftype, frame_call, payload in complete:
                 if ftype == RESPONSE:
                     self.answers[frame_call] = (decode_response(payload).code, time.monotonic())
             if call_id in self.answers:
