@@ -75,7 +75,9 @@ class Feedbackd:
     def stop(self, sig=signal.SIGTERM):
         if self.process.poll() is None:
             self.process.send_signal(sig)
-            self.process.wait(10)
+            # Only a hang guard: feedbackd's own shutdown may wait for work it gave up on up to the connect
+            # timeout plus the statement timeout and a second (11 s), more on a busy machine.
+            self.process.wait(60)
 
 
 def token(secret: pathlib.Path, sub: str) -> str:
