@@ -178,6 +178,17 @@ final class BatchWrite: Sendable {
         }
     }
 
+    /// After a cancel of ``Withdrawal/cancel(backend:of:)`` was delivered: waits `pause`, then returns
+    /// whether the statement it was for still runs (PostgreSQL ignored it, having received it before the
+    /// statement began): then it is to be sent again.
+    func statementStillRuns(pause: Duration) async -> Bool {
+        try? await Task.sleep(for: pause)
+        return self.state.withLock { state in
+            if case .running(_, cancelRequested: true) = state.phase { return true }
+            return false
+        }
+    }
+
     /// A cancel of ``Withdrawal/cancel(backend:of:)`` is done. `delivered`: PostgreSQL answered it, or it
     /// was never sent; false when it may still reach the backend.
     func cancelFinished(delivered: Bool) {

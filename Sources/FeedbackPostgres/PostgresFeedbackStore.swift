@@ -164,7 +164,7 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
             self.cancelRequester.finish()
             // Work given up on (a lease or a query that outlived its cancellation), as long as it could
             // take by its own limits.
-            let limit = self.configuration.client.options.connectTimeout + self.configuration.statementTimeout + .seconds(1)
+            let limit = self.configuration.client.options.connectTimeout + self.configuration.statementTimeout * 2 + .seconds(1)
             let stillRunning = await self.leftBehind.waitForAll(atMost: limit)
             if stillRunning > 0 { self.logger.warning("feedback.store_work_left_running", metadata: ["work.count": "\(stillRunning)"]) }
             group.cancelAll()
@@ -244,10 +244,14 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
             let end = batch.statementEnded(result, queryCanceled: Self.isQueryCanceled(result))
             let cancelMayArrive = await batch.cancelsSettled()
             switch end {
-            case .committed, .stoppedByCancel:
+            case .committed:
                 if cancelMayArrive { await self.close(connection) }
-                if case .stoppedByCancel = end { return true }
                 return false
+            case .stoppedByCancel:
+                // Closed as well: the cancel may have stopped the statement's preparation, which
+                // PostgresNIO then remembers as failed for the connection's life.
+                await self.close(connection)
+                return true
             case .failed(let error):
                 await self.close(connection)
                 throw error
@@ -303,12 +307,17 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
             for await request in self.cancelRequests {
                 group.addTask {
                     do {
-                        try await self.bounded { statement in
-                            try await self.client.withConnection { connection in
-                                guard statement.starts() else { throw WorkGivenUp() }
-                                try await connection.query("SELECT pg_cancel_backend(\(request.backend))", logger: self.logger)
+                        // PostgreSQL ignores a cancel that reaches the backend before the statement began
+                        // (between the protocol's messages): sent again, a little later, while the
+                        // statement still runs.
+                        repeat {
+                            try await self.bounded { statement in
+                                try await self.client.withConnection { connection in
+                                    guard statement.starts() else { throw WorkGivenUp() }
+                                    try await connection.query("SELECT pg_cancel_backend(\(request.backend))", logger: self.logger)
+                                }
                             }
-                        }
+                        } while await request.batch.statementStillRuns(pause: .milliseconds(20))
                         request.batch.cancelFinished(delivered: true)
                     } catch {
                         self.logger.warning("feedback.store_cancel_failed", metadata: ["error": "\(String(reflecting: error))"])
@@ -339,8 +348,8 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
 
     /// Runs `work` (a batch, a probe, a page of events, a cancel) with bounded waits: at most the connect
     /// timeout for a connection, then, from when `work` says a statement starts
-    /// (``StatementStart/starts()``, which `work` must check before each statement), the statement
-    /// timeout and a second for the answer. Waiting for a connection while PostgreSQL is down or
+    /// (``StatementStart/starts()``, which `work` must check before each statement), twice the statement
+    /// timeout (a preparation and an execution) and a second for the answer. Waiting for a connection while PostgreSQL is down or
     /// restarting must not hold the writer, nor graceful shutdown. Past a limit the work is cancelled and
     /// left behind (a PostgresNIO lease or query can outlive its cancellation around a server restart:
     /// waiting for it is what hung the writer), counted and awaited on shutdown (``LeftBehindWork``); a
@@ -350,7 +359,9 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
     /// the batch cannot commit later unless PostgreSQL's COMMIT itself outlasted that second.
     private func bounded<T: Sendable>(_ work: @escaping @Sendable (StatementStart) async throws -> T) async throws -> T {
         let connectTimeout = self.configuration.client.options.connectTimeout
-        let statementLimit = self.configuration.statementTimeout + .seconds(1)
+        // A statement on a new connection is two messages, its preparation and its execution, each
+        // bounded by statement_timeout on its own.
+        let statementLimit = self.configuration.statementTimeout * 2 + .seconds(1)
         let outcome = OneShot<Result<T, any Error>>()
         let start = StatementStart()
         // Unstructured on purpose: a task group would wait for a child that ignores cancellation.

@@ -8,6 +8,7 @@ import RPCCodec
 import RPCCore
 import RPCUnixTransport
 import FeedbackServer
+import Synchronization
 import Testing
 
 @Suite("SQLite store")
@@ -49,21 +50,28 @@ struct StoreTests {
             let path = directory + "/chat.db"
             try seedDatabase(at: path, interactions: 1...3)
             var configuration = SQLiteConfiguration(path: path)
-            configuration.busyTimeout = .seconds(3)
+            // Long enough that a loaded machine still sees the writer waiting before the first rating
+            // gives up (a 3 s wait was missed once with both cores busy).
+            configuration.busyTimeout = .seconds(8)
             try await withRunningStore(configuration) { store in
                 let holder = try LockHolder(path: path)
                 defer { holder.release() }
                 let clock = ContinuousClock()
-                async let first: Duration = clock.measure { try? await store.submit(.init(interactionID: 1, rating: .positive, subject: "a")) }
-                try await waitUntil { store.isWaitingForLock }
+                let firstAnswered = Flag()
+                let first = Task {
+                    try? await store.submit(.init(interactionID: 1, rating: .positive, subject: "a"))
+                    firstAnswered.set()
+                }
+                try await waitUntil { store.isWaitingForLock || firstAnswered.isSet }
+                try #require(store.isWaitingForLock, "the writer's wait for the first rating was over before this test saw it")
                 let second = await clock.measure {
                     await #expect(throws: FeedbackError.self) {
                         try await store.submit(.init(interactionID: 2, rating: .positive, subject: "b"))
                     }
                 }
-                _ = await first
-                // Its own wait is 3 s from its arrival; waiting twice would take ~6 s (the first one's, then its own).
-                #expect(second < .milliseconds(4500), "waited \(second)")
+                _ = await first.value
+                // Its own wait is 8 s from its arrival; waiting twice would take ~16 s (the first one's, then its own).
+                #expect(second < .seconds(12), "waited \(second)")
                 #expect(store.isServing == false)
             }
         }
@@ -422,4 +430,11 @@ func withRunningStore(_ configuration: SQLiteConfiguration, _ body: (SQLiteFeedb
         defer { group.cancelAll() }
         try await body(store)
     }
+}
+
+/// A flag set once, read from any task.
+final class Flag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { self.value.store(true, ordering: .releasing) }
+    var isSet: Bool { self.value.load(ordering: .acquiring) }
 }

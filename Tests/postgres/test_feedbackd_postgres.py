@@ -76,7 +76,7 @@ class Feedbackd:
         if self.process.poll() is None:
             self.process.send_signal(sig)
             # Only a hang guard: feedbackd's own shutdown may wait for work it gave up on up to the connect
-            # timeout plus the statement timeout and a second (11 s), more on a busy machine.
+            # timeout plus twice the statement timeout and a second (16 s), more on a busy machine.
             self.process.wait(60)
 
 
