@@ -11,6 +11,9 @@ public enum FeedbackError: Error, Hashable, Sendable, CustomStringConvertible {
     case cancelled
     /// The token's subject cannot be stored by this store (PostgreSQL's text cannot hold a NUL character).
     case unstorableSubject
+    /// The write was sent but its outcome cannot be known (feedbackd stopped waiting for it while
+    /// shutting down): the rating may or may not be stored. `cause` is for the log only.
+    case outcomeUnknown(cause: String)
 
     /// The message the caller sees.
     public var message: String {
@@ -20,12 +23,13 @@ public enum FeedbackError: Error, Hashable, Sendable, CustomStringConvertible {
         case .storeUnavailable: "Feedback store unavailable."
         case .cancelled: "The call was cancelled before the rating was written."
         case .unstorableSubject: "The token's subject cannot be stored (it contains a NUL character)."
+        case .outcomeUnknown: "Whether the rating was stored is unknown; it can be sent again."
         }
     }
 
     public var description: String {
         switch self {
-        case .storeUnavailable(let cause): "\(self.message) (\(cause))"
+        case .storeUnavailable(let cause), .outcomeUnknown(let cause): "\(self.message) (\(cause))"
         default: self.message
         }
     }

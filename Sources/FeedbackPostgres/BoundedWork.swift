@@ -34,6 +34,11 @@ final class StatementStart: Sendable {
         }
     }
 
+    /// Gives up on the work whatever it did (its caller was cancelled): it sends no statement from now on.
+    func giveUpNow() {
+        self.state.withLock { $0 = .givenUp }
+    }
+
     /// Whether a statement was sent before the work was given up on.
     var sentAStatement: Bool {
         self.state.withLock { if case .waiting = $0 { false } else { true } }
@@ -116,6 +121,12 @@ final class LeftBehindWork: Sendable {
         if let count { self.gauge.record(count) }
         drained?.set(())
     }
+}
+
+/// The caller of ``PostgresFeedbackStore/bounded(_:)`` was cancelled; the work is left behind.
+struct WorkCancelled: Error {
+    /// Whether the work had sent a statement (whose outcome is then unknown).
+    var sentAStatement: Bool
 }
 
 /// PostgreSQL did not answer in time.

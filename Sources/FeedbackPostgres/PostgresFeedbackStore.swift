@@ -116,6 +116,8 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
                     return page
                 }
             }
+        } catch is WorkCancelled {
+            throw .cancelled
         } catch {
             throw .storeUnavailable(cause: "cannot read the audit trail of \(self.configuration.description): \(String(reflecting: error))")
         }
@@ -209,6 +211,10 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
         do {
             while try await self.bounded({ statement in try await self.writeStatement(of: batch, statement: statement) }) {}
             self.markHealthy()
+        } catch let error as WorkCancelled {
+            // Shutdown past its limit: a batch whose statement was sent may still commit.
+            let cause = "feedbackd stopped waiting for PostgreSQL while shutting down"
+            batch.fail(error.sentAStatement ? .outcomeUnknown(cause: cause) : .storeUnavailable(cause: cause))
         } catch {
             let cause = String(reflecting: error)
             self.logger.error("feedback.store_write_failed", metadata: ["error": "\(cause)", "batch.size": "\(batch.items.count)"])
@@ -380,7 +386,15 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
             let what = waitedFor == nil ? "no connection within \(connectTimeout)" : "no answer within \(statementLimit)"
             outcome.set(.failure(PostgresUnavailable(description: "PostgreSQL (\(self.configuration.description)): \(what)")))
         }
-        let result = await outcome.value()
+        // A cancelled caller (shutdown past --shutdown-timeout-s, a reader's CANCEL) does not wait for
+        // the work either: it is given up on and left behind, as on a timeout.
+        guard let result = await outcome.valueUnlessCancelled() else {
+            timer.cancel()
+            let sent = start.sentAStatement
+            start.giveUpNow()
+            self.leftBehind.giveUp(work)
+            throw WorkCancelled(sentAStatement: sent)
+        }
         timer.cancel()
         return try result.get()
     }

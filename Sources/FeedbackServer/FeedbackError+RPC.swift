@@ -16,6 +16,8 @@ extension FeedbackError: RPCErrorConvertible {
             RPCError(code: .cancelled, message: self.message)
         case .unstorableSubject:
             RPCError(code: .invalidArgument, message: self.message)
+        case .outcomeUnknown:
+            RPCError(code: .unknown, message: self.message, cause: self)
         }
     }
 }

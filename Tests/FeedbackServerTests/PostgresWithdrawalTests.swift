@@ -91,6 +91,30 @@ struct PostgresWithdrawalTests {
         }
     }
 
+    /// Before: the store's writer waited for the statement however long shutdown had been going on (its
+    /// result ignored cancellation), and a batch given up on was answered UNAVAILABLE though it could still
+    /// commit.
+    @Test("the store cancelled (shutdown past its limit) while a statement waits for a row lock: it stops at once, and that rating is answered UNKNOWN, not UNAVAILABLE")
+    func cancelledWhileLocked() async throws {
+        let url = try await PostgresTest.makeDatabase(interactions: 1...3)
+        let database = PostgresTest.name(of: url)
+        let store = try Self.store(url)
+        try await PostgresTest.holdingTransaction("SELECT id FROM interactions WHERE id = 2 FOR UPDATE", database: database) {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await store.run() }
+                try await waitUntil { store.isServing }
+                let call = Queued(store, 2, .positive, "locked")
+                try await Self.waitForLockWaits(1, database: database)
+                group.cancelAll()  // what ServiceGroup does past maximumGracefulShutdownDuration
+                _ = try? await group.next()  // the store's run ends while the lock is still held
+                guard case .outcomeUnknown = await call.error else {
+                    Issue.record("answered \(String(describing: await call.error)), not UNKNOWN")
+                    return
+                }
+            }
+        }
+    }
+
     @Test("a member withdrawn from a stopped statement is CANCELLED; the rest of its batch is written at once, before newer ratings of the same interactions")
     func restOfBatchWritten() async throws {
         let url = try await PostgresTest.makeDatabase(interactions: 1...3)
