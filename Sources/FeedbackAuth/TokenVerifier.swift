@@ -77,11 +77,13 @@ public struct TokenVerifier: Sendable {
     /// Verifies an `authorization` metadata value.
     /// - Throws: ``AuthError``, whose reason is fixed text: nothing of the token is echoed.
     public func verify(authorization: String?, for access: TokenAccess = .write, now: Date = Date()) async throws(AuthError) -> VerifiedToken {
-        if let verified = try self.verifyWithoutWaiting(authorization: authorization, for: access, now: now) { return verified }
         let token = try BearerCredentials(authorization: authorization).token()
+        let unverified: UnverifiedToken
+        switch try self.checkWithoutWaiting(token, for: access, now: now) {
+        case .verified(let verified): return verified
+        case .needsSignatureCheck(let parsed): unverified = parsed
+        }
         self.cacheMisses.increment()
-        let policy = self.policy
-        let unverified = try UnverifiedToken(token, policy: policy, now: now)
         let claims: FeedbackClaims
         do {
             claims = try await self.keys.verify(token, as: FeedbackClaims.self, iteratingKeys: true)
@@ -113,15 +115,28 @@ public struct TokenVerifier: Sendable {
     /// the token's signature must still be checked: then call ``verify(authorization:for:now:)``.
     public func verifyWithoutWaiting(authorization: String?, for access: TokenAccess = .write, now: Date = Date()) throws(AuthError) -> VerifiedToken? {
         let token = try BearerCredentials(authorization: authorization).token()
+        guard case .verified(let verified) = try self.checkWithoutWaiting(token, for: access, now: now) else { return nil }
+        return verified
+    }
+
+    /// What can be decided about `token` without its signature check.
+    private enum Check {
+        case verified(VerifiedToken)
+        /// Parsed and acceptable so far (form, algorithm, size, times): its signature must be checked.
+        case needsSignatureCheck(UnverifiedToken)
+    }
+
+    /// ``verifyWithoutWaiting(authorization:for:now:)`` for a token taken from its header; the parse it
+    /// made is handed on, so that ``verify(authorization:for:now:)`` parses a token once.
+    private func checkWithoutWaiting(_ token: String, for access: TokenAccess, now: Date) throws(AuthError) -> Check {
         guard let cached = self.cache.lookup(token) else {
             if let refusal = self.refused.lookup(token) { throw refusal }
-            _ = try UnverifiedToken(token, policy: self.policy, now: now)
-            return nil
+            return .needsSignatureCheck(try UnverifiedToken(token, policy: self.policy, now: now))
         }
         self.cacheHits.increment()
         try UnverifiedToken.checkTimes(expiresAt: cached.token.expiresAt, notBefore: cached.notBefore, policy: self.policy, now: now)
         try self.checkScope(of: cached.token, for: access)
-        return cached.token
+        return .verified(cached.token)
     }
 
     /// Remembers that `token` was refused with `error` (its signature or claims never change), and

@@ -10,7 +10,6 @@ import pathlib
 import selectors
 import socket
 import sqlite3
-import struct
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "Tests" / "pysupport"))
 sys.path.insert(0, str(ROOT / "clients" / "python"))
 from feedback_stack import Stack  # noqa: E402
+import rpc_frames  # noqa: E402
 from feedback_rpc import Client, StatusCode  # noqa: E402
 from feedback_rpc._calls import list_events_request  # noqa: E402
 from feedback_rpc._frames import encode_hello  # noqa: E402
@@ -28,7 +28,6 @@ from feedback_rpc._protocol import Hello  # noqa: E402
 CONNECTIONS, IN_FLIGHT, CALLS_PER_CONNECTION = 10, 100, 1500
 EVENTS, SUBJECT_BYTES = 2000, 2048
 MIB = 1024 * 1024
-HEADER = struct.Struct(">IIBB")
 RESPONSE = 0x03
 
 
@@ -63,13 +62,9 @@ def flood(socket_path: str, token: str, started, results) -> None:
             data = peer.recv(1 << 20)
             if not data:
                 raise AssertionError("feedbackd closed a flood connection")
-            s["buffer"] += data
+            complete, s["buffer"] = rpc_frames.split(s["buffer"] + data)
             replies = []
-            while len(s["buffer"]) >= HEADER.size:
-                length, _, frame_type, _ = HEADER.unpack_from(s["buffer"])
-                if len(s["buffer"]) < HEADER.size + length:
-                    break
-                body, s["buffer"] = s["buffer"][HEADER.size:HEADER.size + length], s["buffer"][HEADER.size + length:]
+            for frame_type, _, body in complete:
                 if frame_type != RESPONSE:
                     continue
                 code = decode_response(body).code
