@@ -250,10 +250,11 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
                 return
             }
             self.markHealthy()
+            // Recorded before the answers, so that a caller who has its answer finds the batch in the metrics.
+            self.queue.written(batch, startedAt: started)
             for (pending, found) in zip(batch, found) {
                 pending.complete(found ? .success(()) : .failure(.interactionNotFound(pending.submission.interactionID)))
             }
-            self.queue.written(batch, startedAt: started)
         }
     }
 
@@ -262,10 +263,10 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
     private func failed(_ batch: [GroupCommitQueue.Item], _ error: any Error, startedAt started: ContinuousClock.Instant) {
         self.logger.error("feedback.store_write_failed", metadata: ["error": "\(error)", "batch.size": "\(batch.count)"])
         self.markUnhealthy("\(error)")
+        if !batch.isEmpty { self.queue.written(batch, startedAt: started) }
         for pending in batch {
             pending.complete(.failure(.storeUnavailable(cause: "\(error)")))
         }
-        if !batch.isEmpty { self.queue.written(batch, startedAt: started) }
     }
 
     /// The open database, if the files at the path are still the ones open; otherwise (re)opens the
