@@ -11,6 +11,11 @@ import Synchronization
 ///   one implicit transaction: nothing of it was written); the other members of a stopped statement
 ///   are written by the batch's next one.
 ///
+/// A member is answered OK only once PostgreSQL confirmed its statement's commit
+/// (``StatementResult/committed(_:)``). A member whose statement was sent and whose commit was never
+/// confirmed (the connection failed, the store gave up waiting) is answered UNKNOWN: it may or may not
+/// be stored. UNAVAILABLE and CANCELLED are for members that are in no committed statement.
+///
 /// The connection a statement ran on is given back only once the cancels asked for during it are
 /// done (``cancelsSettled()``), so that a cancel never reaches a later statement on that connection.
 final class BatchWrite: Sendable {
@@ -26,6 +31,20 @@ final class BatchWrite: Sendable {
         case cancel(backend: Int32, of: BatchWrite)
     }
 
+    /// What PostgreSQL said of a statement of the batch.
+    enum StatementResult: Sendable {
+        /// Its transaction committed (PostgreSQL answered the next statement on the connection); the
+        /// ids it found.
+        case committed(Set<Int64>)
+        /// PostgreSQL refused it (an error before its CommandComplete): its transaction rolled back,
+        /// nothing of it was written. `queryCanceled`: stopped by a cancel or the statement timeout
+        /// (SQLSTATE 57014).
+        case rolledBack(any Error, queryCanceled: Bool)
+        /// It was sent, and nothing says whether it committed (the connection failed before PostgreSQL
+        /// confirmed the commit).
+        case unknown(any Error)
+    }
+
     /// How a statement of the batch ended.
     enum StatementEnd: Sendable {
         /// Committed: its members are answered.
@@ -33,7 +52,8 @@ final class BatchWrite: Sendable {
         /// Stopped by the cancel the batch asked for: nothing written; the members withdrawn are
         /// answered CANCELLED, the others wait for the next statement.
         case stoppedByCancel
-        /// Failed otherwise: the caller fails the batch (``fail(_:)``).
+        /// Failed otherwise: the caller fails the batch (``fail(cause:)``); its members whose statement
+        /// may have committed are then answered UNKNOWN.
         case failed(any Error)
     }
 
@@ -47,6 +67,9 @@ final class BatchWrite: Sendable {
     private enum Phase {
         case idle
         case running(backend: Int32, cancelRequested: Bool)
+        /// The statement ran to its end (CommandComplete); its commit is being confirmed. A cancel can
+        /// no longer stop it.
+        case confirming
         case givenUp
     }
 
@@ -104,28 +127,40 @@ final class BatchWrite: Sendable {
         }
     }
 
-    /// The statement of ``begin(backend:)`` ended with `result` (the ids found), or with a failure,
-    /// `queryCanceled` when PostgreSQL stopped it (SQLSTATE 57014). Answers the members it decides.
-    func statementEnded(_ result: Result<Set<Int64>, any Error>, queryCanceled: Bool) -> StatementEnd {
+    /// The statement of ``begin(backend:)`` ran to its end (its CommandComplete): from now on no cancel
+    /// is asked for (its commit is being confirmed), and a withdrawal waits for the outcome.
+    func statementCompleted() {
+        self.state.withLock { state in
+            if case .running = state.phase { state.phase = .confirming }
+        }
+    }
+
+    /// The statement of ``begin(backend:)`` ended with `result`. Answers the members it decides.
+    func statementEnded(_ result: StatementResult) -> StatementEnd {
         let (end, answers): (StatementEnd, [(Item, Result<Void, FeedbackError>)]) = self.state.withLock { state in
             let cancelRequested: Bool
             switch state.phase {
             case .running(_, let requested):
                 cancelRequested = requested
                 state.phase = .idle
+            case .confirming:
+                cancelRequested = false
+                state.phase = .idle
             case .idle, .givenUp:
                 cancelRequested = false
             }
             var answers: [(Item, Result<Void, FeedbackError>)] = []
             switch result {
-            case .success(let found):
+            case .committed(let found):
                 for item in self.items where [.writing, .withdrawnWhileWriting].contains(state.members[item.id]) {
                     state.members[item.id] = .answered
                     let id = item.submission.interactionID
                     answers.append((item, found.contains(id) ? .success(()) : .failure(.interactionNotFound(id))))
                 }
                 return (.committed, answers)
-            case .failure where queryCanceled && cancelRequested:
+            case .rolledBack(let error, let queryCanceled):
+                // Nothing of the statement was written: a member withdrawn meanwhile is answered
+                // CANCELLED; the others wait for the next statement, or for ``fail(cause:)``.
                 for item in self.items {
                     switch state.members[item.id] {
                     case .withdrawnWhileWriting:
@@ -137,8 +172,9 @@ final class BatchWrite: Sendable {
                         break
                     }
                 }
-                return (.stoppedByCancel, answers)
-            case .failure(let error):
+                return (queryCanceled && cancelRequested ? .stoppedByCancel : .failed(error), answers)
+            case .unknown(let error):
+                // Its members stay "writing": ``fail(cause:)`` answers them UNKNOWN.
                 return (.failed(error), [])
             }
         }
@@ -156,18 +192,21 @@ final class BatchWrite: Sendable {
         item?.complete(result)
     }
 
-    /// Answers every member not answered yet with `error`, and starts no statement from now on: the
-    /// store gave up on the batch, or its statement failed.
-    func fail(_ error: FeedbackError) {
-        let failed: [Item] = self.state.withLock { state in
+    /// Answers every member not answered yet, and starts no statement from now on: the store gave up on
+    /// the batch, or its statement failed. A member waiting for a statement is answered UNAVAILABLE
+    /// with `cause`; one whose statement was sent without a confirmed outcome, UNKNOWN.
+    func fail(cause: String) {
+        let failed: [(Item, FeedbackError)] = self.state.withLock { state in
             state.phase = .givenUp
-            return self.items.filter { item in
-                guard state.members[item.id] != .answered else { return false }
+            return self.items.compactMap { item in
+                let member = state.members[item.id]
+                guard member != .answered else { return nil }
                 state.members[item.id] = .answered
-                return true
+                if member == .waiting { return (item, .storeUnavailable(cause: cause)) }
+                return (item, .outcomeUnknown(cause: "\(cause), after the statement holding the rating was sent"))
             }
         }
-        for item in failed { item.complete(.failure(error)) }
+        for (item, error) in failed { item.complete(.failure(error)) }
     }
 
     /// Whether members wait for a statement (none once the batch was given up on).

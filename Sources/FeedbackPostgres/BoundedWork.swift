@@ -38,11 +38,6 @@ final class StatementStart: Sendable {
     func giveUpNow() {
         self.state.withLock { $0 = .givenUp }
     }
-
-    /// Whether a statement was sent before the work was given up on.
-    var sentAStatement: Bool {
-        self.state.withLock { if case .waiting = $0 { false } else { true } }
-    }
 }
 
 /// The store's work it gave up on and left running (a PostgresNIO lease or query may outlive its
@@ -124,10 +119,7 @@ final class LeftBehindWork: Sendable {
 }
 
 /// The caller of ``PostgresFeedbackStore/bounded(_:)`` was cancelled; the work is left behind.
-struct WorkCancelled: Error {
-    /// Whether the work had sent a statement (whose outcome is then unknown).
-    var sentAStatement: Bool
-}
+struct WorkCancelled: Error {}
 
 /// PostgreSQL did not answer in time.
 struct PostgresUnavailable: Error, CustomStringConvertible {

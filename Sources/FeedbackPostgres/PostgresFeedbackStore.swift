@@ -13,8 +13,10 @@ import Synchronization
 /// A `Service`: ``run()`` runs PostgresNIO's connection pool and the writer. Group commit: every
 /// submission waiting when a batch starts (two batches at a time, never with an interaction in common) goes into one statement, one round trip and one transaction
 /// whatever its size (rows locked in id order, so that writers on several hosts never deadlock; one
-/// `UPDATE … FROM unnest(…)`; one multi-row audit `INSERT`). Any failure (PostgreSQL down, restarted, a statement
-/// timeout) fails the whole batch as UNAVAILABLE: never OK unless committed. Until a probe (once a
+/// `UPDATE … FROM unnest(…)`; one multi-row audit `INSERT`). OK only once PostgreSQL confirmed the commit
+/// (``run(_:of:on:)``). Any failure (PostgreSQL down, restarted, a statement timeout) fails the whole
+/// batch: UNAVAILABLE when PostgreSQL refused the statement or it was never sent, UNKNOWN when it was
+/// sent and its commit never confirmed (the connection lost, the store gave up waiting). Until a probe (once a
 /// second) finds PostgreSQL writable again, batches are answered UNAVAILABLE at once instead of waiting
 /// for a connection. PostgreSQL down at start-up is not fatal: the store reports NOT_SERVING meanwhile.
 ///
@@ -205,21 +207,20 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
         // While PostgreSQL is known to be unreachable (or its schema unusable), answer at once rather
         // than wait for a connection: the probe (each second) says when writes can succeed again.
         if let reason = self.unhealthy.withLock({ $0 }) {
-            batch.fail(.storeUnavailable(cause: reason))
+            batch.fail(cause: reason)
             return
         }
         do {
             while try await self.bounded({ statement in try await self.writeStatement(of: batch, statement: statement) }) {}
             self.markHealthy()
-        } catch let error as WorkCancelled {
-            // Shutdown past its limit: a batch whose statement was sent may still commit.
-            let cause = "feedbackd stopped waiting for PostgreSQL while shutting down"
-            batch.fail(error.sentAStatement ? .outcomeUnknown(cause: cause) : .storeUnavailable(cause: cause))
+        } catch is WorkCancelled {
+            // Shutdown past its limit: members whose statement was sent are answered UNKNOWN (it may still commit).
+            batch.fail(cause: "feedbackd stopped waiting for PostgreSQL while shutting down")
         } catch {
             let cause = String(reflecting: error)
             self.logger.error("feedback.store_write_failed", metadata: ["error": "\(cause)", "batch.size": "\(batch.items.count)"])
             self.markUnhealthy(cause)
-            batch.fail(.storeUnavailable(cause: cause))
+            batch.fail(cause: cause)
         }
     }
 
@@ -237,17 +238,7 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
             let backend = try await self.backend(of: connection)
             guard start.starts(), let members = batch.begin(backend: backend) else { throw WorkGivenUp() }
             guard !members.isEmpty else { return false }
-            let result: Result<Set<Int64>, any Error>
-            do {
-                var found: Set<Int64> = []
-                for try await id in try await connection.execute(BatchStatement(members.map(\.submission)), logger: self.logger) {
-                    found.insert(id)
-                }
-                result = .success(found)
-            } catch {
-                result = .failure(error)
-            }
-            let end = batch.statementEnded(result, queryCanceled: Self.isQueryCanceled(result))
+            let end = batch.statementEnded(await self.run(members, of: batch, on: connection))
             let cancelMayArrive = await batch.cancelsSettled()
             switch end {
             case .committed:
@@ -265,11 +256,35 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
         }
     }
 
-    /// Whether PostgreSQL stopped the statement (SQLSTATE 57014, query_canceled: a cancel, or the
-    /// statement timeout).
-    private static func isQueryCanceled(_ result: Result<Set<Int64>, any Error>) -> Bool {
-        guard case .failure(let error) = result, let error = error as? PSQLError else { return false }
-        return error.serverInfo?[.sqlState] == "57014"
+    /// Runs the statement writing `members` on `connection`, and confirms its commit.
+    ///
+    /// The statement is one implicit transaction, which PostgreSQL commits when it processes the
+    /// protocol's Sync, after the statement's CommandComplete; PostgresNIO ends the rows at
+    /// CommandComplete and does not surface the answer to Sync (ReadyForQuery). A commit that fails
+    /// after CommandComplete (PostgreSQL shut down meanwhile, a deferred constraint) would be taken for
+    /// a success. So the commit is confirmed by one more (empty) statement on the same connection:
+    /// PostgresNIO sends it only after ReadyForQuery, and PostgresNIO closes the connection when an
+    /// error follows a CommandComplete.
+    private func run(_ members: [BatchWrite.Item], of batch: BatchWrite, on connection: PostgresConnection) async -> BatchWrite.StatementResult {
+        var found: Set<Int64> = []
+        do {
+            for try await id in try await connection.execute(BatchStatement(members.map(\.submission)), logger: self.logger) {
+                found.insert(id)
+            }
+        } catch let error as PSQLError where error.code == .server {
+            return .rolledBack(error, queryCanceled: error.serverInfo?[.sqlState] == "57014")
+        } catch {
+            return .unknown(error)
+        }
+        batch.statementCompleted()
+        do {
+            try await connection.query(";", logger: self.logger)
+        } catch let error as PSQLError where error.code == .server {
+            // PostgreSQL received it, so the transaction before it ended normally (a late cancel).
+        } catch {
+            return .unknown(error)
+        }
+        return .committed(found)
     }
 
     /// The backend process id of `connection` (asked once per connection).
@@ -361,8 +376,9 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
     /// waiting for it is what hung the writer), counted and awaited on shutdown (``LeftBehindWork``); a
     /// batch stopped so is answered UNAVAILABLE. Work given up on before it sent a statement never sends
     /// one (a lease granted late finds ``StatementStart/starts()`` false). Work given up on after it sent
-    /// one gets no answer within its statement's window, which PostgreSQL ends at its statement_timeout:
-    /// the batch cannot commit later unless PostgreSQL's COMMIT itself outlasted that second.
+    /// one gets no answer within its statement's window (PostgreSQL ends the statement at its
+    /// statement_timeout, but not a COMMIT waiting for a synchronous standby, say): a batch's members in
+    /// it are answered UNKNOWN (``BatchWrite/fail(cause:)``).
     private func bounded<T: Sendable>(_ work: @escaping @Sendable (StatementStart) async throws -> T) async throws -> T {
         let connectTimeout = self.configuration.client.options.connectTimeout
         // A statement on a new connection is two messages, its preparation and its execution, each
@@ -390,10 +406,9 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
         // the work either: it is given up on and left behind, as on a timeout.
         guard let result = await outcome.valueUnlessCancelled() else {
             timer.cancel()
-            let sent = start.sentAStatement
             start.giveUpNow()
             self.leftBehind.giveUp(work)
-            throw WorkCancelled(sentAStatement: sent)
+            throw WorkCancelled()
         }
         timer.cancel()
         return try result.get()

@@ -3,10 +3,6 @@ write lock (the chat backend writes the same file): a call answered DEADLINE_EXC
 never written, a call answered OK always is, and the interrupted answers come at the deadline or the
 CANCEL, not when the lock frees. Fresh tokens (verified in a task) and tokens already verified (the
 event-loop path) are both tried, 200 calls each."""
-import base64
-import hashlib
-import hmac
-import json
 import random
 import select
 import socket
@@ -17,7 +13,7 @@ import time
 import pytest
 
 from test_feedbackd_cancellation import CANCEL, CANCELLED, DEADLINE_EXCEEDED, OK, RESPONSE, SUBMIT, Frames
-from feedback_stack import Stack
+from feedback_stack import Stack, mint
 import rpc_frames
 from feedback_rpc import Client
 from feedback_rpc._frames import encode_hello
@@ -43,16 +39,6 @@ def submit(call_id: int, interaction_id: int, token: str, timeout_ms=None) -> by
     message = b"\x08" + varint(interaction_id) + b"\x10\x01"
     return encode_request(call_id, Request(method=SUBMIT, metadata=[("authorization", f"Bearer {token}")],
                                            message=message, timeout_ms=timeout_ms))
-
-
-def mint(secret: bytes, sub: str) -> str:
-    """An HS256 token, as feedbackctl token makes: a fresh subject is a token feedbackd never verified."""
-    def b64(data: bytes) -> str:
-        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-    header = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-    claims = b64(json.dumps({"sub": sub, "exp": int(time.time()) + 3600}).encode())
-    signature = hmac.new(secret, f"{header}.{claims}".encode(), hashlib.sha256).digest()
-    return f"{header}.{claims}.{b64(signature)}"
 
 
 def connect(path: str):

@@ -17,8 +17,8 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "Tests" / "pysupport"))
 sys.path.insert(0, str(ROOT / "clients" / "python"))
-from feedback_stack import bin_path, wait_until  # noqa: E402
-from feedback_rpc import Client, HealthStatus, RpcError  # noqa: E402
+from feedback_stack import bin_path, mint, wait_until  # noqa: E402
+from feedback_rpc import Client, HealthStatus, RpcError, StatusCode  # noqa: E402
 
 CLUSTER = os.environ.get("FEEDBACK_TEST_POSTGRES")
 pytestmark = pytest.mark.skipif(not CLUSTER, reason="needs the cluster of scripts/test.sh (FEEDBACK_TEST_POSTGRES)")
@@ -80,36 +80,39 @@ class Feedbackd:
             self.process.wait(60)
 
 
-def token(secret: pathlib.Path, sub: str) -> str:
-    out = subprocess.run([str(bin_path() / "feedbackctl"), "token", "--secret-file", str(secret), "--sub", sub, "--ttl=3600"],
-                         capture_output=True, text=True, check=True)
-    return out.stdout.strip()
-
-
 class Load:
-    """Threads rating interactions through one feedbackd each until stopped; each thread signs with a
-    subject of its own and counts the OKs it got."""
+    """Threads rating interactions through one feedbackd each until stopped. Every call signs with a
+    subject of its own (its audit row names it), and its answer is kept: OK, the status code of any
+    other answer, or None when the connection failed before an answer."""
 
     def __init__(self, sockets, secret):
         self.stop_event = threading.Event()
+        self.secret = secret.read_bytes()
         self.acknowledged = {}
+        self.answers = {}
         self.threads = []
         for index, path in enumerate(sockets * 2):
-            subject = f"load-{index}-{secrets.token_hex(2)}"
-            self.acknowledged[subject] = 0
-            thread = threading.Thread(target=self.run, args=(path, subject, token(secret, subject)), daemon=True)
+            prefix = f"load-{index}-{secrets.token_hex(2)}"
+            self.acknowledged[prefix] = 0
+            thread = threading.Thread(target=self.run, args=(path, prefix), daemon=True)
             self.threads.append(thread)
 
-    def run(self, path, subject, jwt):
+    def run(self, path, prefix):
         n = 0
         while not self.stop_event.is_set():
-            n += 1
             try:
                 with Client(path, timeout=10, connect_timeout=1) as client:
                     while not self.stop_event.is_set():
                         n += 1
-                        client.submit_feedback(n % ROWS + 1, 1 if n % 2 else -1, token=jwt)
-                        self.acknowledged[subject] += 1
+                        subject = f"{prefix}-{n}"
+                        self.answers[subject] = None
+                        try:
+                            client.submit_feedback(n % ROWS + 1, 1 if n % 2 else -1, token=mint(self.secret, subject))
+                        except RpcError as error:
+                            self.answers[subject] = error.code
+                            raise
+                        self.answers[subject] = StatusCode.OK
+                        self.acknowledged[prefix] += 1
             except (OSError, RpcError):
                 self.stop_event.wait(0.01)  # reconnect after a failure (feedbackd or PostgreSQL away)
 
@@ -127,10 +130,17 @@ class Load:
             thread.join(15)
 
 
-def assert_every_acknowledged_rating_stored(database: str, load: Load):
-    for subject, count in load.acknowledged.items():
-        stored = int(psql(database, f"SELECT count(*) FROM feedback_events WHERE subject = '{subject}'"))
-        assert stored >= count, f"{subject}: {count} acknowledged, {stored} stored"
+def assert_every_answer_true(database: str, load: Load):
+    """Every call answered OK is in the database; every call answered otherwise is not, unless its
+    answer was UNKNOWN (or it got none)."""
+    stored = set(psql(database, "SELECT subject FROM feedback_events WHERE subject LIKE 'load-%'").split())
+    ok = {subject for subject, code in load.answers.items() if code == StatusCode.OK}
+    assert ok, "no call was answered OK"
+    assert not ok - stored, f"answered OK, not stored: {sorted(ok - stored)[:10]}"
+    refused = {subject: code for subject, code in load.answers.items()
+               if code is not None and code not in (StatusCode.OK, StatusCode.UNKNOWN)}
+    falsely = {subject: code.name for subject, code in refused.items() if subject in stored}
+    assert not falsely, f"answered as not written, yet stored: {falsely}"
 
 
 def test_two_feedbackd_on_one_database_under_load(tmp_path, database, secret):
@@ -138,7 +148,7 @@ def test_two_feedbackd_on_one_database_under_load(tmp_path, database, secret):
     try:
         with Load([first.socket, second.socket], secret) as load:
             load.wait_for(2000)
-        assert_every_acknowledged_rating_stored(database, load)
+        assert_every_answer_true(database, load)
         assert all(count > 0 for count in load.acknowledged.values()), load.acknowledged
         # Both wrote the same rows and none deadlocked: every interaction holds a rating.
         assert psql(database, "SELECT count(*) FROM interactions WHERE feedback IS NULL") == "0"
@@ -153,7 +163,7 @@ def test_feedbackd_killed_under_load_loses_nothing_acknowledged(tmp_path, databa
         with Load([daemon.socket], secret) as load:
             load.wait_for(500)
             daemon.stop(signal.SIGKILL)
-        assert_every_acknowledged_rating_stored(database, load)
+        assert_every_answer_true(database, load)
     finally:
         daemon.stop()
 
@@ -166,9 +176,39 @@ def test_postgres_restarted_under_load_nothing_falsely_acknowledged_and_service_
             subprocess.run([str(ROOT / "scripts" / "postgres-test-cluster.sh"), "restart", socket_dir()], check=True)
             before = sum(load.acknowledged.values())
             load.wait_for(before + 300)  # writes succeed again, feedbackd never restarted
-        assert_every_acknowledged_rating_stored(database, load)
+        assert_every_answer_true(database, load)
         assert daemon.process.poll() is None
         assert wait_until(daemon.serving)
+    finally:
+        daemon.stop()
+
+
+def test_a_commit_refused_after_the_statement_is_never_answered_ok(tmp_path, database, secret):
+    """PostgreSQL commits a statement's implicit transaction after the statement's CommandComplete; a
+    commit that fails there (here a deferred constraint, checked at COMMIT; in production PostgreSQL
+    shutting down between the two) must not be answered OK. feedbackd once took the end of the rows for
+    the commit and answered OK for a rating that was never stored."""
+    daemon = Feedbackd(tmp_path, database, secret)
+    try:
+        psql(database, """
+            CREATE FUNCTION refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION 'refused at commit'; END $$;
+            CREATE CONSTRAINT TRIGGER refuse_seven AFTER INSERT ON feedback_events
+                DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.interaction_id = 7)
+                EXECUTE FUNCTION refuse_at_commit();
+        """)
+        jwt = mint(secret.read_bytes(), "refused")
+        with Client(daemon.socket, timeout=30) as client:
+            with pytest.raises(RpcError) as refused:
+                client.submit_feedback(7, 1, token=jwt)
+            assert refused.value.code == StatusCode.UNKNOWN, refused.value
+        assert psql(database, "SELECT count(*) FROM feedback_events WHERE interaction_id = 7") == "0"
+        assert psql(database, "SELECT feedback IS NULL FROM interactions WHERE id = 7") == "t"
+        # Nothing else is held against the store: the next rating is written and answered OK.
+        assert wait_until(daemon.serving)
+        with Client(daemon.socket, timeout=30) as client:
+            client.submit_feedback(8, -1, token=jwt)
+        assert psql(database, "SELECT feedback FROM interactions WHERE id = 8") == "-1"
     finally:
         daemon.stop()
 

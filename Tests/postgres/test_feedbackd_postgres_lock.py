@@ -21,13 +21,13 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "Tests" / "pysupport"))
 sys.path.insert(0, str(ROOT / "clients" / "python"))
-from feedback_stack import bin_path, wait_until  # noqa: E402
+from feedback_stack import bin_path, mint, wait_until  # noqa: E402
 import rpc_frames  # noqa: E402
 from feedback_rpc import Client, HealthStatus, RpcError  # noqa: E402
 from feedback_rpc._frames import encode_hello  # noqa: E402
 from feedback_rpc._payloads import decode_response, encode_request  # noqa: E402
 from feedback_rpc._protocol import Hello, Request  # noqa: E402
-from test_feedbackd_postgres import CLUSTER, psql, secret, socket_dir, token  # noqa: E402,F401 (secret: a fixture)
+from test_feedbackd_postgres import CLUSTER, psql, secret, socket_dir  # noqa: E402,F401 (secret: a fixture)
 
 pytestmark = pytest.mark.skipif(not CLUSTER, reason="needs the cluster of scripts/test.sh (FEEDBACK_TEST_POSTGRES)")
 
@@ -68,7 +68,7 @@ def feedbackd(tmp_path, database, secret):
 
     try:
         assert wait_until(serving, timeout=HANG), log.read_text()
-        yield path, token(secret, "lock-test")
+        yield path, mint(secret.read_bytes(), "lock-test")
     finally:
         process.terminate()
         process.wait(HANG)

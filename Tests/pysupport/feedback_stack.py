@@ -1,4 +1,8 @@
 """Real feedbackd and feedback-gateway processes for Python tests (the widget's and the compat suite)."""
+import base64
+import hashlib
+import hmac
+import json
 import os
 import pathlib
 import resource
@@ -19,6 +23,17 @@ def bin_path() -> pathlib.Path:
         return path
     out = subprocess.run(["swift", "build", "--show-bin-path"], cwd=ROOT, capture_output=True, text=True, check=True)
     return pathlib.Path(out.stdout.strip())
+
+
+def mint(secret: bytes, sub: str, ttl: int = 3600) -> str:
+    """An HS256 token, as feedbackctl token makes, without a process: a fresh subject is a token
+    feedbackd never verified."""
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+    header = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    claims = b64(json.dumps({"sub": sub, "exp": int(time.time()) + ttl}).encode())
+    signature = hmac.new(secret, f"{header}.{claims}".encode(), hashlib.sha256).digest()
+    return f"{header}.{claims}.{b64(signature)}"
 
 
 def free_port() -> int:
