@@ -2,12 +2,13 @@ import HTTPTypes
 import RPCCore
 
 /// RPC status → HTTP status: the one table (also in the README). Where the original endpoint is silent
-/// it follows grpc-gateway; INVALID_ARGUMENT is 422 as in the original.
+/// it follows grpc-gateway; INVALID_ARGUMENT is 422 as in the original, and UNKNOWN (whether the rating
+/// was stored is unknown) is 504, HTTP's "the upstream's outcome is unknown", which the widget retries.
 enum HTTPStatusMapping {
     static let table: [(StatusCode, HTTPResponse.Status)] = [
         (.ok, .noContent),
         (.cancelled, HTTPResponse.Status(code: 499, reasonPhrase: "Client Closed Request")),
-        (.unknown, .internalServerError),
+        (.unknown, .gatewayTimeout),
         (.invalidArgument, .unprocessableContent),
         (.deadlineExceeded, .gatewayTimeout),
         (.notFound, .notFound),
@@ -34,7 +35,8 @@ enum HTTPStatusMapping {
         case .unavailable: "Feedback store unavailable."
         case .unauthenticated: "Could not validate credentials"
         case .deadlineExceeded: "Feedback service timed out."
-        case .internal, .unknown, .dataLoss: "Internal Server Error"
+        case .unknown: "Whether the rating was stored is unknown; it can be sent again."
+        case .internal, .dataLoss: "Internal Server Error"
         default: error.message
         }
     }

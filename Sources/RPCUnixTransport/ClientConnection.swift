@@ -77,14 +77,20 @@ public final class ClientConnection: Sendable {
         self.usable.flag.load(ordering: .relaxed)
     }
 
+    /// How long a call sent waits for the server's answer after its deadline or its task's
+    /// cancellation (the server answers at once: it stops the call, SPEC.md section 8).
+    public static let answerGrace: Duration = .seconds(1)
+
     /// Runs one call and returns the server's RESPONSE, whatever its status code.
     ///
-    /// - Parameter timeout: sent as `:timeout`; when it passes first, the call fails here with
-    ///   DEADLINE_EXCEEDED and the server is sent CANCEL.
-    /// - Throws: ``RPCError``: UNAVAILABLE when the connection closes or the server goes away (with
-    ///   a ``NotProcessed`` cause when the call was never processed), DEADLINE_EXCEEDED, CANCELLED when the
-    ///   task is cancelled, RESOURCE_EXHAUSTED for a request over the server's frame limit, INTERNAL for a
-    ///   malformed response.
+    /// - Parameter timeout: sent as `:timeout`: the server stops the call then, and answers
+    ///   DEADLINE_EXCEEDED (or OK, if its work could no longer be stopped).
+    /// - Throws: ``RPCError``: UNAVAILABLE with a ``NotProcessed`` cause when the call was never
+    ///   processed (the connection closed or the server went away before it); UNKNOWN when the call was
+    ///   sent and no answer came (the connection closed, or none within ``answerGrace`` of its deadline or
+    ///   of the task's cancellation); DEADLINE_EXCEEDED or CANCELLED when the call was never sent, or when
+    ///   the server says so; RESOURCE_EXHAUSTED for a request over the server's frame limit; INTERNAL for
+    ///   a malformed response.
     public func call(_ request: Request, timeout: Duration? = nil) async throws(RPCError) -> Response {
         var request = request
         if let timeout {
@@ -97,9 +103,12 @@ public final class ClientConnection: Sendable {
         let handler = self.handler
         let sendable = request
         eventLoop.execute { handler.value.start(key: key, request: sendable, promise: promise) }
+        // A deadline or a cancellation ends a call that was never sent at once; one that was sent waits
+        // for the server's answer, which says what really happened (ClientConnectionHandler.interrupt).
+        let answerGrace = Self.answerGrace
         let timer = timeout.map { timeout in
             eventLoop.scheduleTask(in: TimeAmount(timeout)) {
-                handler.value.abandon(key: key, with: RPCError(code: .deadlineExceeded, message: "Deadline exceeded."))
+                handler.value.interrupt(key: key, with: RPCError(code: .deadlineExceeded, message: "Deadline exceeded."), answerGrace: answerGrace)
             }
         }
         defer { timer?.cancel() }
@@ -108,7 +117,7 @@ public final class ClientConnection: Sendable {
                 try await promise.futureResult.get()
             } onCancel: {
                 eventLoop.execute {
-                    handler.value.abandon(key: key, with: RPCError(code: .cancelled, message: "The call was cancelled."))
+                    handler.value.interrupt(key: key, with: RPCError(code: .cancelled, message: "The call was cancelled."), answerGrace: answerGrace)
                 }
             }
         } catch {
@@ -145,6 +154,12 @@ public final class ClientConnection: Sendable {
 
     static func notProcessed(_ reason: String) -> RPCError {
         RPCError(code: .unavailable, message: "Call not processed: \(reason).", cause: NotProcessed(reason: reason))
+    }
+
+    /// A call sent whose answer will never come: UNKNOWN, never UNAVAILABLE (which says the call had no
+    /// effect, SPEC.md section 10).
+    static func outcomeUnknown(_ reason: String) -> RPCError {
+        RPCError(code: .unknown, message: "No answer: \(reason); the call may or may not have taken effect.")
     }
 
     static func unavailable(_ reason: String) -> RPCError {

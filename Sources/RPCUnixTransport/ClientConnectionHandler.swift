@@ -13,6 +13,8 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     private struct Pending {
         var key: Int
         var promise: EventLoopPromise<Response>
+        /// After its deadline or cancellation: when the call stops waiting for the server's answer.
+        var giveUp: Scheduled<Void>?
     }
 
     private struct Queued {
@@ -113,6 +115,24 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         self.write(.request(callID: callID, request))
     }
 
+    /// The call's deadline passed, or its caller was cancelled (`error`). A call still queued was never
+    /// sent: it fails with `error` now. A call sent is left to the server, which answers what really
+    /// happened (SPEC.md section 8): on a deadline the server stops it by itself; on a cancellation it
+    /// is sent CANCEL. Only when that answer does not come within `answerGrace` is the call given up on,
+    /// as UNKNOWN: it may or may not have taken effect.
+    func interrupt(key: Int, with error: RPCError, answerGrace: Duration) {
+        if let index = self.queue.firstIndex(where: { $0.key == key }) {
+            self.queue.remove(at: index).promise.fail(error)
+            return
+        }
+        guard let callID = self.callIDs[key], self.pending[callID]?.giveUp == nil, let eventLoop = self.context?.eventLoop else { return }
+        if error.code == .cancelled { self.write(.frame(.cancel(callID: callID))) }
+        let what = error.code == .cancelled ? "cancellation" : "deadline"
+        self.pending[callID]?.giveUp = eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(answerGrace)) {
+            self.abandon(key: key, with: ClientConnection.outcomeUnknown("the server did not answer within \(answerGrace) of the call's \(what)"))
+        }
+    }
+
     /// Gives up on a call: fails it with `error` and, if it was sent, tells the server (CANCEL).
     func abandon(key: Int, with error: RPCError) {
         if let index = self.queue.firstIndex(where: { $0.key == key }) {
@@ -120,6 +140,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
             return
         }
         guard let callID = self.callIDs.removeValue(forKey: key), let call = self.pending.removeValue(forKey: callID) else { return }
+        call.giveUp?.cancel()
         call.promise.fail(error)
         self.write(.frame(.cancel(callID: callID)))
         self.callFinished()
@@ -181,8 +202,9 @@ final class ClientConnectionHandler: ChannelInboundHandler {
             self.helloReceived.succeed()
             self.callFinished()
         case .response(let callID, let payload):
-            guard let call = self.pending.removeValue(forKey: callID) else { return }  // cancelled or unknown: ignored
+            guard let call = self.pending.removeValue(forKey: callID) else { return }  // given up on or unknown: ignored
             self.callIDs[call.key] = nil
+            call.giveUp?.cancel()
             do {
                 call.promise.succeed(try Response(decoding: payload, limits: self.limits))
             } catch {
@@ -209,6 +231,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         for (callID, call) in self.pending where callID > goAway.lastCallID {
             self.pending[callID] = nil
             self.callIDs[call.key] = nil
+            call.giveUp?.cancel()
             call.promise.fail(ClientConnection.notProcessed(reason))
         }
         for queued in self.queue { queued.promise.fail(ClientConnection.notProcessed(reason)) }
@@ -230,7 +253,8 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         self.state = .closed
         self.helloReceived.fail(TransportError(.connectionClosed, "the connection closed before the server's HELLO"))
         for call in self.pending.values {
-            call.promise.fail(ClientConnection.unavailable("the connection closed before the response"))
+            call.giveUp?.cancel()
+            call.promise.fail(ClientConnection.outcomeUnknown("the connection closed before its response"))
         }
         for queued in self.queue { queued.promise.fail(ClientConnection.notProcessed("the connection closed")) }
         for ping in self.pings.values { ping.fail(ClientConnection.unavailable("connection closed")) }

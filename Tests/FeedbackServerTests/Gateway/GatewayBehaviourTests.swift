@@ -34,7 +34,7 @@ struct SlowService: RPCService {
 struct GatewayBehaviourTests {
     /// The table of the README: every RPC status and the HTTP status it becomes.
     static let mapping: [(UInt32, Int)] = [
-        (0, 204), (1, 499), (2, 500), (3, 422), (4, 504), (5, 404), (6, 409), (7, 403), (8, 429),
+        (0, 204), (1, 499), (2, 504), (3, 422), (4, 504), (5, 404), (6, 409), (7, 403), (8, 429),
         (9, 400), (10, 409), (11, 400), (12, 501), (13, 500), (14, 503), (15, 500), (16, 401),
     ]
 

@@ -9,8 +9,13 @@ blocking socket, ``aio.py`` with asyncio streams; neither has protocol logic of 
 
 The retry rule (``Attempts``) is the Swift client's (``UnixClientTransport``): a call is sent again, once and on
 a new connection, only when the server did not process it (``CallNotProcessed``). A call whose REQUEST was
-written and whose connection then ended without its RESPONSE fails with UNAVAILABLE (``CallFailed``): it may or
-may not have run, and the caller decides whether to repeat it.
+written and whose connection then ended without its RESPONSE fails with UNKNOWN (``CallFailed``): it may or may
+not have run, and the caller decides whether to repeat it. UNAVAILABLE always means the call had no effect.
+
+A call past its deadline is answered by the server, which stops it at the ``:timeout`` it was sent (SPEC.md
+section 8): its DEADLINE_EXCEEDED says the call had no effect, its OK that it had. The drivers wait for that
+answer up to ``ANSWER_GRACE`` after the deadline (``was_sent``), and only then give up on the call as UNKNOWN
+(``outcome_unknown``). A call still queued here at its deadline was never sent: DEADLINE_EXCEEDED at once.
 """
 
 from __future__ import annotations
@@ -86,7 +91,7 @@ class CallNotProcessed:
 
 @dataclass(frozen=True)
 class CallFailed:
-    """The call ended with ``error`` and is not retried: UNAVAILABLE when the connection ended after its REQUEST was
+    """The call ended with ``error`` and is not retried: UNKNOWN when the connection ended after its REQUEST was
     written (the server may or may not have processed it), INTERNAL for a malformed RESPONSE, INVALID_ARGUMENT or
     RESOURCE_EXHAUSTED for a request that could not be sent."""
 
@@ -183,6 +188,10 @@ class ClientConnection:
             return key, [CallFailed(key, RpcError(StatusCode.INVALID_ARGUMENT, f"Invalid request: {error}"))]
         self._queued[key] = payload
         return key, self._send_queued()
+
+    def was_sent(self, key: int) -> bool:
+        """Whether the REQUEST of call ``key`` was written and its RESPONSE has not arrived."""
+        return key in self._call_ids
 
     def cancel_call(self, key: int) -> list[Event]:
         """Gives up on a call: a queued one is dropped; a written one is sent CANCEL and its RESPONSE ignored."""
@@ -318,9 +327,8 @@ class ClientConnection:
         self.state = ConnectionState.CLOSED
         self.close_reason = reason
         events: list[Event] = [ConnectionClosed(reason)]
-        message = f"Server unavailable: {reason} before the response; the call may or may not have been processed."
         for key in self._in_flight.values():
-            events.append(CallFailed(key, RpcError(StatusCode.UNAVAILABLE, message)))
+            events.append(CallFailed(key, outcome_unknown(f"{reason} before the response")))
         self._in_flight.clear()
         self._call_ids.clear()
         return events + self._fail_queued(reason)
@@ -361,5 +369,16 @@ def unreachable(path: str, error: BaseException) -> RpcError:
     return RpcError(StatusCode.UNAVAILABLE, f"feedbackd is unreachable at {path}: {detail}")
 
 
+ANSWER_GRACE = 1.0
+"""Seconds a call sent waits for the server's answer after its deadline (the server answers at the deadline)."""
+
+
 def deadline_exceeded() -> RpcError:
+    """The error of a call whose deadline passed before it was sent."""
     return RpcError(StatusCode.DEADLINE_EXCEEDED, "Deadline exceeded.")
+
+
+def outcome_unknown(reason: str) -> RpcError:
+    """The error of a call sent whose answer will never come: UNKNOWN, never UNAVAILABLE (which says the call
+    had no effect)."""
+    return RpcError(StatusCode.UNKNOWN, f"No answer: {reason}; the call may or may not have taken effect.")

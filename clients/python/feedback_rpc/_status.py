@@ -75,8 +75,12 @@ class RpcError(Exception):
 
     @property
     def retryable(self) -> bool:
-        """Whether trying again later may succeed (UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED)."""
-        return self.code in (StatusCode.UNAVAILABLE, StatusCode.RESOURCE_EXHAUSTED, StatusCode.DEADLINE_EXCEEDED)
+        """Whether trying again later may succeed (UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED), or the
+        outcome is unknown (UNKNOWN: the call may have taken effect; every feedbackd method is idempotent, so
+        sending it again is safe)."""
+        return self.code in (
+            StatusCode.UNAVAILABLE, StatusCode.RESOURCE_EXHAUSTED, StatusCode.DEADLINE_EXCEEDED, StatusCode.UNKNOWN
+        )
 
 
 class InvalidArgumentError(RpcError):

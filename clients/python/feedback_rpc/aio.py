@@ -28,6 +28,7 @@ from ._calls import (
     verify_request,
 )
 from ._connection import (
+    ANSWER_GRACE,
     READ_SIZE,
     Attempts,
     CallAnswered,
@@ -39,6 +40,7 @@ from ._connection import (
     Event,
     check_socket_path,
     deadline_exceeded,
+    outcome_unknown,
     unreachable,
 )
 from ._protocol import Request, Response
@@ -117,8 +119,10 @@ class _AsyncConnection:
         if self.machine.finished and not self.writer.is_closing():
             self.writer.close()
 
-    async def call(self, request: Request, timeout: float | None) -> CallEnded:
-        """Runs one call to its end; on ``timeout`` sends CANCEL and raises DEADLINE_EXCEEDED."""
+    async def call(self, request: Request, timeout: float | None, answer_grace: float) -> CallEnded:
+        """Runs one call to its end. Past ``timeout`` a call not sent yet raises DEADLINE_EXCEEDED; a call sent
+        waits ``answer_grace`` more for the server's answer (it stops the call at the same deadline), then is
+        sent CANCEL and raises UNKNOWN."""
         future: asyncio.Future[CallEnded] = asyncio.get_running_loop().create_future()
         key, events = self.machine.start_call(request)
         self._waiting[key] = future
@@ -133,10 +137,17 @@ class _AsyncConnection:
             return await asyncio.shield(future)
 
         try:
-            return await asyncio.wait_for(written_and_answered(), timeout)
-        except asyncio.TimeoutError:
-            self._abandon(key)
-            raise deadline_exceeded() from None
+            try:
+                return await asyncio.wait_for(written_and_answered(), timeout)
+            except asyncio.TimeoutError:
+                if not self.machine.was_sent(key):
+                    self._abandon(key)
+                    raise deadline_exceeded() from None
+            try:
+                return await asyncio.wait_for(asyncio.shield(future), answer_grace)
+            except asyncio.TimeoutError:
+                self._abandon(key)
+                raise outcome_unknown(f"the server did not answer within {answer_grace} s of the deadline") from None
         except asyncio.CancelledError:
             self._abandon(key)
             raise
@@ -167,12 +178,21 @@ class AsyncClient:
     Calls beyond the server's MAX_CONCURRENT_CALLS wait on the client. After a GOAWAY or a dropped connection
     the next call reconnects. A call the server did not process (GOAWAY below its call id, or still queued here)
     is sent once more on a new connection; a call whose connection ended after its REQUEST was written raises
-    UNAVAILABLE and is not sent again (see the README's "Retries"). Failures raise ``RpcError`` (or its subclass).
+    UNKNOWN and is not sent again (see the README's "Retries"). Failures raise ``RpcError`` (or its subclass).
     """
 
-    def __init__(self, socket_path: str, *, timeout: float | None = 10.0, connect_timeout: float = 5.0):
+    def __init__(
+        self,
+        socket_path: str,
+        *,
+        timeout: float | None = 10.0,
+        connect_timeout: float = 5.0,
+        answer_grace: float = ANSWER_GRACE,
+    ):
         self.socket_path = socket_path
         self.timeout = timeout
+        self.answer_grace = answer_grace
+        """Seconds a call sent waits past its timeout for feedbackd's answer before it raises UNKNOWN."""
         self.connect_timeout = connect_timeout
         self.connections_opened = 0
         """How many connections this client opened (one, unless the server went away)."""
@@ -259,7 +279,7 @@ class AsyncClient:
         attempts = Attempts()
         while True:
             connection = await self._usable_connection()
-            response = attempts.outcome(await connection.call(request, timeout))
+            response = attempts.outcome(await connection.call(request, timeout, self.answer_grace))
             if response is not None:
                 return check(response)
 

@@ -27,6 +27,7 @@ from ._calls import (
     verify_request,
 )
 from ._connection import (
+    ANSWER_GRACE,
     READ_SIZE,
     Attempts,
     CallEnded,
@@ -36,6 +37,7 @@ from ._connection import (
     call_ended,
     check_socket_path,
     deadline_exceeded,
+    outcome_unknown,
     unreachable,
 )
 from ._protocol import Request, Response
@@ -67,9 +69,12 @@ class _Connection:
             self.sock.close()
             raise failure
 
-    def call(self, request: Request, timeout: float | None) -> CallEnded:
-        """Runs one call to its end; on ``timeout`` sends CANCEL and raises DEADLINE_EXCEEDED."""
+    def call(self, request: Request, timeout: float | None, answer_grace: float) -> CallEnded:
+        """Runs one call to its end. Past ``timeout`` a call not sent yet raises DEADLINE_EXCEEDED; a call sent
+        waits ``answer_grace`` more for the server's answer (it stops the call at the same deadline), then is
+        sent CANCEL and raises UNKNOWN."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        past_deadline = False
         key, events = self.machine.start_call(request)
         events += self._send(deadline)
         while True:
@@ -80,8 +85,17 @@ class _Connection:
             try:
                 events = self._receive(deadline)
             except TimeoutError:
+                if self.machine.was_sent(key) and not past_deadline:
+                    past_deadline = True
+                    deadline = time.monotonic() + answer_grace
+                    events = []
+                    continue
+                sent = self.machine.was_sent(key)
                 self.machine.cancel_call(key)
                 self._send(self._soon())
+                if sent:
+                    reason = f"the server did not answer within {answer_grace} s of the deadline"
+                    raise outcome_unknown(reason) from None
                 raise deadline_exceeded() from None
 
     def poll(self) -> None:
@@ -118,7 +132,7 @@ class _Connection:
 
     def _send(self, deadline: float | None) -> list[Event]:
         """Writes what the machine has to send. A write that fails or does not finish by ``deadline`` ends the
-        connection: calls written on it fail with UNAVAILABLE, as in any connection that breaks."""
+        connection: calls written on it fail with UNKNOWN, as in any connection that breaks."""
         data = self.machine.data_to_send()
         if not data or self.sock.fileno() < 0:
             return []
@@ -152,13 +166,22 @@ class Client:
 
     The connection is opened on first use and reused; after a GOAWAY or a dropped connection the next call
     reconnects. A call the server did not process (GOAWAY below its call id) is sent once more on a new
-    connection; a call whose connection ended after its REQUEST was written raises UNAVAILABLE and is not sent
+    connection; a call whose connection ended after its REQUEST was written raises UNKNOWN and is not sent
     again (see the README's "Retries"). Failures raise ``RpcError`` (or its subclass for the code).
     """
 
-    def __init__(self, socket_path: str, *, timeout: float | None = 10.0, connect_timeout: float = 5.0):
+    def __init__(
+        self,
+        socket_path: str,
+        *,
+        timeout: float | None = 10.0,
+        connect_timeout: float = 5.0,
+        answer_grace: float = ANSWER_GRACE,
+    ):
         self.socket_path = socket_path
         self.timeout = timeout
+        self.answer_grace = answer_grace
+        """Seconds a call sent waits past its timeout for feedbackd's answer before it raises UNKNOWN."""
         self.connect_timeout = connect_timeout
         self.connections_opened = 0
         """How many connections this client opened (one, unless the server went away)."""
@@ -238,7 +261,7 @@ class Client:
         with self._lock:
             attempts = Attempts()
             while True:
-                response = attempts.outcome(self._usable_connection().call(request, timeout))
+                response = attempts.outcome(self._usable_connection().call(request, timeout, self.answer_grace))
                 if response is not None:
                     return check(response)
 

@@ -165,8 +165,12 @@ def test_async_deadline_and_restart(feedbackd: Feedbackd) -> None:
                 await client.submit_feedback(8, 1, token=token, timeout=0.2)
             await asyncio.get_running_loop().run_in_executor(None, holder.join)
             feedbackd.stop()
-            with pytest.raises(feedback_rpc.UnavailableError):
+            # feedbackd's GOAWAY is not read yet (stop() held the event loop): the REQUEST is written to a
+            # closed connection, whose end leaves its outcome open to the client: UNKNOWN, or UNAVAILABLE
+            # when the GOAWAY came first.
+            with pytest.raises(RpcError) as stopped:
                 await client.submit_feedback(9, 1, token=token)
+            assert stopped.value.code in (StatusCode.UNAVAILABLE, StatusCode.UNKNOWN) and stopped.value.retryable
             feedbackd.start()
             await client.submit_feedback(9, -1, token=token)
             assert client.connections_opened >= 2

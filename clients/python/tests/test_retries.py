@@ -2,7 +2,7 @@
 
 The rule is the Swift client's: a call is sent once more, on a new connection, only when the server did not
 process it (a GOAWAY whose last_call_id is below the call's id; a call still queued on the client). Once its
-REQUEST is written, a connection that ends without the RESPONSE raises UNAVAILABLE and nothing is sent again.
+REQUEST is written, a connection that ends without the RESPONSE raises UNKNOWN and nothing is sent again.
 A connection that cannot be opened (refused, closed before HELLO) raises UNAVAILABLE at once, as in Swift.
 Connections beyond a test's scripts are served correctly, so a client that wrongly sent a call again would get
 an answer instead of the error the test expects.
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -41,13 +42,19 @@ Result = HealthStatus | RpcError
 
 
 def health(
-    kind: str, path: str, calls: int = 1, *, timeout: float = 10.0, between: Callable[[], object] = lambda: None
+    kind: str,
+    path: str,
+    calls: int = 1,
+    *,
+    timeout: float = 10.0,
+    answer_grace: float = 1.0,
+    between: Callable[[], object] = lambda: None,
 ) -> tuple[list[Result], int]:
     """``calls`` Health/Check calls, one after the other, on one client of the given kind: each one's result (or
     error), and how many connections the client opened. ``between`` runs before every call but the first."""
     results: list[Result] = []
     if kind == "sync":
-        with Client(path, timeout=timeout, connect_timeout=10) as client:
+        with Client(path, timeout=timeout, connect_timeout=10, answer_grace=answer_grace) as client:
             for n in range(calls):
                 if n:
                     between()
@@ -58,7 +65,7 @@ def health(
             return results, client.connections_opened
 
     async def run() -> int:
-        async with AsyncClient(path, timeout=timeout, connect_timeout=10) as client:
+        async with AsyncClient(path, timeout=timeout, connect_timeout=10, answer_grace=answer_grace) as client:
             for n in range(calls):
                 if n:
                     between()
@@ -138,12 +145,13 @@ def test_a_call_not_processed_twice_raises_unavailable(kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_a_connection_closed_after_the_request_raises_unavailable_and_sends_nothing_again(kind: str) -> None:
+def test_a_connection_closed_after_the_request_raises_unknown_and_sends_nothing_again(kind: str) -> None:
     with fake_server(closes_after_reading_the_request) as server:
         results, opened = health(kind, server.path, calls=2)
     error = error_of(results[0])
-    assert error.code == StatusCode.UNAVAILABLE and error.retryable
-    assert "may or may not have been processed" in error.message
+    # Never UNAVAILABLE: that says the call had no effect, and this one may have run.
+    assert error.code == StatusCode.UNKNOWN and error.retryable
+    assert "may or may not have taken effect" in error.message
     # The caller may repeat the call (here the next one): only then is a new connection opened.
     assert results[1] == HealthStatus.SERVING
     assert opened == 2
@@ -154,7 +162,7 @@ def test_a_connection_closed_after_the_request_raises_unavailable_and_sends_noth
 def test_a_call_covered_by_goaway_is_not_sent_again_when_its_answer_never_comes(kind: str) -> None:
     with fake_server(covers_the_call_then_closes) as server:
         results, opened = health(kind, server.path)
-    assert error_of(results[0]).code == StatusCode.UNAVAILABLE
+    assert error_of(results[0]).code == StatusCode.UNKNOWN  # covered by the GOAWAY: it may have run
     assert (opened, server.connections) == (1, 1)
 
 
@@ -224,17 +232,47 @@ def test_ping_during_a_call_is_answered_with_its_bytes(kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_a_deadline_sends_cancel_and_the_late_answer_is_ignored(kind: str) -> None:
+@pytest.mark.parametrize("code", [4, 0])
+def test_past_its_deadline_a_call_reports_the_servers_answer(kind: str, code: int) -> None:
+    """feedbackd stops a call at its :timeout and answers what happened: DEADLINE_EXCEEDED (nothing done) or
+    OK (the work could no longer be stopped). The client reports that answer, not a guess of its own."""
+    def answers_after_the_deadline(peer: Peer) -> None:
+        peer.handshake()
+        call = peer.expect(REQUEST)
+        sent = time.monotonic()
+        while time.monotonic() < sent + 0.3:  # past the client's deadline (0.2 s after it wrote the REQUEST)
+            time.sleep(0.01)
+        if code:
+            peer.send(response(call.call_id, code=code, message="Deadline exceeded."))
+        else:
+            peer.send(response(call.call_id, body=SERVING_BODY))
+        peer.serve()
+
+    with fake_server(answers_after_the_deadline) as server:
+        results, opened = health(kind, server.path, calls=2, timeout=0.2, answer_grace=120)
+    if code:
+        assert isinstance(results[0], feedback_rpc.DeadlineExceededError)
+    else:
+        assert results[0] == HealthStatus.SERVING
+    assert results[1] == HealthStatus.SERVING
+    assert opened == 1
+    assert server.requests() == [[(1, HEALTH), (2, HEALTH)]]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_call_unanswered_past_its_deadline_and_the_grace_is_unknown_and_cancelled(kind: str) -> None:
     def answers_late(peer: Peer) -> None:
         peer.handshake()
         call = peer.expect(REQUEST)
-        assert peer.expect(CANCEL).call_id == call.call_id
+        assert peer.expect(CANCEL).call_id == call.call_id  # sent once the grace has passed
         peer.send(response(call.call_id, code=1, message="cancelled"))  # the client has given up: ignored
         peer.serve()
 
     with fake_server(answers_late) as server:
-        results, opened = health(kind, server.path, calls=2, timeout=0.2)
-    assert isinstance(results[0], feedback_rpc.DeadlineExceededError)
+        results, opened = health(kind, server.path, calls=2, timeout=0.2, answer_grace=0.1)
+    error = error_of(results[0])
+    assert error.code == StatusCode.UNKNOWN and error.retryable
+    assert "did not answer within 0.1 s of the deadline" in error.message
     assert results[1] == HealthStatus.SERVING
     assert opened == 1
     assert server.requests() == [[(1, HEALTH), (2, HEALTH)]]
@@ -269,7 +307,7 @@ def test_a_protocol_error_is_answered_with_goaway_and_fails_the_call(kind: str) 
     with fake_server(breaks_the_protocol) as server:
         results, opened = health(kind, server.path)
     error = error_of(results[0])
-    assert error.code == StatusCode.UNAVAILABLE
+    assert error.code == StatusCode.UNKNOWN  # sent, and no answer can come now
     assert "UNKNOWN_FRAME_TYPE" in error.message
     assert (opened, server.connections) == (1, 1)
 
@@ -315,7 +353,7 @@ def test_asyncio_calls_queued_beyond_the_servers_limit_are_sent_again_after_goaw
     assert server.requests() == [[(1, HEALTH)], [(1, HEALTH), (2, HEALTH)]]
 
 
-def test_asyncio_calls_in_flight_when_the_connection_drops_all_raise_unavailable() -> None:
+def test_asyncio_calls_in_flight_when_the_connection_drops_all_raise_unknown() -> None:
     def drops_three(peer: Peer) -> None:
         peer.handshake()
         for _ in range(3):
@@ -328,5 +366,5 @@ def test_asyncio_calls_in_flight_when_the_connection_drops_all_raise_unavailable
 
     with fake_server(drops_three) as server:
         results, opened = asyncio.run(main(server.path))
-    assert all(isinstance(result, feedback_rpc.UnavailableError) for result in results), results
+    assert all(isinstance(result, RpcError) and result.code == StatusCode.UNKNOWN for result in results), results
     assert (opened, server.connections) == (1, 1)
