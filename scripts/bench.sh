@@ -218,6 +218,7 @@ psql -h "$pg" -p "$pg_port" -U postgres -d bench -qc "CREATE TABLE interactions 
 printf '\\set id random(1, 10000)\nUPDATE interactions SET feedback = 1 WHERE id = :id;\n' > "$work/pgbench.sql"
 pg_tps=$(pgbench -h "$pg" -p "$pg_port" -U postgres -n -c 1 -T "$seconds" -f "$work/pgbench.sql" bench 2>/dev/null | awk '/^tps/ { printf "%.0f", $3 }')
 row "limit: PostgreSQL single-row commits (pgbench, 1 client, synchronous_commit on)" "$pg_tps" "" "" "" ""
+"$bin/feedbackd" migrate --postgres-url "${pg_url/\/postgres\?//bench?}" >/dev/null
 "$bin/feedbackd" --socket "$work/pg.sock" --postgres-url "${pg_url/\/postgres\?//bench?}" --jwt-secret-file "$work/secret" \
   --log-level warning --max-concurrent-calls 1000 2>"$work/feedbackd-pg.log" &
 pids+=($!)

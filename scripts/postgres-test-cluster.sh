@@ -4,10 +4,11 @@
 # URL the tests connect with. With `tls` it also listens on 127.0.0.1 (a free port) for TLS
 # connections only (plain TCP is refused), with a certificate for localhost signed by a throw-away CA:
 # DIR/tls-url holds that URL and DIR/ca.crt the CA. `stop DIR` stops it and removes DIR; `restart DIR`
-# stops and starts it, keeping the data. Needs Debian's postgresql (and openssl for `tls`).
+# stops and starts it, keeping the data; `pause DIR` stops it (keeping the data) and `resume DIR` starts
+# it again. Needs Debian's postgresql (and openssl for `tls`).
 set -euo pipefail
-command=${1:?usage: postgres-test-cluster.sh start|stop|restart DIR [tls]}
-dir=${2:?usage: postgres-test-cluster.sh start|stop|restart DIR [tls]}
+command=${1:?usage: postgres-test-cluster.sh start|stop|restart|pause|resume DIR [tls]}
+dir=${2:?usage: postgres-test-cluster.sh start|stop|restart|pause|resume DIR [tls]}
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [ -x "$bin/initdb" ] || { echo "PostgreSQL's server binaries are missing (apt-get install postgresql)" >&2; exit 1; }
 
@@ -59,8 +60,14 @@ restart)  # for tests: the server goes away and comes back, the data kept
   as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
   server_start
   ;;
+pause)  # for tests: the server goes away until `resume`
+  as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+  ;;
+resume)
+  server_start
+  ;;
 *)
-  echo "usage: postgres-test-cluster.sh start|stop|restart DIR [tls]" >&2
+  echo "usage: postgres-test-cluster.sh start|stop|restart|pause|resume DIR [tls]" >&2
   exit 64
   ;;
 esac

@@ -21,14 +21,21 @@ import Synchronization
 final class BatchWrite: Sendable {
     typealias Item = GroupCommitQueue.Item
 
+    /// The PostgreSQL backend process that runs a statement: its server (an index of the configuration's
+    /// servers) and its process id there.
+    struct Backend: Sendable, Hashable {
+        var server: Int
+        var pid: Int32
+    }
+
     /// What the store does for a withdrawal.
     enum Withdrawal: Sendable {
         case none
         /// Answer the item CANCELLED: it is in no statement, and will be in none.
         case answer(Item)
-        /// Ask PostgreSQL to cancel the statement that `backend` (a process id) runs for `batch`; then
+        /// Ask PostgreSQL to cancel the statement that `backend` runs for `batch`; then
         /// ``cancelFinished(delivered:)``.
-        case cancel(backend: Int32, of: BatchWrite)
+        case cancel(backend: Backend, of: BatchWrite)
     }
 
     /// What PostgreSQL said of a statement of the batch.
@@ -66,7 +73,7 @@ final class BatchWrite: Sendable {
 
     private enum Phase {
         case idle
-        case running(backend: Int32, cancelRequested: Bool)
+        case running(backend: Backend, cancelRequested: Bool)
         /// The statement ran to its end (CommandComplete); its commit is being confirmed. A cancel can
         /// no longer stop it.
         case confirming
@@ -116,7 +123,7 @@ final class BatchWrite: Sendable {
 
     /// The members to write now, marked as written by `backend`'s statement (empty when none waits);
     /// nil once the batch was given up on.
-    func begin(backend: Int32) -> [Item]? {
+    func begin(backend: Backend) -> [Item]? {
         self.state.withLock { state in
             guard case .idle = state.phase else { return nil }
             let members = self.items.filter { state.members[$0.id] == .waiting }

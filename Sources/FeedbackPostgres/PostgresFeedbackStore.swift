@@ -29,14 +29,20 @@ import Synchronization
 public final class PostgresFeedbackStore: FeedbackStore, Service {
     private let configuration: PostgresConfiguration
     private let logger: Logger
-    private let client: PostgresClient
+    /// One connection pool per server of the URL.
+    private let clients: [PostgresClient]
+    /// The server written to (an index of ``clients``): the first found that takes writes.
+    private let primary = Atomic<Int>(0)
     private let queue = GroupCommitQueue(store: "postgres")
     /// Why writes are not expected to succeed, or nil when they are.
     private let unhealthy = Mutex<String?>("not connected yet")
     /// Why the store refused to run: PostgreSQL answered at start-up, but without a usable schema.
     private let startUpRefusal = Mutex<String?>(nil)
-    /// Whether the schema was checked (and `feedback_events` created) since start-up: writes wait for it.
+    /// Whether the schema and the role's privileges were checked since the store last found a problem:
+    /// writes wait for it.
     private let schemaReady = Atomic<Bool>(false)
+    /// Why the ratings feed cannot be read (no SELECT on feedback_events), as last logged.
+    private let feedUnreadable = Mutex<String?>(nil)
     /// The batches being written, for the withdrawals of their submissions.
     private let inFlight = InFlightBatches()
     /// Statements to cancel (a batch member withdrawn while its statement runs), for the canceller.
@@ -44,21 +50,31 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
     /// Work given up on that still runs.
     let leftBehind = LeftBehindWork(store: "postgres")
     /// The backend process of each connection the writer used (PostgresNIO does not say), to cancel its statement.
-    private let backends = Mutex<[PostgresConnection.ID: Int32]>([:])
+    private let backends = Mutex<[ConnectionKey: Int32]>([:])
+
+    private struct ConnectionKey: Hashable {
+        var server: Int
+        var connection: PostgresConnection.ID
+    }
 
     private struct CancelRequest: Sendable {
-        var backend: Int32
+        var backend: BatchWrite.Backend
         var batch: BatchWrite
     }
+
+    /// The pool of the server written to.
+    private var client: PostgresClient { self.clients[self.primary.load(ordering: .relaxed)] }
 
     public init(configuration: PostgresConfiguration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
-        var client = configuration.client
         let timeout = configuration.statementTimeout.components
         let milliseconds = timeout.seconds * 1000 + timeout.attoseconds / 1_000_000_000_000_000
-        client.options.additionalStartupParameters.append(("statement_timeout", "\(milliseconds)"))
-        self.client = PostgresClient(configuration: client, backgroundLogger: logger)
+        self.clients = configuration.servers.indices.map { index in
+            var client = configuration.client(index)
+            client.options.additionalStartupParameters.append(("statement_timeout", "\(milliseconds)"))
+            return PostgresClient(configuration: client, backgroundLogger: logger)
+        }
         let (inFlight, cancelRequester) = (self.inFlight, self.cancelRequester)
         self.queue.onWithdrawalWhileWriting { id in
             let withdrawal = inFlight.withdraw(id)
@@ -135,18 +151,18 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
     ///   whose schema breaks later makes the store NOT_SERVING until it is repaired.
     public func run() async throws {
         await withDiscardingTaskGroup { group in
-            group.addTask { await self.client.run() }
+            for client in self.clients { group.addTask { await client.run() } }
             // The probe runs beside the writer, so that while PostgreSQL is away (a probe may wait up to
             // the connect timeout) the writer keeps answering UNAVAILABLE at once.
             group.addTask {
-                if let problem = await self.probeIfDue() {
+                if let problem = await self.probe() {
                     self.startUpRefusal.withLock { $0 = problem.description }
                     self.queue.finishWaiting()
                     return
                 }
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .seconds(1))
-                    await self.probeIfDue()
+                    await self.probe()
                 }
             }
             group.addTask { await self.cancelStatements() }
@@ -168,7 +184,7 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
             self.cancelRequester.finish()
             // Work given up on (a lease or a query that outlived its cancellation), as long as it could
             // take by its own limits.
-            let limit = self.configuration.client.options.connectTimeout + self.configuration.statementTimeout * 2 + .seconds(1)
+            let limit = self.configuration.options.connectTimeout + self.configuration.statementTimeout * 2 + .seconds(1)
             let stillRunning = await self.leftBehind.waitForAll(atMost: limit)
             if stillRunning > 0 { self.logger.warning("feedback.store_work_left_running", metadata: ["work.count": "\(stillRunning)"]) }
             group.cancelAll()
@@ -232,25 +248,26 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
     /// failed preparation for the connection's lifetime, and the failure may have been a schema that is
     /// repaired meanwhile), or when a cancel may still reach its backend.
     private func writeStatement(of batch: BatchWrite, statement start: StatementStart) async throws -> Bool {
-        if !self.schemaReady.load(ordering: .relaxed) { try await self.prepareSchema(start) }
-        return try await self.client.withConnection { connection in
+        if !self.schemaReady.load(ordering: .relaxed) { try await self.checkSchema(start) }
+        let server = self.primary.load(ordering: .relaxed)
+        return try await self.clients[server].withConnection { connection in
             guard start.starts() else { throw WorkGivenUp() }
-            let backend = try await self.backend(of: connection)
+            let backend = try await self.backend(of: connection, server: server)
             guard start.starts(), let members = batch.begin(backend: backend) else { throw WorkGivenUp() }
             guard !members.isEmpty else { return false }
             let end = batch.statementEnded(await self.run(members, of: batch, on: connection))
             let cancelMayArrive = await batch.cancelsSettled()
             switch end {
             case .committed:
-                if cancelMayArrive { await self.close(connection) }
+                if cancelMayArrive { await self.close(connection, server: server) }
                 return false
             case .stoppedByCancel:
                 // Closed as well: the cancel may have stopped the statement's preparation, which
                 // PostgresNIO then remembers as failed for the connection's life.
-                await self.close(connection)
+                await self.close(connection, server: server)
                 return true
             case .failed(let error):
-                await self.close(connection)
+                await self.close(connection, server: server)
                 throw error
             }
         }
@@ -287,22 +304,23 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
         return .committed(found)
     }
 
-    /// The backend process id of `connection` (asked once per connection).
-    private func backend(of connection: PostgresConnection) async throws -> Int32 {
-        if let backend = self.backends.withLock({ $0[connection.id] }) { return backend }
-        var backend: Int32 = 0
-        for try await pid in try await connection.query("SELECT pg_backend_pid()", logger: self.logger).decode(Int32.self) {
-            backend = pid
+    /// The backend process of `connection`, on `server` (its id asked once per connection).
+    private func backend(of connection: PostgresConnection, server: Int) async throws -> BatchWrite.Backend {
+        let key = ConnectionKey(server: server, connection: connection.id)
+        if let pid = self.backends.withLock({ $0[key] }) { return BatchWrite.Backend(server: server, pid: pid) }
+        var pid: Int32 = 0
+        for try await value in try await connection.query("SELECT pg_backend_pid()", logger: self.logger).decode(Int32.self) {
+            pid = value
         }
         self.backends.withLock { backends in
             if backends.count >= 64 { backends.removeAll() }  // connections the pool closed
-            backends[connection.id] = backend
+            backends[key] = pid
         }
-        return backend
+        return BatchWrite.Backend(server: server, pid: pid)
     }
 
-    private func close(_ connection: PostgresConnection) async {
-        self.backends.withLock { _ = $0.removeValue(forKey: connection.id) }
+    private func close(_ connection: PostgresConnection, server: Int) async {
+        self.backends.withLock { _ = $0.removeValue(forKey: ConnectionKey(server: server, connection: connection.id)) }
         try? await connection.close()
     }
 
@@ -333,9 +351,10 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
                         // statement still runs.
                         repeat {
                             try await self.bounded { statement in
-                                try await self.client.withConnection { connection in
+                                // On the backend's own server, whichever is written to now.
+                                try await self.clients[request.backend.server].withConnection { connection in
                                     guard statement.starts() else { throw WorkGivenUp() }
-                                    try await connection.query("SELECT pg_cancel_backend(\(request.backend))", logger: self.logger)
+                                    try await connection.query("SELECT pg_cancel_backend(\(request.backend.pid))", logger: self.logger)
                                 }
                             }
                         } while await request.batch.statementStillRuns(pause: .milliseconds(20))
@@ -349,22 +368,87 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
         }
     }
 
-    /// While unhealthy, once a second (under load too: writes are refused meanwhile): can PostgreSQL be
-    /// written to? The schema is checked (and `feedback_events` created) on the way.
+    /// Once a second, idle or under load: can PostgreSQL be written to? A database that stops answering
+    /// or becomes read-only (a standby) makes the store NOT_SERVING within the second, and writes are
+    /// then answered UNAVAILABLE at once. With several servers, the store then looks for the one that
+    /// takes writes, in the URL's order, and writes there from then on (a promoted standby, after a
+    /// failover). While it is NOT_SERVING the schema and the role's privileges are checked again
+    /// (``PostgresSchema/check(_:logger:)``, the catalog only: no DDL).
     /// Returns the schema's problem when PostgreSQL answered but its schema cannot be used.
     @discardableResult
-    private func probeIfDue() async -> PostgresSchema.Problem? {
-        guard !self.isServing else { return nil }
+    private func probe() async -> PostgresSchema.Problem? {
         do {
-            try await self.bounded { statement in try await self.prepareSchema(statement) }
+            let current = self.primary.load(ordering: .relaxed)
+            do {
+                try await self.bounded { statement in try await self.requireWritable(server: current, statement) }
+            } catch where self.clients.count > 1 {
+                let found = try await self.locatePrimary()
+                if found != current {
+                    self.primary.store(found, ordering: .relaxed)
+                    self.schemaReady.store(false, ordering: .relaxed)
+                    self.logger.notice(
+                        "feedback.store_primary",
+                        metadata: ["db.server": "\(self.configuration.servers[found].description)", "db.server.before": "\(self.configuration.servers[current].description)"]
+                    )
+                }
+            }
+            if !self.isServing || !self.schemaReady.load(ordering: .relaxed) {
+                try await self.bounded { statement in try await self.checkSchema(statement) }
+            }
             self.markHealthy()
         } catch let problem as PostgresSchema.Problem {
+            self.schemaReady.store(false, ordering: .relaxed)
             self.markUnhealthy(problem.description)
             return problem
+        } catch let problem as NotWritable {
+            self.markUnhealthy(problem.description)
+        } catch is WorkCancelled {
+            // The store is stopping: what the probe would have found does not matter any more.
         } catch {
             self.markUnhealthy("PostgreSQL (\(self.configuration.description)) cannot be reached: \(String(reflecting: error))")
         }
         return nil
+    }
+
+    /// The first server, in the URL's order, that takes writes.
+    /// - Throws: ``NotWritable`` saying what each server answered.
+    private func locatePrimary() async throws -> Int {
+        var answers: [String] = []
+        for index in self.clients.indices {
+            do {
+                try await self.bounded { statement in try await self.requireWritable(server: index, statement) }
+                return index
+            } catch let problem as NotWritable {
+                answers.append(problem.description)
+            } catch let cancelled as WorkCancelled {
+                throw cancelled
+            } catch {
+                answers.append("\(self.configuration.servers[index].description): cannot be reached (\(String(reflecting: error)))")
+            }
+        }
+        throw NotWritable(description: "no server of \(self.configuration.description) takes writes: \(answers.joined(separator: "; "))")
+    }
+
+    /// Throws ``NotWritable`` unless `server` takes writes (`transaction_read_only` off, as libpq's
+    /// `target_session_attrs=read-write` checks): a standby in recovery never does.
+    private func requireWritable(server: Int, _ statement: StatementStart) async throws {
+        try await self.clients[server].withConnection { connection in
+            guard statement.starts() else { throw WorkGivenUp() }
+            var readOnly = "off"
+            for try await setting in try await connection.query("SELECT current_setting('transaction_read_only')", logger: self.logger).decode(String.self) {
+                readOnly = setting
+            }
+            if readOnly == "on" {
+                throw NotWritable(
+                    description: "\(self.configuration.servers[server].description) is read-only (a standby, or default_transaction_read_only): feedbackd writes only to a primary"
+                )
+            }
+        }
+    }
+
+    /// PostgreSQL answers, but takes no writes.
+    private struct NotWritable: Error, CustomStringConvertible {
+        var description: String
     }
 
     /// Runs `work` (a batch, a probe, a page of events, a cancel) with bounded waits: at most the connect
@@ -380,7 +464,7 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
     /// statement_timeout, but not a COMMIT waiting for a synchronous standby, say): a batch's members in
     /// it are answered UNKNOWN (``BatchWrite/fail(cause:)``).
     private func bounded<T: Sendable>(_ work: @escaping @Sendable (StatementStart) async throws -> T) async throws -> T {
-        let connectTimeout = self.configuration.client.options.connectTimeout
+        let connectTimeout = self.configuration.options.connectTimeout
         // A statement on a new connection is two messages, its preparation and its execution, each
         // bounded by statement_timeout on its own.
         let statementLimit = self.configuration.statementTimeout * 2 + .seconds(1)
@@ -414,12 +498,18 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
         return try result.get()
     }
 
-    /// Checks `interactions(id, feedback)` and creates `feedback_events` when missing.
-    private func prepareSchema(_ statement: StatementStart) async throws {
-        try await self.client.withConnection { connection in
+    /// Checks the schema and the role's privileges (``PostgresSchema/check(_:logger:)``); logs once
+    /// when the ratings feed cannot be read.
+    private func checkSchema(_ statement: StatementStart) async throws {
+        let checked = try await self.client.withConnection { connection in
             guard statement.starts() else { throw WorkGivenUp() }
-            try await PostgresSchema.prepare(connection, logger: self.logger)
+            return try await PostgresSchema.check(connection, logger: self.logger)
         }
+        let changed = self.feedUnreadable.withLock { logged in
+            defer { logged = checked.feedUnreadable }
+            return logged != checked.feedUnreadable
+        }
+        if changed, let reason = checked.feedUnreadable { self.logger.warning("feedback.feed_unreadable", metadata: ["error": "\(reason)"]) }
         self.schemaReady.store(true, ordering: .relaxed)
     }
 

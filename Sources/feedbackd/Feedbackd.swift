@@ -12,7 +12,20 @@ import RPCCore
 import RPCUnixTransport
 import ServiceLifecycle
 
+/// `feedbackd [options]` serves; `feedbackd migrate [options]` is the schema step of PostgreSQL. Told
+/// apart by the first argument, so that the two commands' options (both take --postgres-url) never mix.
 @main
+enum Entry {
+    static func main() async {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == "migrate" {
+            await Migrate.main(Array(arguments.dropFirst()))
+        } else {
+            await Feedbackd.main(arguments)
+        }
+    }
+}
+
 struct Feedbackd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "feedbackd",
@@ -27,6 +40,8 @@ struct Feedbackd: AsyncParsableCommand {
                 feedbackd --socket /run/feedback/feedback.sock --db /var/lib/feedback/chat.db
 
             SIGTERM or SIGINT: stop accepting, send GOAWAY, answer the calls already received, exit 0.
+
+            On PostgreSQL, `feedbackd migrate` creates feedback_events first (see `feedbackd migrate --help`).
             """
     )
 

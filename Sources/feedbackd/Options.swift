@@ -30,7 +30,7 @@ struct StorageOptions: ParsableArguments {
     @Flag(help: "Create the SQLite database with the demo schema (interactions, feedback_events) when the file is missing: for trying feedbackd, never for production.")
     var createDemoDatabase = false
 
-    @Option(help: ArgumentHelp("PostgreSQL instead of SQLite, for more than one host: postgres://USER@HOST:PORT/DATABASE, with ?sslmode=disable|allow|prefer|require|verify-ca|verify-full (as libpq; prefer by default) and &sslrootcert=CA-FILE, or ?host=/socket/directory. interactions(id, feedback) must exist; feedback_events is created when missing.", valueName: "url"))
+    @Option(help: ArgumentHelp("PostgreSQL instead of SQLite, for more than one host: postgres://USER@HOST:PORT/DATABASE, with ?sslmode=disable|allow|prefer|require|verify-ca|verify-full (as libpq; prefer by default) and &sslrootcert=CA-FILE, or ?host=/socket/directory. interactions(id, feedback) must exist, and feedback_events (created once by `feedbackd migrate`); feedbackd never changes the schema.", valueName: "url"))
     var postgresUrl: String?
 
     @Option(help: ArgumentHelp("File holding the PostgreSQL password (a trailing newline is ignored). Or set PGPASSWORD. Never in the URL.", valueName: "path"))
@@ -58,13 +58,30 @@ struct StorageOptions: ParsableArguments {
         if self.postgresPasswordFile != nil, self.postgresUrl == nil {
             throw ValidationError("--postgres-password-file needs --postgres-url")
         }
+        if let url = self.postgresUrl { try Self.validate(postgresURL: url) }
+    }
+
+    /// A URL that cannot be used is a usage error (exit 64): systemd does not retry it.
+    static func validate(postgresURL url: String) throws {
+        do {
+            _ = try PostgresConfiguration(url: url, password: nil)
+        } catch {
+            throw ValidationError("--postgres-url: \(error)")
+        }
     }
 
     /// - Parameter warn: told of what is accepted but unsafe (a password file others may read).
     func store(warn: (String) -> Void = { _ in }) throws -> Store {
         guard let url = self.postgresUrl else { return .sqlite(self.sqliteConfiguration()) }
+        var configuration = try Self.postgresConfiguration(url: url, passwordFile: self.postgresPasswordFile, warn: warn)
+        configuration.statementTimeout = .milliseconds(self.busyTimeoutMs)
+        return .postgres(configuration)
+    }
+
+    /// The PostgreSQL configuration of `url`, with the password from `passwordFile` or PGPASSWORD.
+    static func postgresConfiguration(url: String, passwordFile: String?, warn: (String) -> Void) throws -> PostgresConfiguration {
         var password = ProcessInfo.processInfo.environment["PGPASSWORD"]
-        if let file = self.postgresPasswordFile {
+        if let file = passwordFile {
             if SecretFile.isReadableByOthers(file) {
                 warn("the PostgreSQL password file \(file) is readable by every user: chmod o-r it")
             }
@@ -74,9 +91,7 @@ struct StorageOptions: ParsableArguments {
             password = text.hasSuffix("\n") ? String(text.dropLast()) : text
         }
         do {
-            var configuration = try PostgresConfiguration(url: url, password: password)
-            configuration.statementTimeout = .milliseconds(self.busyTimeoutMs)
-            return .postgres(configuration)
+            return try PostgresConfiguration(url: url, password: password)
         } catch {
             throw ConfigurationError("--postgres-url: \(error)")
         }

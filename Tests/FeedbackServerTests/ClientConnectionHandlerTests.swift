@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOEmbedded
 import RPCCodec
@@ -135,9 +136,9 @@ struct ClientConnectionHandlerTests {
         try channel.writeInbound(try Self.response(callID: 1, code: .cancelled))
         #expect(Self.code(promises[0]) == .cancelled)
         channel.embeddedEventLoop.advanceTime(by: .milliseconds(999))
-        var answered = false
-        promises[1].futureResult.whenComplete { _ in answered = true }
-        #expect(!answered)
+        let answered = NIOLockedValueBox(false)
+        promises[1].futureResult.whenComplete { _ in answered.withLockedValue { $0 = true } }
+        #expect(!answered.withLockedValue { $0 })
         channel.embeddedEventLoop.advanceTime(by: .milliseconds(1))
         let unknown = #expect(throws: RPCError.self) { try promises[1].futureResult.wait() }
         #expect(unknown?.code == .unknown)

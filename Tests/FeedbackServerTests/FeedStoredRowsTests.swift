@@ -97,7 +97,7 @@ struct FeedStoredRowsTests {
         ]
     )
     func postgresOddRow(rating: String, subject: String, problem: String) async throws {
-        let url = try await PostgresTest.makeDatabase(interactions: 1...10)
+        let url = try await PostgresTest.makeDatabase(interactions: 1...10, migrated: false)
         let database = PostgresTest.name(of: url)
         try await PostgresTest.execute(
             """

@@ -34,6 +34,38 @@ struct PostgresConfigurationTests {
         _ = try PostgresConfiguration(url: "postgres://fb%20user@db/my%20chat", password: nil)
     }
 
+    @Test("several servers, as libpq takes them: in the URL's order, each with its port", arguments: [
+        ("postgres://feedback@h1:5432,h2:5433/chat", ["h1:5432", "h2:5433"]),
+        ("postgres://feedback@h1,h2/chat?target_session_attrs=read-write", ["h1:5432", "h2:5432"]),
+        ("postgres://feedback@h1,h2/chat?port=6432", ["h1:6432", "h2:6432"]),
+        ("postgres://feedback@h1,h2/chat?port=6432,6433", ["h1:6432", "h2:6433"]),
+        ("postgres://feedback@[::1]:5432,[fd00::2]/chat?target_session_attrs=primary", ["[::1]:5432", "[fd00::2]:5432"]),
+        ("postgres://feedback@localhost:5433/chat?host=/run/a,/run/b", ["/run/a/.s.PGSQL.5433", "/run/b/.s.PGSQL.5433"]),
+        ("postgres://feedback@localhost/chat?host=/run/a,/run/b&port=5433,5434", ["/run/a/.s.PGSQL.5433", "/run/b/.s.PGSQL.5434"]),
+    ])
+    func severalServers(url: String, servers: [String]) throws {
+        let configuration = try PostgresConfiguration(url: url, password: nil)
+        #expect(configuration.servers.map(\.description) == servers)
+        #expect(configuration.description == "feedback@\(servers.joined(separator: ","))/chat")
+    }
+
+    @Test("a list of servers that cannot be read one way is refused, naming why", arguments: [
+        ("postgres://feedback@h1,h2/chat?target_session_attrs=standby", "target_session_attrs=standby"),
+        ("postgres://feedback@h1,h2/chat?port=1,2,3", "gives 3 ports for 2 hosts"),
+        ("postgres://feedback@h1:5432,h2/chat?port=5433", "ports both after the hosts and in port="),
+        ("postgres://feedback@h1,h2/chat?host=/run/a", "hosts both before the database and in host="),
+        ("postgres://feedback@h1:99999,h2/chat", "is not a port number"),
+        ("postgres://feedback@h1,,h2/chat", "names no host"),
+        ("postgres://feedback@h1/chat?port=http", "is not a list of port numbers"),
+    ])
+    func severalServersRefused(url: String, reason: String) {
+        #expect {
+            try PostgresConfiguration(url: url, password: nil)
+        } throws: { error in
+            String(describing: error).contains(reason)
+        }
+    }
+
     @Test("a secret file every user may read is told apart from one only its owner and group may")
     func readableByOthers() throws {
         try withTemporaryDirectorySync { directory in

@@ -28,14 +28,15 @@ struct PostgresStoreTests {
         }
     }
 
-    @Test("deploy/postgres/001_feedback_events.sql holds exactly the statements feedbackd runs itself")
+    @Test("deploy/postgres/001_feedback_events.sql holds exactly the statements of migration 1 (feedbackd migrate)")
     func migrationFile() throws {
         let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("deploy/postgres/001_feedback_events.sql")
         let text = try String(contentsOf: file, encoding: .utf8)
         let statements = text.split(separator: "\n").filter { !$0.hasPrefix("--") }.joined(separator: "\n")
             .split(separator: ";").map(Self.normalized).filter { !$0.isEmpty }
-        #expect(statements == [PostgresSchema.createEvents, PostgresSchema.createEventsIndex].map(Self.normalized))
+        #expect(PostgresSchema.migrations.map(\.version) == [1])
+        #expect(statements == ([PostgresSchema.createMigrations] + PostgresSchema.statements(of: PostgresSchema.migrations[0])).map(Self.normalized))
     }
 
     private static func normalized(_ sql: some StringProtocol) -> String {
@@ -61,6 +62,7 @@ struct PostgresStoreTests {
             try await PostgresTest.execute("CREATE DATABASE \(name)_new", database: "postgres")
             try await PostgresTest.execute("CREATE TABLE interactions (id BIGINT PRIMARY KEY, feedback INTEGER)", database: "\(name)_new")
             try await PostgresTest.execute("INSERT INTO interactions (id) VALUES (1)", database: "\(name)_new")
+            try await PostgresTest.migrate(database: "\(name)_new")
             try await PostgresTest.execute("ALTER DATABASE \(name)_new RENAME TO \(name)", database: "postgres")
             // Probed once a second; PostgresNIO's pool reconnects with a back-off that grows while the
             // database is missing (on a loaded machine, seconds).
@@ -234,7 +236,7 @@ struct PostgresStoreTests {
             + (tls.withCA ? [URLQueryItem(name: "sslrootcert", value: PostgresTest.tlsCA!)] : [])
         var configuration = try PostgresConfiguration(url: components.string!, password: nil)
         // A refused connection is retried by the pool until the probe gives up: connect + statement timeout.
-        configuration.client.options.connectTimeout = .seconds(1)
+        configuration.options.connectTimeout = .seconds(1)
         configuration.statementTimeout = .seconds(1)
         let logs = CapturedLogs()
         let store = PostgresFeedbackStore(configuration: configuration, logger: logs.logger())

@@ -181,8 +181,8 @@ struct PostgresWithdrawalTests {
         let database = PostgresTest.name(of: url)
         var configuration = try PostgresConfiguration(url: url, password: nil)
         configuration.statementTimeout = .seconds(60)
-        configuration.client.options.maximumConnections = 1
-        configuration.client.options.connectTimeout = .milliseconds(300)
+        configuration.options.maximumConnections = 1
+        configuration.options.connectTimeout = .milliseconds(300)
         let store = PostgresFeedbackStore(configuration: configuration, logger: quietLogger())
         try await withServices([store]) {
             try await waitUntil { store.isServing }

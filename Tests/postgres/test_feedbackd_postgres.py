@@ -40,37 +40,58 @@ def psql(database: str, sql: str) -> str:
 def secret(tmp_path):
     path = tmp_path / "secret"
     path.write_text(secrets.token_urlsafe(48))
+    path.chmod(0o600)
     return path
+
+
+def url_of(database: str, user: str = "postgres") -> str:
+    return CLUSTER.replace("/postgres?", f"/{database}?").replace("postgres://postgres@", f"postgres://{user}@")
+
+
+def migrate(database: str, *args: str) -> subprocess.CompletedProcess:
+    """`feedbackd migrate` on `database`, as the cluster's superuser (the schema's owner)."""
+    return subprocess.run([str(bin_path() / "feedbackd"), "migrate", "--postgres-url", url_of(database), *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def make_database(prefix: str, rows: int) -> str:
+    """A database holding the chat backend's interactions (1..rows, unrated) and feedbackd's schema."""
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    psql("postgres", f"CREATE DATABASE {name}")
+    psql(name, "CREATE TABLE interactions (id BIGINT PRIMARY KEY, question TEXT, feedback INTEGER)")
+    psql(name, f"INSERT INTO interactions (id, question) SELECT g, 'q' FROM generate_series(1, {rows}) AS g")
+    migrated = migrate(name)
+    assert migrated.returncode == 0, migrated.stderr
+    return name
 
 
 @pytest.fixture
 def database():
-    name = f"fbp_{secrets.token_hex(4)}"
-    psql("postgres", f"CREATE DATABASE {name}")
-    psql(name, "CREATE TABLE interactions (id BIGINT PRIMARY KEY, question TEXT, feedback INTEGER)")
-    psql(name, f"INSERT INTO interactions (id, question) SELECT g, 'q' FROM generate_series(1, {ROWS}) AS g")
+    name = make_database("fbp", ROWS)
     yield name
     psql("postgres", f"DROP DATABASE {name} WITH (FORCE)")
 
 
 class Feedbackd:
-    def __init__(self, tmp: pathlib.Path, database: str, secret: pathlib.Path):
-        url = CLUSTER.replace("/postgres?", f"/{database}?")
+    def __init__(self, tmp: pathlib.Path, database: str, secret: pathlib.Path, user: str = "postgres", args=()):
         self.socket = f"/tmp/fbpg-{secrets.token_hex(4)}.sock"
         self.log = tmp / f"feedbackd-{secrets.token_hex(2)}.log"
         self.process = subprocess.Popen(
-            [str(bin_path() / "feedbackd"), "--socket", self.socket, "--postgres-url", url,
-             "--jwt-secret-file", str(secret), "--log-level", "warning"],
+            [str(bin_path() / "feedbackd"), "--socket", self.socket, "--postgres-url", url_of(database, user),
+             "--jwt-secret-file", str(secret), "--log-level", "warning", *args],
             stderr=open(self.log, "w"),
         )
         assert wait_until(self.serving), self.log.read_text()
 
-    def serving(self) -> bool:
+    def health(self):
         try:
             with Client(self.socket, timeout=2, connect_timeout=1) as client:
-                return client.check_health() == HealthStatus.SERVING
+                return client.check_health()
         except (OSError, RpcError):
-            return False
+            return None
+
+    def serving(self) -> bool:
+        return self.health() == HealthStatus.SERVING
 
     def stop(self, sig=signal.SIGTERM):
         if self.process.poll() is None:
@@ -179,6 +200,31 @@ def test_postgres_restarted_under_load_nothing_falsely_acknowledged_and_service_
         assert_every_answer_true(database, load)
         assert daemon.process.poll() is None
         assert wait_until(daemon.serving)
+    finally:
+        daemon.stop()
+
+
+def test_an_idle_feedbackd_notices_postgresql_gone_and_back_within_its_probe(tmp_path, database, secret):
+    """Health tells the truth about PostgreSQL without a write to find out: feedbackd probes it every
+    second, idle or not. Once it is known down, a rating is answered UNAVAILABLE at once (not after the
+    connect timeout); once it is back, feedbackd serves again by itself."""
+    daemon = Feedbackd(tmp_path, database, secret)
+    cluster = [str(ROOT / "scripts" / "postgres-test-cluster.sh")]
+    jwt = mint(secret.read_bytes(), "probe")
+    try:
+        subprocess.run(cluster + ["pause", socket_dir()], check=True)
+        try:
+            assert wait_until(lambda: daemon.health() == HealthStatus.NOT_SERVING)
+            with Client(daemon.socket, timeout=30) as client:
+                with pytest.raises(RpcError) as refused:
+                    client.submit_feedback(1, 1, token=jwt)
+                assert refused.value.code == StatusCode.UNAVAILABLE, refused.value
+        finally:
+            subprocess.run(cluster + ["resume", socket_dir()], check=True)
+        assert wait_until(daemon.serving)
+        with Client(daemon.socket, timeout=30) as client:
+            client.submit_feedback(1, -1, token=jwt)
+        assert psql(database, "SELECT feedback FROM interactions WHERE id = 1") == "-1"
     finally:
         daemon.stop()
 

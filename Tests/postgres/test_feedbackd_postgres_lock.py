@@ -27,7 +27,7 @@ from feedback_rpc import Client, HealthStatus, RpcError  # noqa: E402
 from feedback_rpc._frames import encode_hello  # noqa: E402
 from feedback_rpc._payloads import decode_response, encode_request  # noqa: E402
 from feedback_rpc._protocol import Hello, Request  # noqa: E402
-from test_feedbackd_postgres import CLUSTER, psql, secret, socket_dir  # noqa: E402,F401 (secret: a fixture)
+from test_feedbackd_postgres import CLUSTER, make_database, psql, secret, socket_dir  # noqa: E402,F401 (secret: a fixture)
 
 pytestmark = pytest.mark.skipif(not CLUSTER, reason="needs the cluster of scripts/test.sh (FEEDBACK_TEST_POSTGRES)")
 
@@ -40,10 +40,7 @@ HANG = 60  # seconds: only a hung feedbackd takes this long
 
 @pytest.fixture
 def database():
-    name = f"fbl_{secrets.token_hex(4)}"
-    psql("postgres", f"CREATE DATABASE {name}")
-    psql(name, "CREATE TABLE interactions (id BIGINT PRIMARY KEY, question TEXT, feedback INTEGER)")
-    psql(name, f"INSERT INTO interactions (id, question) SELECT g, 'q' FROM generate_series(1, {ROWS}) AS g")
+    name = make_database("fbl", ROWS)
     yield name
     psql("postgres", f"DROP DATABASE {name} WITH (FORCE)")
 

@@ -21,8 +21,9 @@ enum PostgresTest {
         return ("\(directory)/.s.PGSQL.\(port)", port)
     }
 
-    /// A fresh database holding `interactions` with the given ids (unrated); returns its URL for the store.
-    static func makeDatabase(interactions: ClosedRange<Int64>) async throws -> String {
+    /// A fresh database holding `interactions` with the given ids (unrated), and feedback_events unless
+    /// `migrated` is false; returns its URL for the store.
+    static func makeDatabase(interactions: ClosedRange<Int64>, migrated: Bool = true) async throws -> String {
         let name = "fbt_\(UInt32.random(in: .min ... .max))"
         try await self.execute("CREATE DATABASE \(name)", database: "postgres")
         try await self.execute("CREATE TABLE interactions (id BIGINT PRIMARY KEY, question TEXT, answer TEXT, feedback INTEGER)", database: name)
@@ -30,14 +31,25 @@ enum PostgresTest {
             "INSERT INTO interactions (id, question) SELECT g, 'q' FROM generate_series(\(interactions.lowerBound), \(interactions.upperBound)) AS g",
             database: name
         )
+        if migrated { try await self.migrate(database: name) }
+        return self.url(of: name)
+    }
+
+    /// The URL of `database` in the cluster, as the superuser.
+    static func url(of database: String) -> String {
         var components = URLComponents(string: clusterURL!)!
-        components.path = "/\(name)"
+        components.path = "/\(database)"
         return components.string!
+    }
+
+    /// What `feedbackd migrate` does: feedback_events created in `database`.
+    static func migrate(database: String) async throws {
+        _ = try await PostgresMigrator.run(configuration: try PostgresConfiguration(url: self.url(of: database), password: nil), grantTo: nil, logger: quietLogger())
     }
 
     /// Runs one statement `sql` (no parameters) in `database`.
     static func execute(_ sql: String, database: String) async throws {
-        try await self.withConnection(database: database) { connection in
+        _ = try await self.withConnection(database: database) { connection in
             try await connection.query(PostgresQuery(unsafeSQL: sql), logger: quietLogger())
         }
     }
@@ -51,7 +63,7 @@ enum PostgresTest {
             do {
                 try await body()
             } catch {
-                try? await connection.query("ROLLBACK", logger: quietLogger())
+                _ = try? await connection.query("ROLLBACK", logger: quietLogger())
                 throw error
             }
             try await connection.query("ROLLBACK", logger: quietLogger())
