@@ -5,10 +5,15 @@
 # connections only (plain TCP is refused), with a certificate for localhost signed by a throw-away CA:
 # DIR/tls-url holds that URL and DIR/ca.crt the CA. `stop DIR` stops it and removes DIR; `restart DIR`
 # stops and starts it, keeping the data; `pause DIR` stops it (keeping the data) and `resume DIR` starts
-# it again. Needs Debian's postgresql (and openssl for `tls`).
+# it again. For failover tests: `standby PRIMARY DIR [sync|async]` makes DIR a streaming standby of the
+# cluster in PRIMARY (pg_basebackup -R; with sync, the primary then waits for it at every commit:
+# synchronous_standby_names = '*', synchronous_commit on) and prints its URL once it streams;
+# `kill DIR` kills its postmaster with SIGKILL (a crashed primary); `promote DIR` promotes a standby.
+# Needs Debian's postgresql (and openssl for `tls`).
 set -euo pipefail
-command=${1:?usage: postgres-test-cluster.sh start|stop|restart|pause|resume DIR [tls]}
-dir=${2:?usage: postgres-test-cluster.sh start|stop|restart|pause|resume DIR [tls]}
+usage="usage: postgres-test-cluster.sh start|stop|restart|pause|resume|kill|promote DIR [tls] | standby PRIMARY DIR [sync|async]"
+command=${1:?$usage}
+dir=${2:?$usage}
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [ -x "$bin/initdb" ] || { echo "PostgreSQL's server binaries are missing (apt-get install postgresql)" >&2; exit 1; }
 
@@ -66,8 +71,42 @@ pause)  # for tests: the server goes away until `resume`
 resume)
   server_start
   ;;
+standby)
+  primary=$dir
+  dir=${3:?$usage}
+  mode=${4:-sync}
+  port=5433
+  psql_primary() { psql -h "$primary" -p "$port" -U postgres -d postgres -Atqc "$1"; }
+  mkdir -p "$dir"
+  [ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
+  as_owner "$bin/pg_basebackup" -h "$primary" -p "$port" -U postgres -D "$dir/data" -R -X stream --no-sync \
+    >"$dir/basebackup.log" 2>&1 || { cat "$dir/basebackup.log" >&2; exit 1; }
+  echo "-k $dir -c listen_addresses='' -p $port -c max_connections=200" > "$dir/options"
+  server_start
+  if [ "$mode" = sync ]; then
+    psql_primary "ALTER SYSTEM SET synchronous_standby_names = '*'" >/dev/null
+  else
+    psql_primary "ALTER SYSTEM SET synchronous_standby_names = ''" >/dev/null
+  fi
+  psql_primary "SELECT pg_reload_conf()" >/dev/null
+  # Until the standby streams (sync: and the primary counts it as synchronous); a hang guard only.
+  want=$([ "$mode" = sync ] && echo sync || echo async)
+  for _ in $(seq 1 1200); do
+    [ "$(psql_primary "SELECT sync_state FROM pg_stat_replication LIMIT 1")" = "$want" ] && break
+    sleep 0.05
+  done
+  [ "$(psql_primary "SELECT sync_state FROM pg_stat_replication LIMIT 1")" = "$want" ] \
+    || { echo "the standby in $dir does not stream ($want)" >&2; cat "$dir/server.log" >&2; exit 1; }
+  echo "postgres://postgres@localhost:$port/postgres?host=$dir"
+  ;;
+kill)  # a crash: SIGKILL to the postmaster; its backends end when they notice
+  kill -9 "$(head -1 "$dir/data/postmaster.pid")"
+  ;;
+promote)
+  as_owner "$bin/pg_ctl" -D "$dir/data" -w -t 60 promote >/dev/null
+  ;;
 *)
-  echo "usage: postgres-test-cluster.sh start|stop|restart|pause|resume DIR [tls]" >&2
+  echo "$usage" >&2
   exit 64
   ;;
 esac

@@ -71,7 +71,7 @@ suite "swift test (the PostgreSQL cases against the cluster above)" swift_tests
 suite "gateway against the original FastAPI endpoint, body by body (Tests/compat)" \
   pytest_suite -W ignore::DeprecationWarning Tests/compat
 suite "hostile clients against the real gateway and feedbackd (Tests/hostile)" pytest_suite Tests/hostile
-suite "feedbackd on PostgreSQL as processes: two on one database, killed, PostgreSQL restarted (Tests/postgres)" \
+suite "feedbackd on PostgreSQL as processes: two on one database, killed, PostgreSQL restarted, least privilege, a failover to a promoted standby (Tests/postgres)" \
   pytest_suite Tests/postgres
 suite "scripts/install.sh into a staging directory, the units through systemd-analyze verify, their command lines run (Tests/deploy)" \
   pytest_suite Tests/deploy

@@ -34,7 +34,7 @@ final class BatchWrite: Sendable {
         /// Answer the item CANCELLED: it is in no statement, and will be in none.
         case answer(Item)
         /// Ask PostgreSQL to cancel the statement that `backend` runs for `batch`; then
-        /// ``cancelFinished(delivered:)``.
+        /// ``cancelFinished(delivered:signalled:)``.
         case cancel(backend: Backend, of: BatchWrite)
     }
 
@@ -77,6 +77,8 @@ final class BatchWrite: Sendable {
         /// The statement ran to its end (CommandComplete); its commit is being confirmed. A cancel can
         /// no longer stop it.
         case confirming
+        /// The statement ended (its outcome not yet applied): no cancel is sent from now on.
+        case ended(cancelRequested: Bool)
         case givenUp
     }
 
@@ -89,6 +91,9 @@ final class BatchWrite: Sendable {
         /// A cancel whose delivery is unknown (it may reach the backend later): the connection must be
         /// closed, not reused.
         var cancelUndelivered = false
+        /// A cancel signal reached the current statement's backend (it may have cut short its commit's
+        /// wait for a synchronous standby).
+        var signalled = false
     }
 
     /// The batch, in arrival order.
@@ -130,6 +135,7 @@ final class BatchWrite: Sendable {
             guard !members.isEmpty else { return [] }
             for member in members { state.members[member.id] = .writing }
             state.phase = .running(backend: backend, cancelRequested: false)
+            state.signalled = false
             return members
         }
     }
@@ -142,12 +148,29 @@ final class BatchWrite: Sendable {
         }
     }
 
+    /// The statement of ``begin(backend:)`` ended, its outcome known to the store: no cancel is sent
+    /// from now on. Then ``cancelsSettled()``, then ``statementEnded(_:synchronousReplication:)``.
+    func statementStopped() {
+        self.state.withLock { state in
+            switch state.phase {
+            case .running(_, let requested): state.phase = .ended(cancelRequested: requested)
+            case .confirming: state.phase = .ended(cancelRequested: false)
+            case .idle, .ended, .givenUp: break
+            }
+        }
+    }
+
     /// The statement of ``begin(backend:)`` ended with `result`. Answers the members it decides.
-    func statementEnded(_ result: StatementResult) -> StatementEnd {
+    ///
+    /// `synchronousReplication`: commits wait for a synchronous standby. A cancel that reaches a backend
+    /// while its commit waits for the standby ends the wait and PostgreSQL reports success: committed
+    /// on the primary, perhaps not on the standby, and lost if the primary fails over. So a statement
+    /// that committed after a cancel signal reached it is answered UNKNOWN then, not OK.
+    func statementEnded(_ result: StatementResult, synchronousReplication: Bool) -> StatementEnd {
         let (end, answers): (StatementEnd, [(Item, Result<Void, FeedbackError>)]) = self.state.withLock { state in
             let cancelRequested: Bool
             switch state.phase {
-            case .running(_, let requested):
+            case .running(_, let requested), .ended(let requested):
                 cancelRequested = requested
                 state.phase = .idle
             case .confirming:
@@ -159,10 +182,15 @@ final class BatchWrite: Sendable {
             var answers: [(Item, Result<Void, FeedbackError>)] = []
             switch result {
             case .committed(let found):
+                let replicationUnknown = state.signalled && synchronousReplication
                 for item in self.items where [.writing, .withdrawnWhileWriting].contains(state.members[item.id]) {
                     state.members[item.id] = .answered
                     let id = item.submission.interactionID
-                    answers.append((item, found.contains(id) ? .success(()) : .failure(.interactionNotFound(id))))
+                    if replicationUnknown {
+                        answers.append((item, .failure(.outcomeUnknown(cause: "a cancel reached the statement holding it as it committed: stored on the primary, perhaps not yet on its synchronous standby"))))
+                    } else {
+                        answers.append((item, found.contains(id) ? .success(()) : .failure(.interactionNotFound(id))))
+                    }
                 }
                 return (.committed, answers)
             case .rolledBack(let error, let queryCanceled):
@@ -236,11 +264,12 @@ final class BatchWrite: Sendable {
     }
 
     /// A cancel of ``Withdrawal/cancel(backend:of:)`` is done. `delivered`: PostgreSQL answered it, or it
-    /// was never sent; false when it may still reach the backend.
-    func cancelFinished(delivered: Bool) {
+    /// was never sent; false when it may still reach the backend. `signalled`: it reached the backend.
+    func cancelFinished(delivered: Bool, signalled: Bool) {
         let waiter: CheckedContinuation<Void, Never>? = self.state.withLock { state in
             state.cancelsInFlight -= 1
             if !delivered { state.cancelUndelivered = true }
+            if signalled || !delivered { state.signalled = true }
             guard state.cancelsInFlight == 0 else { return nil }
             defer { state.cancelsWaiter = nil }
             return state.cancelsWaiter

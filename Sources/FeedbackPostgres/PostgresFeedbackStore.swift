@@ -41,6 +41,11 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
     /// Whether the schema and the role's privileges were checked since the store last found a problem:
     /// writes wait for it.
     private let schemaReady = Atomic<Bool>(false)
+    /// The batches being written, by server, for their abandonment when the primary changes.
+    private let writesOn = Mutex<(next: UInt64, signals: [UInt64: (server: Int, signal: AbandonSignal)])>((0, [:]))
+    /// Whether the server written to makes commits wait for a synchronous standby (as the probe last
+    /// found; true until it looks): then a commit a cancel reached is answered UNKNOWN.
+    private let synchronousReplication = Atomic<Bool>(true)
     /// Why the ratings feed cannot be read (no SELECT on feedback_events), as last logged.
     private let feedUnreadable = Mutex<String?>(nil)
     /// The batches being written, for the withdrawals of their submissions.
@@ -226,9 +231,27 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
             batch.fail(cause: reason)
             return
         }
+        // The server written to; when the probe finds another primary, this batch's work there is
+        // abandoned at once rather than waited for (a primary that is gone may never answer).
+        let server = self.primary.load(ordering: .relaxed)
+        let abandon = AbandonSignal()
+        let registration = self.writesOn.withLock { writes in
+            writes.next += 1
+            writes.signals[writes.next] = (server, abandon)
+            return writes.next
+        }
+        defer { _ = self.writesOn.withLock { $0.signals.removeValue(forKey: registration) } }
         do {
-            while try await self.bounded({ statement in try await self.writeStatement(of: batch, statement: statement) }) {}
+            // With several servers a batch waits for a connection no longer than the probe does: one
+            // waiting on a primary that is gone must not hold the writer past the failover.
+            let connectTimeout = self.clients.count > 1 ? min(self.configuration.options.connectTimeout, Self.probeConnectTimeout) : nil
+            while try await self.bounded(connectTimeout: connectTimeout, abandon: abandon, { statement in
+                try await self.writeStatement(of: batch, server: server, statement: statement)
+            }) {}
             self.markHealthy()
+        } catch is PrimaryChanged {
+            // Members whose statement was sent there are answered UNKNOWN, the others UNAVAILABLE.
+            batch.fail(cause: PrimaryChanged(from: self.configuration.servers[server].description).description)
         } catch is WorkCancelled {
             // Shutdown past its limit: members whose statement was sent are answered UNKNOWN (it may still commit).
             batch.fail(cause: "feedbackd stopped waiting for PostgreSQL while shutting down")
@@ -247,16 +270,18 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
     /// instead (the pool opens another) when the statement failed otherwise (PostgresNIO remembers a
     /// failed preparation for the connection's lifetime, and the failure may have been a schema that is
     /// repaired meanwhile), or when a cancel may still reach its backend.
-    private func writeStatement(of batch: BatchWrite, statement start: StatementStart) async throws -> Bool {
+    private func writeStatement(of batch: BatchWrite, server: Int, statement start: StatementStart) async throws -> Bool {
         if !self.schemaReady.load(ordering: .relaxed) { try await self.checkSchema(start) }
-        let server = self.primary.load(ordering: .relaxed)
         return try await self.clients[server].withConnection { connection in
             guard start.starts() else { throw WorkGivenUp() }
             let backend = try await self.backend(of: connection, server: server)
             guard start.starts(), let members = batch.begin(backend: backend) else { throw WorkGivenUp() }
             guard !members.isEmpty else { return false }
-            let end = batch.statementEnded(await self.run(members, of: batch, on: connection))
+            let result = await self.run(members, of: batch, on: connection)
+            // What the cancels asked for meanwhile did is known before the outcome is (statementEnded).
+            batch.statementStopped()
             let cancelMayArrive = await batch.cancelsSettled()
+            let end = batch.statementEnded(result, synchronousReplication: self.synchronousReplication.load(ordering: .relaxed))
             switch end {
             case .committed:
                 if cancelMayArrive { await self.close(connection, server: server) }
@@ -333,7 +358,7 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
             item.complete(.failure(.cancelled))
         case .cancel(let backend, let batch):
             if case .terminated = requester.yield(CancelRequest(backend: backend, batch: batch)) {
-                batch.cancelFinished(delivered: true)  // never sent
+                batch.cancelFinished(delivered: true, signalled: false)  // never sent
             }
         }
     }
@@ -346,22 +371,32 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
             for await request in self.cancelRequests {
                 group.addTask {
                     do {
-                        // PostgreSQL ignores a cancel that reaches the backend before the statement began
-                        // (between the protocol's messages): sent again, a little later, while the
-                        // statement still runs.
+                        // Only a statement waiting for a lock is cancelled (the wait the cancel is for):
+                        // never one whose commit waits for a synchronous standby, which a cancel would end
+                        // with the transaction committed on the primary only. Until the statement waits
+                        // for a lock, or ends, the request is made again every 20 ms.
+                        var signalled = false
                         repeat {
-                            try await self.bounded { statement in
-                                // On the backend's own server, whichever is written to now.
+                            signalled = try await self.bounded { statement in
                                 try await self.clients[request.backend.server].withConnection { connection in
                                     guard statement.starts() else { throw WorkGivenUp() }
-                                    try await connection.query("SELECT pg_cancel_backend(\(request.backend.pid))", logger: self.logger)
+                                    let rows = try await connection.query(
+                                        """
+                                        SELECT pg_cancel_backend(pid) FROM pg_stat_activity
+                                        WHERE pid = \(request.backend.pid) AND wait_event_type = 'Lock'
+                                        """,
+                                        logger: self.logger
+                                    )
+                                    var sent = false
+                                    for try await cancelled in rows.decode(Bool.self) { sent = sent || cancelled }
+                                    return sent
                                 }
-                            }
+                            } || signalled
                         } while await request.batch.statementStillRuns(pause: .milliseconds(20))
-                        request.batch.cancelFinished(delivered: true)
+                        request.batch.cancelFinished(delivered: true, signalled: signalled)
                     } catch {
                         self.logger.warning("feedback.store_cancel_failed", metadata: ["error": "\(String(reflecting: error))"])
-                        request.batch.cancelFinished(delivered: false)
+                        request.batch.cancelFinished(delivered: false, signalled: false)
                     }
                 }
             }
@@ -380,12 +415,21 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
         do {
             let current = self.primary.load(ordering: .relaxed)
             do {
-                try await self.bounded { statement in try await self.requireWritable(server: current, statement) }
+                // Unhealthy with several servers: the one written to may be gone, and asking it first
+                // would cost a connect timeout; all are asked at once instead.
+                if !self.isServing, self.clients.count > 1 { throw NotWritable(description: "looking for the primary") }
+                let synchronous = try await self.bounded(connectTimeout: Self.probeConnectTimeout) { statement in
+                    try await self.requireWritable(server: current, statement)
+                }
+                self.synchronousReplication.store(synchronous, ordering: .relaxed)
             } catch where self.clients.count > 1 {
-                let found = try await self.locatePrimary()
+                let (found, synchronous) = try await self.locatePrimary()
+                self.synchronousReplication.store(synchronous, ordering: .relaxed)
                 if found != current {
                     self.primary.store(found, ordering: .relaxed)
                     self.schemaReady.store(false, ordering: .relaxed)
+                    let stale = self.writesOn.withLock { writes in writes.signals.values.filter { $0.server != found }.map(\.signal) }
+                    for signal in stale { signal.fire() }
                     self.logger.notice(
                         "feedback.store_primary",
                         metadata: ["db.server": "\(self.configuration.servers[found].description)", "db.server.before": "\(self.configuration.servers[current].description)"]
@@ -410,39 +454,71 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
         return nil
     }
 
-    /// The first server, in the URL's order, that takes writes.
+    /// How long the probe waits for a connection to the server it asks: a pool hands an idle one at once,
+    /// and a server that is gone must not keep the store SERVING (or hold the search for the primary)
+    /// for a whole connect timeout.
+    private static let probeConnectTimeout: Duration = .seconds(1)
+
+    /// The server that takes writes, and whether its commits wait for a synchronous standby: every server
+    /// is asked at once, each for at most a second to hand a connection (a server that is gone must not
+    /// hold the search), and the first to say it takes writes is taken (when two do, the first in the
+    /// URL's order among those that answered).
     /// - Throws: ``NotWritable`` saying what each server answered.
-    private func locatePrimary() async throws -> Int {
-        var answers: [String] = []
-        for index in self.clients.indices {
-            do {
-                try await self.bounded { statement in try await self.requireWritable(server: index, statement) }
-                return index
-            } catch let problem as NotWritable {
-                answers.append(problem.description)
-            } catch let cancelled as WorkCancelled {
-                throw cancelled
-            } catch {
-                answers.append("\(self.configuration.servers[index].description): cannot be reached (\(String(reflecting: error)))")
+    private func locatePrimary() async throws -> (Int, Bool) {
+        let connectTimeout = min(self.configuration.options.connectTimeout, Self.probeConnectTimeout)
+        return try await withThrowingTaskGroup(of: (Int, Result<Bool, any Error>).self) { group in
+            for index in self.clients.indices {
+                group.addTask {
+                    do {
+                        return (index, .success(try await self.bounded(connectTimeout: connectTimeout) { statement in try await self.requireWritable(server: index, statement) }))
+                    } catch {
+                        return (index, .failure(error))
+                    }
+                }
             }
+            var answers: [Int: String] = [:]
+            for try await (index, result) in group {
+                switch result {
+                case .success(let synchronous):
+                    group.cancelAll()
+                    return (index, synchronous)
+                case .failure(let cancelled as WorkCancelled):
+                    throw cancelled
+                case .failure(let problem as NotWritable):
+                    answers[index] = problem.description
+                case .failure(let error):
+                    answers[index] = "\(self.configuration.servers[index].description): cannot be reached (\(String(reflecting: error)))"
+                }
+            }
+            let said = answers.sorted { $0.key < $1.key }.map(\.value).joined(separator: "; ")
+            throw NotWritable(description: "no server of \(self.configuration.description) takes writes: \(said)")
         }
-        throw NotWritable(description: "no server of \(self.configuration.description) takes writes: \(answers.joined(separator: "; "))")
     }
 
     /// Throws ``NotWritable`` unless `server` takes writes (`transaction_read_only` off, as libpq's
-    /// `target_session_attrs=read-write` checks): a standby in recovery never does.
-    private func requireWritable(server: Int, _ statement: StatementStart) async throws {
+    /// `target_session_attrs=read-write` checks): a standby in recovery never does. Returns whether its
+    /// commits wait for a synchronous standby.
+    private func requireWritable(server: Int, _ statement: StatementStart) async throws -> Bool {
         try await self.clients[server].withConnection { connection in
             guard statement.starts() else { throw WorkGivenUp() }
             var readOnly = "off"
-            for try await setting in try await connection.query("SELECT current_setting('transaction_read_only')", logger: self.logger).decode(String.self) {
-                readOnly = setting
+            var synchronous = true
+            let rows = try await connection.query(
+                """
+                SELECT current_setting('transaction_read_only'),
+                    current_setting('synchronous_standby_names') <> '' AND current_setting('synchronous_commit') NOT IN ('off', 'local')
+                """,
+                logger: self.logger
+            )
+            for try await (setting, waits) in rows.decode((String, Bool).self) {
+                (readOnly, synchronous) = (setting, waits)
             }
             if readOnly == "on" {
                 throw NotWritable(
                     description: "\(self.configuration.servers[server].description) is read-only (a standby, or default_transaction_read_only): feedbackd writes only to a primary"
                 )
             }
+            return synchronous
         }
     }
 
@@ -463,8 +539,12 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
     /// one gets no answer within its statement's window (PostgreSQL ends the statement at its
     /// statement_timeout, but not a COMMIT waiting for a synchronous standby, say): a batch's members in
     /// it are answered UNKNOWN (``BatchWrite/fail(cause:)``).
-    private func bounded<T: Sendable>(_ work: @escaping @Sendable (StatementStart) async throws -> T) async throws -> T {
-        let connectTimeout = self.configuration.options.connectTimeout
+    private func bounded<T: Sendable>(
+        connectTimeout: Duration? = nil,
+        abandon: AbandonSignal? = nil,
+        _ work: @escaping @Sendable (StatementStart) async throws -> T
+    ) async throws -> T {
+        let connectTimeout = connectTimeout ?? self.configuration.options.connectTimeout
         // A statement on a new connection is two messages, its preparation and its execution, each
         // bounded by statement_timeout on its own.
         let statementLimit = self.configuration.statementTimeout * 2 + .seconds(1)
@@ -485,6 +565,11 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
             self.leftBehind.giveUp(work)
             let what = waitedFor == nil ? "no connection within \(connectTimeout)" : "no answer within \(statementLimit)"
             outcome.set(.failure(PostgresUnavailable(description: "PostgreSQL (\(self.configuration.description)): \(what)")))
+        }
+        abandon?.onFire { [leftBehind] in
+            start.giveUpNow()
+            leftBehind.giveUp(work)
+            outcome.set(.failure(PrimaryChanged(from: "the server")))
         }
         // A cancelled caller (shutdown past --shutdown-timeout-s, a reader's CANCEL) does not wait for
         // the work either: it is given up on and left behind, as on a timeout.

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import urllib.parse
 
 import pytest
@@ -29,9 +30,10 @@ def socket_dir() -> str:
     return urllib.parse.parse_qs(urllib.parse.urlparse(CLUSTER).query)["host"][0]
 
 
-def psql(database: str, sql: str) -> str:
+def psql(database: str, sql: str, host: str | None = None) -> str:
+    """`sql` in `database`, as the superuser, on the test cluster (or the cluster whose socket directory is `host`)."""
     port = str(urllib.parse.urlparse(CLUSTER).port or 5432)
-    out = subprocess.run(["psql", "-h", socket_dir(), "-p", port, "-U", "postgres", "-d", database, "-Atqc", sql],
+    out = subprocess.run(["psql", "-h", host or socket_dir(), "-p", port, "-U", "postgres", "-d", database, "-Atqc", sql],
                          capture_output=True, text=True, check=True)
     return out.stdout.strip()
 
@@ -73,11 +75,11 @@ def database():
 
 
 class Feedbackd:
-    def __init__(self, tmp: pathlib.Path, database: str, secret: pathlib.Path, user: str = "postgres", args=()):
+    def __init__(self, tmp: pathlib.Path, database: str, secret: pathlib.Path, user: str = "postgres", args=(), url=None):
         self.socket = f"/tmp/fbpg-{secrets.token_hex(4)}.sock"
         self.log = tmp / f"feedbackd-{secrets.token_hex(2)}.log"
         self.process = subprocess.Popen(
-            [str(bin_path() / "feedbackd"), "--socket", self.socket, "--postgres-url", url_of(database, user),
+            [str(bin_path() / "feedbackd"), "--socket", self.socket, "--postgres-url", url or url_of(database, user),
              "--jwt-secret-file", str(secret), "--log-level", "warning", *args],
             stderr=open(self.log, "w"),
         )
@@ -111,6 +113,7 @@ class Load:
         self.secret = secret.read_bytes()
         self.acknowledged = {}
         self.answers = {}
+        self.oks = []  # when each OK came (monotonic)
         self.threads = []
         for index, path in enumerate(sockets * 2):
             prefix = f"load-{index}-{secrets.token_hex(2)}"
@@ -134,6 +137,7 @@ class Load:
                             raise
                         self.answers[subject] = StatusCode.OK
                         self.acknowledged[prefix] += 1
+                        self.oks.append(time.monotonic())
             except (OSError, RpcError):
                 self.stop_event.wait(0.01)  # reconnect after a failure (feedbackd or PostgreSQL away)
 
@@ -151,10 +155,10 @@ class Load:
             thread.join(15)
 
 
-def assert_every_answer_true(database: str, load: Load):
+def assert_every_answer_true(database: str, load: Load, host: str | None = None):
     """Every call answered OK is in the database; every call answered otherwise is not, unless its
     answer was UNKNOWN (or it got none)."""
-    stored = set(psql(database, "SELECT subject FROM feedback_events WHERE subject LIKE 'load-%'").split())
+    stored = set(psql(database, "SELECT subject FROM feedback_events WHERE subject LIKE 'load-%'", host).split())
     ok = {subject for subject, code in load.answers.items() if code == StatusCode.OK}
     assert ok, "no call was answered OK"
     assert not ok - stored, f"answered OK, not stored: {sorted(ok - stored)[:10]}"
