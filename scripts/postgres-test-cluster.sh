@@ -79,7 +79,7 @@ standby)
   psql_primary() { psql -h "$primary" -p "$port" -U postgres -d postgres -Atqc "$1"; }
   mkdir -p "$dir"
   [ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
-  as_owner "$bin/pg_basebackup" -h "$primary" -p "$port" -U postgres -D "$dir/data" -R -X stream --no-sync \
+  as_owner "$bin/pg_basebackup" -h "$primary" -p "$port" -U postgres -D "$dir/data" -R -X stream -c fast --no-sync \
     >"$dir/basebackup.log" 2>&1 || { cat "$dir/basebackup.log" >&2; exit 1; }
   echo "-k $dir -c listen_addresses='' -p $port -c max_connections=200" > "$dir/options"
   server_start

@@ -32,7 +32,11 @@ public enum PostgresMigrator {
         var answers: [String] = []
         for index in configuration.servers.indices {
             let server = configuration.servers[index].description
-            let client = PostgresClient(configuration: configuration.client(index), backgroundLogger: logger)
+            // Its first lease may come before run() has started (a warning of PostgresNIO's, harmless
+            // here): only errors of the pool itself are logged.
+            var poolLogger = logger
+            poolLogger.logLevel = max(logger.logLevel, .error)
+            let client = PostgresClient(configuration: configuration.client(index), backgroundLogger: poolLogger)
             do {
                 let outcome: Outcome? = try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { await client.run() }

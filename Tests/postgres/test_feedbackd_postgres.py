@@ -30,10 +30,11 @@ def socket_dir() -> str:
     return urllib.parse.parse_qs(urllib.parse.urlparse(CLUSTER).query)["host"][0]
 
 
-def psql(database: str, sql: str, host: str | None = None) -> str:
-    """`sql` in `database`, as the superuser, on the test cluster (or the cluster whose socket directory is `host`)."""
-    port = str(urllib.parse.urlparse(CLUSTER).port or 5432)
-    out = subprocess.run(["psql", "-h", host or socket_dir(), "-p", port, "-U", "postgres", "-d", database, "-Atqc", sql],
+def psql(database: str, sql: str, cluster: str | None = None) -> str:
+    """`sql` in `database`, as the superuser, on the test cluster (or on the cluster whose URL is `cluster`)."""
+    url = urllib.parse.urlparse(cluster or CLUSTER)
+    host = urllib.parse.parse_qs(url.query)["host"][0]
+    out = subprocess.run(["psql", "-h", host, "-p", str(url.port or 5432), "-U", "postgres", "-d", database, "-Atqc", sql],
                          capture_output=True, text=True, check=True)
     return out.stdout.strip()
 
@@ -155,10 +156,10 @@ class Load:
             thread.join(15)
 
 
-def assert_every_answer_true(database: str, load: Load, host: str | None = None):
+def assert_every_answer_true(database: str, load: Load, cluster: str | None = None):
     """Every call answered OK is in the database; every call answered otherwise is not, unless its
     answer was UNKNOWN (or it got none)."""
-    stored = set(psql(database, "SELECT subject FROM feedback_events WHERE subject LIKE 'load-%'", host).split())
+    stored = set(psql(database, "SELECT subject FROM feedback_events WHERE subject LIKE 'load-%'", cluster).split())
     ok = {subject for subject, code in load.answers.items() if code == StatusCode.OK}
     assert ok, "no call was answered OK"
     assert not ok - stored, f"answered OK, not stored: {sorted(ok - stored)[:10]}"
