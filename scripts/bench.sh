@@ -250,6 +250,49 @@ for pid in "$pg_daemon" ${pg_baseline_daemon:-}; do
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
 done
+
+# The same with each side on its own core (issue 22): PostgreSQL (the postmaster and every backend it
+# forks) on core 0, feedbackd and the load (or pgbench) on core 1, as in production where the database
+# has its own machine. PostgreSQL's CPU per rating is the CPU of all its processes over the run.
+if [ "$(nproc)" -ge 2 ]; then
+  scripts/postgres-test-cluster.sh pause "$pg"
+  taskset -c 0 scripts/postgres-test-cluster.sh resume "$pg"
+  pg_cpu() {  # CPU seconds of the cluster's postmaster and its children
+    local pm
+    pm=$(head -1 "$pg/data/postmaster.pid")
+    for pid in "$pm" $(ps -o pid= --ppid "$pm"); do cpu_seconds "$pid" 2>/dev/null || true; echo; done | awk '{ s += $1 } END { printf "%.4f", s }'
+  }
+  before=$(pg_cpu)
+  pg_out=$(taskset -c 1 pgbench -h "$pg" -p "$pg_port" -U postgres -n -c 1 -T "$seconds" -f "$work/pgbench.sql" bench 2>/dev/null)
+  after=$(pg_cpu)
+  pg_tps=$(awk '/^tps/ { printf "%.0f", $3 }' <<<"$pg_out")
+  pg_tx=$(awk '/number of transactions actually processed/ { print $NF }' <<<"$pg_out" | cut -d/ -f1)
+  row "pinned: limit: PostgreSQL single-row commits (pgbench on core 1, PostgreSQL on core 0)" "$pg_tps" "" "" \
+    "$(awk -v a="$after" -v b="$before" -v n="$pg_tx" 'BEGIN { printf "PostgreSQL %.1f", (a - b) * 1e6 / n }')" ""
+  taskset -c 1 "$bin/feedbackd" --socket "$work/pgp.sock" --postgres-url "${pg_url/\/postgres\?//bench?}" --jwt-secret-file "$work/secret" \
+    --log-level warning --max-concurrent-calls 1000 2>"$work/feedbackd-pg-pinned.log" &
+  pids+=($!)
+  pinned_daemon=$!
+  until "$bin/feedbackctl" health --socket "$work/pgp.sock" >/dev/null 2>&1; do sleep 0.05; done
+  for concurrency in 1 256; do
+    before=$(cpu_seconds "$pinned_daemon"); pg_before=$(pg_cpu)
+    out=$(taskset -c 1 "$bin/feedbackctl" bench --socket "$work/pgp.sock" --secret-file "$work/secret" --duration "$seconds" --json \
+      --method submit --concurrency "$concurrency" --connections "$([ "$concurrency" = 1 ] && echo 1 || echo 4)" --rows 10000 2>/dev/null)
+    after=$(cpu_seconds "$pinned_daemon"); pg_after=$(pg_cpu)
+    python3 - "$concurrency" "$out" "$before" "$after" "$pg_before" "$pg_after" "$pg_tps" "$(rss_mib "$pinned_daemon")" <<'PY'
+import json, sys
+concurrency, out = sys.argv[1], json.loads(sys.argv[2])
+before, after, pg_before, pg_after, pg_tps = (float(v) for v in sys.argv[3:8])
+calls = max(1, out["calls"])
+errors = "" if not out["errors"] else " (errors: " + ", ".join(f"{k} {v}" for k, v in out["errors"].items()) + ")"
+ratio = out["calls_per_second"] / max(1.0, pg_tps)
+print(f"| pinned: feedbackd on PostgreSQL SubmitFeedback, {concurrency} in flight{errors}: {ratio:.1f}x pgbench | {out['calls_per_second']:.0f} | "
+      f"{out['latency_us']['p50']} | {out['latency_us']['p99']} | feedbackd {(after - before) * 1e6 / calls:.1f}, PostgreSQL {(pg_after - pg_before) * 1e6 / calls:.1f} | {sys.argv[8]} |")
+PY
+  done
+  kill "$pinned_daemon" 2>/dev/null || true
+  wait "$pinned_daemon" 2>/dev/null || true
+fi
 scripts/postgres-test-cluster.sh stop "$pg"
 pg=""
 
