@@ -257,10 +257,13 @@ done
 if [ "$(nproc)" -ge 2 ]; then
   scripts/postgres-test-cluster.sh pause "$pg"
   taskset -c 0 scripts/postgres-test-cluster.sh resume "$pg"
-  pg_cpu() {  # CPU seconds of the cluster's postmaster and its children
+  pg_cpu() {  # CPU seconds of the cluster: the postmaster, its live children, and those it reaped (pgbench's backend)
     local pm
     pm=$(head -1 "$pg/data/postmaster.pid")
-    for pid in "$pm" $(ps -o pid= --ppid "$pm"); do cpu_seconds "$pid" 2>/dev/null || true; echo; done | awk '{ s += $1 } END { printf "%.4f", s }'
+    {
+      awk -v t="$ticks" '{ printf "%.4f\n", ($14 + $15 + $16 + $17) / t }' "/proc/$pm/stat"
+      for pid in $(ps -o pid= --ppid "$pm"); do cpu_seconds "$pid" 2>/dev/null || true; echo; done
+    } | awk '{ s += $1 } END { printf "%.4f", s }'
   }
   before=$(pg_cpu)
   pg_out=$(taskset -c 1 pgbench -h "$pg" -p "$pg_port" -U postgres -n -c 1 -T "$seconds" -f "$work/pgbench.sql" bench 2>/dev/null)
