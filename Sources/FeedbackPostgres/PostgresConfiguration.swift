@@ -179,12 +179,16 @@ public struct PostgresConfiguration: Sendable {
                 guard let value = Int(port), (1...65535).contains(value) else { throw Invalid(description: "the PostgreSQL URL's port \(port.debugDescription) is not a port number") }
                 number = value
             }
-            hosts.append((String(host).removingPercentEncoding ?? String(host), number))
+            let decoded = String(host).removingPercentEncoding ?? String(host)
+            if decoded.contains("/") {
+                throw Invalid(description: "the PostgreSQL URL's host \(decoded) is a path: give a socket directory as ?host=\(decoded)")
+            }
+            hosts.append((decoded, number))
         }
-        let first = hosts[0]
-        let placeholder = first.host.isEmpty ? "localhost" : (first.host.contains(":") ? "[\(first.host)]" : first.host)
-        let single = url[..<schemeEnd.upperBound] + userinfo + placeholder + (first.port.map { ":\($0)" } ?? "") + rest[authorityEnd...]
-        return (String(single), hosts.count == 1 && first.host.isEmpty ? [] : hosts)
+        // Only the user, the database and the parameters are read from the URL with one host: the host
+        // itself is a fixed placeholder (a decoded host pasted back could change how the URL reads).
+        let single = url[..<schemeEnd.upperBound] + userinfo + "localhost" + rest[authorityEnd...]
+        return (String(single), hosts)
     }
 
     /// `port=5432` or `port=5432,5433`.

@@ -43,9 +43,9 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
     private let schemaReady = Atomic<Bool>(false)
     /// The batches being written, by server, for their abandonment when the primary changes.
     private let writesOn = Mutex<(next: UInt64, signals: [UInt64: (server: Int, signal: AbandonSignal)])>((0, [:]))
-    /// Whether the server written to makes commits wait for a synchronous standby (as the probe last
-    /// found; true until it looks): then a commit a cancel reached is answered UNKNOWN.
-    private let synchronousReplication = Atomic<Bool>(true)
+    /// Whether each server makes commits wait for a synchronous standby (as the probe last found; true
+    /// until it looks): then a commit a cancel reached there is answered UNKNOWN.
+    private let synchronousReplication: Mutex<[Bool]>
     /// Why the ratings feed cannot be read (no SELECT on feedback_events), as last logged.
     private let feedUnreadable = Mutex<String?>(nil)
     /// The batches being written, for the withdrawals of their submissions.
@@ -75,6 +75,7 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
         self.logger = logger
         let timeout = configuration.statementTimeout.components
         let milliseconds = timeout.seconds * 1000 + timeout.attoseconds / 1_000_000_000_000_000
+        self.synchronousReplication = Mutex(Array(repeating: true, count: configuration.servers.count))
         self.clients = configuration.servers.indices.map { index in
             var client = configuration.client(index)
             client.options.additionalStartupParameters.append(("statement_timeout", "\(milliseconds)"))
@@ -233,12 +234,14 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
         }
         // The server written to; when the probe finds another primary, this batch's work there is
         // abandoned at once rather than waited for (a primary that is gone may never answer).
-        let server = self.primary.load(ordering: .relaxed)
+        // Read and registered under the lock the probe changes the primary under: a batch either
+        // starts on the new primary or is abandoned on the old one.
         let abandon = AbandonSignal()
-        let registration = self.writesOn.withLock { writes in
+        let (server, registration) = self.writesOn.withLock { writes in
             writes.next += 1
+            let server = self.primary.load(ordering: .relaxed)
             writes.signals[writes.next] = (server, abandon)
-            return writes.next
+            return (server, writes.next)
         }
         defer { _ = self.writesOn.withLock { $0.signals.removeValue(forKey: registration) } }
         do {
@@ -281,7 +284,7 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
             // What the cancels asked for meanwhile did is known before the outcome is (statementEnded).
             batch.statementStopped()
             let cancelMayArrive = await batch.cancelsSettled()
-            let end = batch.statementEnded(result, synchronousReplication: self.synchronousReplication.load(ordering: .relaxed))
+            let end = batch.statementEnded(result, synchronousReplication: self.synchronousReplication.withLock { $0[server] })
             switch end {
             case .committed:
                 if cancelMayArrive { await self.close(connection, server: server) }
@@ -421,14 +424,16 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
                 let synchronous = try await self.bounded(connectTimeout: Self.probeConnectTimeout) { statement in
                     try await self.requireWritable(server: current, statement)
                 }
-                self.synchronousReplication.store(synchronous, ordering: .relaxed)
+                self.synchronousReplication.withLock { $0[current] = synchronous }
             } catch where self.clients.count > 1 {
                 let (found, synchronous) = try await self.locatePrimary()
-                self.synchronousReplication.store(synchronous, ordering: .relaxed)
+                self.synchronousReplication.withLock { $0[found] = synchronous }
                 if found != current {
-                    self.primary.store(found, ordering: .relaxed)
                     self.schemaReady.store(false, ordering: .relaxed)
-                    let stale = self.writesOn.withLock { writes in writes.signals.values.filter { $0.server != found }.map(\.signal) }
+                    let stale = self.writesOn.withLock { writes in
+                        self.primary.store(found, ordering: .relaxed)
+                        return writes.signals.values.filter { $0.server != found }.map(\.signal)
+                    }
                     for signal in stale { signal.fire() }
                     self.logger.notice(
                         "feedback.store_primary",
@@ -461,8 +466,8 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
 
     /// The server that takes writes, and whether its commits wait for a synchronous standby: every server
     /// is asked at once, each for at most a second to hand a connection (a server that is gone must not
-    /// hold the search), and the first to say it takes writes is taken (when two do, the first in the
-    /// URL's order among those that answered).
+    /// hold the search), and the first to answer that it takes writes is taken. (Two servers taking
+    /// writes at once is a split brain that fencing, not feedbackd, must prevent.)
     /// - Throws: ``NotWritable`` saying what each server answered.
     private func locatePrimary() async throws -> (Int, Bool) {
         let connectTimeout = min(self.configuration.options.connectTimeout, Self.probeConnectTimeout)

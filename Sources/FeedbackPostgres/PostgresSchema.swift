@@ -90,7 +90,9 @@ enum PostgresSchema {
         }
         let interactions = columns["interactions", default: []]
         if interactions.isEmpty {
-            throw Problem(description: "the database has no interactions table (feedbackd never creates it: it is the chat backend's)")
+            throw Problem(
+                description: "the database has no interactions table (feedbackd never creates it: it is the chat backend's; a table in a schema off the role's search_path, or whose schema the role has no USAGE on, is not seen)"
+            )
         }
         for column in ["id", "feedback"] where !interactions.contains(column) {
             throw Problem(description: "the interactions table has no \(column) column")

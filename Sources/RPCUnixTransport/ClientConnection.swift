@@ -147,7 +147,7 @@ public final class ClientConnection: Sendable {
         try? await self.channel.closeFuture.get()
     }
 
-    /// Closes at once; calls in flight fail with UNAVAILABLE.
+    /// Closes at once; calls in flight fail with UNKNOWN (they were sent), calls queued with UNAVAILABLE.
     public func closeNow() async {
         try? await self.channel.close()
     }

@@ -37,6 +37,9 @@ struct Migrate: AsyncParsableCommand {
 
     func validate() throws {
         try StorageOptions.validate(postgresURL: self.postgresUrl)
+        if let role = self.grantTo, role.lowercased() == "public" {
+            throw ValidationError("--grant-to public would grant every role what feedbackd needs: name feedbackd's own role")
+        }
     }
 
     func run() async throws {

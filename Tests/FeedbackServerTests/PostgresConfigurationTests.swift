@@ -42,6 +42,8 @@ struct PostgresConfigurationTests {
         ("postgres://feedback@[::1]:5432,[fd00::2]/chat?target_session_attrs=primary", ["[::1]:5432", "[fd00::2]:5432"]),
         ("postgres://feedback@localhost:5433/chat?host=/run/a,/run/b", ["/run/a/.s.PGSQL.5433", "/run/b/.s.PGSQL.5433"]),
         ("postgres://feedback@localhost/chat?host=/run/a,/run/b&port=5433,5434", ["/run/a/.s.PGSQL.5433", "/run/b/.s.PGSQL.5434"]),
+        // Before: the port of an empty host was dropped (5432 used).
+        ("postgres://feedback@:5433/chat?host=/run/a", ["/run/a/.s.PGSQL.5433"]),
     ])
     func severalServers(url: String, servers: [String]) throws {
         let configuration = try PostgresConfiguration(url: url, password: nil)
@@ -57,6 +59,8 @@ struct PostgresConfigurationTests {
         ("postgres://feedback@h1:99999,h2/chat", "is not a port number"),
         ("postgres://feedback@h1,,h2/chat", "names no host"),
         ("postgres://feedback@h1/chat?port=http", "is not a list of port numbers"),
+        // Before: the decoded host was pasted back, and the URL then read /run/pg as its host and run/pg/chat as its database.
+        ("postgres://feedback@%2Frun%2Fpg/chat", "is a path: give a socket directory as ?host=/run/pg"),
     ])
     func severalServersRefused(url: String, reason: String) {
         #expect {

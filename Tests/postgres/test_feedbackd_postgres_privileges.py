@@ -139,3 +139,10 @@ def test_a_bad_url_is_a_usage_error_that_systemd_does_not_retry(command, secret)
         refused = subprocess.run(args, capture_output=True, text=True, timeout=60)
         assert refused.returncode == 64, (url, refused.stderr)
         assert "--postgres-url" in refused.stderr
+
+
+def test_granting_public_is_refused_as_a_usage_error():
+    refused = subprocess.run([str(bin_path() / "feedbackd"), "migrate", "--postgres-url", "postgres://owner@db/chat", "--grant-to", "PUBLIC"],
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 64
+    assert "--grant-to public would grant every role" in refused.stderr

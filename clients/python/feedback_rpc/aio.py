@@ -140,12 +140,17 @@ class _AsyncConnection:
             try:
                 return await asyncio.wait_for(written_and_answered(), timeout)
             except asyncio.TimeoutError:
+                # The answer (or the connection's end) may have come in the same turn as the timeout.
+                if future.done():
+                    return future.result()
                 if not self.machine.was_sent(key):
                     self._abandon(key)
                     raise deadline_exceeded() from None
             try:
                 return await asyncio.wait_for(asyncio.shield(future), answer_grace)
             except asyncio.TimeoutError:
+                if future.done():
+                    return future.result()
                 self._abandon(key)
                 raise outcome_unknown(f"the server did not answer within {answer_grace} s of the deadline") from None
         except asyncio.CancelledError:
