@@ -274,7 +274,7 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
     /// failed preparation for the connection's lifetime, and the failure may have been a schema that is
     /// repaired meanwhile), or when a cancel may still reach its backend.
     private func writeStatement(of batch: BatchWrite, server: Int, statement start: StatementStart) async throws -> Bool {
-        if !self.schemaReady.load(ordering: .relaxed) { try await self.checkSchema(start) }
+        if !self.schemaReady.load(ordering: .relaxed) { try await self.checkSchema(start, server: server) }
         return try await self.clients[server].withConnection { connection in
             guard start.starts() else { throw WorkGivenUp() }
             let backend = try await self.backend(of: connection, server: server)
@@ -409,7 +409,7 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
     /// Once a second, idle or under load: can PostgreSQL be written to? A database that stops answering
     /// or becomes read-only (a standby) makes the store NOT_SERVING within the second, and writes are
     /// then answered UNAVAILABLE at once. With several servers, the store then looks for the one that
-    /// takes writes, in the URL's order, and writes there from then on (a promoted standby, after a
+    /// takes writes (``locatePrimary()``) and writes there from then on (a promoted standby, after a
     /// failover). While it is NOT_SERVING the schema and the role's privileges are checked again
     /// (``PostgresSchema/check(_:logger:)``, the catalog only: no DDL).
     /// Returns the schema's problem when PostgreSQL answered but its schema cannot be used.
@@ -417,32 +417,22 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
     private func probe() async -> PostgresSchema.Problem? {
         do {
             let current = self.primary.load(ordering: .relaxed)
-            do {
-                // Unhealthy with several servers: the one written to may be gone, and asking it first
-                // would cost a connect timeout; all are asked at once instead.
-                if !self.isServing, self.clients.count > 1 { throw NotWritable(description: "looking for the primary") }
-                let synchronous = try await self.bounded(connectTimeout: Self.probeConnectTimeout) { statement in
-                    try await self.requireWritable(server: current, statement)
-                }
-                self.synchronousReplication.withLock { $0[current] = synchronous }
-            } catch where self.clients.count > 1 {
-                let (found, synchronous) = try await self.locatePrimary()
-                self.synchronousReplication.withLock { $0[found] = synchronous }
-                if found != current {
-                    self.schemaReady.store(false, ordering: .relaxed)
-                    let stale = self.writesOn.withLock { writes in
-                        self.primary.store(found, ordering: .relaxed)
-                        return writes.signals.values.filter { $0.server != found }.map(\.signal)
+            // Not serving with several servers: the one written to may be gone, and asking it alone first
+            // would cost its connection wait; all are asked at once instead.
+            if self.clients.count > 1, !self.isServing {
+                self.writeTo(try await self.locatePrimary(), before: current)
+            } else {
+                do {
+                    let synchronous = try await self.bounded(connectTimeout: Self.probeConnectTimeout) { statement in
+                        try await self.requireWritable(server: current, statement)
                     }
-                    for signal in stale { signal.fire() }
-                    self.logger.notice(
-                        "feedback.store_primary",
-                        metadata: ["db.server": "\(self.configuration.servers[found].description)", "db.server.before": "\(self.configuration.servers[current].description)"]
-                    )
+                    self.synchronousReplication.withLock { $0[current] = synchronous }
+                } catch where self.clients.count > 1 {
+                    self.writeTo(try await self.locatePrimary(), before: current)
                 }
             }
             if !self.isServing || !self.schemaReady.load(ordering: .relaxed) {
-                try await self.bounded { statement in try await self.checkSchema(statement) }
+                try await self.bounded { statement in try await self.checkSchema(statement, server: self.primary.load(ordering: .relaxed)) }
             }
             self.markHealthy()
         } catch let problem as PostgresSchema.Problem {
@@ -459,6 +449,24 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
         return nil
     }
 
+    /// Writes go to `located` (a server and whether its commits wait for a synchronous standby) from now
+    /// on; the batches still on `before` are abandoned (``AbandonSignal``).
+    private func writeTo(_ located: (server: Int, synchronous: Bool), before current: Int) {
+        let found = located.server
+        self.synchronousReplication.withLock { $0[found] = located.synchronous }
+        guard found != current else { return }
+        self.schemaReady.store(false, ordering: .relaxed)
+        let stale = self.writesOn.withLock { writes in
+            self.primary.store(found, ordering: .relaxed)
+            return writes.signals.values.filter { $0.server != found }.map(\.signal)
+        }
+        for signal in stale { signal.fire() }
+        self.logger.notice(
+            "feedback.store_primary",
+            metadata: ["db.server": "\(self.configuration.servers[found].description)", "db.server.before": "\(self.configuration.servers[current].description)"]
+        )
+    }
+
     /// How long the probe waits for a connection to the server it asks: a pool hands an idle one at once,
     /// and a server that is gone must not keep the store SERVING (or hold the search for the primary)
     /// for a whole connect timeout.
@@ -469,7 +477,7 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
     /// hold the search), and the first to answer that it takes writes is taken. (Two servers taking
     /// writes at once is a split brain that fencing, not feedbackd, must prevent.)
     /// - Throws: ``NotWritable`` saying what each server answered.
-    private func locatePrimary() async throws -> (Int, Bool) {
+    private func locatePrimary() async throws -> (server: Int, synchronous: Bool) {
         let connectTimeout = min(self.configuration.options.connectTimeout, Self.probeConnectTimeout)
         return try await withThrowingTaskGroup(of: (Int, Result<Bool, any Error>).self) { group in
             for index in self.clients.indices {
@@ -588,10 +596,10 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
         return try result.get()
     }
 
-    /// Checks the schema and the role's privileges (``PostgresSchema/check(_:logger:)``); logs once
+    /// Checks the schema and the role's privileges on `server` (``PostgresSchema/check(_:logger:)``); logs once
     /// when the ratings feed cannot be read.
-    private func checkSchema(_ statement: StatementStart) async throws {
-        let checked = try await self.client.withConnection { connection in
+    private func checkSchema(_ statement: StatementStart, server: Int) async throws {
+        let checked = try await self.clients[server].withConnection { connection in
             guard statement.starts() else { throw WorkGivenUp() }
             return try await PostgresSchema.check(connection, logger: self.logger)
         }

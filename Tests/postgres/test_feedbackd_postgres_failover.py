@@ -86,7 +86,8 @@ class FeedReader:
 def test_synchronous_failover_under_load_loses_no_acknowledged_rating_and_feedbackd_follows(tmp_path, secret, make_pair, capsys):
     primary, standby, at_standby, url = make_pair("sync")
     # A short statement timeout, so that the feed's settle time (2 x it + 1 s) is short.
-    daemon = Feedbackd(tmp_path, DATABASE, secret, url=url, args=["--busy-timeout-ms", "1000", "--jwt-read-scope", ""])
+    daemon = Feedbackd(tmp_path, DATABASE, secret, url=url,
+                       args=["--busy-timeout-ms", "1000", "--jwt-read-scope", "", "--log-level", "notice"])
     reader = FeedReader(daemon.socket, mint(secret.read_bytes(), "retraining-job"))
     reader.thread.start()
     try:
@@ -118,6 +119,8 @@ def test_synchronous_failover_under_load_loses_no_acknowledged_rating_and_feedba
                   f"(kill to promotion {promoted - killed:.2f} s); answers over the run: {codes}; "
                   f"the feed reader read {len(read)} events across it, none missed or repeated")
         assert wait_until(daemon.serving)
+        # What the README tells an operator to look for.
+        assert f"feedback.store_primary db.server={standby}/.s.PGSQL." in daemon.log.read_text()
     finally:
         reader.stop_event.set()
         daemon.stop()
