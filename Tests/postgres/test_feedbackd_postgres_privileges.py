@@ -146,3 +146,20 @@ def test_granting_public_is_refused_as_a_usage_error():
                              capture_output=True, text=True, timeout=60)
     assert refused.returncode == 64
     assert "--grant-to public would grant every role" in refused.stderr
+
+
+def test_two_migrations_at_once_apply_each_migration_once():
+    """The README: safe to run from two hosts at once (an advisory lock)."""
+    name = f"fbg_{secrets.token_hex(4)}"
+    psql("postgres", f"CREATE DATABASE {name}")
+    try:
+        psql(name, "CREATE TABLE interactions (id BIGINT PRIMARY KEY, feedback INTEGER)")
+        command = [str(bin_path() / "feedbackd"), "migrate", "--postgres-url", url_of(name)]
+        runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        outputs = [run.communicate(timeout=120) for run in runs]
+        assert [run.returncode for run in runs] == [0, 0], outputs
+        said = sorted(out.splitlines()[0].split(" (")[0] for out, _ in outputs)
+        assert said == ["applied migration 1 feedback_events", "schema up to date"], outputs
+        assert psql(name, "SELECT version FROM feedback_schema_migrations") == "1"
+    finally:
+        psql("postgres", f"DROP DATABASE {name} WITH (FORCE)")
