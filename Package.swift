@@ -38,14 +38,13 @@ let package = Package(
     targets: [
         // Bytes <-> frames of protocol/SPEC.md. Imports NIOCore only; never sees a channel.
         .target(name: "RPCCodec", dependencies: [nioCore]),
-        // Status codes, the RPC error, server context, method registry and interceptors. No sockets, no NIO.
-        .target(name: "RPCCore", dependencies: [logging]),
+        // Status codes, the RPC error, metadata, the router and the call executor (every call rule, once),
+        // the in-process transport. No sockets, no NIO.
+        .target(name: "RPCCore", dependencies: [logging, .product(name: "Metrics", package: "swift-metrics")]),
         // The Unix-socket server and client connection: joins RPCCodec and RPCCore over NIOPosix
-        // (and protocol/status.proto's messages, for the status details of calls it refuses).
         .target(
             name: "RPCUnixTransport",
-            dependencies: ["RPCCodec", "RPCCore", "FeedbackProtos", nioCore, nioPosix, logging, lifecycle, metrics,
-                           .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+            dependencies: ["RPCCodec", "RPCCore", nioCore, nioPosix, logging, lifecycle, metrics]
         ),
         // Generated SwiftProtobuf messages of protocol/*.proto (scripts/generate-protos.sh).
         .target(name: "FeedbackProtos", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
@@ -71,7 +70,10 @@ let package = Package(
         // JWT verification and development-token minting (jwt-kit).
         .target(name: "FeedbackAuth", dependencies: [.product(name: "JWTKit", package: "jwt-kit"), metrics]),
         // The RPC services: SubmitFeedback, health, and the authentication interceptor.
-        .target(name: "FeedbackServer", dependencies: ["RPCCore", "FeedbackDomain", "FeedbackAuth", "FeedbackProtos", logging]),
+        .target(
+            name: "FeedbackServer",
+            dependencies: ["RPCCore", "FeedbackDomain", "FeedbackAuth", "FeedbackProtos", logging, .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
         // Log handlers (text with control characters escaped, JSON) and the one bootstrap of both executables.
         .target(name: "FeedbackLogging", dependencies: [logging]),
         // The guards of every HTTP listener (the gateway's port, both metrics ports): head, body, idle and

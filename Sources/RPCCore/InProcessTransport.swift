@@ -1,89 +1,91 @@
 import Logging
 import Synchronization
 
-/// A client transport that calls a server's ``RPCRouter`` in the same process: no socket, no frames,
-/// no event loop. The call takes the path it would take behind the socket (immediate, deferred, or a
-/// task through the interceptors) with the same deadline and cancellation semantics, so services,
-/// clients and the gateway are tested without a socket.
+/// A client transport that hands its calls to a ``ServerCallExecutor`` in the same process: no socket,
+/// no frames, no event loop. The calls meet the same executor, and so the same rules, as calls over
+/// the Unix socket (handler kinds, deadlines, interrupts and their grace, request ids, logs, metrics),
+/// so services, clients and the gateway are tested without a socket. The caller's task cancellation
+/// is its CANCEL.
 public struct InProcessTransport: ClientTransport {
-    public let router: RPCRouter
+    public let executor: ServerCallExecutor
     /// The credentials handlers see as the peer's (the socket reads them from the kernel).
     public var peer: PeerCredentials?
-    public var logger: Logger
+    private let callIDs = CallIDs()
 
-    public init(router: RPCRouter, peer: PeerCredentials? = nil, logger: Logger = Logger(label: "rpc.in-process")) {
-        self.router = router
+    public init(executor: ServerCallExecutor, peer: PeerCredentials? = nil) {
+        self.executor = executor
         self.peer = peer
-        self.logger = logger
+    }
+
+    /// A transport to a new executor of `router`'s methods.
+    public init(
+        router: RPCRouter,
+        configuration: ServerCallExecutor.Configuration = ServerCallExecutor.Configuration(),
+        peer: PeerCredentials? = nil,
+        logger: Logger = Logger(label: "rpc.in-process")
+    ) {
+        self.init(executor: ServerCallExecutor(router: router, configuration: configuration, logger: logger), peer: peer)
     }
 
     public func unary(method: String, request: [UInt8], metadata: Metadata, timeout: Duration?) async throws(RPCError) -> ClientResponse {
-        let requestID = metadata.first("x-request-id") ?? "in-process"
-        let deadline = timeout.map { ContinuousClock.now + $0 }
-        let context = ServerContext(method: method, requestID: requestID, metadata: metadata, deadline: deadline, peer: self.peer, logger: self.logger)
-        var responseMetadata: Metadata = [("x-request-id", requestID)]
-        let result: Result<[UInt8], RPCError>
-        if let deadline, deadline <= .now {
-            result = .failure(CallInterrupt.deadlineExceeded.error)
-        } else if let handler = self.router.immediateHandler(for: method) {
-            result = Result { () throws(RPCError) in try handler(request, context) }
-        } else {
-            result = await self.run(request, context: context, deadline: deadline)
+        let call = ServerCall(
+            callID: self.callIDs.next(), method: method, message: request, metadata: metadata, timeout: timeout, peer: self.peer
+        )
+        let answer = if let answer = self.executor.answerWithoutWaiting(call) { answer } else { await self.run(call) }
+        guard let code = RPCError.Code(answer.code) else {
+            return ClientResponse(message: answer.body, metadata: answer.responseMetadata)
         }
-        switch result {
-        case .success(let message):
-            return ClientResponse(message: message, metadata: responseMetadata)
-        case .failure(var error):
-            responseMetadata.add(contentsOf: error.metadata)
-            error.metadata = responseMetadata
-            throw error
-        }
+        throw RPCError(code: code, message: answer.message, metadata: answer.responseMetadata)
     }
 
-    /// Nothing to release: the router belongs to whoever made it.
+    /// Nothing to release: the executor belongs to whoever made it.
     public func close() async {}
 
-    /// A deferred or task-path call, interrupted by its deadline or by the caller's cancellation.
-    private func run(_ request: [UInt8], context: ServerContext, deadline: ContinuousClock.Instant?) async -> Result<[UInt8], RPCError> {
-        let router = self.router
-        let answer = OneShot<Result<[UInt8], RPCError>>()
-        let call = DeferredCall { answer.set($0) }
+    /// A call that finishes later: interrupted by its deadline or by the caller's cancellation.
+    private func run(_ call: ServerCall) async -> CallAnswer {
+        let connection = InProcessConnection()
+        let running = self.executor.start(call, on: connection)
         return await withTaskCancellationHandler {
             await withTaskGroup(of: Void.self) { group in
-                if let deadline {
+                if let deadline = call.deadline {
                     group.addTask {
                         do {
                             try await Task.sleep(until: deadline)
-                            call.interrupt(.deadlineExceeded)
+                            running.interrupt(.deadlineExceeded)
                         } catch {}  // the call ended first
                     }
                 }
-                if !router.startDeferred(request: request, context: context, call: call) {
-                    // The task path: the handler runs in a child task that an interrupt cancels.
-                    let interrupt = CallCancellation()
-                    call.onInterrupt { interrupt.fire(.cancelled) }
-                    group.addTask {
-                        await withTaskGroup(of: Void.self) { handler in
-                            handler.addTask {
-                                do throws(RPCError) {
-                                    call.finish(.success(try await router.handle(request: request, context: context)))
-                                } catch {
-                                    call.finish(.failure(error))
-                                }
-                            }
-                            handler.addTask { _ = await interrupt.wait() }
-                            // The handler's end, or an interrupt: cancel the other, let the handler answer.
-                            _ = await handler.next()
-                            handler.cancelAll()
-                        }
-                    }
-                }
-                let result = await answer.value()
+                let answer = await connection.answer.value().resolve()
                 group.cancelAll()
-                return result
+                return answer
             }
         } onCancel: {
-            call.interrupt(.cancelled)
+            running.interrupt(.cancelled)
         }
+    }
+}
+
+/// The one call of an in-process "connection": its answer, and timers as tasks.
+private final class InProcessConnection: CallConnection {
+    let answer = OneShot<PendingAnswer>()
+
+    func respond(callID: UInt32, _ answer: PendingAnswer) {
+        self.answer.set(answer)
+    }
+
+    func schedule(after delay: Duration, _ body: @escaping @Sendable () -> Void) -> CallTimer {
+        let task = Task {
+            guard (try? await Task.sleep(for: delay)) != nil else { return }
+            body()
+        }
+        return CallTimer { task.cancel() }
+    }
+}
+
+private final class CallIDs: Sendable {
+    private let last = Atomic<UInt32>(0)
+
+    func next() -> UInt32 {
+        self.last.wrappingAdd(1, ordering: .relaxed).newValue
     }
 }

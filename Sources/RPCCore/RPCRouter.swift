@@ -104,6 +104,11 @@ public struct RPCRouter: Sendable {
         return handler
     }
 
+    /// Whether `method` is served at all.
+    public func serves(_ method: String) -> Bool {
+        self.handlers[method] != nil
+    }
+
     /// Whether `method` has a deferred handler (see ``startDeferred(request:context:call:)``).
     public func hasDeferredHandler(for method: String) -> Bool {
         self.deferredHandlers[method] != nil

@@ -20,11 +20,14 @@ public final class ClientConnection: Sendable {
     private let handler: NIOLoopBound<ClientConnectionHandler>
     private let usable: UsableFlag
     private let nextKey = Atomic<Int>(1)
+    /// How long a call sent waits for the server's answer after its deadline or cancellation.
+    public let answerGrace: Duration
 
-    private init(channel: any Channel, handler: NIOLoopBound<ClientConnectionHandler>, usable: UsableFlag) {
+    private init(channel: any Channel, handler: NIOLoopBound<ClientConnectionHandler>, usable: UsableFlag, answerGrace: Duration) {
         self.channel = channel
         self.handler = handler
         self.usable = usable
+        self.answerGrace = answerGrace
     }
 
     /// Connects and waits for the server's HELLO.
@@ -34,6 +37,7 @@ public final class ClientConnection: Sendable {
         to path: String,
         limits: WireLimits = .defaults,
         timeout: Duration = .seconds(5),
+        answerGrace: Duration = ClientConnection.defaultAnswerGrace,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws(TransportError) -> ClientConnection {
         try UnixSocketPath.checkLength(path)
@@ -65,7 +69,7 @@ public final class ClientConnection: Sendable {
             }
             defer { timer.cancel() }
             try await hello.get()
-            return ClientConnection(channel: channel, handler: handler, usable: usable)
+            return ClientConnection(channel: channel, handler: handler, usable: usable, answerGrace: answerGrace)
         } catch {
             channel.close(promise: nil)
             throw (error as? TransportError) ?? TransportError(.connectFailed, "handshake with \(path) failed: \(error)")
@@ -77,9 +81,9 @@ public final class ClientConnection: Sendable {
         self.usable.flag.load(ordering: .relaxed)
     }
 
-    /// How long a call sent waits for the server's answer after its deadline or its task's
+    /// By default, how long a call sent waits for the server's answer after its deadline or its task's
     /// cancellation (the server answers at once: it stops the call, SPEC.md section 8).
-    public static let answerGrace: Duration = .seconds(1)
+    public static let defaultAnswerGrace: Duration = .seconds(1)
 
     /// Runs one call and returns the server's RESPONSE, whatever its status code.
     ///
@@ -105,7 +109,7 @@ public final class ClientConnection: Sendable {
         eventLoop.execute { handler.value.start(key: key, request: sendable, promise: promise) }
         // A deadline or a cancellation ends a call that was never sent at once; one that was sent waits
         // for the server's answer, which says what really happened (ClientConnectionHandler.interrupt).
-        let answerGrace = Self.answerGrace
+        let answerGrace = self.answerGrace
         let timer = timeout.map { timeout in
             eventLoop.scheduleTask(in: TimeAmount(timeout)) {
                 handler.value.interrupt(key: key, with: RPCError(code: .deadlineExceeded, message: "Deadline exceeded."), answerGrace: answerGrace)

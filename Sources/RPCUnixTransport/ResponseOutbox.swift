@@ -1,37 +1,20 @@
 import NIOCore
-import RPCCodec
+import RPCCore
 import Synchronization
 
-/// Answers made off a connection's event loop (by a store's writer, a handler's task), handed back to
-/// it in batches: the answers a commit produces for one connection cost one hop to its event loop and
-/// one flush, however many they are. Any thread may respond.
-final class ResponseOutbox: Sendable {
-    /// A call's answer: ready, or built on the event loop (so that turning a store's results into
-    /// RESPONSEs is spread over the event loops instead of holding up the store's writer).
-    enum Answer: Sendable {
-        case response(Response)
-        case build(@Sendable () -> Response)
-
-        var response: Response {
-            switch self {
-            case .response(let response): response
-            case .build(let build): build()
-            }
-        }
-    }
-
+/// A connection as the call executor sees it (``CallConnection``): answers made off the connection's
+/// event loop (by a store's writer, a handler's task) are handed back to it in batches, so the answers
+/// a commit produces for one connection cost one hop to its event loop and one flush, however many
+/// they are; timers run on the event loop. Any thread may respond.
+final class ResponseOutbox: CallConnection {
     private let handler: NIOLoopBound<ServerConnectionHandler>
-    private let queued = Mutex<[(callID: UInt32, answer: Answer)]>([])
+    private let queued = Mutex<[(callID: UInt32, answer: PendingAnswer)]>([])
 
     init(handler: NIOLoopBound<ServerConnectionHandler>) {
         self.handler = handler
     }
 
-    func respond(callID: UInt32, _ response: Response) {
-        self.respond(callID: callID, .response(response))
-    }
-
-    func respond(callID: UInt32, _ answer: Answer) {
+    func respond(callID: UInt32, _ answer: PendingAnswer) {
         let first = self.queued.withLock { queued in
             queued.append((callID, answer))
             return queued.count == 1
@@ -44,5 +27,10 @@ final class ResponseOutbox: Sendable {
             }
             self.handler.value.complete(batch)
         }
+    }
+
+    func schedule(after delay: Duration, _ body: @escaping @Sendable () -> Void) -> CallTimer {
+        let scheduled = self.handler.eventLoop.scheduleTask(in: TimeAmount(delay), body)
+        return CallTimer { scheduled.cancel() }
     }
 }

@@ -1,5 +1,6 @@
 import NIOCore
 import RPCCodec
+import RPCCore
 
 /// Everything a ``UnixSocketServer`` needs besides its handlers.
 public struct ServerConfiguration: Sendable {
@@ -28,13 +29,9 @@ public struct ServerConfiguration: Sendable {
     public var handshakeTimeout: Duration = .seconds(5)
     /// A connection with no call in flight for this long is closed with GOAWAY NO_ERROR.
     public var idleTimeout: Duration = .seconds(300)
-    /// After a CANCEL or deadline, how long a call waits for its handler to return (with what really
-    /// happened) before it is answered UNKNOWN (its work may still be done) and the handler is left
-    /// behind. Longer than any commit: only a handler that ignores its cancellation reaches it.
-    public var interruptGrace: Duration = .seconds(30)
-    /// Which calls get an `rpc.call` log line (at `info`): those that did not end OK (the default: at
-    /// high call rates a line per call costs CPU and fills disks), or every call.
-    public var callLog: CallLog = .errors
+    /// The call rules this server's executor applies: the interrupt grace, which calls are logged, the
+    /// encoding of status details.
+    public var calls = ServerCallExecutor.Configuration()
     /// When set, only peers whose uid is listed (or whose gid is in ``allowedGIDs``) may connect.
     public var allowedUIDs: Set<UInt32>?
     /// When set, only peers whose gid is listed (or whose uid is in ``allowedUIDs``) may connect.
@@ -42,14 +39,6 @@ public struct ServerConfiguration: Sendable {
 
     public init(socketPath: String) {
         self.socketPath = socketPath
-    }
-
-    /// Which calls are logged.
-    public enum CallLog: String, Sendable, CaseIterable {
-        /// Calls answered with a status other than OK.
-        case errors
-        /// Every call.
-        case all
     }
 
     /// Whether a peer with these credentials may connect.

@@ -6,9 +6,9 @@ import RPCCore
 /// The server side of one connection, on the connection's event loop: performs what
 /// ``ServerConnectionStateMachine`` (where the rules of SPEC.md sections 3-9 live) decides.
 ///
-/// Answers HELLO and PING itself; hands each valid REQUEST to ``dispatch`` (answered at once, started as
-/// a deferred call, or run in a task) and writes the RESPONSEs that come back through its
-/// ``ResponseOutbox``.
+/// Answers HELLO and PING itself; hands each valid REQUEST to the server's ``ServerCallExecutor``
+/// (answered at once, or started, once the connection's and the server's limits admit it) and writes
+/// the RESPONSEs that come back through its ``ResponseOutbox``.
 ///
 /// Backpressure: it stops reading the connection (withholds `read()`) while the channel is not writable
 /// (more than its high-water mark, 64 KiB by default, of answers the peer has not read), and reads again
@@ -23,7 +23,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private let configuration: ServerConfiguration
     private let connectionID: Int
     private let peer: PeerCredentials?
-    private let dispatch: CallDispatch
+    private let executor: ServerCallExecutor
     /// The server-wide bound on calls in flight.
     private let budget: CallBudget
     /// Calls still running when the connection closed: each returns its unit of the budget when it
@@ -33,7 +33,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private let reportIdle: @Sendable (Bool) -> Void
     private var logger: Logger
 
-    private var machine: ServerConnectionStateMachine<RunningCall>
+    private var machine: ServerConnectionStateMachine<DeferredCall>
     private var context: ChannelHandlerContext?
     /// Where answers made elsewhere come back (set while the handler is in a pipeline).
     private var outbox: ResponseOutbox?
@@ -58,7 +58,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         connectionID: Int,
         peer: PeerCredentials?,
         logger: Logger,
-        dispatch: CallDispatch,
+        executor: ServerCallExecutor,
         budget: CallBudget,
         reportIdle: @escaping @Sendable (Bool) -> Void = { _ in }
     ) {
@@ -68,7 +68,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.connectionID = connectionID
         self.peer = peer
         self.logger = logger
-        self.dispatch = dispatch
+        self.executor = executor
         self.machine = ServerConnectionStateMachine(
             maxConcurrentCalls: configuration.maxConcurrentCallsPerConnection,
             idleTimeout: TimeAmount(configuration.idleTimeout)
@@ -142,57 +142,37 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             request = try Request(decoding: payload, limits: self.configuration.limits)
         } catch {
             self.logger.debug("rpc.malformed_request", metadata: ["rpc.call_id": "\(callID)", "error": "\(error)"])
-            let response = StatusDetails.response(refusing: error)
-            self.dispatch.metrics.recordCall(method: "", code: response.code, receivedAt: .now)
-            self.write(callID: callID, response)
+            let refusal = RPCError(code: RPCError.Code(StatusCode(rawValue: error.statusCode)) ?? .internal, message: error.message)
+            self.write(callID: callID, Response(self.executor.refuse(method: "", refusal, reason: error.code.name)))
             return
         }
-        let incoming = IncomingCall(callID: callID, request: request, peer: self.peer, connectionID: self.connectionID)
+        let call = ServerCall(callID: callID, request, peer: self.peer, connectionID: self.connectionID)
         // Health and the like are answered here and now: no slot, no task.
-        if let response = self.dispatch.answerNow(incoming) {
-            self.write(callID: callID, response)
+        if let answer = self.executor.answerWithoutWaiting(call) {
+            self.write(callID: callID, Response(answer))
             self.immediateAnswered()
             return
         }
         guard self.machine.hasFreeSlot else {
-            self.dispatch.metrics.recordCall(method: request.method, code: StatusCode.resourceExhausted.rawValue, receivedAt: .now)
-            self.write(
-                callID: callID,
-                Response(
-                    code: StatusCode.resourceExhausted.rawValue,
-                    message: "Too many concurrent calls on this connection (limit \(self.configuration.maxConcurrentCallsPerConnection))."
-                )
+            let refusal = RPCError(
+                code: .resourceExhausted,
+                message: "Too many concurrent calls on this connection (limit \(self.configuration.maxConcurrentCallsPerConnection))."
             )
+            self.write(callID: callID, Response(self.executor.refuse(method: call.method, refusal)))
             return
         }
         guard self.budget.acquire() else {
-            self.dispatch.metrics.recordCall(method: request.method, code: StatusCode.resourceExhausted.rawValue, receivedAt: .now)
-            self.write(
-                callID: callID,
-                Response(
-                    code: StatusCode.resourceExhausted.rawValue,
-                    message: "The server is at its limit of \(self.budget.limit) calls in flight; retry later."
-                )
+            let refusal = RPCError(
+                code: .resourceExhausted, message: "The server is at its limit of \(self.budget.limit) calls in flight; retry later."
             )
+            self.write(callID: callID, Response(self.executor.refuse(method: call.method, refusal)))
             return
         }
         guard let context = self.context, let outbox = self.outbox else {
             self.budget.release()
             return
         }
-        let running: RunningCall
-        if let call = self.dispatch.startDeferred(incoming, outbox) {
-            running = .deferred(call)
-        } else {
-            let cancellation = CallCancellation()
-            running = .task(cancellation)
-            self.dispatch.enqueue(
-                CallJob(
-                    callID: callID, request: request, receivedAt: .now, peer: self.peer, connectionID: self.connectionID,
-                    outbox: outbox, cancellation: cancellation
-                )
-            )
-        }
+        let running = self.executor.start(call, on: outbox)
         let deadline = request.timeoutMilliseconds.map { NIODeadline.now() + .milliseconds(Int64($0)) }
         let started = self.machine.callStarted(callID, running, deadline: deadline)
         if started.becameBusy {
@@ -204,7 +184,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     /// Writes the RESPONSEs that came back through the outbox, with one flush.
-    func complete(_ batch: [(callID: UInt32, answer: ResponseOutbox.Answer)]) {
+    func complete(_ batch: [(callID: UInt32, answer: PendingAnswer)]) {
         let wasDeferred = self.flushDeferred
         self.flushDeferred = true
         for (callID, answer) in batch { self.complete(callID: callID, answer) }
@@ -213,13 +193,17 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     /// Writes a call's RESPONSE (once) and closes a drained connection.
-    private func complete(callID: UInt32, _ answer: ResponseOutbox.Answer) {
+    private func complete(callID: UInt32, _ answer: PendingAnswer) {
         guard let answered = self.machine.callAnswered(callID) else {
-            if self.abandoned.remove(callID) != nil { self.budget.release() }
+            // A call of a closed connection: nobody to answer, but it is counted as it really ended.
+            if self.abandoned.remove(callID) != nil {
+                self.budget.release()
+                _ = answer.resolve()
+            }
             return
         }
         self.budget.release()
-        self.write(callID: callID, answer.response)
+        self.write(callID: callID, Response(answer.resolve()))
         if answered.becameIdle { self.reportIdle(true) }
         if answered.close { self.close() }
         if answered.startIdleTimer { self.armIdleTimer() }

@@ -11,11 +11,15 @@ public final class UnixClientTransport: ClientTransport {
     public let socketPath: String
     /// How long connecting (and the HELLO exchange) may take.
     public let connectTimeout: Duration
+    /// How long a call sent waits for the server's answer after its deadline or cancellation before it
+    /// is reported UNKNOWN (``ClientConnection/defaultAnswerGrace``).
+    public let answerGrace: Duration
     private let connection = Mutex<ClientConnection?>(nil)
 
-    public init(socketPath: String, connectTimeout: Duration = .seconds(5)) {
+    public init(socketPath: String, connectTimeout: Duration = .seconds(5), answerGrace: Duration = ClientConnection.defaultAnswerGrace) {
         self.socketPath = socketPath
         self.connectTimeout = connectTimeout
+        self.answerGrace = answerGrace
     }
 
     /// - Throws: ``RPCError``; a metadata entry the protocol forbids gives INVALID_ARGUMENT (nothing is sent).
@@ -50,7 +54,7 @@ public final class UnixClientTransport: ClientTransport {
         if let current = self.connection.withLock({ $0 }), current.isUsable { return current }
         let fresh: ClientConnection
         do {
-            fresh = try await ClientConnection.connect(to: self.socketPath, timeout: self.connectTimeout)
+            fresh = try await ClientConnection.connect(to: self.socketPath, timeout: self.connectTimeout, answerGrace: self.answerGrace)
         } catch {
             throw RPCError(code: .unavailable, message: "feedbackd is unreachable: \(error.message)", cause: error)
         }

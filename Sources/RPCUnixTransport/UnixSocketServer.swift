@@ -11,17 +11,16 @@ import Synchronization
 /// On start it refuses a path a live server answers on and removes a stale socket file; it creates the
 /// socket with ``ServerConfiguration/socketMode``. On graceful shutdown it stops accepting, sends GOAWAY
 /// on every connection, answers the calls already received, then removes the socket file.
-public final class UnixSocketServer: Service, ServerTransport {
+public final class UnixSocketServer: Service {
     public let configuration: ServerConfiguration
-    public let router: RPCRouter
+    /// Where every call read is run: the rules of calls live there, not here.
+    public let executor: ServerCallExecutor
     let logger: Logger
     private let group: any EventLoopGroup
     private let listening = ListeningSignal()
     private let registry: ConnectionRegistry
     private let budget: CallBudget
-    let metrics: ServerMetrics
-    /// The `rpc.call` lines of failed calls, by status code (``StatusCode/normalized``): ten a second each.
-    let failedCallLogs = StatusCode.all.map { _ in LogThrottle(limit: 10, per: .seconds(1)) }
+    private let metrics = ConnectionMetrics()
 
     public init(
         configuration: ServerConfiguration,
@@ -30,12 +29,11 @@ public final class UnixSocketServer: Service, ServerTransport {
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) {
         self.configuration = configuration
-        self.router = router
+        self.executor = ServerCallExecutor(router: router, configuration: configuration.calls, logger: logger)
         self.logger = logger
         self.group = eventLoopGroup
         self.registry = ConnectionRegistry(maxConnections: configuration.maxConnections)
         self.budget = CallBudget(limit: configuration.maxCallsInFlight)
-        self.metrics = ServerMetrics(methods: router.methodPaths)
     }
 
     /// Connections open now.
@@ -52,12 +50,11 @@ public final class UnixSocketServer: Service, ServerTransport {
 
     public func run() async throws {
         let path = self.configuration.socketPath
-        let (registry, budget) = (self.registry, self.budget)
-        let (jobs, jobsContinuation) = AsyncStream<CallJob>.makeStream()
+        let registry = self.registry
         let listener: any Channel
         do {
             try UnixSocketPath.prepareForBind(path)
-            listener = try await self.bind(path: path, registry: registry, budget: budget, jobs: jobsContinuation)
+            listener = try await self.bind(path: path)
             try UnixSocketPath.setMode(path, self.configuration.socketMode)
         } catch {
             self.listening.fail(error)
@@ -69,16 +66,15 @@ public final class UnixSocketServer: Service, ServerTransport {
         )
         self.listening.succeed()
 
+        // Serves until graceful shutdown has drained every connection (each closes once its calls are
+        // answered), or until the task is cancelled.
+        let drained = OneShot<Void>()
         await withGracefulShutdownHandler {
-            await withDiscardingTaskGroup { group in
-                for await job in jobs {
-                    group.addTask { await self.process(job) }
-                }
-            }
+            _ = await drained.valueUnlessCancelled()
         } onGracefulShutdown: {
             self.logger.info("rpc.server_draining", metadata: ["rpc.connections": "\(registry.count)"])
             listener.close(promise: nil)
-            registry.shutDown { jobsContinuation.finish() }
+            registry.shutDown { drained.set(()) }
         }
         // Reached after a drain, or when the task was cancelled: close whatever is left.
         listener.close(promise: nil)
@@ -87,29 +83,14 @@ public final class UnixSocketServer: Service, ServerTransport {
         self.logger.info("rpc.server_stopped", metadata: ["socket.path": "\(path)"])
     }
 
-    private func bind(
-        path: String,
-        registry: ConnectionRegistry,
-        budget: CallBudget,
-        jobs: AsyncStream<CallJob>.Continuation
-    ) async throws -> any Channel {
-        let configuration = self.configuration
-        let logger = self.logger
-        let dispatch = CallDispatch(
-            answerNow: { [self] call in self.answerImmediately(call) },
-            startDeferred: { [self] call, outbox in self.startDeferred(call, outbox: outbox) },
-            enqueue: { jobs.yield($0) },
-            metrics: self.metrics
-        )
+    private func bind(path: String) async throws -> any Channel {
         do {
             return try await ServerBootstrap(group: self.group)
                 .serverChannelOption(.backlog, value: 256)
                 // A peer that shuts down its sending side still gets the answers to the calls it sent,
                 // and a frame cut off by the end of the stream gets GOAWAY TRUNCATED (SPEC.md 9.1).
                 .childChannelOption(.allowRemoteHalfClosure, value: true)
-                .childChannelInitializer { channel in
-                    Self.initialize(channel, configuration: configuration, registry: registry, budget: budget, logger: logger, dispatch: dispatch)
-                }
+                .childChannelInitializer { [self] channel in self.initialize(channel) }
                 .bind(unixDomainSocketPath: path)
                 .get()
         } catch {
@@ -117,15 +98,9 @@ public final class UnixSocketServer: Service, ServerTransport {
         }
     }
 
-    private static func initialize(
-        _ channel: any Channel,
-        configuration: ServerConfiguration,
-        registry: ConnectionRegistry,
-        budget: CallBudget,
-        logger: Logger,
-        dispatch: CallDispatch
-    ) -> EventLoopFuture<Void> {
-        PeerCredentials.read(from: channel).flatMapThrowing { peer in
+    private func initialize(_ channel: any Channel) -> EventLoopFuture<Void> {
+        let (configuration, registry, logger) = (self.configuration, self.registry, self.logger)
+        return PeerCredentials.read(from: channel).flatMapThrowing { [self] peer in
             let sync = channel.pipeline.syncOperations
             try sync.addHandler(MessageToByteHandler(FrameEncoder()))
             var logger = logger
@@ -138,7 +113,7 @@ public final class UnixSocketServer: Service, ServerTransport {
             guard admitted, let id = registry.add(channel) else {
                 let reason = admitted ? "too many connections" : "peer not allowed"
                 logger.warning("rpc.connection_refused", metadata: ["reason": "\(reason)"])
-                dispatch.metrics.recordRefusedConnection(peerAllowed: admitted)
+                self.metrics.recordRefusedConnection(peerAllowed: admitted)
                 let goAway = GoAway(lastCallID: 0, errorCode: .refused, debug: reason)
                 channel.writeAndFlush(OutboundFrame.frame(.goAway(goAway))).whenComplete { _ in channel.close(promise: nil) }
                 return
@@ -146,7 +121,7 @@ public final class UnixSocketServer: Service, ServerTransport {
             logger[metadataKey: "rpc.connection_id"] = "\(id)"
             logger.debug("rpc.connection_accepted")
             let handler = ServerConnectionHandler(
-                configuration: configuration, connectionID: id, peer: peer, logger: logger, dispatch: dispatch, budget: budget,
+                configuration: configuration, connectionID: id, peer: peer, logger: logger, executor: self.executor, budget: self.budget,
                 reportIdle: { idle in registry.setIdle(id, idle) }
             )
             try sync.addHandler(ByteToMessageHandler(FrameDecoder(role: .server, limits: configuration.limits)), position: .first)

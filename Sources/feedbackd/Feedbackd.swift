@@ -135,7 +135,8 @@ struct Feedbackd: AsyncParsableCommand {
         configuration.limits.maxFrameSize = self.limits.maxFrameSize
         configuration.handshakeTimeout = .milliseconds(self.limits.handshakeTimeoutMs)
         configuration.idleTimeout = .seconds(self.limits.idleTimeoutS)
-        configuration.callLog = self.logging.logCalls
+        configuration.calls = .feedbackd
+        configuration.calls.callLog = self.logging.logCalls
         return configuration
     }
 

@@ -7,6 +7,7 @@ import FeedbackMetrics
 import FeedbackServer
 import Foundation
 import Logging
+import RPCCore
 import RPCUnixTransport
 
 struct SocketOptions: ParsableArguments {
@@ -214,7 +215,7 @@ struct LoggingOptions: ParsableArguments {
     var logLevel: String = "info"
 
     @Option(help: "Which calls get an rpc.call line: errors (calls not answered OK; the default) or all.")
-    var logCalls: ServerConfiguration.CallLog = .errors
+    var logCalls: ServerCallExecutor.CallLog = .errors
 
     @Option(help: ArgumentHelp("Serve Prometheus metrics at http://HOST:PORT/metrics (off by default). Keep it on a private address.", valueName: "host:port"))
     var metricsListen: String?
@@ -231,4 +232,4 @@ struct LoggingOptions: ParsableArguments {
     }
 }
 
-extension ServerConfiguration.CallLog: ExpressibleByArgument {}
+extension ServerCallExecutor.CallLog: ExpressibleByArgument {}

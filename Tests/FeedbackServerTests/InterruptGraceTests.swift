@@ -15,7 +15,7 @@ struct InterruptGraceTests {
     func graceExpired() async throws {
         let service = TestService()
         defer { service.gate.open() }
-        try await withServer(services: [service], configure: { $0.interruptGrace = .milliseconds(200) }) { path, _ in
+        try await withServer(services: [service], configure: { $0.calls.interruptGrace = .milliseconds(200) }) { path, _ in
             let raw = try RawConnection(path: path)
             try raw.send(callID: 1, request(TestService.gated, [7]))
             try await waitUntil { service.gate.waiting == 1 }  // the handler runs

@@ -1,6 +1,8 @@
+import FeedbackServer
 import Foundation
 import NIOCore
 import RPCCodec
+import RPCCore
 import Testing
 
 @testable import RPCUnixTransport
@@ -15,7 +17,10 @@ struct StatusDetailsTests {
         let valid = try #require(json?["valid"] as? [[String: Any]])
         let hex = try #require(valid.first { $0["name"] as? String == "response-refused-error-info" }?["hex"] as? String)
 
-        let response = StatusDetails.response(refusing: WireError(.missingMethod, "REQUEST has no :method"))
+        let executor = ServerCallExecutor(router: RPCRouter(), configuration: .feedbackd, logger: quietLogger())
+        let error = WireError(.missingMethod, "REQUEST has no :method")
+        let refusal = RPCError(code: try #require(RPCError.Code(StatusCode(rawValue: error.statusCode))), message: error.message)
+        let response = Response(executor.refuse(method: "", refusal, reason: error.code.name))
         var buffer = ByteBuffer()
         try buffer.writeResponseFrame(callID: 1, response)
         #expect(buffer.readableBytesView.map { String(format: "%02x", $0) }.joined() == hex)

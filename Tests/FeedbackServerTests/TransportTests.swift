@@ -2,6 +2,7 @@ import FeedbackClient
 import FeedbackDomain
 import FeedbackProtos
 import FeedbackServer
+import Logging
 import RPCCore
 import RPCUnixTransport
 import Testing
@@ -17,17 +18,24 @@ func withTransport<T: Sendable>(
     _ kind: TransportKind,
     services: [any RPCService],
     interceptors: [any ServerInterceptor] = [],
+    configure: (inout ServerCallExecutor.Configuration) -> Void = { _ in },
+    logger: Logger = quietLogger(),
     _ body: (any ClientTransport) async throws -> T
 ) async throws -> T {
     switch kind {
     case .inProcess:
-        let server = InProcessServer(router: RPCRouter(services: services, interceptors: interceptors))
-        var client = server.client
-        client.logger = quietLogger()
+        var configuration = ServerCallExecutor.Configuration.feedbackd
+        configure(&configuration)
+        let client = InProcessTransport(
+            router: RPCRouter(services: services, interceptors: interceptors), configuration: configuration, logger: logger
+        )
         return try await body(client)
     case .socket:
-        return try await withServer(services: services, interceptors: interceptors) { path, _ in
-            let transport = UnixClientTransport(socketPath: path)
+        return try await withServer(services: services, interceptors: interceptors, configure: { configure(&$0.calls) }, logger: logger) {
+            path, _ in
+            // The client waits for the server's own answer however long it takes: what is tested is
+            // the server's rule, not the client's grace.
+            let transport = UnixClientTransport(socketPath: path, answerGrace: .seconds(3600))
             do {
                 let result = try await body(transport)
                 await transport.close()

@@ -35,11 +35,12 @@ func withServer<T: Sendable>(
     interceptors: [any ServerInterceptor] = [],
     extraServices: [any Service] = [],
     configure: (inout ServerConfiguration) -> Void = { _ in },
+    logger: Logger = quietLogger(),
     _ body: (_ socketPath: String, _ server: ServerHandle) async throws -> T
 ) async throws -> T {
     var configuration = ServerConfiguration(socketPath: uniqueSocketPath())
+    configuration.calls = .feedbackd
     configure(&configuration)
-    let logger = quietLogger()
     let server = UnixSocketServer(
         configuration: configuration,
         router: RPCRouter(services: services, interceptors: interceptors),

@@ -1,13 +1,12 @@
-import CoreMetrics
-import RPCCore
+import Metrics
 
-/// What the server records through swift-metrics: calls by method and status, their duration, and
-/// refused connections. Nothing is exported unless the process bootstraps a metrics backend (feedbackd's
-/// `--metrics-listen`); without one the handles are swift-metrics' no-ops. Every handle is made once,
-/// here: the methods the router serves and the 17 status codes, so a call touches no lock or table to
-/// find its counter, and a peer calling made-up method names cannot add time series (they count as
-/// `method="unknown"`). Gauges read from state (connections, calls in flight) are the exporter's.
-final class ServerMetrics: Sendable {
+/// What the call executor records through swift-metrics: calls by method and status, their duration,
+/// and handlers left behind past the interrupt grace. Nothing is exported unless the process bootstraps
+/// a metrics backend (feedbackd's `--metrics-listen`); without one the handles are swift-metrics' no-ops.
+/// Every handle is made once, here: the methods the router serves and the 17 status codes, so a call
+/// touches no lock or table to find its counter, and a peer calling made-up method names cannot add
+/// time series (they count as `method="unknown"`).
+final class CallMetrics: Sendable {
     private struct MethodMetrics: Sendable {
         /// By status code, 0...16.
         let calls: [Counter]
@@ -16,8 +15,6 @@ final class ServerMetrics: Sendable {
 
     private let methods: [String: MethodMetrics]
     private let unknownMethod: MethodMetrics
-    private let refusedTooMany: Counter
-    private let refusedPeer: Counter
     private let abandonedHandlers: Counter
     /// Whether a metrics backend was bootstrapped: without one a call reads no clock for its duration.
     private let recording: Bool
@@ -31,24 +28,16 @@ final class ServerMetrics: Sendable {
         }
         self.methods = Dictionary(uniqueKeysWithValues: methods.map { ($0, metrics($0)) })
         self.unknownMethod = metrics("unknown")
-        self.refusedTooMany = Counter(label: Names.connectionsRefused, dimensions: [("reason", "too_many_connections")])
-        self.refusedPeer = Counter(label: Names.connectionsRefused, dimensions: [("reason", "peer_not_allowed")])
         self.abandonedHandlers = Counter(label: Names.handlersAbandoned)
         self.recording = !(MetricsSystem.factory is NOOPMetricsHandler)
     }
 
     /// A call of `method` answered with `code`, received at `receivedAt`.
-    func recordCall(method: String, code: UInt32, receivedAt: ContinuousClock.Instant) {
+    func recordCall(method: String, code: StatusCode, receivedAt: ContinuousClock.Instant) {
         guard self.recording else { return }
         let metrics = self.methods[method] ?? self.unknownMethod
-        metrics.calls[Int(StatusCode(rawValue: code).normalized.rawValue)].increment()
-        let elapsed = (ContinuousClock.now - receivedAt).components
-        metrics.duration.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
-    }
-
-    /// A connection refused: over the connection limit, or by the peer-credential allow-list.
-    func recordRefusedConnection(peerAllowed: Bool) {
-        (peerAllowed ? self.refusedTooMany : self.refusedPeer).increment()
+        metrics.calls[Int(code.normalized.rawValue)].increment()
+        metrics.duration.record(duration: .now - receivedAt)
     }
 
     /// A handler that ignored its call's interrupt past the grace, answered UNKNOWN and left running.
@@ -60,7 +49,6 @@ final class ServerMetrics: Sendable {
     enum Names {
         static let calls = "feedback_rpc_calls_total"
         static let callDuration = "feedback_rpc_call_duration_seconds"
-        static let connectionsRefused = "feedback_rpc_connections_refused_total"
         static let handlersAbandoned = "feedback_rpc_handlers_abandoned_total"
     }
 }

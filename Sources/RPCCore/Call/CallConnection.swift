@@ -1,0 +1,26 @@
+/// What ``ServerCallExecutor`` needs of the connection a call came on: somewhere to send the answer of
+/// a call that finishes later, and a clock for the interrupt grace. The Unix transport's connection and
+/// the in-process transport each implement it; neither decides anything about the call.
+public protocol CallConnection: Sendable {
+    /// Sends the answer of call `callID`, from any thread. The connection resolves it
+    /// (``PendingAnswer/resolve()``) on its own thread, so that the thread that finished the call (a
+    /// store's writer) does not build responses.
+    func respond(callID: UInt32, _ answer: PendingAnswer)
+
+    /// Runs `body` once after `delay`, unless the returned timer is cancelled first.
+    func schedule(after delay: Duration, _ body: @escaping @Sendable () -> Void) -> CallTimer
+}
+
+/// A timer set through ``CallConnection/schedule(after:_:)``.
+public struct CallTimer: Sendable {
+    private let cancelTimer: @Sendable () -> Void
+
+    public init(cancel: @escaping @Sendable () -> Void) {
+        self.cancelTimer = cancel
+    }
+
+    /// Stops the timer if it has not fired.
+    public func cancel() {
+        self.cancelTimer()
+    }
+}
