@@ -7,7 +7,7 @@ import NIOCore
 /// `Connection: close` request or response without reading the rest of an unread body.
 ///
 /// ``RequestPhaseHandler``, after the HTTP codec, tells it when a head, a request end and a response end
-/// pass. Both run on the connection's event loop.
+/// pass, as ``RequestPhase`` user outbound events. Both run on the connection's event loop.
 final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -69,16 +69,31 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     // MARK: events from RequestPhaseHandler
 
-    func headReceived() {
+    func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
+        guard let phase = event as? RequestPhase else {
+            context.triggerUserOutboundEvent(event, promise: promise)
+            return
+        }
+        switch phase {
+        case .attach: break
+        case .headReceived: self.headReceived()
+        case .requestEnded: self.requestEnded()
+        case .responseStarted: self.responseStarted()
+        case .responseEnded(let close): self.responseEnded(close: close)
+        }
+        promise?.succeed()
+    }
+
+    private func headReceived() {
         self.apply(self.machine.headReceived())
     }
 
-    func requestEnded() {
+    private func requestEnded() {
         self.apply(self.machine.requestEnded())
     }
 
     /// A response's head is being written: the peer must take the whole response within the body timeout.
-    func responseStarted() {
+    private func responseStarted() {
         guard let context, self.writeTimer == nil else { return }
         self.writeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(self.timeouts.body)) {
             context.close(promise: nil)
@@ -86,7 +101,7 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     /// A response was written to its end; `close` when it or its request said `Connection: close`.
-    func responseEnded(close: Bool) {
+    private func responseEnded(close: Bool) {
         self.writeTimer?.cancel()
         self.writeTimer = nil
         if close {

@@ -24,11 +24,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private let connectionID: Int
     private let peer: PeerCredentials?
     private let executor: ServerCallExecutor
-    /// The server-wide bound on calls in flight.
+    /// The server-wide bound on calls in flight (the machine decides when a unit is taken and returned).
     private let budget: CallBudget
-    /// Calls still running when the connection closed: each returns its unit of the budget when it
-    /// really ends (its answer comes back through the outbox and is dropped), not when the socket closes.
-    private var abandoned: Set<UInt32> = []
     /// Tells the server's registry when the connection goes idle (no call in flight) or busy.
     private let reportIdle: @Sendable (Bool) -> Void
     private var logger: Logger
@@ -41,15 +38,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var timer: Scheduled<Void>?
     /// The one timer for every call's deadline (``ServerConnectionStateMachine/deadlineTimerFired(now:)``).
     private var deadlineTimer: Scheduled<Void>?
-    /// Inside `channelRead` or ``complete(_:)``: answers are flushed once at the end (in
-    /// `channelReadComplete`, or after the batch), one syscall for all of them.
-    private var flushDeferred = false
-    private var needsFlush = false
-    /// A `read()` withheld while reading is paused, to be issued when it resumes.
-    private var readPending = false
     /// The last RESPONSE or GOAWAY written: the connection closes once it is out.
     private var lastWrite: EventLoopFuture<Void>?
-    private var lastIdleReport: NIODeadline = .distantPast
     /// How long a closing connection may take to hand its last answers to a slow reader.
     static let closeLinger: TimeAmount = .seconds(5)
 
@@ -90,13 +80,13 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         guard self.machine.phase == .awaitingHello, self.timer == nil else { return }
         let hello = Hello(limits: self.configuration.limits, maxConcurrentCalls: UInt32(self.configuration.maxConcurrentCallsPerConnection))
         context.writeAndFlush(self.wrapOutboundOut(.frame(.hello(hello))), promise: nil)
-        self.arm(after: TimeAmount(self.configuration.handshakeTimeout)) { handler in
+        self.arm(after: TimeAmount(self.configuration.handshakeTimeout)) { handler, _ in
             handler.connectionError(.handshakeFailed, "no HELLO within \(handler.configuration.handshakeTimeout)")
         }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        self.flushDeferred = true
+        _ = self.machine.beginWriting()  // ended by channelReadComplete (or the end of input)
         switch self.unwrapInboundIn(data) {
         case .hello(let hello):
             switch self.machine.receivedHello(hello) {
@@ -113,7 +103,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             self.machine.cancelReceived(callID: callID)?.interrupt(.cancelled)
         case .ping(let opaque):
             context.write(self.wrapOutboundOut(.frame(.pong(opaque))), promise: nil)
-            self.needsFlush = true
+            _ = self.machine.wrote()
         case .pong:
             break
         case .goAway:
@@ -125,15 +115,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     /// The end of a read: everything answered while reading goes out in one flush.
     func channelReadComplete(context: ChannelHandlerContext) {
-        self.flushDeferred = false
-        self.flushIfNeeded()
+        if self.machine.endWriting(wasDeferred: false) { context.flush() }
         context.fireChannelReadComplete()
-    }
-
-    private func flushIfNeeded() {
-        guard self.needsFlush else { return }
-        self.needsFlush = false
-        self.context?.flush()
     }
 
     private func process(callID: UInt32, payload: ByteBuffer) {
@@ -153,87 +136,75 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             self.immediateAnswered()
             return
         }
-        guard self.machine.hasFreeSlot else {
-            let refusal = RPCError(
+        let refusal: RPCError
+        switch self.machine.admitCall(acquireBudget: self.budget.acquire) {
+        case .start:
+            guard let context = self.context, let outbox = self.outbox else {
+                self.budget.release()
+                return
+            }
+            self.start(call, timeoutMilliseconds: request.timeoutMilliseconds, outbox: outbox, on: context.eventLoop)
+            return
+        case .refuseConnectionLimit:
+            refusal = RPCError(
                 code: .resourceExhausted,
                 message: "Too many concurrent calls on this connection (limit \(self.configuration.maxConcurrentCallsPerConnection))."
             )
-            self.write(callID: callID, Response(self.executor.refuse(method: call.method, refusal)))
-            return
+        case .refuseServerLimit:
+            refusal = RPCError(code: .resourceExhausted, message: "The server is at its limit of \(self.budget.limit) calls in flight; retry later.")
         }
-        guard self.budget.acquire() else {
-            let refusal = RPCError(
-                code: .resourceExhausted, message: "The server is at its limit of \(self.budget.limit) calls in flight; retry later."
-            )
-            self.write(callID: callID, Response(self.executor.refuse(method: call.method, refusal)))
-            return
-        }
-        guard let context = self.context, let outbox = self.outbox else {
-            self.budget.release()
-            return
-        }
+        self.write(callID: callID, Response(self.executor.refuse(method: call.method, refusal)))
+    }
+
+    private func start(_ call: ServerCall, timeoutMilliseconds: UInt32?, outbox: ResponseOutbox, on eventLoop: any EventLoop) {
+        let callID = call.callID
         let running = self.executor.start(call, on: outbox)
-        let deadline = request.timeoutMilliseconds.map { NIODeadline.now() + .milliseconds(Int64($0)) }
+        let deadline = timeoutMilliseconds.map { eventLoop.now + .milliseconds(Int64($0)) }
         let started = self.machine.callStarted(callID, running, deadline: deadline)
         if started.becameBusy {
             self.reportIdle(false)
             self.timer?.cancel()
             self.timer = nil
         }
-        if let at = started.armDeadlineTimer { self.armDeadlineTimer(at: at, on: context.eventLoop) }
+        if let at = started.armDeadlineTimer { self.armDeadlineTimer(at: at, on: eventLoop) }
     }
 
     /// Writes the RESPONSEs that came back through the outbox, with one flush.
     func complete(_ batch: [(callID: UInt32, answer: PendingAnswer)]) {
-        let wasDeferred = self.flushDeferred
-        self.flushDeferred = true
+        let wasDeferred = self.machine.beginWriting()
         for (callID, answer) in batch { self.complete(callID: callID, answer) }
-        self.flushDeferred = wasDeferred
-        if !wasDeferred { self.flushIfNeeded() }
+        if self.machine.endWriting(wasDeferred: wasDeferred) { self.context?.flush() }
     }
 
     /// Writes a call's RESPONSE (once) and closes a drained connection.
     private func complete(callID: UInt32, _ answer: PendingAnswer) {
-        guard let answered = self.machine.callAnswered(callID) else {
+        switch self.machine.callAnswered(callID) {
+        case .write(let becameIdle, let close, let startIdleTimer):
+            self.budget.release()
+            self.write(callID: callID, Response(answer.resolve()))
+            if becameIdle { self.reportIdle(true) }
+            if close { self.close() }
+            if startIdleTimer { self.armIdleTimer() }
+            self.resumeReadingIfPossible()
+        case .releaseOnly:
             // A call of a closed connection: nobody to answer, but it is counted as it really ended.
-            if self.abandoned.remove(callID) != nil {
-                self.budget.release()
-                _ = answer.resolve()
-            }
-            return
+            self.budget.release()
+            _ = answer.resolve()
+        case .none:
+            break
         }
-        self.budget.release()
-        self.write(callID: callID, Response(answer.resolve()))
-        if answered.becameIdle { self.reportIdle(true) }
-        if answered.close { self.close() }
-        if answered.startIdleTimer { self.armIdleTimer() }
-        self.resumeReadingIfPossible()
     }
 
     // MARK: backpressure
 
     /// An immediate call is activity: the connection is not idle (for the idle timeout and for eviction).
-    /// The registry hears of it at most once a second.
     private func immediateAnswered() {
-        let now = NIODeadline.now()
-        self.machine.immediateCallAnswered(at: now)
-        if self.machine.callsInFlight == 0, now - self.lastIdleReport > .seconds(1) {
-            self.lastIdleReport = now
-            self.reportIdle(true)
-        }
-    }
-
-    private var shouldRead: Bool {
-        guard let context = self.context else { return true }
-        return self.machine.shouldRead(isWritable: context.channel.isWritable)
+        guard let context = self.context else { return }
+        if self.machine.immediateCallAnswered(at: context.eventLoop.now) { self.reportIdle(true) }
     }
 
     func read(context: ChannelHandlerContext) {
-        if self.shouldRead {
-            context.read()
-        } else {
-            self.readPending = true
-        }
+        if self.machine.readRequested(isWritable: context.channel.isWritable) { context.read() }
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -242,8 +213,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     private func resumeReadingIfPossible() {
-        guard self.readPending, self.shouldRead, let context = self.context else { return }
-        self.readPending = false
+        guard let context = self.context, self.machine.readMayResume(isWritable: context.channel.isWritable) else { return }
         context.read()
     }
 
@@ -292,8 +262,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         let written = context.eventLoop.makePromise(of: Void.self)
         context.write(self.wrapOutboundOut(.response(callID: callID, response)), promise: written)
         self.lastWrite = written.futureResult
-        self.needsFlush = true
-        if !self.flushDeferred { self.flushIfNeeded() }
+        if self.machine.wrote() { context.flush() }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -326,8 +295,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? ChannelEvent, event == .inputClosed {
             // Frames decoded at the end of the stream may come without a channelReadComplete.
-            self.flushDeferred = false
-            self.flushIfNeeded()
+            if self.machine.endWriting(wasDeferred: false) { context.flush() }
             if self.machine.inputClosed() == .close { self.close() }
         }
         context.fireUserInboundEventTriggered(event)
@@ -336,9 +304,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     func channelInactive(context: ChannelHandlerContext) {
         self.timer?.cancel()
         self.deadlineTimer?.cancel()
-        let abandoned = self.machine.channelClosed()
-        self.abandoned.formUnion(abandoned.map(\.callID))
-        for (_, call) in abandoned { call.interrupt(.cancelled) }
+        for call in self.machine.channelClosed() { call.interrupt(.cancelled) }
         context.fireChannelInactive()
     }
 
@@ -354,7 +320,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         self.deadlineTimer = eventLoop.scheduleTask(deadline: deadline) {
             let handler = bound.value
-            let (expired, next) = handler.machine.deadlineTimerFired(now: .now())
+            let (expired, next) = handler.machine.deadlineTimerFired(now: eventLoop.now)
             for call in expired { call.interrupt(.deadlineExceeded) }
             if let next { handler.armDeadlineTimer(at: next, on: eventLoop) } else { handler.deadlineTimer = nil }
         }
@@ -362,8 +328,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     private func armIdleTimer(after delay: TimeAmount? = nil) {
         guard self.machine.phase == .open else { return }
-        self.arm(after: delay ?? TimeAmount(self.configuration.idleTimeout)) { handler in
-            switch handler.machine.idleTimerFired(now: .now()) {
+        self.arm(after: delay ?? TimeAmount(self.configuration.idleTimeout)) { handler, now in
+            switch handler.machine.idleTimerFired(now: now) {
             case .drain:
                 handler.logger.debug("rpc.connection_idle")
                 handler.beginDrain(reason: "idle timeout")
@@ -375,10 +341,12 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    private func arm(after delay: TimeAmount, _ body: @escaping (ServerConnectionHandler) -> Void) {
+    /// Sets the handshake or idle timer; `body` gets the event loop's time when it fires.
+    private func arm(after delay: TimeAmount, _ body: @escaping (ServerConnectionHandler, NIODeadline) -> Void) {
         guard let context = self.context else { return }
         self.timer?.cancel()
-        let bound = NIOLoopBound((handler: self, body: body), eventLoop: context.eventLoop)
-        self.timer = context.eventLoop.scheduleTask(in: delay) { bound.value.body(bound.value.handler) }
+        let eventLoop = context.eventLoop
+        let bound = NIOLoopBound((handler: self, body: body), eventLoop: eventLoop)
+        self.timer = eventLoop.scheduleTask(in: delay) { bound.value.body(bound.value.handler, eventLoop.now) }
     }
 }

@@ -2,8 +2,10 @@ import NIOCore
 import RPCCodec
 
 /// The rules of one server connection (SPEC.md sections 3-9) as a value: the handler reports what
-/// happened (a frame read, a call answered, a timer, the peer's end of stream, shutdown) and performs
-/// the action returned. No channel, no clock of its own (times are passed in): unit-tested alone.
+/// happened (a frame read, a call answered, a timer, the peer's end of stream, a change of writability,
+/// shutdown) and performs the action returned. Phases, call slots and the server-wide budget units the
+/// calls hold, deadlines, idleness, read gating (backpressure) and flush coalescing all live here. No
+/// channel, no clock of its own (times are passed in, from the event loop's clock): unit-tested alone.
 ///
 /// `Call` is what the handler needs to interrupt a call in flight.
 struct ServerConnectionStateMachine<Call> {
@@ -35,6 +37,17 @@ struct ServerConnectionStateMachine<Call> {
     private var deadlineTimer: NIODeadline?
     /// When a call that takes no slot (health) was last answered: activity for the idle timeout.
     private var lastImmediate: NIODeadline?
+    /// When the registry last heard that the connection is idle (at most once a second for calls
+    /// that take no slot).
+    private var lastIdleReport: NIODeadline?
+    /// Calls still running when the connection closed: each holds its unit of the server's budget
+    /// until it really ends (its answer comes back and is dropped), not until the socket closes.
+    private var abandoned: Set<UInt32> = []
+    /// A `read()` withheld while reading is paused, to be issued when it resumes.
+    private var readPending = false
+    /// Inside a read (or a batch of answers): writes are flushed once at its end, one syscall for all.
+    private var flushDeferred = false
+    private var needsFlush = false
 
     init(maxConcurrentCalls: Int, idleTimeout: TimeAmount) {
         self.maxConcurrentCalls = maxConcurrentCalls
@@ -49,6 +62,46 @@ struct ServerConnectionStateMachine<Call> {
     /// reading what was written (the channel is above its high-water mark).
     func shouldRead(isWritable: Bool) -> Bool {
         !self.readsStopped && isWritable
+    }
+
+    /// The pipeline asks for a read: true to read now; false to hold it until reading may resume.
+    mutating func readRequested(isWritable: Bool) -> Bool {
+        if self.shouldRead(isWritable: isWritable) { return true }
+        self.readPending = true
+        return false
+    }
+
+    /// Writability changed or a call was answered: true to issue the read held back.
+    mutating func readMayResume(isWritable: Bool) -> Bool {
+        guard self.readPending, self.shouldRead(isWritable: isWritable) else { return false }
+        self.readPending = false
+        return true
+    }
+
+    // MARK: flushing
+
+    /// A read (or a batch of answers) begins: what it writes is flushed once, at its end. Returns
+    /// whether one was under way already (pass it to ``endWriting(wasDeferred:)``).
+    mutating func beginWriting() -> Bool {
+        defer { self.flushDeferred = true }
+        return self.flushDeferred
+    }
+
+    /// The read or batch ends: true to flush now.
+    mutating func endWriting(wasDeferred: Bool) -> Bool {
+        self.flushDeferred = wasDeferred
+        return wasDeferred ? false : self.takeFlush()
+    }
+
+    /// Something was written: true to flush now (outside a read or batch).
+    mutating func wrote() -> Bool {
+        self.needsFlush = true
+        return self.flushDeferred ? false : self.takeFlush()
+    }
+
+    private mutating func takeFlush() -> Bool {
+        defer { self.needsFlush = false }
+        return self.needsFlush
     }
 
     enum OnHello: Equatable {
@@ -86,6 +139,22 @@ struct ServerConnectionStateMachine<Call> {
     /// Whether a call that needs a slot may start; otherwise it is answered RESOURCE_EXHAUSTED.
     var hasFreeSlot: Bool { self.calls.count < self.maxConcurrentCalls }
 
+    enum OnAdmit: Equatable {
+        /// Start the call (it holds a slot and a unit of the server's budget until answered).
+        case start
+        /// RESOURCE_EXHAUSTED: the connection's MAX_CONCURRENT_CALLS are running.
+        case refuseConnectionLimit
+        /// RESOURCE_EXHAUSTED: the server's calls in flight are at their limit.
+        case refuseServerLimit
+    }
+
+    /// Whether a call that needs a slot may start: a free slot on this connection, then a unit of the
+    /// server-wide budget (`acquireBudget` takes one, or returns false when none is left).
+    func admitCall(acquireBudget: () -> Bool) -> OnAdmit {
+        guard self.hasFreeSlot else { return .refuseConnectionLimit }
+        return acquireBudget() ? .start : .refuseServerLimit
+    }
+
     struct OnCallStarted: Equatable {
         /// The connection was idle: it is busy now (cancel the idle timer, tell the registry).
         var becameBusy: Bool
@@ -104,9 +173,13 @@ struct ServerConnectionStateMachine<Call> {
         return OnCallStarted(becameBusy: becameBusy, armDeadlineTimer: arm)
     }
 
-    /// A call that takes no slot was answered (it keeps the connection from idling out).
-    mutating func immediateCallAnswered(at now: NIODeadline) {
+    /// A call that takes no slot was answered (it keeps the connection from idling out). Returns whether
+    /// to tell the registry the connection is idle (in use, not to be evicted first): at most once a second.
+    mutating func immediateCallAnswered(at now: NIODeadline) -> Bool {
         self.lastImmediate = now
+        guard self.calls.isEmpty, self.lastIdleReport.map({ now - $0 > .seconds(1) }) ?? true else { return false }
+        self.lastIdleReport = now
+        return true
     }
 
     /// One timer serves every call's deadline: it is set for the earliest and, when it fires, interrupts
@@ -134,21 +207,29 @@ struct ServerConnectionStateMachine<Call> {
         self.calls[callID]?.call
     }
 
-    struct OnCallAnswered: Equatable {
-        /// No call is in flight now (tell the registry).
-        var becameIdle: Bool
-        /// Draining and the last call answered: close once the answers are written.
-        var close: Bool
-        /// Idle and open: start the idle timer.
-        var startIdleTimer: Bool
+    enum OnCallAnswered: Equatable {
+        /// Return the call's unit of the budget and write its answer; then, when `becameIdle`, tell the
+        /// registry; when `close` (draining, the last call answered), close once the answers are written;
+        /// when `startIdleTimer` (idle and open), start the idle timer; and see whether reading may resume.
+        case write(becameIdle: Bool, close: Bool, startIdleTimer: Bool)
+        /// A call of a closed connection ended: return its unit of the budget; write nothing.
+        case releaseOnly
+        /// Not a call in flight (answered already): nothing.
+        case none
+
+        var closes: Bool {
+            if case .write(_, let close, _) = self { close } else { false }
+        }
     }
 
-    /// A call's answer is ready. Nil when the call is not in flight (answered already): write nothing.
-    mutating func callAnswered(_ callID: UInt32) -> OnCallAnswered? {
-        guard self.calls.removeValue(forKey: callID) != nil else { return nil }
-        guard self.calls.isEmpty else { return OnCallAnswered(becameIdle: false, close: false, startIdleTimer: false) }
+    /// A call's answer is ready.
+    mutating func callAnswered(_ callID: UInt32) -> OnCallAnswered {
+        guard self.calls.removeValue(forKey: callID) != nil else {
+            return self.abandoned.remove(callID) != nil ? .releaseOnly : .none
+        }
+        guard self.calls.isEmpty else { return .write(becameIdle: false, close: false, startIdleTimer: false) }
         let close = self.closeIfDrained()
-        return OnCallAnswered(becameIdle: true, close: close, startIdleTimer: !close && self.phase == .open)
+        return .write(becameIdle: true, close: close, startIdleTimer: !close && self.phase == .open)
     }
 
     /// Whether a RESPONSE of these sizes fits the client's HELLO limits; one that does not would be a
@@ -246,11 +327,14 @@ struct ServerConnectionStateMachine<Call> {
         }
     }
 
-    /// The channel closed (or failed): the calls still in flight, to interrupt.
-    mutating func channelClosed() -> [(callID: UInt32, call: Call)] {
+    /// The channel closed (or failed): the calls still in flight, to interrupt. Each keeps its unit of
+    /// the budget until its answer comes back (``callAnswered(_:)`` then says ``OnCallAnswered/releaseOnly``).
+    mutating func channelClosed() -> [Call] {
         self.phase = .closed
+        self.readPending = false
         defer { self.calls.removeAll() }
-        return self.calls.map { ($0.key, $0.value.call) }
+        self.abandoned.formUnion(self.calls.keys)
+        return self.calls.values.map(\.call)
     }
 
     /// Draining with nothing in flight: the connection closes (once its last answers are written).

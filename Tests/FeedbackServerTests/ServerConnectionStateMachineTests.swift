@@ -43,10 +43,10 @@ struct ServerConnectionStateMachineTests {
         #expect(machine.callStarted(1, "a", deadline: nil) == .init(becameBusy: true, armDeadlineTimer: nil))
         #expect(machine.callStarted(2, "b", deadline: nil) == .init(becameBusy: false, armDeadlineTimer: nil))
         #expect(!machine.hasFreeSlot)
-        #expect(machine.callAnswered(1) == .init(becameIdle: false, close: false, startIdleTimer: false))
+        #expect(machine.callAnswered(1) == .write(becameIdle: false, close: false, startIdleTimer: false))
         #expect(machine.hasFreeSlot, "the slot is free before the RESPONSE is written")
-        #expect(machine.callAnswered(1) == nil, "answered already: nothing is written twice")
-        #expect(machine.callAnswered(2) == .init(becameIdle: true, close: false, startIdleTimer: true))
+        #expect(machine.callAnswered(1) == .none, "answered already: nothing is written twice")
+        #expect(machine.callAnswered(2) == .write(becameIdle: true, close: false, startIdleTimer: true))
         #expect(Machine(maxConcurrentCalls: 0, idleTimeout: .seconds(1)).hasFreeSlot == false)
     }
 
@@ -87,8 +87,8 @@ struct ServerConnectionStateMachineTests {
         #expect(machine.ignoresDecodingErrors)
         #expect(machine.connectionError(.protocolError, "again") == .none, "one GOAWAY")
         #expect(machine.receivedRequest(callID: 10) == .ignore, "frames decoded after a connection error are not run")
-        #expect(machine.callAnswered(3)?.close == false)
-        #expect(machine.callAnswered(7) == .init(becameIdle: true, close: true, startIdleTimer: false))
+        #expect(machine.callAnswered(3).closes == false)
+        #expect(machine.callAnswered(7) == .write(becameIdle: true, close: true, startIdleTimer: false))
         #expect(machine.phase == .closed)
     }
 
@@ -107,7 +107,7 @@ struct ServerConnectionStateMachineTests {
         #expect(machine.beginDrain() == .none, "one GOAWAY")
         #expect(machine.receivedRequest(callID: 5) == .ignore)
         #expect(machine.shouldRead(isWritable: true), "a draining connection still reads (CANCEL, PING)")
-        #expect(machine.callAnswered(4)?.close == true)
+        #expect(machine.callAnswered(4).closes == true)
         #expect(machine.receivedRequest(callID: 6) == .ignore, "closing: not processed, as GOAWAY said")
         var idle = self.open()
         #expect(idle.beginDrain() == .sendGoAway(lastCallID: 0, close: true))
@@ -120,7 +120,7 @@ struct ServerConnectionStateMachineTests {
         _ = machine.receivedRequest(callID: 1)
         _ = machine.callStarted(1, "a", deadline: nil)
         #expect(machine.inputClosed() == .none)
-        #expect(machine.callAnswered(1)?.close == true)
+        #expect(machine.callAnswered(1).closes == true)
         var fresh = Machine(maxConcurrentCalls: 10, idleTimeout: .seconds(300))
         #expect(fresh.inputClosed() == .close)
         var quiet = self.open()
@@ -133,7 +133,7 @@ struct ServerConnectionStateMachineTests {
         _ = machine.receivedRequest(callID: 1)
         _ = machine.callStarted(1, "a", deadline: nil)
         #expect(machine.goAwayReceived() == false)
-        #expect(machine.callAnswered(1)?.close == true)
+        #expect(machine.callAnswered(1).closes == true)
         var idle = self.open()
         #expect(idle.goAwayReceived() == true)
     }
@@ -152,7 +152,7 @@ struct ServerConnectionStateMachineTests {
         _ = machine.receivedHello(Hello())
         let t0 = NIODeadline.uptimeNanoseconds(1_000_000_000_000)
         #expect(machine.idleTimerFired(now: t0) == .drain)
-        machine.immediateCallAnswered(at: t0)
+        _ = machine.immediateCallAnswered(at: t0)
         #expect(machine.idleTimerFired(now: t0 + .seconds(100)) == .armAgain(after: .seconds(200)))
         #expect(machine.idleTimerFired(now: t0 + .seconds(300)) == .drain)
         _ = machine.callStarted(1, "a", deadline: nil)
@@ -166,15 +166,77 @@ struct ServerConnectionStateMachineTests {
         #expect(!machine.shouldRead(isWritable: false))
     }
 
-    @Test("the channel closing hands back the calls in flight to interrupt; later answers are dropped")
+    @Test("the channel closing hands back the calls in flight to interrupt; a later answer is dropped and returns its budget unit once")
     func channelClosed() {
         var machine = self.open()
         _ = machine.callStarted(1, "a", deadline: nil)
         _ = machine.callStarted(2, "b", deadline: nil)
         #expect(machine.cancelReceived(callID: 2) == "b")
         #expect(machine.cancelReceived(callID: 9) == nil)
-        #expect(Set(machine.channelClosed().map(\.call)) == ["a", "b"])
+        #expect(Set(machine.channelClosed()) == ["a", "b"])
         #expect(machine.phase == .closed)
-        #expect(machine.callAnswered(1) == nil)
+        #expect(machine.callAnswered(1) == .releaseOnly)
+        #expect(machine.callAnswered(1) == .none)
+        #expect(machine.callAnswered(7) == .none, "never a call of this connection")
+    }
+
+    @Test("admission: a free slot first, then a unit of the server's budget (not taken when the slot is missing)")
+    func admission() {
+        var machine = self.open(maxConcurrentCalls: 1)
+        var taken = 0
+        let first = machine.admitCall { taken += 1; return true }
+        #expect(first == .start)
+        _ = machine.callStarted(1, "a", deadline: nil)
+        let second = machine.admitCall { taken += 1; return true }
+        #expect(second == .refuseConnectionLimit)
+        #expect(taken == 1, "no unit is taken for a call the connection refuses")
+        _ = machine.callAnswered(1)
+        let third = machine.admitCall { false }
+        #expect(third == .refuseServerLimit)
+    }
+
+    @Test("backpressure: a read asked for while the peer does not read is held, and issued once when writable again")
+    func readGating() {
+        var machine = self.open()
+        var results: [Bool] = []
+        results.append(machine.readRequested(isWritable: true))
+        results.append(machine.readMayResume(isWritable: true))  // no read was held
+        results.append(machine.readRequested(isWritable: false))
+        results.append(machine.readMayResume(isWritable: false))
+        results.append(machine.readMayResume(isWritable: true))
+        results.append(machine.readMayResume(isWritable: true))  // issued once
+        _ = machine.connectionError(.protocolError, "bad")
+        results.append(machine.readRequested(isWritable: true))  // nothing is read after a connection error
+        results.append(machine.readMayResume(isWritable: true))
+        #expect(results == [true, false, false, false, true, false, false, false])
+    }
+
+    @Test("flushes: everything written during a read (or a batch of answers, even nested in a read) goes out in one flush at its end")
+    func flushCoalescing() {
+        var machine = self.open()
+        var flushes: [Bool] = [machine.wrote()]  // outside a read: flush at once
+        let outer = machine.beginWriting()
+        flushes.append(machine.wrote())
+        flushes.append(machine.wrote())
+        let inner = machine.beginWriting()  // a batch of answers arriving during the read
+        flushes.append(machine.wrote())
+        flushes.append(machine.endWriting(wasDeferred: inner))  // the read's end flushes, not the batch's
+        flushes.append(machine.endWriting(wasDeferred: outer))  // one flush for all
+        let empty = machine.beginWriting()
+        flushes.append(machine.endWriting(wasDeferred: empty))  // nothing written, nothing flushed
+        #expect(!outer)
+        #expect(flushes == [true, false, false, false, false, true, false])
+    }
+
+    @Test("calls that take no slot keep the connection from idling; the registry hears it at most once a second")
+    func idleReports() {
+        var machine = self.open()
+        let t0 = NIODeadline.uptimeNanoseconds(5_000_000_000)
+        var reports = [machine.immediateCallAnswered(at: t0)]
+        reports.append(machine.immediateCallAnswered(at: t0 + .milliseconds(500)))
+        reports.append(machine.immediateCallAnswered(at: t0 + .milliseconds(1001)))
+        _ = machine.callStarted(1, "a", deadline: nil)
+        reports.append(machine.immediateCallAnswered(at: t0 + .seconds(5)))  // busy: not idle
+        #expect(reports == [true, false, true, false])
     }
 }
