@@ -36,20 +36,22 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
+        // OneShot: a value set once and awaited by any number of tasks (the one hand-over primitive).
+        .target(name: "AsyncOneShot"),
         // Bytes <-> frames of protocol/SPEC.md. Imports NIOCore only; never sees a channel.
         .target(name: "RPCCodec", dependencies: [nioCore]),
         // Status codes, the RPC error, metadata, the router and the call executor (every call rule, once),
         // the in-process transport. No sockets, no NIO.
-        .target(name: "RPCCore", dependencies: [logging, .product(name: "Metrics", package: "swift-metrics")]),
+        .target(name: "RPCCore", dependencies: ["AsyncOneShot", logging, .product(name: "Metrics", package: "swift-metrics")]),
         // The Unix-socket server and client connection: joins RPCCodec and RPCCore over NIOPosix
         .target(
             name: "RPCUnixTransport",
-            dependencies: ["RPCCodec", "RPCCore", nioCore, nioPosix, logging, lifecycle, metrics]
+            dependencies: ["AsyncOneShot", "RPCCodec", "RPCCore", nioCore, nioPosix, logging, lifecycle, metrics]
         ),
         // Generated SwiftProtobuf messages of protocol/*.proto (scripts/generate-protos.sh).
         .target(name: "FeedbackProtos", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         // Ratings, their validation and the store protocol. Imports no RPC, NIO or SQL module.
-        .target(name: "FeedbackDomain", dependencies: [metrics]),
+        .target(name: "FeedbackDomain", dependencies: [metrics, logging, lifecycle]),
         // The SQLite store (GRDB on the system libsqlite3) with group commit.
         .target(
             name: "FeedbackSQLite",
@@ -62,8 +64,7 @@ let package = Package(
         .target(
             name: "FeedbackPostgres",
             dependencies: [
-                // RPCCore for OneShot only (the hand-over of a batch given up on); no RPC types.
-                "FeedbackDomain", "RPCCore", logging, lifecycle, metrics, .product(name: "PostgresNIO", package: "postgres-nio"),
+                "AsyncOneShot", "FeedbackDomain", logging, lifecycle, metrics, .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
@@ -72,7 +73,10 @@ let package = Package(
         // The RPC services: SubmitFeedback, health, and the authentication interceptor.
         .target(
             name: "FeedbackServer",
-            dependencies: ["RPCCore", "FeedbackDomain", "FeedbackAuth", "FeedbackProtos", logging, .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+            dependencies: [
+                "AsyncOneShot", "RPCCore", "FeedbackDomain", "FeedbackAuth", "FeedbackProtos", logging,
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
         ),
         // Log handlers (text with control characters escaped, JSON) and the one bootstrap of both executables.
         .target(name: "FeedbackLogging", dependencies: [logging]),
@@ -91,7 +95,7 @@ let package = Package(
         .target(
             name: "FeedbackMetrics",
             dependencies: [
-                "HTTPConnectionGuard", metrics, logging, lifecycle, nioCore,
+                "AsyncOneShot", "HTTPConnectionGuard", metrics, logging, lifecycle, nioCore,
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -159,7 +163,7 @@ let package = Package(
         .testTarget(
             name: "FeedbackServerTests",
             dependencies: [
-                "RPCCodec", "RPCCore", "RPCUnixTransport", "FeedbackProtos", "FeedbackDomain", "FeedbackSQLite", "FeedbackPostgres",
+                "AsyncOneShot", "RPCCodec", "RPCCore", "RPCUnixTransport", "FeedbackProtos", "FeedbackDomain", "FeedbackSQLite", "FeedbackPostgres",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 "FeedbackAuth", "FeedbackServer", "FeedbackClient", nioCore, nioPosix, logging, lifecycle,
                 .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -1,16 +1,15 @@
+import Synchronization
+
 /// Where ratings are kept. SQLite today; the protocol leaves room for PostgreSQL.
 ///
 /// An implementation returns only after the rating is durably committed, and records it in the
 /// audit trail (`feedback_events`) in the same transaction. Re-rating overwrites.
 public protocol FeedbackStore: Sendable {
-    /// Stores `submission`.
-    /// - Throws: ``FeedbackError/interactionNotFound(_:)`` or ``FeedbackError/storeUnavailable(cause:)``.
-    func submit(_ submission: FeedbackSubmission) async throws(FeedbackError)
-
-    /// Queues `submission` without waiting; `completion` runs once, on any thread, when it is stored
-    /// (with the errors of ``submit(_:)``). The returned withdrawal takes it out of the queue while its
-    /// write has not begun (it then completes with ``FeedbackError/cancelled``: nothing was stored);
-    /// afterwards it does nothing and the completion reports what happened.
+    /// Queues `submission` without waiting; `completion` runs once, on any thread, when it is stored, or
+    /// with ``FeedbackError/interactionNotFound(_:)`` or ``FeedbackError/storeUnavailable(cause:)``. The
+    /// returned withdrawal takes it out of the queue while its write has not begun (it then completes
+    /// with ``FeedbackError/cancelled``: nothing was stored); afterwards it does nothing and the
+    /// completion reports what happened.
     func enqueue(
         _ submission: FeedbackSubmission,
         completion: @escaping @Sendable (Result<Void, FeedbackError>) -> Void
@@ -42,20 +41,41 @@ extension FeedbackStore {
         try await self.events(after: eventID, into: FeedbackEventList(limit: limit)).events
     }
 
-    /// For stores without a queue of their own: runs ``submit(_:)`` in a task, which the withdrawal
-    /// cancels.
-    public func enqueue(
-        _ submission: FeedbackSubmission,
-        completion: @escaping @Sendable (Result<Void, FeedbackError>) -> Void
-    ) -> @Sendable () -> Void {
-        let task = Task {
-            do throws(FeedbackError) {
-                try await self.submit(submission)
-                completion(.success(()))
-            } catch {
-                completion(.failure(error))
+    /// Stores `submission` and returns once it is stored (``enqueue(_:completion:)`` awaited: tools and
+    /// tests). The task's cancellation withdraws it while its write has not begun.
+    /// - Throws: the errors of ``enqueue(_:completion:)``; ``FeedbackError/cancelled`` when the task was
+    ///   cancelled before its write began (nothing was stored).
+    public func submit(_ submission: FeedbackSubmission) async throws(FeedbackError) {
+        // The withdrawal, once queued; `.cancelled` when the task was cancelled first.
+        let withdrawal = Mutex<Withdrawal>(.notQueued)
+        let result = await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, FeedbackError>, Never>) in
+                guard withdrawal.withLock({ if case .cancelled = $0 { false } else { true } }) else {
+                    continuation.resume(returning: .failure(.cancelled))
+                    return
+                }
+                let withdraw = self.enqueue(submission) { continuation.resume(returning: $0) }
+                let cancelledMeanwhile = withdrawal.withLock { state -> Bool in
+                    if case .cancelled = state { return true }
+                    state = .queued(withdraw)
+                    return false
+                }
+                if cancelledMeanwhile { withdraw() }
             }
+        } onCancel: {
+            let withdraw = withdrawal.withLock { state -> (@Sendable () -> Void)? in
+                defer { state = .cancelled }
+                if case .queued(let withdraw) = state { return withdraw }
+                return nil
+            }
+            withdraw?()
         }
-        return { task.cancel() }
+        try result.get()
     }
+}
+
+private enum Withdrawal {
+    case notQueued
+    case queued(@Sendable () -> Void)
+    case cancelled
 }

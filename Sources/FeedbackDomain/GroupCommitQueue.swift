@@ -32,11 +32,6 @@ public final class GroupCommitQueue: Sendable {
     private struct State {
         var pending: [Item] = []
         var nextID: UInt64 = 0
-        /// Ids of ``submit(_:)`` calls not queued yet: a cancellation that comes first is recorded in
-        /// ``cancelledEarly`` only for these, so nothing is left behind by a late cancel.
-        var notYetQueued: Set<UInt64> = []
-        /// Submissions cancelled before they were queued: refused when they try to queue.
-        var cancelledEarly: Set<UInt64> = []
         /// Submissions of the batches being written: too late to withdraw.
         var committing: Set<UInt64> = []
         /// The interactions of the batches being written, with how many of their submissions.
@@ -70,31 +65,11 @@ public final class GroupCommitQueue: Sendable {
             return state.nextID
         }
         self.enqueue(id: id, submission, completion: completion)
-        return { self.withdraw(id, beforeQueued: false) }
-    }
-
-    /// Queues `submission` and returns after its write; the task's cancellation withdraws it while it
-    /// is still queued.
-    public func submit(_ submission: FeedbackSubmission) async throws(FeedbackError) {
-        let id = self.state.withLock { state in
-            state.nextID += 1
-            state.notYetQueued.insert(state.nextID)
-            return state.nextID
-        }
-        let result = await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, FeedbackError>, Never>) in
-                self.enqueue(id: id, submission) { continuation.resume(returning: $0) }
-            }
-        } onCancel: {
-            self.withdraw(id, beforeQueued: true)
-        }
-        try result.get()
+        return { self.withdraw(id) }
     }
 
     private func enqueue(id: UInt64, _ submission: FeedbackSubmission, completion: @escaping @Sendable (Result<Void, FeedbackError>) -> Void) {
         let (refusal, wake): (FeedbackError?, Bool) = self.state.withLock { state in
-            state.notYetQueued.remove(id)
-            if state.cancelledEarly.remove(id) != nil { return (.cancelled, false) }
             if state.stopped { return (.storeUnavailable(cause: "the store is shutting down"), false) }
             state.pending.append(Item(submission: submission, arrival: .now, id: id, completion: completion))
             // The writer takes every submission waiting when it starts a batch, and looks again after
@@ -110,12 +85,10 @@ public final class GroupCommitQueue: Sendable {
     }
 
     /// Takes a submission out of the queue unless its batch is being written; it then completes with
-    /// ``FeedbackError/cancelled``. `beforeQueued`: the cancellation may come before the submission is
-    /// queued (a task cancelled early), and is remembered so that it is refused.
-    private func withdraw(_ id: UInt64, beforeQueued: Bool) {
+    /// ``FeedbackError/cancelled``.
+    private func withdraw(_ id: UInt64) {
         let (removed, late): (Item?, (@Sendable () -> Void)?) = self.state.withLock { state in
             if let index = state.pending.firstIndex(where: { $0.id == id }) { return (state.pending.remove(at: index), nil) }
-            if beforeQueued, state.notYetQueued.contains(id) { state.cancelledEarly.insert(id) }
             if let handler = state.withdrawnWhileWriting, state.committing.contains(id) { return (nil, handler(id)) }
             return (nil, nil)
         }
@@ -179,24 +152,6 @@ public final class GroupCommitQueue: Sendable {
             }
             return batch
         }
-    }
-
-    /// Hands batches (up to `maxCount` each, oldest first) to `commit`, one at a time, which completes
-    /// every item, until none waits.
-    public func drain(maxCount: Int, _ commit: ([Item]) async -> Void) async {
-        while true {
-            let batch = self.nextBatch(maxCount: maxCount)
-            if batch.isEmpty { return }
-            await self.write(batch, commit)
-        }
-    }
-
-    /// Writes `batch` (from ``nextBatch(maxCount:maxInFlight:)``) with `commit`, which completes every
-    /// item; records its size and duration, then marks it finished.
-    public func write(_ batch: [Item], _ commit: ([Item]) async -> Void) async {
-        let started = ContinuousClock.now
-        await commit(batch)
-        self.written(batch, startedAt: started)
     }
 
     /// `batch` (from ``nextBatch(maxCount:maxInFlight:)``), whose write began at `started`, has been

@@ -17,10 +17,6 @@ public final class InMemoryFeedbackStore: FeedbackStore {
         self.state = Mutex(State(ratings: Dictionary(uniqueKeysWithValues: interactionIDs.map { ($0, nil) })))
     }
 
-    public func submit(_ submission: FeedbackSubmission) async throws(FeedbackError) {
-        try self.store(submission)
-    }
-
     /// Stores at once: there is no queue to withdraw from.
     public func enqueue(
         _ submission: FeedbackSubmission,

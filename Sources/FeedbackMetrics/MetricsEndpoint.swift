@@ -1,3 +1,4 @@
+import AsyncOneShot
 import HTTPConnectionGuard
 import Hummingbird
 import HummingbirdCore
@@ -30,7 +31,16 @@ public struct MetricsEndpoint: Service {
     let beforeScrape: @Sendable () -> Void
     let logger: Logger
     let onListening: @Sendable (Int) async -> Void
-    let listening = ListeningLatch()
+    /// Whether the endpoint got its listener: set once, awaited by the services that must not start
+    /// before it (``StartedAfterMetrics``).
+    let listening = OneShot<ListeningOutcome>()
+
+    enum ListeningOutcome: Sendable {
+        case listening
+        case failed(CannotListen)
+        /// Stopped before it listened (a shutdown during start-up).
+        case gaveUp
+    }
 
     /// - Parameter listen: `HOST:PORT`; port 0 takes a free one (reported to `onListening`).
     /// - Throws: ``InvalidAddress`` for anything else.
@@ -92,7 +102,7 @@ public struct MetricsEndpoint: Service {
             server: HTTPServerBuilder { responder in GuardedHTTP1Channel(responder: responder, limits: limits, count: connections) },
             configuration: ApplicationConfiguration(address: .hostname(self.host, port: self.port), serverName: nil),
             onServerRunning: { channel in
-                listening.open(.listening)
+                listening.set(.listening)
                 await onListening(channel.localAddress?.port ?? 0)
             },
             logger: self.logger
@@ -101,9 +111,9 @@ public struct MetricsEndpoint: Service {
             try await app.run()
         } catch {
             let failure = CannotListen(address: "\(self.host):\(self.port)", cause: "\(error)")
-            if listening.open(.failed(failure)) { throw failure }
+            if listening.set(.failed(failure)) { throw failure }
             throw error
         }
-        listening.open(.gaveUp)  // stopped before it listened (a shutdown during start-up)
+        listening.set(.gaveUp)  // stopped before it listened (a shutdown during start-up)
     }
 }

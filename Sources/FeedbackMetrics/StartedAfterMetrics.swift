@@ -16,8 +16,8 @@ public struct StartedAfterMetrics: Service {
     ///   the service throws. A graceful shutdown or a cancellation before the endpoint listens returns
     ///   without running the service.
     public func run() async throws {
-        let latch = self.endpoint.listening
-        switch await cancelWhenGracefulShutdown({ await latch.wait() }) {
+        let listening = self.endpoint.listening
+        switch await cancelWhenGracefulShutdown({ await listening.valueUnlessCancelled() ?? .gaveUp }) {
         case .listening: try await self.service.run()
         case .failed(let failure): throw failure
         case .gaveUp: return

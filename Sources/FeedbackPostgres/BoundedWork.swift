@@ -1,5 +1,5 @@
+import AsyncOneShot
 import CoreMetrics
-import RPCCore
 import Synchronization
 
 /// The window of one piece of work of ``PostgresFeedbackStore/bounded(_:)``: when it had its

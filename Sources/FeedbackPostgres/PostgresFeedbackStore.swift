@@ -1,7 +1,7 @@
+import AsyncOneShot
 import FeedbackDomain
 import Logging
 import PostgresNIO
-import RPCCore
 import ServiceLifecycle
 import Synchronization
 
@@ -33,9 +33,10 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
     private let clients: [PostgresClient]
     /// The server written to (an index of ``clients``): the first found that takes writes.
     private let primary = Atomic<Int>(0)
-    private let queue = GroupCommitQueue(store: "postgres")
-    /// Why writes are not expected to succeed, or nil when they are.
-    private let unhealthy = Mutex<String?>("not connected yet")
+    /// The queue, the writer loop and the store's health (shared with every store with group commit).
+    private let writer: GroupCommitWriter
+    /// Whether the writer's first probe has run (a schema problem found by it stops the store).
+    private let probedOnce = Atomic<Bool>(false)
     /// Why the store refused to run: PostgreSQL answered at start-up, but without a usable schema.
     private let startUpRefusal = Mutex<String?>(nil)
     /// Whether the schema and the role's privileges were checked since the store last found a problem:
@@ -73,6 +74,11 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
     public init(configuration: PostgresConfiguration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
+        var writes = GroupCommitWriter.Configuration(maxBatchSize: configuration.maxBatchSize)
+        writes.batchesInFlight = configuration.batchesInFlight
+        var writerLogger = logger
+        writerLogger[metadataKey: "db"] = "\(configuration.description)"
+        self.writer = GroupCommitWriter(store: "postgres", configuration: writes, initiallyUnhealthy: "not connected yet", logger: writerLogger)
         let timeout = configuration.statementTimeout.components
         let milliseconds = timeout.seconds * 1000 + timeout.attoseconds / 1_000_000_000_000_000
         self.synchronousReplication = Mutex(Array(repeating: true, count: configuration.servers.count))
@@ -82,25 +88,21 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
             return PostgresClient(configuration: client, backgroundLogger: logger)
         }
         let (inFlight, cancelRequester) = (self.inFlight, self.cancelRequester)
-        self.queue.onWithdrawalWhileWriting { id in
+        self.writer.queue.onWithdrawalWhileWriting { id in
             let withdrawal = inFlight.withdraw(id)
             if case .none = withdrawal { return nil }
             return { Self.perform(withdrawal, cancelRequester) }
         }
     }
 
-    public func submit(_ submission: FeedbackSubmission) async throws(FeedbackError) {
-        try await self.queue.submit(submission)
-    }
-
     public func enqueue(
         _ submission: FeedbackSubmission,
         completion: @escaping @Sendable (Result<Void, FeedbackError>) -> Void
     ) -> @Sendable () -> Void {
-        self.queue.enqueue(submission, completion: completion)
+        self.writer.enqueue(submission, completion: completion)
     }
 
-    public var isServing: Bool { self.unhealthy.withLock { $0 == nil } }
+    public var isServing: Bool { self.writer.isServing }
 
     /// The audit trail after `eventID`, listing only events stored at least ``PostgresConfiguration/eventSettleTime``
     /// ago (by PostgreSQL's clock). Ids come from a sequence when a row is inserted, not when its
@@ -148,7 +150,7 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
     }
 
     /// Submissions waiting for a batch, and those in the batches being committed.
-    public var depth: (queued: Int, committing: Int) { self.queue.depth }
+    public var depth: (queued: Int, committing: Int) { self.writer.depth }
 
     /// The connection pool and the writer, until graceful shutdown; then the last batches.
     /// - Throws: ``FeedbackError/storeUnavailable(cause:)`` when, at start-up, PostgreSQL answers but its
@@ -158,35 +160,12 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
     public func run() async throws {
         await withDiscardingTaskGroup { group in
             for client in self.clients { group.addTask { await client.run() } }
-            // The probe runs beside the writer, so that while PostgreSQL is away (a probe may wait up to
-            // the connect timeout) the writer keeps answering UNAVAILABLE at once.
-            group.addTask {
-                if let problem = await self.probe() {
-                    self.startUpRefusal.withLock { $0 = problem.description }
-                    self.queue.finishWaiting()
-                    return
-                }
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: .seconds(1))
-                    await self.probe()
-                }
-            }
             group.addTask { await self.cancelStatements() }
-            // The writer: up to `batchesInFlight` batches at once, each on its own connection, so that one
-            // batch's commit (its fsync) overlaps the next batch's work.
-            await withDiscardingTaskGroup { writes in
-                await withGracefulShutdownHandler {
-                    repeat {
-                        self.startBatches(in: &writes)
-                    } while await self.queue.waitForWork()
-                } onGracefulShutdown: {
-                    self.queue.finishWaiting()
-                }
-                self.queue.stop()
-            }  // waits for the batches being written
-            while case let batch = self.queue.nextBatch(maxCount: self.configuration.maxBatchSize), !batch.isEmpty {
-                await self.write(batch)
-            }
+            // The writer (``GroupCommitWriter``): up to `batchesInFlight` batches at once, each on its own
+            // connection, so that one batch's commit (its fsync) overlaps the next batch's work; the probe
+            // runs beside it, so that while PostgreSQL is away (a probe may wait up to the connect
+            // timeout) the writer keeps answering UNAVAILABLE at once.
+            await self.writer.run(Writes(store: self))
             self.cancelRequester.finish()
             // Work given up on (a lease or a query that outlived its cancellation), as long as it could
             // take by its own limits.
@@ -200,21 +179,29 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
         }
     }
 
-    /// Starts as many batches as may be written at once; each wakes the writer when it has finished.
-    private func startBatches(in writes: inout DiscardingTaskGroup) {
-        while true {
-            let batch = self.queue.nextBatch(maxCount: self.configuration.maxBatchSize, maxInFlight: self.configuration.batchesInFlight)
-            if batch.isEmpty { return }
-            writes.addTask { await self.write(batch) }
+    /// What the writer calls: one batch, and the probe (once a second). A schema problem found by the
+    /// first probe stops the store (``run()`` throws it).
+    private struct Writes: GroupCommitStorage {
+        let store: PostgresFeedbackStore
+
+        func commit(_ batch: GroupCommitBatch) async {
+            await self.store.write(batch.take())
+        }
+
+        func probe() async {
+            let problem = await self.store.probe()
+            guard !self.store.probedOnce.exchange(true, ordering: .relaxed), let problem else { return }
+            self.store.startUpRefusal.withLock { $0 = problem.description }
+            self.store.writer.stopWaiting()
         }
     }
 
     /// Writes `batch` (from the queue), known to ``inFlight`` meanwhile, so that its members' withdrawals
-    /// reach it; then marks it finished.
+    /// reach it.
     private func write(_ batch: [GroupCommitQueue.Item]) async {
         let write = BatchWrite(batch)
         for withdrawal in self.inFlight.add(write) { Self.perform(withdrawal, self.cancelRequester) }
-        await self.queue.write(batch) { _ in await self.commit(write) }
+        await self.commit(write)
         self.inFlight.remove(write)
     }
 
@@ -228,7 +215,7 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
         guard batch.isWaiting else { return }
         // While PostgreSQL is known to be unreachable (or its schema unusable), answer at once rather
         // than wait for a connection: the probe (each second) says when writes can succeed again.
-        if let reason = self.unhealthy.withLock({ $0 }) {
+        if let reason = self.writer.unhealthyReason {
             batch.fail(cause: reason)
             return
         }
@@ -251,7 +238,7 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
             while try await self.bounded(connectTimeout: connectTimeout, abandon: abandon, { statement in
                 try await self.writeStatement(of: batch, server: server, statement: statement)
             }) {}
-            self.markHealthy()
+            self.writer.markHealthy()
         } catch is PrimaryChanged {
             // Members whose statement was sent there are answered UNKNOWN, the others UNAVAILABLE.
             batch.fail(cause: PrimaryChanged(from: self.configuration.servers[server].description).description)
@@ -261,7 +248,7 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
         } catch {
             let cause = String(reflecting: error)
             self.logger.error("feedback.store_write_failed", metadata: ["error": "\(cause)", "batch.size": "\(batch.items.count)"])
-            self.markUnhealthy(cause)
+            self.writer.markUnhealthy(cause)
             batch.fail(cause: cause)
         }
     }
@@ -434,17 +421,17 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
             if !self.isServing || !self.schemaReady.load(ordering: .relaxed) {
                 try await self.bounded { statement in try await self.checkSchema(statement, server: self.primary.load(ordering: .relaxed)) }
             }
-            self.markHealthy()
+            self.writer.markHealthy()
         } catch let problem as PostgresSchema.Problem {
             self.schemaReady.store(false, ordering: .relaxed)
-            self.markUnhealthy(problem.description)
+            self.writer.markUnhealthy(problem.description)
             return problem
         } catch let problem as NotWritable {
-            self.markUnhealthy(problem.description)
+            self.writer.markUnhealthy(problem.description)
         } catch is WorkCancelled {
             // The store is stopping: what the probe would have found does not matter any more.
         } catch {
-            self.markUnhealthy("PostgreSQL (\(self.configuration.description)) cannot be reached: \(String(reflecting: error))")
+            self.writer.markUnhealthy("PostgreSQL (\(self.configuration.description)) cannot be reached: \(String(reflecting: error))")
         }
         return nil
     }
@@ -609,21 +596,5 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
         }
         if changed, let reason = checked.feedUnreadable { self.logger.warning("feedback.feed_unreadable", metadata: ["error": "\(reason)"]) }
         self.schemaReady.store(true, ordering: .relaxed)
-    }
-
-    private func markHealthy() {
-        let was = self.unhealthy.withLock { unhealthy -> String? in
-            defer { unhealthy = nil }
-            return unhealthy
-        }
-        if was != nil { self.logger.notice("feedback.store_serving", metadata: ["db": "\(self.configuration.description)"]) }
-    }
-
-    private func markUnhealthy(_ reason: String) {
-        let changed = self.unhealthy.withLock { unhealthy -> Bool in
-            defer { unhealthy = reason }
-            return unhealthy != reason
-        }
-        if changed { self.logger.error("feedback.store_not_serving", metadata: ["error": "\(reason)"]) }
     }
 }

@@ -33,22 +33,18 @@ import Synchronization
 ///   failed write until a commit succeeds or a probe (every second while unhealthy: the file at the
 ///   path, its schema, the write lock, free space) says writes can succeed again.
 public final class SQLiteFeedbackStore: FeedbackStore, Service {
-    private struct State {
-        /// Why writes are not expected to succeed, or nil when they are.
-        var unhealthy: String?
-        var lastProbe: ContinuousClock.Instant?
-    }
-
     /// Space a probe requires in the database's file system before it reports serving again.
     static let minimumFreeBytes: UInt64 = 1 << 20
 
     private let configuration: SQLiteConfiguration
     private let logger: Logger
-    private let state = Mutex(State())
+    /// The queue, the writer loop and the store's health (shared with every store with group commit).
+    private let writer: GroupCommitWriter
+    /// When the probe last ran (or a write failed): it runs at most once a second.
+    private let lastProbe = Mutex<ContinuousClock.Instant?>(nil)
     /// Used by the writer only (``run()``, and ``init`` before it); a Mutex only to be `Sendable`.
     private let database: Mutex<OpenDatabase?>
     private let busyWait = BusyWait()
-    private let queue = GroupCommitQueue(store: "sqlite")
 
     /// Opens the database; creates `feedback_events` (and its index) when missing, never `interactions`
     /// unless the configuration creates a missing file with the demo schema.
@@ -58,6 +54,10 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
     public init(configuration: SQLiteConfiguration, logger: Logger) throws(FeedbackError) {
         self.configuration = configuration
         self.logger = logger
+        var writes = GroupCommitWriter.Configuration(maxBatchSize: configuration.maxBatchSize)
+        writes.batchFormation = .onceBegun
+        writes.probing = .betweenBatches
+        self.writer = GroupCommitWriter(store: "sqlite", configuration: writes, logger: logger)
         do {
             let isNew = FileIdentity(path: configuration.path) == nil
             self.database = Mutex(
@@ -71,20 +71,12 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
         }
     }
 
-    /// Queues `submission` for the next batch and returns after its commit.
-    /// - Throws: ``FeedbackError/interactionNotFound(_:)``; ``FeedbackError/storeUnavailable(cause:)`` when
-    ///   the commit failed or the store is stopping; ``FeedbackError/cancelled`` when the task was
-    ///   cancelled before its batch began (nothing was written).
-    public func submit(_ submission: FeedbackSubmission) async throws(FeedbackError) {
-        try await self.queue.submit(submission)
-    }
-
     /// Queues `submission` for the next batch; `completion` runs on the writer after its commit.
     public func enqueue(
         _ submission: FeedbackSubmission,
         completion: @escaping @Sendable (Result<Void, FeedbackError>) -> Void
     ) -> @Sendable () -> Void {
-        self.queue.enqueue(submission, completion: completion)
+        self.writer.enqueue(submission, completion: completion)
     }
 
     /// Fills `page` with the audit trail after `eventID`, read on a read-only connection of its own (the
@@ -119,38 +111,18 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
     }
 
     /// Submissions waiting for the next batch, and those in the batch being committed.
-    public var depth: (queued: Int, committing: Int) { self.queue.depth }
+    public var depth: (queued: Int, committing: Int) { self.writer.depth }
 
     /// Whether the writer is waiting for a lock another connection holds (its submissions still queued).
     var isWaitingForLock: Bool { self.busyWait.isWaitingForLock }
 
     /// Whether writes are expected to succeed: no failed write since the last success or probe.
-    public var isServing: Bool {
-        self.state.withLock { $0.unhealthy == nil }
-    }
+    public var isServing: Bool { self.writer.isServing }
 
-    /// The single writer: commits batches until graceful shutdown, then the last pending ones. While
-    /// unhealthy it probes the database once a second.
+    /// The single writer (``GroupCommitWriter``): commits batches until graceful shutdown, then the last
+    /// pending ones, and closes the database. While unhealthy it probes the database once a second.
     public func run() async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: .seconds(1))
-                    self.queue.wake()
-                }
-            }
-            await withGracefulShutdownHandler {
-                while await self.queue.waitForWork() {
-                    await self.drain()
-                    await self.probeIfDue()
-                }
-            } onGracefulShutdown: {
-                self.queue.finishWaiting()
-            }
-            group.cancelAll()
-        }
-        self.queue.stop()
-        await self.drain()
+        await self.writer.run(Writes(store: self))
         let open = self.database.withLock { database -> OpenDatabase? in
             defer { database = nil }
             return database
@@ -158,11 +130,11 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
         try? open?.queue.close()
     }
 
-    /// Commits batches until none waits.
-    private func drain() async {
-        while !self.queue.isEmpty {
-            await self.commitNextBatch()
-        }
+    /// What the writer calls: one batch, and the probe when it is due.
+    private struct Writes: GroupCommitStorage {
+        let store: SQLiteFeedbackStore
+        func commit(_ batch: GroupCommitBatch) async { await self.store.commit(batch) }
+        func probe() async { await self.store.probeIfDue() }
     }
 
     /// What became of one attempt at a batch.
@@ -173,7 +145,7 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
         /// The lock was taken and the queue was empty by then: nothing written.
         case empty
         case committed([GroupCommitQueue.Item], found: [Bool])
-        case failed([GroupCommitQueue.Item], any Error)
+        case failed(any Error)
     }
 
     /// Takes the write lock, then the queued submissions (at most ``SQLiteConfiguration/maxBatchSize``),
@@ -182,19 +154,19 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
     /// While the lock is awaited the submissions stay queued, so a CANCEL or deadline withdraws them (and
     /// they are never written); each waits at most the busy timeout from its arrival, then fails as
     /// unavailable while the writer goes on waiting for any that came later.
-    private func commitNextBatch() async {
-        let started = ContinuousClock.now
+    private func commit(_ batch: GroupCommitBatch) async {
         let outcome: BatchOutcome
         let open: OpenDatabase
         do {
-            open = try await self.currentDatabase(deadline: started + self.configuration.busyTimeout)
+            open = try await self.currentDatabase(deadline: batch.started + self.configuration.busyTimeout)
         } catch {
-            self.failed(self.queue.nextBatch(maxCount: self.configuration.maxBatchSize), error, startedAt: started)
+            self.failed(batch, error)
             return
         }
         let lockWaitCause = "the database stayed locked by another connection for the busy timeout"
+        let queue = self.writer.queue
         do {
-            outcome = try await open.queue.writeWithoutTransaction { [queue, busyWait, configuration] db -> BatchOutcome in
+            outcome = try await open.queue.writeWithoutTransaction { [busyWait, configuration] db -> BatchOutcome in
                 let rule: BusyWait.Rule = {
                     // Keep waiting while a submission that arrived less than the busy timeout ago is
                     // queued; those that waited longer fail (the store is unhealthy before they hear it).
@@ -213,24 +185,24 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
                 }
                 // The lock is held: from here the batch's members are decided, and only the writes and
                 // the COMMIT lie between them and their answers.
-                let batch = queue.nextBatch(maxCount: configuration.maxBatchSize)
+                let items = batch.take()
                 do {
-                    guard !batch.isEmpty else {
+                    guard !items.isEmpty else {
                         try db.execute(sql: "ROLLBACK")
                         return .empty
                     }
                     let statements = try BatchStatements(db)
-                    let found = try batch.map { try statements.write($0.submission) }
+                    let found = try items.map { try statements.write($0.submission) }
                     try db.execute(sql: "COMMIT")
-                    return .committed(batch, found: found)
+                    return .committed(items, found: found)
                 } catch {
                     if db.isInsideTransaction { try? db.execute(sql: "ROLLBACK") }
-                    return .failed(batch, error)
+                    return .failed(error)
                 }
             }
         } catch {
             // BEGIN itself failed (not a lock held too long): what waits cannot be written now.
-            self.failed(self.queue.nextBatch(maxCount: self.configuration.maxBatchSize), error, startedAt: started)
+            self.failed(batch, error)
             return
         }
         switch outcome {
@@ -239,34 +211,32 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
         case .notBegun:
             // SQLite may report the lock busy without asking the busy handler (another connection
             // recovering the WAL, say): a pause, so that such a state is not retried in a tight loop.
-            if !self.queue.isEmpty { try? await Task.sleep(for: .milliseconds(1)) }
-        case .failed(let batch, let error):
-            self.failed(batch, error, startedAt: started)
-        case .committed(let batch, let found):
+            if !queue.isEmpty { try? await Task.sleep(for: .milliseconds(1)) }
+        case .failed(let error):
+            self.failed(batch, error)
+        case .committed(let items, let found):
             guard open.isCurrent(at: self.configuration.path) else {
                 // Committed to a file nobody will read: as good as not written.
                 await self.closeDatabase()
-                self.failed(batch, StoreFailure.fileChanged(self.configuration.path), startedAt: started)
+                self.failed(batch, StoreFailure.fileChanged(self.configuration.path))
                 return
             }
-            self.markHealthy()
+            self.writer.markHealthy()
             // Recorded before the answers, so that a caller who has its answer finds the batch in the metrics.
-            self.queue.written(batch, startedAt: started)
-            for (pending, found) in zip(batch, found) {
+            batch.written()
+            for (pending, found) in zip(items, found) {
                 pending.complete(found ? .success(()) : .failure(.interactionNotFound(pending.submission.interactionID)))
             }
         }
     }
 
-    /// Answers every submission of `batch` as unavailable (nothing of it was committed), and marks the
-    /// store unhealthy until a commit or a probe succeeds.
-    private func failed(_ batch: [GroupCommitQueue.Item], _ error: any Error, startedAt started: ContinuousClock.Instant) {
-        self.logger.error("feedback.store_write_failed", metadata: ["error": "\(error)", "batch.size": "\(batch.count)"])
-        self.markUnhealthy("\(error)")
-        if !batch.isEmpty { self.queue.written(batch, startedAt: started) }
-        for pending in batch {
-            pending.complete(.failure(.storeUnavailable(cause: "\(error)")))
-        }
+    /// Answers every submission of `batch` (taken now if it was not) as unavailable (nothing of it was
+    /// committed), and marks the store unhealthy until a commit or a probe succeeds.
+    private func failed(_ batch: GroupCommitBatch, _ error: any Error) {
+        let items = batch.take()
+        batch.written()
+        self.lastProbe.withLock { $0 = .now }
+        self.writer.fail(items, cause: "\(error)")
     }
 
     /// The open database, if the files at the path are still the ones open; otherwise (re)opens the
@@ -316,16 +286,16 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
     private func probeIfDue() async {
         // Healthy and idle: only check that the files at the path are still the ones open (two stats),
         // so that health tells of a deleted database before a write does.
-        if self.state.withLock({ $0.unhealthy == nil }) {
+        if self.writer.isServing {
             if let open = self.database.withLock({ $0 }), !open.isCurrent(at: self.configuration.path) {
                 self.markUnhealthy(StoreFailure.fileChanged(self.configuration.path).description)
             }
             return
         }
-        let due = self.state.withLock { state -> Bool in
-            guard state.unhealthy != nil, self.queue.isEmpty else { return false }
-            if let last = state.lastProbe, ContinuousClock.now - last < .seconds(1) { return false }
-            state.lastProbe = .now
+        let due = self.lastProbe.withLock { lastProbe -> Bool in
+            guard self.writer.queue.isEmpty else { return false }
+            if let last = lastProbe, ContinuousClock.now - last < .seconds(1) { return false }
+            lastProbe = .now
             return true
         }
         guard due else { return }
@@ -340,29 +310,16 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
             if let free = availableBytes(at: directory.isEmpty ? "." : directory), free < Self.minimumFreeBytes {
                 throw StoreFailure.diskFull(free)
             }
-            self.markHealthy()
+            self.writer.markHealthy()
         } catch {
             self.logger.debug("feedback.store_probe_failed", metadata: ["error": "\(error)"])
         }
     }
 
-    private func markHealthy() {
-        let was = self.state.withLock { state -> String? in
-            defer { state.unhealthy = nil }
-            return state.unhealthy
-        }
-        if was != nil { self.logger.notice("feedback.store_serving") }
-    }
-
+    /// Not serving for `reason`; the next probe is a second away.
     private func markUnhealthy(_ reason: String) {
-        let wasHealthy = self.state.withLock { state -> Bool in
-            defer {
-                state.unhealthy = reason
-                state.lastProbe = .now
-            }
-            return state.unhealthy == nil
-        }
-        if wasHealthy { self.logger.error("feedback.store_not_serving", metadata: ["error": "\(reason)"]) }
+        self.lastProbe.withLock { $0 = .now }
+        self.writer.markUnhealthy(reason)
     }
 }
 

@@ -1,3 +1,4 @@
+import AsyncOneShot
 import RPCCore
 import Synchronization
 

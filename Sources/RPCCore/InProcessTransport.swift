@@ -1,3 +1,4 @@
+import AsyncOneShot
 import Logging
 import Synchronization
 

@@ -1,3 +1,4 @@
+import AsyncOneShot
 import Logging
 import NIOCore
 import NIOPosix
@@ -17,7 +18,8 @@ public final class UnixSocketServer: Service {
     public let executor: ServerCallExecutor
     let logger: Logger
     private let group: any EventLoopGroup
-    private let listening = ListeningSignal()
+    /// Set once the socket listens, or start-up failed.
+    private let listening = OneShot<Result<Void, any Error>>()
     private let registry: ConnectionRegistry
     private let budget: CallBudget
     private let metrics = ConnectionMetrics()
@@ -45,7 +47,7 @@ public final class UnixSocketServer: Service {
     /// Returns once the socket accepts connections.
     /// - Throws: the start-up error if ``run()`` failed before listening.
     public func waitUntilListening() async throws {
-        try await self.listening.wait()
+        try await self.listening.value().get()
     }
 
     public func run() async throws {
@@ -57,14 +59,14 @@ public final class UnixSocketServer: Service {
             listener = try await self.bind(path: path)
             try UnixSocketPath.setMode(path, self.configuration.socketMode)
         } catch {
-            self.listening.fail(error)
+            self.listening.set(.failure(error))
             throw error
         }
         self.logger.info(
             "rpc.server_listening",
             metadata: ["socket.path": "\(path)", "socket.mode": "\(String(self.configuration.socketMode, radix: 8))"]
         )
-        self.listening.succeed()
+        self.listening.set(.success(()))
 
         // Serves until graceful shutdown has drained every connection (each closes once its calls are
         // answered), or until the task is cancelled.
@@ -128,44 +130,6 @@ public final class UnixSocketServer: Service {
             try sync.addHandler(handler)
             let bound = NIOLoopBound(handler, eventLoop: channel.eventLoop)
             registry.setDrain(id) { reason in channel.eventLoop.execute { bound.value.beginDrain(reason: reason) } }
-        }
-    }
-}
-
-/// A one-shot "the server is listening, or failed to start" signal.
-private final class ListeningSignal: Sendable {
-    private enum State {
-        case pending([CheckedContinuation<Void, any Error>])
-        case done(Result<Void, any Error>)
-    }
-
-    private let state = Mutex(State.pending([]))
-
-    func succeed() { self.finish(.success(())) }
-    func fail(_ error: any Error) { self.finish(.failure(error)) }
-
-    private func finish(_ result: Result<Void, any Error>) {
-        let waiters: [CheckedContinuation<Void, any Error>] = self.state.withLock { state in
-            guard case .pending(let waiters) = state else { return [] }
-            state = .done(result)
-            return waiters
-        }
-        for waiter in waiters { waiter.resume(with: result) }
-    }
-
-    func wait() async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let result: Result<Void, any Error>? = self.state.withLock { state in
-                switch state {
-                case .pending(var waiters):
-                    waiters.append(continuation)
-                    state = .pending(waiters)
-                    return nil
-                case .done(let result):
-                    return result
-                }
-            }
-            if let result { continuation.resume(with: result) }
         }
     }
 }

@@ -94,14 +94,16 @@ struct GroupCommitQueueTests {
         #expect(queue.nextBatch(maxCount: 10).map(\.submission.interactionID) == [1])
     }
 
-    @Test("a task cancelled before its submission is queued is refused, and leaves nothing behind")
-    func cancelledBeforeQueued() async {
-        let queue = GroupCommitQueue()
+    @Test("submit (enqueue, awaited): a task cancelled before its submission is queued is refused, and nothing is stored")
+    func cancelledBeforeQueued() async throws {
+        let store = InMemoryFeedbackStore(interactionIDs: [1])
         let task = Task {
             withUnsafeCurrentTask { $0?.cancel() }
-            try await queue.submit(self.submission(1))
+            try await store.submit(self.submission(1))
         }
         await #expect(throws: FeedbackError.cancelled) { try await task.value }
-        #expect(queue.depth == (queued: 0, committing: 0))
+        #expect(try await store.events(after: 0, limit: 10).isEmpty)
+        try await store.submit(self.submission(1))
+        #expect(try await store.events(after: 0, limit: 10).count == 1)
     }
 }

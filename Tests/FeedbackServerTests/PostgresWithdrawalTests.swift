@@ -1,3 +1,4 @@
+import AsyncOneShot
 import FeedbackDomain
 import Foundation
 import RPCCore

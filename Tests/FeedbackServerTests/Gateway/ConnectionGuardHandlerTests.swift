@@ -38,15 +38,20 @@ struct ConnectionGuardHandlerTests {
         if end { try channel.writeOutbound(HTTPResponsePart.end(nil)) }
     }
 
+    /// Checks that `channel` is still open just before `deadline` from now, and closed at it.
+    static func expectClosed(_ channel: EmbeddedChannel, after deadline: TimeAmount, sourceLocation: SourceLocation = #_sourceLocation) {
+        channel.embeddedEventLoop.advanceTime(by: deadline - .milliseconds(1))
+        #expect(channel.isActive, "open until its deadline", sourceLocation: sourceLocation)
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(1))
+        #expect(!channel.isActive, "closed at its deadline", sourceLocation: sourceLocation)
+    }
+
     @Test("a head not complete within the head timeout of the connection opening closes it; bytes do not restart the clock")
     func slowHead() throws {
         let channel = try Self.open()
         channel.embeddedEventLoop.advanceTime(by: .seconds(9))
         try Self.send(channel, "GET / HTTP/1.1\r\nHost: x\r\n")
-        channel.embeddedEventLoop.advanceTime(by: .milliseconds(999))
-        #expect(channel.isActive)
-        channel.embeddedEventLoop.advanceTime(by: .milliseconds(1))
-        #expect(!channel.isActive)
+        Self.expectClosed(channel, after: .seconds(1))
     }
 
     @Test("a body not complete within the body timeout of its head closes the connection")
@@ -54,10 +59,7 @@ struct ConnectionGuardHandlerTests {
         let channel = try Self.open()
         try Self.send(channel, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
         #expect(try channel.readInbound(as: HTTPRequestPart.self) != nil, "the head went through")
-        channel.embeddedEventLoop.advanceTime(by: .milliseconds(29_999))
-        #expect(channel.isActive)
-        channel.embeddedEventLoop.advanceTime(by: .milliseconds(1))
-        #expect(!channel.isActive)
+        Self.expectClosed(channel, after: .seconds(30))
     }
 
     @Test("while a request is answered nothing is timed; after its response the connection idles out")
@@ -67,10 +69,7 @@ struct ConnectionGuardHandlerTests {
         channel.embeddedEventLoop.advanceTime(by: .seconds(600))
         #expect(channel.isActive, "the handler has its own deadline")
         try Self.respond(channel)
-        channel.embeddedEventLoop.advanceTime(by: .milliseconds(59_999))
-        #expect(channel.isActive)
-        channel.embeddedEventLoop.advanceTime(by: .milliseconds(1))
-        #expect(!channel.isActive)
+        Self.expectClosed(channel, after: .seconds(60))
     }
 
     @Test("a response the peer does not take to its end within the body timeout closes the connection")
@@ -78,10 +77,7 @@ struct ConnectionGuardHandlerTests {
         let channel = try Self.open()
         try Self.send(channel, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         try Self.respond(channel, end: false)
-        channel.embeddedEventLoop.advanceTime(by: .milliseconds(29_999))
-        #expect(channel.isActive)
-        channel.embeddedEventLoop.advanceTime(by: .milliseconds(1))
-        #expect(!channel.isActive)
+        Self.expectClosed(channel, after: .seconds(30))
     }
 
     @Test("a connection over the cap is answered 503 and closed")
