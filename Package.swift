@@ -64,7 +64,7 @@ let package = Package(
         .target(
             name: "FeedbackPostgres",
             dependencies: [
-                "AsyncOneShot", "FeedbackDomain", logging, lifecycle, metrics, .product(name: "PostgresNIO", package: "postgres-nio"),
+                "AsyncOneShot", "FeedbackDomain", logging, lifecycle, metrics, nioCore, .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
@@ -104,14 +104,20 @@ let package = Package(
         // The Swift client library for co-located services.
         .target(
             name: "FeedbackClient",
-            dependencies: ["RPCUnixTransport", "RPCCore", "FeedbackProtos", logging, .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+            dependencies: ["RPCUnixTransport", "RPCCore", "FeedbackProtos", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
+        // The flags both servers share (logging, metrics): one declaration, one validation.
+        .target(
+            name: "FeedbackCommandLine",
+            dependencies: [
+                "FeedbackLogging", "FeedbackMetrics", argumentParser, logging, .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
         ),
         .executableTarget(
             name: "feedbackd",
             dependencies: [
-                "FeedbackServer", "FeedbackSQLite", "FeedbackPostgres", "FeedbackAuth", "FeedbackDomain", "FeedbackLogging",
-                "FeedbackMetrics", "RPCUnixTransport", argumentParser, logging, metrics,
-                lifecycle,
+                "FeedbackCommandLine", "FeedbackServer", "FeedbackSQLite", "FeedbackPostgres", "FeedbackAuth", "FeedbackDomain",
+                "FeedbackMetrics", "RPCCore", "RPCUnixTransport", argumentParser, logging, metrics, lifecycle,
             ]
         ),
         .executableTarget(
@@ -124,10 +130,9 @@ let package = Package(
         .target(
             name: "FeedbackGateway",
             dependencies: [
-                "FastAPICompat", "FeedbackAuth", "FeedbackClient", "HTTPConnectionGuard", nioCore, logging, metrics,
+                "FastAPICompat", "FeedbackAuth", "FeedbackClient", "HTTPConnectionGuard", "RPCCore", nioCore, logging, metrics,
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
-                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             // The widget (clients/widget, linked here) is compiled into the binary: the gateway serves it
@@ -137,7 +142,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "feedback-gateway",
-            dependencies: ["FeedbackGateway", "FeedbackAuth", "FeedbackLogging", "FeedbackMetrics", "RPCUnixTransport", argumentParser, logging, lifecycle,
+            dependencies: ["FeedbackCommandLine", "FeedbackGateway", "FeedbackAuth", "FeedbackMetrics", "RPCUnixTransport", argumentParser, logging, lifecycle,
                            .product(name: "Hummingbird", package: "hummingbird")]
         ),
         // `swift run -c release codec-bench`: codec throughput (BENCHMARKS.md).

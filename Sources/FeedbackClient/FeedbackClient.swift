@@ -1,5 +1,5 @@
-@_exported import RPCCore
 import FeedbackProtos
+import RPCCore
 import RPCUnixTransport
 import SwiftProtobuf
 

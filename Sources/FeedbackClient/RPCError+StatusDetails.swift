@@ -1,4 +1,5 @@
 import FeedbackProtos
+import RPCCore
 import SwiftProtobuf
 
 extension RPCError {

@@ -6,6 +6,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import RPCCore
 
 /// `POST /feedback` and its neighbours: the original FastAPI route, over RPC.
 struct FeedbackRoutes<Context: RequestContext>: Sendable {

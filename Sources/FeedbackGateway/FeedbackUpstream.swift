@@ -1,5 +1,6 @@
 import FastAPICompat
 import FeedbackClient
+import RPCCore
 
 /// A small pool of multiplexed connections to feedbackd. Each connection reconnects on its own after a
 /// GOAWAY or a drop and carries at most ``GatewayConfiguration/callsPerConnection`` calls

@@ -3,6 +3,7 @@ import HTTPConnectionGuard
 import Hummingbird
 import HummingbirdCore
 import Logging
+import RPCCore
 
 /// Builds the gateway: routes, CORS, request ids, `nosniff` and access logs over a pool of feedbackd connections.
 public enum GatewayApplication {

@@ -1,7 +1,7 @@
 import ArgumentParser
 import FeedbackAuth
+import FeedbackCommandLine
 import FeedbackGateway
-import FeedbackLogging
 import FeedbackMetrics
 import Foundation
 import Hummingbird
@@ -77,17 +77,10 @@ struct FeedbackGatewayCommand: AsyncParsableCommand {
     @Option(help: "Seconds a graceful shutdown (SIGTERM) may take to finish the requests in progress; then they are cut off and the gateway exits.")
     var shutdownTimeoutS: Int = 35
 
-    @Option(help: "Log format on stderr: text or json.")
-    var logFormat: String = "text"
+    @OptionGroup(title: "Logging and metrics") var observability: ObservabilityOptions
 
-    @Option(help: "Lowest level logged (http.access lines are at info).")
-    var logLevel: String = "info"
-
-    @Option(help: "Which requests get an http.access line: errors (answered 4xx or 5xx; the default) or all.")
+    @Option(help: "Which requests get an http.access line (at info): errors (answered 4xx or 5xx; the default) or all.")
     var logRequests: RequestLog = .errors
-
-    @Option(help: ArgumentHelp("Serve Prometheus metrics at http://HOST:PORT/metrics (off by default). Keep it on a private address.", valueName: "host:port"))
-    var metricsListen: String?
 
     enum RequestLog: String, ExpressibleByArgument, CaseIterable {
         case errors, all
@@ -96,9 +89,8 @@ struct FeedbackGatewayCommand: AsyncParsableCommand {
     func validate() throws {
         do {
             _ = try MetricsEndpoint.hostAndPort(self.listen)
-            if let metrics = self.metricsListen { _ = try MetricsEndpoint.hostAndPort(metrics) }
         } catch {
-            throw ValidationError("\(error)")
+            throw ValidationError("--listen: \(error)")
         }
         guard self.headTimeoutS > 0, self.bodyTimeoutS > 0, self.idleTimeoutS > 0, self.timeoutMs > 0, self.shutdownTimeoutS > 0 else {
             throw ValidationError("timeouts must be positive")
@@ -114,9 +106,7 @@ struct FeedbackGatewayCommand: AsyncParsableCommand {
     func run() async throws {
         let (host, port) = try MetricsEndpoint.hostAndPort(self.listen)
         // Before any metric handle is made.
-        let registry = self.metricsListen.map { _ in PrometheusExport.bootstrap() }
-        LogOutput.bootstrap(json: self.logFormat == "json", level: Logger.Level(rawValue: self.logLevel) ?? .info)
-        let logger = Logger(label: "feedback-gateway")
+        let (logger, registry) = self.observability.bootstrap(label: "feedback-gateway")
         var configuration = GatewayConfiguration(socketPath: self.socket)
         configuration.allowedOrigins = self.allowedOrigin
         configuration.widgetDirectory = self.widgetDir
@@ -155,7 +145,7 @@ struct FeedbackGatewayCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
         var services: [any Service] = [app]
-        if let registry, let listen = self.metricsListen {
+        if let registry, let listen = self.observability.metricsListen {
             let endpoint = try MetricsEndpoint(
                 listen: listen, registry: registry, logger: logger, connectionLimits: metricsLimits,
                 onListening: { port in logger.info("gateway.metrics_listening", metadata: ["http.port": "\(port)"]) }

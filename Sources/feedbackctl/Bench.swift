@@ -2,6 +2,7 @@ import ArgumentParser
 import FeedbackAuth
 import FeedbackClient
 import Foundation
+import RPCCore
 import Synchronization
 
 /// `feedbackctl bench`: a load generator in the spirit of ghz, in its own process, so that feedbackd's

@@ -2,6 +2,7 @@ import ArgumentParser
 import FeedbackClient
 import FeedbackProtos
 import Foundation
+import RPCCore
 
 /// `feedbackctl describe`: what feedbackd serves (the Reflection service), as `grpcurl list` does for gRPC.
 struct Describe: AsyncParsableCommand {

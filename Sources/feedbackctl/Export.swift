@@ -2,6 +2,7 @@ import ArgumentParser
 import FeedbackClient
 import FeedbackProtos
 import Foundation
+import RPCCore
 
 /// `feedbackctl export`: the ratings feed (ListFeedbackEvents) to stdout, page after page, for jobs that
 /// read the ratings (retraining). The last event id is printed on stderr, so that the next run resumes

@@ -2,6 +2,7 @@ import ArgumentParser
 import FeedbackAuth
 import FeedbackClient
 import Foundation
+import RPCCore
 
 @main
 struct Feedbackctl: AsyncParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
-import FeedbackAuth
 import CoreMetrics
+import FeedbackAuth
+import FeedbackCommandLine
 import FeedbackDomain
 import FeedbackMetrics
 import FeedbackPostgres
@@ -49,12 +50,12 @@ struct Feedbackd: AsyncParsableCommand {
     @OptionGroup(title: "Storage") var storage: StorageOptions
     @OptionGroup(title: "Authentication") var auth: AuthOptions
     @OptionGroup(title: "Limits") var limits: LimitOptions
-    @OptionGroup(title: "Logging") var logging: LoggingOptions
+    @OptionGroup(title: "Logging and metrics") var observability: ObservabilityOptions
+    @OptionGroup(title: "Logging and metrics") var callLog: CallLogOptions
 
     func run() async throws {
-        let logger = self.logging.makeLogger()
         // Before any metric handle is made (the verifier, the store and the server make theirs).
-        let registry = self.logging.metricsListen.map { _ in PrometheusExport.bootstrap() }
+        let (logger, registry) = self.observability.bootstrap(label: "feedbackd")
         do {
             let warn = { (message: String) in logger.warning("feedbackd.insecure_secret_file", metadata: ["error": "\(message)"]) }
             let verifier = try await TokenVerifier(configuration: try self.auth.configuration(warn: warn))
@@ -83,7 +84,7 @@ struct Feedbackd: AsyncParsableCommand {
                 logger: logger
             )
             var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: store)]
-            if let registry, let listen = self.logging.metricsListen {
+            if let registry, let listen = self.observability.metricsListen {
                 let inFlight = Gauge(label: "feedback_rpc_calls_in_flight")
                 let connections = Gauge(label: "feedback_rpc_connections")
                 let serving = Gauge(label: "feedback_store_serving")
@@ -136,7 +137,7 @@ struct Feedbackd: AsyncParsableCommand {
         configuration.handshakeTimeout = .milliseconds(self.limits.handshakeTimeoutMs)
         configuration.idleTimeout = .seconds(self.limits.idleTimeoutS)
         configuration.calls = .feedbackd
-        configuration.calls.callLog = self.logging.logCalls
+        configuration.calls.callLog = self.callLog.logCalls
         return configuration
     }
 

@@ -1,5 +1,4 @@
 import ArgumentParser
-import FeedbackLogging
 import FeedbackPostgres
 import Foundation
 import Logging

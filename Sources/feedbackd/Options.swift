@@ -2,7 +2,6 @@ import ArgumentParser
 import FeedbackAuth
 import FeedbackPostgres
 import FeedbackSQLite
-import FeedbackLogging
 import FeedbackMetrics
 import FeedbackServer
 import Foundation
@@ -203,33 +202,9 @@ struct LimitOptions: ParsableArguments {
     }
 }
 
-struct LoggingOptions: ParsableArguments {
-    enum Format: String, ExpressibleByArgument, CaseIterable {
-        case text, json
-    }
-
-    @Option(help: "Log format on stderr: text or json (one object per line).")
-    var logFormat: Format = .text
-
-    @Option(help: "Lowest level logged: trace, debug, info, notice, warning, error, critical. Calls are logged at info (see --log-calls).")
-    var logLevel: String = "info"
-
-    @Option(help: "Which calls get an rpc.call line: errors (calls not answered OK; the default) or all.")
+struct CallLogOptions: ParsableArguments {
+    @Option(help: "Which calls get an rpc.call line (at info): errors (calls not answered OK; the default) or all.")
     var logCalls: ServerCallExecutor.CallLog = .errors
-
-    @Option(help: ArgumentHelp("Serve Prometheus metrics at http://HOST:PORT/metrics (off by default). Keep it on a private address.", valueName: "host:port"))
-    var metricsListen: String?
-
-    func validate() throws {
-        if let listen = self.metricsListen {
-            do { _ = try MetricsEndpoint.hostAndPort(listen) } catch { throw ValidationError("--metrics-listen: \(error)") }
-        }
-    }
-
-    func makeLogger() -> Logger {
-        LogOutput.bootstrap(json: self.logFormat == .json, level: Logger.Level(rawValue: self.logLevel) ?? .info)
-        return Logger(label: "feedbackd")
-    }
 }
 
 extension ServerCallExecutor.CallLog: ExpressibleByArgument {}

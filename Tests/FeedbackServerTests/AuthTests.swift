@@ -3,6 +3,7 @@ import FeedbackAuth
 import FeedbackClient
 import FeedbackDomain
 import FeedbackServer
+import RPCCore
 import RPCUnixTransport
 import Foundation
 import JWTKit

@@ -2,6 +2,7 @@ import FeedbackClient
 import FeedbackDomain
 import Foundation
 import RPCCodec
+import RPCCore
 import RPCUnixTransport
 import Testing
 

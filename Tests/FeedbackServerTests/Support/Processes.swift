@@ -26,7 +26,7 @@ func runProcessWithOutputs(_ executable: String, _ arguments: [String], environm
     let output = Pipe()
     process.standardOutput = output
     let errorsPath = NSTemporaryDirectory() + "fbt-stderr-\(UInt32.random(in: .min ... .max))"
-    FileManager.default.createFile(atPath: errorsPath, contents: nil)
+    _ = FileManager.default.createFile(atPath: errorsPath, contents: nil)
     defer { try? FileManager.default.removeItem(atPath: errorsPath) }
     process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errorsPath))
     try process.run()
