@@ -156,36 +156,70 @@ let package = Package(
             ],
             path: "Benchmarks/feedback-bench"
         ),
+        // Tests: one target per room, over a shared support library (servers, stores, processes, logs).
+        .target(
+            name: "FeedbackTestSupport",
+            dependencies: [
+                "RPCCodec", "RPCCore", "RPCUnixTransport", "FeedbackDomain", "FeedbackSQLite", "FeedbackPostgres", "FeedbackAuth",
+                "FeedbackServer", "FeedbackClient", nioCore, logging, lifecycle, .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                .product(name: "JWTKit", package: "jwt-kit"), .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Tests/TestSupport"
+        ),
         .testTarget(
             name: "RPCCodecTests",
             dependencies: [
-                "RPCCodec", "FeedbackProtos", nioCore,
-                .product(name: "NIOTestUtils", package: "swift-nio"),
-                .product(name: "NIOEmbedded", package: "swift-nio"),
+                "RPCCodec", nioCore, .product(name: "NIOTestUtils", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "FastAPICompatTests", dependencies: ["FastAPICompat"]),
+        .testTarget(name: "RPCCoreTests", dependencies: ["AsyncOneShot", "RPCCore"]),
         .testTarget(
-            name: "FeedbackServerTests",
+            name: "RPCUnixTransportTests",
             dependencies: [
-                "AsyncOneShot", "RPCCodec", "RPCCore", "RPCUnixTransport", "FeedbackProtos", "FeedbackDomain", "FeedbackSQLite", "FeedbackPostgres",
-                .product(name: "PostgresNIO", package: "postgres-nio"),
-                "FeedbackAuth", "FeedbackServer", "FeedbackClient", nioCore, nioPosix, logging, lifecycle,
-                .product(name: "NIOEmbedded", package: "swift-nio"),
-                .product(name: "JWTKit", package: "jwt-kit"),
-                .product(name: "Crypto", package: "swift-crypto"),
-                "FeedbackGateway", "FeedbackLogging", "FastAPICompat", "HTTPConnectionGuard", "FeedbackMetrics",
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
-                .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
-                .product(name: "HTTPTypes", package: "swift-http-types"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
-                .product(name: "GRDB", package: "GRDB.swift"),
+                "FeedbackTestSupport", "RPCCodec", "RPCCore", "RPCUnixTransport", "FeedbackClient", "FeedbackDomain", "FeedbackProtos",
+                "FeedbackServer", nioCore, logging, lifecycle, .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "FeedbackStoreTests",
+            dependencies: [
+                "FeedbackTestSupport", "AsyncOneShot", "FeedbackDomain", "FeedbackSQLite", "FeedbackPostgres", "FeedbackAuth", "FeedbackServer",
+                "FeedbackClient", "FeedbackProtos", "RPCCodec", "RPCCore", "RPCUnixTransport", logging,
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ]
+        ),
+        .testTarget(
+            name: "FeedbackAuthTests",
+            dependencies: [
+                "FeedbackTestSupport", "FeedbackAuth", "FeedbackDomain", "FeedbackServer", "FeedbackClient", "RPCCodec", "RPCCore",
+                "RPCUnixTransport", lifecycle, .product(name: "JWTKit", package: "jwt-kit"), .product(name: "Crypto", package: "swift-crypto"),
             ],
             exclude: ["Fixtures"]
         ),
+        .testTarget(
+            name: "FeedbackServerTests",
+            dependencies: [
+                "FeedbackTestSupport", "FeedbackServer", "FeedbackClient", "FeedbackDomain", "FeedbackProtos", "FeedbackLogging",
+                "FeedbackMetrics", "RPCCodec", "RPCCore", "RPCUnixTransport", nioCore, nioPosix, logging, lifecycle,
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
+        .testTarget(
+            name: "FeedbackGatewayTests",
+            dependencies: [
+                "FeedbackTestSupport", "FeedbackGateway", "HTTPConnectionGuard", "FeedbackServer", "FeedbackDomain", "RPCCore", nioCore,
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
+                .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "JWTKit", package: "jwt-kit"),
+            ]
+        ),
+        // The executables as processes: flags, signals, restarts, what feedbackctl prints.
+        .testTarget(name: "FeedbackProcessTests", dependencies: ["FeedbackTestSupport", "FeedbackClient", "RPCCore"]),
+        .testTarget(name: "FastAPICompatTests", dependencies: ["FastAPICompat"]),
     ],
     swiftLanguageModes: [.v6]
 )

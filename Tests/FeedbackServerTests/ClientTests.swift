@@ -1,5 +1,6 @@
 import FeedbackClient
 import FeedbackDomain
+import FeedbackTestSupport
 import Foundation
 import RPCCodec
 import RPCCore

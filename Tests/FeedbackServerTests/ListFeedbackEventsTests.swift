@@ -1,6 +1,7 @@
 import FeedbackClient
 import FeedbackDomain
 import FeedbackProtos
+import FeedbackTestSupport
 import RPCCore
 import Testing
 

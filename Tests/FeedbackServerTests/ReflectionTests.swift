@@ -2,6 +2,7 @@ import FeedbackClient
 import FeedbackDomain
 import FeedbackProtos
 import FeedbackServer
+import FeedbackTestSupport
 import Foundation
 import RPCCore
 import Testing

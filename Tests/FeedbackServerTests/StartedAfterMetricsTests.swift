@@ -1,4 +1,5 @@
 import FeedbackMetrics
+import FeedbackTestSupport
 import Logging
 import NIOCore
 import NIOPosix

@@ -1,6 +1,7 @@
 import FeedbackClient
 import FeedbackDomain
 import FeedbackServer
+import FeedbackTestSupport
 import RPCCore
 import RPCUnixTransport
 import Testing

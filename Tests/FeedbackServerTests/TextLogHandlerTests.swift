@@ -1,4 +1,5 @@
 import FeedbackLogging
+import FeedbackTestSupport
 import Testing
 
 @Suite("Text logs")
