@@ -27,49 +27,49 @@ import Synchronization
 /// cancel stopped it (nothing of it was written; the rest of the batch is written by a new statement).
 /// So no caller waits for a lock past its deadline by more than the cancel's round trip.
 public final class PostgresFeedbackStore: FeedbackStore, Service {
-    private let configuration: PostgresConfiguration
-    private let logger: Logger
+    let configuration: PostgresConfiguration
+    let logger: Logger
     /// One connection pool per server of the URL.
-    private let clients: [PostgresClient]
+    let clients: [PostgresClient]
     /// The server written to (an index of ``clients``): the first found that takes writes.
-    private let primary = Atomic<Int>(0)
+    let primary = Atomic<Int>(0)
     /// The queue, the writer loop and the store's health (shared with every store with group commit).
-    private let writer: GroupCommitWriter
+    let writer: GroupCommitWriter
     /// Whether the writer's first probe has run (a schema problem found by it stops the store).
-    private let probedOnce = Atomic<Bool>(false)
+    let probedOnce = Atomic<Bool>(false)
     /// Why the store refused to run: PostgreSQL answered at start-up, but without a usable schema.
-    private let startUpRefusal = Mutex<String?>(nil)
+    let startUpRefusal = Mutex<String?>(nil)
     /// Whether the schema and the role's privileges were checked since the store last found a problem:
     /// writes wait for it.
-    private let schemaReady = Atomic<Bool>(false)
+    let schemaReady = Atomic<Bool>(false)
     /// The batches being written, by server, for their abandonment when the primary changes.
-    private let writesOn = Mutex<(next: UInt64, signals: [UInt64: (server: Int, signal: AbandonSignal)])>((0, [:]))
+    let writesOn = Mutex<(next: UInt64, signals: [UInt64: (server: Int, signal: AbandonSignal)])>((0, [:]))
     /// Whether each server makes commits wait for a synchronous standby (as the probe last found; true
     /// until it looks): then a commit a cancel reached there is answered UNKNOWN.
-    private let synchronousReplication: Mutex<[Bool]>
+    let synchronousReplication: Mutex<[Bool]>
     /// Why the ratings feed cannot be read (no SELECT on feedback_events), as last logged.
-    private let feedUnreadable = Mutex<String?>(nil)
+    let feedUnreadable = Mutex<String?>(nil)
     /// The batches being written, for the withdrawals of their submissions.
-    private let inFlight = InFlightBatches()
+    let inFlight = InFlightBatches()
     /// Statements to cancel (a batch member withdrawn while its statement runs), for the canceller.
-    private let (cancelRequests, cancelRequester) = AsyncStream<CancelRequest>.makeStream()
+    let (cancelRequests, cancelRequester) = AsyncStream<CancelRequest>.makeStream()
     /// Work given up on that still runs.
     let leftBehind = LeftBehindWork(store: "postgres")
     /// The backend process of each connection the writer used (PostgresNIO does not say), to cancel its statement.
-    private let backends = Mutex<[ConnectionKey: Int32]>([:])
+    let backends = Mutex<[ConnectionKey: Int32]>([:])
 
-    private struct ConnectionKey: Hashable {
+    struct ConnectionKey: Hashable {
         var server: Int
         var connection: PostgresConnection.ID
     }
 
-    private struct CancelRequest: Sendable {
+    struct CancelRequest: Sendable {
         var backend: BatchWrite.Backend
         var batch: BatchWrite
     }
 
     /// The pool of the server written to.
-    private var client: PostgresClient { self.clients[self.primary.load(ordering: .relaxed)] }
+    var client: PostgresClient { self.clients[self.primary.load(ordering: .relaxed)] }
 
     public init(configuration: PostgresConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -181,7 +181,7 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
 
     /// What the writer calls: one batch, and the probe (once a second). A schema problem found by the
     /// first probe stops the store (``run()`` throws it).
-    private struct Writes: GroupCommitStorage {
+    struct Writes: GroupCommitStorage {
         let store: PostgresFeedbackStore
 
         func commit(_ batch: GroupCommitBatch) async {
@@ -198,7 +198,7 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
 
     /// Writes `batch` (from the queue), known to ``inFlight`` meanwhile, so that its members' withdrawals
     /// reach it.
-    private func write(_ batch: [GroupCommitQueue.Item]) async {
+    func write(_ batch: [GroupCommitQueue.Item]) async {
         let write = BatchWrite(batch)
         for withdrawal in self.inFlight.add(write) { Self.perform(withdrawal, self.cancelRequester) }
         await self.commit(write)
@@ -207,7 +207,7 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
 
     /// The batch in one statement (one implicit transaction), or in more when a member's withdrawal
     /// stopped one; each submission is answered after COMMIT with its own outcome, exactly once.
-    private func commit(_ batch: BatchWrite) async {
+    func commit(_ batch: BatchWrite) async {
         for item in batch.items where item.submission.subject.utf8.contains(0) {
             // PostgreSQL's text cannot hold NUL: such a subject would fail the whole batch.
             batch.answer(item.id, .failure(.unstorableSubject))
@@ -260,7 +260,7 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
     /// instead (the pool opens another) when the statement failed otherwise (PostgresNIO remembers a
     /// failed preparation for the connection's lifetime, and the failure may have been a schema that is
     /// repaired meanwhile), or when a cancel may still reach its backend.
-    private func writeStatement(of batch: BatchWrite, server: Int, statement start: StatementStart) async throws -> Bool {
+    func writeStatement(of batch: BatchWrite, server: Int, statement start: StatementStart) async throws -> Bool {
         if !self.schemaReady.load(ordering: .relaxed) { try await self.checkSchema(start, server: server) }
         return try await self.clients[server].withConnection { connection in
             guard start.starts() else { throw WorkGivenUp() }
@@ -297,7 +297,7 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
     /// a success. So the commit is confirmed by one more (empty) statement on the same connection:
     /// PostgresNIO sends it only after ReadyForQuery, and PostgresNIO closes the connection when an
     /// error follows a CommandComplete.
-    private func run(_ members: [BatchWrite.Item], of batch: BatchWrite, on connection: PostgresConnection) async -> BatchWrite.StatementResult {
+    func run(_ members: [BatchWrite.Item], of batch: BatchWrite, on connection: PostgresConnection) async -> BatchWrite.StatementResult {
         var found: Set<Int64> = []
         do {
             for try await id in try await connection.execute(BatchStatement(members.map(\.submission)), logger: self.logger) {
@@ -320,7 +320,7 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
     }
 
     /// The backend process of `connection`, on `server` (its id asked once per connection).
-    private func backend(of connection: PostgresConnection, server: Int) async throws -> BatchWrite.Backend {
+    func backend(of connection: PostgresConnection, server: Int) async throws -> BatchWrite.Backend {
         let key = ConnectionKey(server: server, connection: connection.id)
         if let pid = self.backends.withLock({ $0[key] }) { return BatchWrite.Backend(server: server, pid: pid) }
         var pid: Int32 = 0
@@ -334,267 +334,9 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
         return BatchWrite.Backend(server: server, pid: pid)
     }
 
-    private func close(_ connection: PostgresConnection, server: Int) async {
+    func close(_ connection: PostgresConnection, server: Int) async {
         self.backends.withLock { _ = $0.removeValue(forKey: ConnectionKey(server: server, connection: connection.id)) }
         try? await connection.close()
     }
 
-    /// What a withdrawal of a batch being written needs: an answer, or a cancel for the canceller.
-    private static func perform(_ withdrawal: BatchWrite.Withdrawal, _ requester: AsyncStream<CancelRequest>.Continuation) {
-        switch withdrawal {
-        case .none:
-            break
-        case .answer(let item):
-            item.complete(.failure(.cancelled))
-        case .cancel(let backend, let batch):
-            if case .terminated = requester.yield(CancelRequest(backend: backend, batch: batch)) {
-                batch.cancelFinished(delivered: true, signalled: false)  // never sent
-            }
-        }
-    }
-
-    /// The canceller: asks PostgreSQL to cancel the statements of ``cancelRequests`` (on another
-    /// connection of the pool: `pg_cancel_backend`), each within the limits of ``bounded(_:)``, until
-    /// the requests end (after the last batch).
-    private func cancelStatements() async {
-        await withDiscardingTaskGroup { group in
-            for await request in self.cancelRequests {
-                group.addTask {
-                    do {
-                        // Only a statement waiting for a lock is cancelled (the wait the cancel is for):
-                        // never one whose commit waits for a synchronous standby, which a cancel would end
-                        // with the transaction committed on the primary only. Until the statement waits
-                        // for a lock, or ends, the request is made again every 20 ms.
-                        var signalled = false
-                        repeat {
-                            signalled = try await self.bounded { statement in
-                                try await self.clients[request.backend.server].withConnection { connection in
-                                    guard statement.starts() else { throw WorkGivenUp() }
-                                    let rows = try await connection.query(
-                                        """
-                                        SELECT pg_cancel_backend(pid) FROM pg_stat_activity
-                                        WHERE pid = \(request.backend.pid) AND wait_event_type = 'Lock'
-                                        """,
-                                        logger: self.logger
-                                    )
-                                    var sent = false
-                                    for try await cancelled in rows.decode(Bool.self) { sent = sent || cancelled }
-                                    return sent
-                                }
-                            } || signalled
-                        } while await request.batch.statementStillRuns(pause: .milliseconds(20))
-                        request.batch.cancelFinished(delivered: true, signalled: signalled)
-                    } catch {
-                        self.logger.warning("feedback.store_cancel_failed", metadata: ["error": "\(String(reflecting: error))"])
-                        request.batch.cancelFinished(delivered: false, signalled: false)
-                    }
-                }
-            }
-        }
-    }
-
-    /// Once a second, idle or under load: can PostgreSQL be written to? A database that stops answering
-    /// or becomes read-only (a standby) makes the store NOT_SERVING within the second, and writes are
-    /// then answered UNAVAILABLE at once. With several servers, the store then looks for the one that
-    /// takes writes (``locatePrimary()``) and writes there from then on (a promoted standby, after a
-    /// failover). While it is NOT_SERVING the schema and the role's privileges are checked again
-    /// (``PostgresSchema/check(_:logger:)``, the catalog only: no DDL).
-    /// Returns the schema's problem when PostgreSQL answered but its schema cannot be used.
-    @discardableResult
-    private func probe() async -> PostgresSchema.Problem? {
-        do {
-            let current = self.primary.load(ordering: .relaxed)
-            // Not serving with several servers: the one written to may be gone, and asking it alone first
-            // would cost its connection wait; all are asked at once instead.
-            if self.clients.count > 1, !self.isServing {
-                self.writeTo(try await self.locatePrimary(), before: current)
-            } else {
-                do {
-                    let synchronous = try await self.bounded(connectTimeout: Self.probeConnectTimeout) { statement in
-                        try await self.requireWritable(server: current, statement)
-                    }
-                    self.synchronousReplication.withLock { $0[current] = synchronous }
-                } catch where self.clients.count > 1 {
-                    self.writeTo(try await self.locatePrimary(), before: current)
-                }
-            }
-            if !self.isServing || !self.schemaReady.load(ordering: .relaxed) {
-                try await self.bounded { statement in try await self.checkSchema(statement, server: self.primary.load(ordering: .relaxed)) }
-            }
-            self.writer.markHealthy()
-        } catch let problem as PostgresSchema.Problem {
-            self.schemaReady.store(false, ordering: .relaxed)
-            self.writer.markUnhealthy(problem.description)
-            return problem
-        } catch let problem as NotWritable {
-            self.writer.markUnhealthy(problem.description)
-        } catch is WorkCancelled {
-            // The store is stopping: what the probe would have found does not matter any more.
-        } catch {
-            self.writer.markUnhealthy("PostgreSQL (\(self.configuration.description)) cannot be reached: \(String(reflecting: error))")
-        }
-        return nil
-    }
-
-    /// Writes go to `located` (a server and whether its commits wait for a synchronous standby) from now
-    /// on; the batches still on `before` are abandoned (``AbandonSignal``).
-    private func writeTo(_ located: (server: Int, synchronous: Bool), before current: Int) {
-        let found = located.server
-        self.synchronousReplication.withLock { $0[found] = located.synchronous }
-        guard found != current else { return }
-        self.schemaReady.store(false, ordering: .relaxed)
-        let stale = self.writesOn.withLock { writes in
-            self.primary.store(found, ordering: .relaxed)
-            return writes.signals.values.filter { $0.server != found }.map(\.signal)
-        }
-        for signal in stale { signal.fire() }
-        self.logger.notice(
-            "feedback.store_primary",
-            metadata: ["db.server": "\(self.configuration.servers[found].description)", "db.server.before": "\(self.configuration.servers[current].description)"]
-        )
-    }
-
-    /// How long the probe waits for a connection to the server it asks: a pool hands an idle one at once,
-    /// and a server that is gone must not keep the store SERVING (or hold the search for the primary)
-    /// for a whole connect timeout.
-    private static let probeConnectTimeout: Duration = .seconds(1)
-
-    /// The server that takes writes, and whether its commits wait for a synchronous standby: every server
-    /// is asked at once, each for at most a second to hand a connection (a server that is gone must not
-    /// hold the search), and the first to answer that it takes writes is taken. (Two servers taking
-    /// writes at once is a split brain that fencing, not feedbackd, must prevent.)
-    /// - Throws: ``NotWritable`` saying what each server answered.
-    private func locatePrimary() async throws -> (server: Int, synchronous: Bool) {
-        let connectTimeout = min(self.configuration.options.connectTimeout, Self.probeConnectTimeout)
-        return try await withThrowingTaskGroup(of: (Int, Result<Bool, any Error>).self) { group in
-            for index in self.clients.indices {
-                group.addTask {
-                    do {
-                        return (index, .success(try await self.bounded(connectTimeout: connectTimeout) { statement in try await self.requireWritable(server: index, statement) }))
-                    } catch {
-                        return (index, .failure(error))
-                    }
-                }
-            }
-            var answers: [Int: String] = [:]
-            for try await (index, result) in group {
-                switch result {
-                case .success(let synchronous):
-                    group.cancelAll()
-                    return (index, synchronous)
-                case .failure(let cancelled as WorkCancelled):
-                    throw cancelled
-                case .failure(let problem as NotWritable):
-                    answers[index] = problem.description
-                case .failure(let error):
-                    answers[index] = "\(self.configuration.servers[index].description): cannot be reached (\(String(reflecting: error)))"
-                }
-            }
-            let said = answers.sorted { $0.key < $1.key }.map(\.value).joined(separator: "; ")
-            throw NotWritable(description: "no server of \(self.configuration.description) takes writes: \(said)")
-        }
-    }
-
-    /// Throws ``NotWritable`` unless `server` takes writes (`transaction_read_only` off, as libpq's
-    /// `target_session_attrs=read-write` checks): a standby in recovery never does. Returns whether its
-    /// commits wait for a synchronous standby.
-    private func requireWritable(server: Int, _ statement: StatementStart) async throws -> Bool {
-        try await self.clients[server].withConnection { connection in
-            guard statement.starts() else { throw WorkGivenUp() }
-            var readOnly = "off"
-            var synchronous = true
-            let rows = try await connection.query(
-                """
-                SELECT current_setting('transaction_read_only'),
-                    current_setting('synchronous_standby_names') <> '' AND current_setting('synchronous_commit') NOT IN ('off', 'local')
-                """,
-                logger: self.logger
-            )
-            for try await (setting, waits) in rows.decode((String, Bool).self) {
-                (readOnly, synchronous) = (setting, waits)
-            }
-            if readOnly == "on" {
-                throw NotWritable(
-                    description: "\(self.configuration.servers[server].description) is read-only (a standby, or default_transaction_read_only): feedbackd writes only to a primary"
-                )
-            }
-            return synchronous
-        }
-    }
-
-    /// PostgreSQL answers, but takes no writes.
-    private struct NotWritable: Error, CustomStringConvertible {
-        var description: String
-    }
-
-    /// Runs `work` (a batch, a probe, a page of events, a cancel) with bounded waits: at most the connect
-    /// timeout for a connection, then, from when `work` says a statement starts
-    /// (``StatementStart/starts()``, which `work` must check before each statement), twice the statement
-    /// timeout (a preparation and an execution) and a second for the answer. Waiting for a connection while PostgreSQL is down or
-    /// restarting must not hold the writer, nor graceful shutdown. Past a limit the work is cancelled and
-    /// left behind (a PostgresNIO lease or query can outlive its cancellation around a server restart:
-    /// waiting for it is what hung the writer), counted and awaited on shutdown (``LeftBehindWork``); a
-    /// batch stopped so is answered UNAVAILABLE. Work given up on before it sent a statement never sends
-    /// one (a lease granted late finds ``StatementStart/starts()`` false). Work given up on after it sent
-    /// one gets no answer within its statement's window (PostgreSQL ends the statement at its
-    /// statement_timeout, but not a COMMIT waiting for a synchronous standby, say): a batch's members in
-    /// it are answered UNKNOWN (``BatchWrite/fail(cause:)``).
-    private func bounded<T: Sendable>(
-        connectTimeout: Duration? = nil,
-        abandon: AbandonSignal? = nil,
-        _ work: @escaping @Sendable (StatementStart) async throws -> T
-    ) async throws -> T {
-        let connectTimeout = connectTimeout ?? self.configuration.options.connectTimeout
-        // A statement on a new connection is two messages, its preparation and its execution, each
-        // bounded by statement_timeout on its own.
-        let statementLimit = self.configuration.statementTimeout * 2 + .seconds(1)
-        let outcome = OneShot<Result<T, any Error>>()
-        let start = StatementStart()
-        // Unstructured on purpose: a task group would wait for a child that ignores cancellation.
-        let work = self.leftBehind.start {
-            do { outcome.set(.success(try await work(start))) } catch { outcome.set(.failure(error)) }
-        }
-        let timer = Task {
-            try await Task.sleep(for: connectTimeout)
-            // Each statement's window counts from its own start: a later one moves the limit.
-            var waitedFor: ContinuousClock.Instant?
-            while let started = start.giveUp(unlessStartedSince: waitedFor) {
-                waitedFor = started
-                try await Task.sleep(until: started + statementLimit)
-            }
-            self.leftBehind.giveUp(work)
-            let what = waitedFor == nil ? "no connection within \(connectTimeout)" : "no answer within \(statementLimit)"
-            outcome.set(.failure(PostgresUnavailable(description: "PostgreSQL (\(self.configuration.description)): \(what)")))
-        }
-        abandon?.onFire { [leftBehind] in
-            start.giveUpNow()
-            leftBehind.giveUp(work)
-            outcome.set(.failure(PrimaryChanged(from: "the server")))
-        }
-        // A cancelled caller (shutdown past --shutdown-timeout-s, a reader's CANCEL) does not wait for
-        // the work either: it is given up on and left behind, as on a timeout.
-        guard let result = await outcome.valueUnlessCancelled() else {
-            timer.cancel()
-            start.giveUpNow()
-            self.leftBehind.giveUp(work)
-            throw WorkCancelled()
-        }
-        timer.cancel()
-        return try result.get()
-    }
-
-    /// Checks the schema and the role's privileges on `server` (``PostgresSchema/check(_:logger:)``); logs once
-    /// when the ratings feed cannot be read.
-    private func checkSchema(_ statement: StatementStart, server: Int) async throws {
-        let checked = try await self.clients[server].withConnection { connection in
-            guard statement.starts() else { throw WorkGivenUp() }
-            return try await PostgresSchema.check(connection, logger: self.logger)
-        }
-        let changed = self.feedUnreadable.withLock { logged in
-            defer { logged = checked.feedUnreadable }
-            return logged != checked.feedUnreadable
-        }
-        if changed, let reason = checked.feedUnreadable { self.logger.warning("feedback.feed_unreadable", metadata: ["error": "\(reason)"]) }
-        self.schemaReady.store(true, ordering: .relaxed)
-    }
 }
