@@ -14,8 +14,15 @@ public struct ObservabilityOptions: ParsableArguments {
     @Option(help: "Log format on stderr: text (control characters escaped) or json (one object per line).")
     public var logFormat: LogFormat = .text
 
+    /// swift-log's levels, as the flag spells them.
+    public enum LogLevel: String, ExpressibleByArgument, CaseIterable, Sendable {
+        case trace, debug, info, notice, warning, error, critical
+
+        var level: Logger.Level { Logger.Level(rawValue: self.rawValue)! }
+    }
+
     @Option(help: "Lowest level logged: trace, debug, info, notice, warning, error or critical.")
-    public var logLevel: Logger.Level = .info
+    public var logLevel: LogLevel = .info
 
     @Option(help: ArgumentHelp("Serve Prometheus metrics at http://HOST:PORT/metrics (off by default). Keep it on a private address.", valueName: "host:port"))
     public var metricsListen: String?
@@ -32,9 +39,7 @@ public struct ObservabilityOptions: ParsableArguments {
     /// for the endpoint) and swift-log, once per process, before any metric handle or logger is made.
     public func bootstrap(label: String) -> (logger: Logger, registry: PrometheusCollectorRegistry?) {
         let registry = self.metricsListen.map { _ in PrometheusExport.bootstrap() }
-        LogOutput.bootstrap(json: self.logFormat == .json, level: self.logLevel)
+        LogOutput.bootstrap(json: self.logFormat == .json, level: self.logLevel.level)
         return (Logger(label: label), registry)
     }
 }
-
-extension Logger.Level: @retroactive ExpressibleByArgument {}

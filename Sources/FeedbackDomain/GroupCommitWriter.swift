@@ -32,6 +32,7 @@ public final class GroupCommitWriter: Sendable {
         public var batchesInFlight: Int = 1
         public var batchFormation: BatchFormation = .beforeWrite
         public var probing: Probing = .besideWrites
+        public var healthLog: HealthLog = .transitions
 
         public init(maxBatchSize: Int) {
             self.maxBatchSize = maxBatchSize
@@ -46,6 +47,16 @@ public final class GroupCommitWriter: Sendable {
             case onceBegun
         }
 
+        /// When `feedback.store_not_serving` is logged.
+        public enum HealthLog: Sendable {
+            /// When the store stops serving (a failure that repeats, or alternates with another, is
+            /// counted in the write failures' own lines, not logged again).
+            case transitions
+            /// Also when the reason changes while not serving (PostgreSQL: unreachable, then read-only,
+            /// then a schema problem are three things for an operator to know).
+            case reasonChanges
+        }
+
         /// Where the probe runs.
         public enum Probing: Sendable {
             /// In a task beside the writer (a probe that waits for a server does not hold up answers).
@@ -56,7 +67,7 @@ public final class GroupCommitWriter: Sendable {
     }
 
     public let configuration: Configuration
-    public let queue: GroupCommitQueue
+    package let queue: GroupCommitQueue
     private let logger: Logger
     /// Why writes are not expected to succeed, or nil when they are.
     private let unhealthy: Mutex<String?>
@@ -89,9 +100,9 @@ public final class GroupCommitWriter: Sendable {
     public var isServing: Bool { self.unhealthy.withLock { $0 == nil } }
 
     /// Why writes are not expected to succeed, or nil.
-    public var unhealthyReason: String? { self.unhealthy.withLock { $0 } }
+    package var unhealthyReason: String? { self.unhealthy.withLock { $0 } }
 
-    public func markHealthy() {
+    package func markHealthy() {
         let was = self.unhealthy.withLock { unhealthy -> String? in
             defer { unhealthy = nil }
             return unhealthy
@@ -99,18 +110,22 @@ public final class GroupCommitWriter: Sendable {
         if was != nil { self.logger.notice("feedback.store_serving") }
     }
 
-    /// Records why writes are not expected to succeed; logged when the reason changes.
-    public func markUnhealthy(_ reason: String) {
-        let changed = self.unhealthy.withLock { unhealthy -> Bool in
+    /// Records why writes are not expected to succeed; logged as ``Configuration/healthLog`` says.
+    package func markUnhealthy(_ reason: String) {
+        let was = self.unhealthy.withLock { unhealthy -> String? in
             defer { unhealthy = reason }
-            return unhealthy != reason
+            return unhealthy
         }
-        if changed { self.logger.error("feedback.store_not_serving", metadata: ["error": "\(reason)"]) }
+        let log = switch self.configuration.healthLog {
+        case .transitions: was == nil
+        case .reasonChanges: was != reason
+        }
+        if log { self.logger.error("feedback.store_not_serving", metadata: ["error": "\(reason)"]) }
     }
 
     /// Answers every item as unavailable (nothing of them was written), logs the failed write and marks
     /// the store unhealthy until a commit or a probe succeeds.
-    public func fail(_ items: [GroupCommitQueue.Item], cause: String) {
+    package func fail(_ items: [GroupCommitQueue.Item], cause: String) {
         self.logger.error("feedback.store_write_failed", metadata: ["error": "\(cause)", "batch.size": "\(items.count)"])
         self.markUnhealthy(cause)
         for item in items { item.complete(.failure(.storeUnavailable(cause: cause))) }
@@ -118,7 +133,7 @@ public final class GroupCommitWriter: Sendable {
 
     /// Ends the writer's wait for work (the store cannot run: ``run(_:)`` then writes what is queued
     /// and returns).
-    public func stopWaiting() {
+    package func stopWaiting() {
         self.queue.finishWaiting()
     }
 
@@ -232,7 +247,7 @@ public final class GroupCommitBatch: Sendable {
     /// Records the batch's size and duration and releases its interactions for later batches. Once: the
     /// writer calls it after the store's commit; a store may call it before answering, so that a caller
     /// with its answer finds the batch in the metrics.
-    public func written() {
+    package func written() {
         let items: [GroupCommitQueue.Item]? = self.state.withLock { state in
             guard !state.written, let items = state.items else { return nil }
             state.written = true

@@ -76,6 +76,7 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
         self.logger = logger
         var writes = GroupCommitWriter.Configuration(maxBatchSize: configuration.maxBatchSize)
         writes.batchesInFlight = configuration.batchesInFlight
+        writes.healthLog = .reasonChanges
         var writerLogger = logger
         writerLogger[metadataKey: "db"] = "\(configuration.description)"
         self.writer = GroupCommitWriter(store: "postgres", configuration: writes, initiallyUnhealthy: "not connected yet", logger: writerLogger)
@@ -185,7 +186,7 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
         let store: PostgresFeedbackStore
 
         func commit(_ batch: GroupCommitBatch) async {
-            await self.store.write(batch.take())
+            await self.store.write(batch)
         }
 
         func probe() async {
@@ -197,11 +198,13 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
     }
 
     /// Writes `batch` (from the queue), known to ``inFlight`` meanwhile, so that its members' withdrawals
-    /// reach it.
-    func write(_ batch: [GroupCommitQueue.Item]) async {
-        let write = BatchWrite(batch)
+    /// reach it. The queue is told the batch is written before ``inFlight`` forgets it: a withdrawal
+    /// arriving in between would otherwise be kept for a batch that never comes.
+    func write(_ batch: GroupCommitBatch) async {
+        let write = BatchWrite(batch.take())
         for withdrawal in self.inFlight.add(write) { Self.perform(withdrawal, self.cancelRequester) }
         await self.commit(write)
+        batch.written()
         self.inFlight.remove(write)
     }
 

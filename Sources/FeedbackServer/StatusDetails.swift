@@ -7,13 +7,13 @@ import SwiftProtobuf
 /// the protocol error, so that a client can tell `INVALID_METADATA_KEY` from `METADATA_TOO_LARGE`
 /// without parsing the message. feedbackd's executor uses it
 /// (``RPCCore/ServerCallExecutor/Configuration/statusDetails``).
-public enum StatusDetails {
+enum StatusDetails {
     static let domain = "feedback-rpc"
     static let errorInfoTypeURL = "type.googleapis.com/google.rpc.ErrorInfo"
 
     /// The serialized `Status` for a refusal with `code`, `message` and `reason`.
     @Sendable
-    public static func encode(code: StatusCode, message: String, reason: String) -> [UInt8]? {
+    static func encode(code: StatusCode, message: String, reason: String) -> [UInt8]? {
         var info = Feedback_Rpc_V1_ErrorInfo()
         info.reason = reason
         info.domain = Self.domain

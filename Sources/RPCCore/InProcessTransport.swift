@@ -32,7 +32,11 @@ public struct InProcessTransport: ClientTransport {
         let call = ServerCall(
             callID: self.callIDs.next(), method: method, message: request, metadata: metadata, timeout: timeout, peer: self.peer
         )
-        let answer = if let answer = self.executor.answerWithoutWaiting(call) { answer } else { await self.run(call) }
+        let answer: CallAnswer
+        switch self.executor.prepare(call) {
+        case .answered(let now): answer = now
+        case .start(let route): answer = await self.run(call, route: route)
+        }
         guard let code = RPCError.Code(answer.code) else {
             return ClientResponse(message: answer.body, metadata: answer.responseMetadata)
         }
@@ -43,9 +47,9 @@ public struct InProcessTransport: ClientTransport {
     public func close() async {}
 
     /// A call that finishes later: interrupted by its deadline or by the caller's cancellation.
-    private func run(_ call: ServerCall) async -> CallAnswer {
+    private func run(_ call: ServerCall, route: RPCRouter.Route) async -> CallAnswer {
         let connection = InProcessConnection()
-        let running = self.executor.start(call, on: connection)
+        let running = self.executor.start(call, route: route, on: connection)
         return await withTaskCancellationHandler {
             await withTaskGroup(of: Void.self) { group in
                 if let deadline = call.deadline {

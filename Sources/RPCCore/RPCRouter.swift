@@ -62,6 +62,20 @@ public struct MessageTypes: Hashable, Sendable {
 
 /// The method registry of a server: finds a call's handler and runs it through the interceptors.
 public struct RPCRouter: Sendable {
+    /// How a call of a method runs, found with one lookup (``route(for:)``).
+    package enum Route: Sendable {
+        /// Answered on the calling thread.
+        case immediate(ImmediateRPCHandler)
+        /// Started on the calling thread when every interceptor decides without waiting
+        /// (``startDeferred(_:request:context:call:)``), otherwise in a task.
+        case deferred(DeferredRPCHandler)
+        /// In a task, through the interceptors (``handle(request:context:)``).
+        case task
+        /// Not served: UNIMPLEMENTED.
+        case unknown
+    }
+
+    private var routes: [String: Route] = [:]
     private var handlers: [String: RPCHandler] = [:]
     private var immediateHandlers: [String: ImmediateRPCHandler] = [:]
     private var deferredHandlers: [String: DeferredRPCHandler] = [:]
@@ -82,16 +96,32 @@ public struct RPCRouter: Sendable {
             self.handlers[path] = handler
             self.immediateHandlers[path] = nil
             self.deferredHandlers[path] = nil
+            self.routes[path] = .task
         }
         for (path, handler) in service.immediateMethods {
             self.immediateHandlers[path] = handler
             self.deferredHandlers[path] = nil
             self.handlers[path] = { request, context in try handler(request, context) }
+            self.routes[path] = .immediate(handler)
         }
         for (path, handler) in service.deferredMethods {
             self.deferredHandlers[path] = handler
             self.immediateHandlers[path] = nil
             self.handlers[path] = DeferredCall.asyncHandler(handler)
+            self.routes[path] = .deferred(handler)
+        }
+    }
+
+    /// How a call of `method` runs: one dictionary lookup (an immediate method that an interceptor
+    /// applies to runs in a task).
+    package func route(for method: String) -> Route {
+        switch self.routes[method] {
+        case .immediate(let handler):
+            self.interceptors.contains(where: { $0.applies(to: method) }) ? .task : .immediate(handler)
+        case let route?:
+            route
+        case nil:
+            .unknown
         }
     }
 
@@ -120,6 +150,11 @@ public struct RPCRouter: Sendable {
     /// the method is not deferred, or an interceptor needs to wait.
     public func startDeferred(request: [UInt8], context: ServerContext, call: DeferredCall) -> Bool {
         guard let handler = self.deferredHandlers[context.method] else { return false }
+        return self.startDeferred(handler, request: request, context: context, call: call)
+    }
+
+    /// ``startDeferred(request:context:call:)`` with the handler already found (``route(for:)``).
+    package func startDeferred(_ handler: DeferredRPCHandler, request: [UInt8], context: ServerContext, call: DeferredCall) -> Bool {
         var context = context
         for interceptor in self.interceptors where interceptor.applies(to: context.method) {
             do throws(RPCError) {

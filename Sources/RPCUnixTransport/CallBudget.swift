@@ -1,3 +1,4 @@
+import AsyncOneShot
 import Synchronization
 
 /// The server-wide bound on calls in flight (``ServerConfiguration/maxCallsInFlight``), shared by every
@@ -6,6 +7,9 @@ import Synchronization
 final class CallBudget: Sendable {
     let limit: Int
     private let inFlight = Atomic<Int>(0)
+    /// Set once someone waits for the budget to empty (``whenEmpty()``): only then does a release look.
+    private let watched = Atomic<Bool>(false)
+    private let emptied = OneShot<Void>()
 
     init(limit: Int) {
         self.limit = limit
@@ -25,7 +29,17 @@ final class CallBudget: Sendable {
     }
 
     func release(_ count: Int = 1) {
-        self.inFlight.wrappingSubtract(count, ordering: .relaxed)
+        let left = self.inFlight.wrappingSubtract(count, ordering: .sequentiallyConsistent).newValue
+        if left == 0, self.watched.load(ordering: .sequentiallyConsistent) { self.emptied.set(()) }
+    }
+
+    /// Returns once no call holds a unit (or the task is cancelled). For shutdown, once no new call can
+    /// come: calls of closed connections still running (a handler in a task, past its connection)
+    /// hold their units until they end, at most the interrupt grace.
+    func whenEmpty() async {
+        self.watched.store(true, ordering: .sequentiallyConsistent)
+        if self.inFlight.load(ordering: .sequentiallyConsistent) == 0 { self.emptied.set(()) }
+        _ = await self.emptied.valueUnlessCancelled()
     }
 
     var current: Int { self.inFlight.load(ordering: .relaxed) }

@@ -166,20 +166,11 @@ final class ClientConnectionHandler: ChannelInboundHandler {
             if outcome.beforeHello {
                 self.helloReceived.fail(TransportError(.connectFailed, "server refused the connection: \(goAway.errorCode) \(goAway.debug)"))
             }
+            for callID in outcome.notProcessedIDs { self.giveUpTimers.removeValue(forKey: callID)?.cancel() }
             for (promise, error) in outcome.notProcessed { promise.fail(error) }
-            self.cancelTimersOfAnsweredCalls()
             self.closeIfIdle()
         case .request, .cancel:
             break  // the decoder rejects them for a client
-        }
-    }
-
-    /// Drops the give-up timers of calls no longer sent (failed by a GOAWAY).
-    private func cancelTimersOfAnsweredCalls() {
-        guard self.giveUpTimers.count > self.machine.callsSent else { return }
-        for (callID, timer) in self.giveUpTimers where !self.machine.isSent(callID) {
-            timer.cancel()
-            self.giveUpTimers[callID] = nil
         }
     }
 

@@ -47,9 +47,6 @@ struct ClientConnectionStateMachine<Call> {
 
     var callsSent: Int { self.sent.count }
 
-    /// Whether `callID` was sent and is not answered (nor given up on).
-    func isSent(_ callID: UInt32) -> Bool { self.sent[callID] != nil }
-
     // MARK: calls
 
     enum OnStart {
@@ -186,6 +183,8 @@ struct ClientConnectionStateMachine<Call> {
         var beforeHello: Bool
         /// Calls the server did not process (above its `last_call_id`, or queued): safe to send again.
         var notProcessed: [(Call, RPCError)]
+        /// The ids of the sent calls among them (their give-up timers, if any, are void).
+        var notProcessedIDs: [UInt32]
     }
 
     /// The server's GOAWAY (SPEC.md 9): calls above `last_call_id` were not processed; those at or below
@@ -195,13 +194,15 @@ struct ClientConnectionStateMachine<Call> {
         self.phase = .goingAway
         let reason = goAway.errorCode == .noError ? "the server is going away" : "\(goAway.errorCode): \(goAway.debug)"
         var failed: [(Call, RPCError)] = []
+        var ids: [UInt32] = []
         for (callID, call) in self.sent where callID > goAway.lastCallID {
             self.sent[callID] = nil
             self.callIDs[call.key] = nil
             failed.append((call.call, ClientConnection.notProcessed(reason)))
+            ids.append(callID)
         }
         failed += self.failQueue(ClientConnection.notProcessed(reason))
-        return OnGoAway(beforeHello: beforeHello, notProcessed: failed)
+        return OnGoAway(beforeHello: beforeHello, notProcessed: failed, notProcessedIDs: ids)
     }
 
     /// The connection closed: calls sent and unanswered may or may not have taken effect (UNKNOWN);

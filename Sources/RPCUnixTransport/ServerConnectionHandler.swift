@@ -131,10 +131,14 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         }
         let call = ServerCall(callID: callID, request, peer: self.peer, connectionID: self.connectionID)
         // Health and the like are answered here and now: no slot, no task.
-        if let answer = self.executor.answerWithoutWaiting(call) {
+        let route: RPCRouter.Route
+        switch self.executor.prepare(call) {
+        case .answered(let answer):
             self.write(callID: callID, Response(answer))
             self.immediateAnswered()
             return
+        case .start(let found):
+            route = found
         }
         let refusal: RPCError
         switch self.machine.admitCall(acquireBudget: self.budget.acquire) {
@@ -143,7 +147,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                 self.budget.release()
                 return
             }
-            self.start(call, timeoutMilliseconds: request.timeoutMilliseconds, outbox: outbox, on: context.eventLoop)
+            self.start(call, route: route, timeoutMilliseconds: request.timeoutMilliseconds, outbox: outbox, on: context.eventLoop)
             return
         case .refuseConnectionLimit:
             refusal = RPCError(
@@ -156,9 +160,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.write(callID: callID, Response(self.executor.refuse(method: call.method, refusal)))
     }
 
-    private func start(_ call: ServerCall, timeoutMilliseconds: UInt32?, outbox: ResponseOutbox, on eventLoop: any EventLoop) {
+    private func start(_ call: ServerCall, route: RPCRouter.Route, timeoutMilliseconds: UInt32?, outbox: ResponseOutbox, on eventLoop: any EventLoop) {
         let callID = call.callID
-        let running = self.executor.start(call, on: outbox)
+        let running = self.executor.start(call, route: route, on: outbox)
         let deadline = timeoutMilliseconds.map { eventLoop.now + .milliseconds(Int64($0)) }
         let started = self.machine.callStarted(callID, running, deadline: deadline)
         if started.becameBusy {

@@ -78,6 +78,9 @@ public final class UnixSocketServer: Service {
             listener.close(promise: nil)
             registry.shutDown { drained.set(()) }
         }
+        // Calls whose connection closed may still run (a handler in a task): the services they use (the
+        // store) must outlive them. Each ends within the interrupt grace; cancellation stops the wait.
+        await self.budget.whenEmpty()
         // Reached after a drain, or when the task was cancelled: close whatever is left.
         listener.close(promise: nil)
         registry.closeAll()

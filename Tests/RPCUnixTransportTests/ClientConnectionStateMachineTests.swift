@@ -130,6 +130,7 @@ struct ClientConnectionStateMachineTests {
         #expect(!outcome.beforeHello)
         #expect(Set(outcome.notProcessed.map(\.0)) == ["c3", "c4"])
         #expect(outcome.notProcessed.allSatisfy { $0.1.cause is ClientConnection.NotProcessed })
+        #expect(outcome.notProcessedIDs == [3], "the sent one among them (c4 was queued)")
         #expect(!machine.isUsable)
         guard case .fail(_, let refused) = machine.start(key: 5, request: Self.request(), call: "late") else { Issue.record("accepted"); return }
         #expect(refused.cause is ClientConnection.NotProcessed)

@@ -1,7 +1,7 @@
 /// What ``ServerCallExecutor`` needs of the connection a call came on: somewhere to send the answer of
 /// a call that finishes later, and a clock for the interrupt grace. The Unix transport's connection and
 /// the in-process transport each implement it; neither decides anything about the call.
-public protocol CallConnection: Sendable {
+package protocol CallConnection: Sendable {
     /// Sends the answer of call `callID`, from any thread. The connection resolves it
     /// (``PendingAnswer/resolve()``) on its own thread, so that the thread that finished the call (a
     /// store's writer) does not build responses.
@@ -12,15 +12,15 @@ public protocol CallConnection: Sendable {
 }
 
 /// A timer set through ``CallConnection/schedule(after:_:)``.
-public struct CallTimer: Sendable {
+package struct CallTimer: Sendable {
     private let cancelTimer: @Sendable () -> Void
 
-    public init(cancel: @escaping @Sendable () -> Void) {
+    package init(cancel: @escaping @Sendable () -> Void) {
         self.cancelTimer = cancel
     }
 
     /// Stops the timer if it has not fired.
-    public func cancel() {
+    package func cancel() {
         self.cancelTimer()
     }
 }

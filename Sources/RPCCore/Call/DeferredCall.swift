@@ -95,7 +95,8 @@ public final class DeferredCall: Sendable {
         if runNow { withdraw() }
     }
 
-    /// For the transport: interrupts the call (the first interrupt counts) and starts the grace.
+    /// For the transport: interrupts the call (the first interrupt counts): withdraws the handler's work
+    /// and, unless that answered the call, starts the grace.
     public func interrupt(_ reason: CallInterrupt) {
         let withdraw: (@Sendable () -> Void)?? = self.state.withLock { state in
             guard !state.finished, state.interrupt == nil else { return .none }
@@ -104,16 +105,16 @@ public final class DeferredCall: Sendable {
             return .some(state.withdraw)
         }
         guard case .some(let withdraw) = withdraw else { return }
-        if let grace = self.grace {
-            let timer = grace.connection.schedule(after: grace.duration) { [self] in self.abandon() }
-            let keep: Bool = self.state.withLock { state in
-                guard !state.finished else { return false }
-                state.graceTimer = timer
-                return true
-            }
-            if !keep { timer.cancel() }
-        }
         withdraw?()
+        // Work withdrawn has answered by now: no timer for it (a CANCEL of a queued rating costs none).
+        guard let grace = self.grace, !self.state.withLock({ $0.finished }) else { return }
+        let timer = grace.connection.schedule(after: grace.duration) { [self] in self.abandon() }
+        let keep: Bool = self.state.withLock { state in
+            guard !state.finished else { return false }
+            state.graceTimer = timer
+            return true
+        }
+        if !keep { timer.cancel() }
     }
 
     /// The grace passed: answers UNKNOWN unless the handler answered meanwhile.

@@ -34,38 +34,50 @@ public final class ServerCallExecutor: Sendable {
 
     // MARK: starting a call
 
-    /// Answers `call` on the calling thread when that needs no handler to wait: an immediate handler, an
-    /// unknown method, a deadline already passed. Returns nil for every other call, which the transport
-    /// then admits (or refuses at its limits) and passes to ``start(_:on:)``.
-    public func answerWithoutWaiting(_ call: ServerCall) -> CallAnswer? {
-        let ending: Result<[UInt8], RPCError>
-        if let deadline = call.deadline, deadline <= .now {
-            ending = .failure(CallInterrupt.deadlineExceeded.error)
-        } else if let handler = self.router.immediateHandler(for: call.method) {
-            let context = self.context(for: call, requestID: self.requestID(of: call), logger: self.logger)
-            ending = Result { () throws(RPCError) in try handler(call.message, context) }
-            return self.answer(call, requestID: context.requestID, .finished(ending))
-        } else if !self.router.serves(call.method) {
-            ending = .failure(RPCError(code: .unimplemented, message: "Method \(call.method) is not implemented."))
-        } else {
-            return nil
-        }
-        return self.answer(call, requestID: self.requestID(of: call), .finished(ending))
+    /// What becomes of a call a transport read (``prepare(_:)``).
+    package enum Preparation {
+        /// Answered on the calling thread (an immediate handler, an unknown method, a deadline of zero):
+        /// send it; the call takes no slot.
+        case answered(CallAnswer)
+        /// Its handler must run: admit it (or refuse it at the transport's limits), then ``start(_:route:on:)``.
+        case start(RPCRouter.Route)
     }
 
-    /// Starts a call ``answerWithoutWaiting(_:)`` did not answer. Its answer comes through
-    /// `connection` (once); the transport interrupts it through the returned call.
-    public func start(_ call: ServerCall, on connection: some CallConnection) -> DeferredCall {
+    /// Answers `call` on the calling thread when that needs no handler to wait: an immediate handler, an
+    /// unknown method, a deadline of zero (the call was read just now: any other deadline is ahead).
+    package func prepare(_ call: ServerCall) -> Preparation {
+        let ending: Result<[UInt8], RPCError>
+        let route = self.router.route(for: call.method)
+        if let timeout = call.timeout, timeout <= .zero {
+            ending = .failure(CallInterrupt.deadlineExceeded.error)
+        } else {
+            switch route {
+            case .immediate(let handler):
+                let context = self.context(for: call, requestID: self.requestID(of: call), logger: self.logger)
+                ending = Result { () throws(RPCError) in try handler(call.message, context) }
+                return .answered(self.answer(call, requestID: context.requestID, .finished(ending)))
+            case .unknown:
+                ending = .failure(RPCError(code: .unimplemented, message: "Method \(call.method) is not implemented."))
+            case .deferred, .task:
+                return .start(route)
+            }
+        }
+        return .answered(self.answer(call, requestID: self.requestID(of: call), .finished(ending)))
+    }
+
+    /// Starts a call ``prepare(_:)`` found must run. Its answer comes through `connection` (once); the
+    /// transport interrupts it through the returned call.
+    package func start(_ call: ServerCall, route: RPCRouter.Route, on connection: some CallConnection) -> DeferredCall {
         let requestID = self.requestID(of: call)
         let record = CallRecord(call, requestID: requestID)
         let running = DeferredCall(grace: (self.configuration.interruptGrace, connection)) { [self] ending in
             connection.respond(callID: record.callID, PendingAnswer(executor: self, record: record, ending: ending))
         }
         let router = self.router
-        if router.hasDeferredHandler(for: call.method) {
+        if case .deferred(let handler) = route {
             // No per-call logger metadata on this path: the call's line is built only when it is logged.
             let context = self.context(for: call, requestID: requestID, logger: self.logger)
-            if router.startDeferred(request: call.message, context: context, call: running) { return running }
+            if router.startDeferred(handler, request: call.message, context: context, call: running) { return running }
         }
         // The task path. The handler runs in a task of its own (not a child of the transport's), so
         // that one ignoring its interrupt can be left behind after the grace.
@@ -84,7 +96,7 @@ public final class ServerCallExecutor: Sendable {
 
     /// The answer to a call the transport refused before it ran (a malformed REQUEST, a limit), counted
     /// like any call. `reason` names the protocol error in `status-details-bin`.
-    public func refuse(method: String, _ error: RPCError, reason: String? = nil, receivedAt: ContinuousClock.Instant = .now) -> CallAnswer {
+    package func refuse(method: String, _ error: RPCError, reason: String? = nil, receivedAt: ContinuousClock.Instant = .now) -> CallAnswer {
         var metadata = error.metadata
         if let reason, let encode = self.configuration.statusDetails,
             let details = encode(error.code.status, error.message, reason)
@@ -197,13 +209,13 @@ struct CallRecord: Sendable {
 
 /// The answer of a call that finished off its connection's thread, resolved by the connection on its
 /// own thread (``CallConnection/respond(callID:_:)``): resolving counts and logs the call.
-public struct PendingAnswer: Sendable {
+package struct PendingAnswer: Sendable {
     fileprivate let executor: ServerCallExecutor
     fileprivate let record: CallRecord
     fileprivate let ending: DeferredCall.Ending
 
-    /// Builds the answer. Call it once.
-    public func resolve() -> CallAnswer {
+    /// Builds the answer, counting and logging the call: once.
+    package func resolve() -> CallAnswer {
         self.executor.answer(self.record, self.ending)
     }
 }
