@@ -109,9 +109,16 @@ public final class ServerCallExecutor: Sendable {
 
     // MARK: answering
 
-    /// The answer of a call that ended: counted, logged when the configuration says so.
+    /// The answer of a call answered on the spot (it never ends `.abandoned`): counted, logged when the
+    /// configuration says so. The call's record is made only for its log line.
     fileprivate func answer(_ call: ServerCall, requestID: String, _ ending: DeferredCall.Ending) -> CallAnswer {
-        self.answer(CallRecord(call, requestID: requestID), ending)
+        guard case .finished(let result) = ending else { return self.answer(CallRecord(call, requestID: requestID), ending) }
+        let answer = CallAnswer(result, requestID: requestID)
+        self.metrics.recordCall(method: call.method, code: answer.code, receivedAt: call.receivedAt)
+        if self.logger.logLevel <= .info, let suppressed = self.logAdmission(answer.code) {
+            self.log(CallRecord(call, requestID: requestID), answer, suppressed: suppressed)
+        }
+        return answer
     }
 
     fileprivate func answer(_ record: CallRecord, _ ending: DeferredCall.Ending) -> CallAnswer {
@@ -133,12 +140,14 @@ public final class ServerCallExecutor: Sendable {
             )
         }
         self.metrics.recordCall(method: record.method, code: answer.code, receivedAt: record.receivedAt)
-        self.logIfAdmitted(record, answer)
+        if self.logger.logLevel <= .info, let suppressed = self.logAdmission(answer.code) {
+            self.log(record, answer, suppressed: suppressed)
+        }
         return answer
     }
 
-    private func logIfAdmitted(_ record: CallRecord, _ answer: CallAnswer) {
-        guard self.logger.logLevel <= .info, let suppressed = self.logAdmission(answer.code) else { return }
+    /// The call's `rpc.call` line.
+    private func log(_ record: CallRecord, _ answer: CallAnswer, suppressed: Int) {
         let elapsed = ContinuousClock.now - record.receivedAt
         let milliseconds = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
         var metadata = record.logMetadata
