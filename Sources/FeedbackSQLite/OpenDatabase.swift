@@ -12,6 +12,8 @@ struct OpenDatabase: Sendable {
     var walIdentity: FileIdentity?
     /// `PRAGMA synchronous` as read back from this connection.
     var synchronous: SQLiteConfiguration.Synchronous
+    /// The newest audit event's id when the file was opened (0: none).
+    var latestEventID: Int64
 
     /// Whether the files at `path` are still the ones this connection writes: the database and its WAL.
     func isCurrent(at path: String) -> Bool {
@@ -50,9 +52,9 @@ extension OpenDatabase {
         let before = FileIdentity(path: configuration.path)
         let queue = try DatabaseQueue(path: configuration.path, configuration: grdb)
         do {
-            let inEffect = try queue.write { db -> Int in
+            let (inEffect, latestEventID) = try queue.write { db -> (Int, Int64) in
                 try SQLiteSchema.prepare(db, createInteractions: creating)
-                return try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1
+                return (try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1, try Int64.fetchOne(db, sql: "SELECT max(id) FROM feedback_events") ?? 0)
             }
             // The file opened is the one at the path: it did not change while it was being opened.
             guard let identity = FileIdentity(path: configuration.path), before == nil || before == identity else {
@@ -62,7 +64,8 @@ extension OpenDatabase {
                 throw StoreFailure.synchronousNotApplied(inEffect)
             }
             return OpenDatabase(
-                queue: queue, identity: identity, walIdentity: FileIdentity(path: configuration.path + "-wal"), synchronous: mode
+                queue: queue, identity: identity, walIdentity: FileIdentity(path: configuration.path + "-wal"), synchronous: mode,
+                latestEventID: latestEventID
             )
         } catch {
             try? queue.close()

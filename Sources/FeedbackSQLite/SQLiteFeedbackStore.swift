@@ -44,6 +44,8 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
     private let lastProbe = Mutex<ContinuousClock.Instant?>(nil)
     /// Used by the writer only (``run()``, and ``init`` before it); a Mutex only to be `Sendable`.
     private let database: Mutex<OpenDatabase?>
+    /// The newest audit event committed, advanced by the writer after each commit.
+    public let committedEvents: CommittedEvents
     private let busyWait = BusyWait()
 
     /// Opens the database; creates `feedback_events` (and its index) when missing, never `interactions`
@@ -60,12 +62,11 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
         self.writer = GroupCommitWriter(store: "sqlite", configuration: writes, logger: logger)
         do {
             let isNew = FileIdentity(path: configuration.path) == nil
-            self.database = Mutex(
-                try OpenDatabase.open(
-                    configuration, busyWait: self.busyWait, deadline: .now + configuration.busyTimeout,
-                    creating: isNew && configuration.createIfMissing
-                )
+            let opened = try OpenDatabase.open(
+                configuration, busyWait: self.busyWait, deadline: .now + configuration.busyTimeout, creating: isNew && configuration.createIfMissing
             )
+            self.database = Mutex(opened)
+            self.committedEvents = CommittedEvents(latest: opened.latestEventID)
         } catch {
             throw .storeUnavailable(cause: "cannot use \(configuration.path): \(error)")
         }
@@ -144,7 +145,7 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
         case notBegun
         /// The lock was taken and the queue was empty by then: nothing written.
         case empty
-        case committed([GroupCommitQueue.Item], found: [Bool])
+        case committed([GroupCommitQueue.Item], found: [Bool], lastEventID: Int64)
         case failed(any Error)
     }
 
@@ -193,8 +194,11 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
                     }
                     let statements = try BatchStatements(db)
                     let found = try items.map { try statements.write($0.submission) }
+                    // The batch's last audit row (the newest event: ids only grow), before COMMIT ends
+                    // the transaction that inserted it; an older id when the batch inserted none.
+                    let lastEventID = db.lastInsertedRowID
                     try db.execute(sql: "COMMIT")
-                    return .committed(items, found: found)
+                    return .committed(items, found: found, lastEventID: lastEventID)
                 } catch {
                     if db.isInsideTransaction { try? db.execute(sql: "ROLLBACK") }
                     return .failed(error)
@@ -214,7 +218,7 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
             if !queue.isEmpty { try? await Task.sleep(for: .milliseconds(1)) }
         case .failed(let error):
             self.failed(batch, error)
-        case .committed(let items, let found):
+        case .committed(let items, let found, let lastEventID):
             guard open.isCurrent(at: self.configuration.path) else {
                 // Committed to a file nobody will read: as good as not written.
                 await self.closeDatabase()
@@ -222,6 +226,7 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
                 return
             }
             self.writer.markHealthy()
+            self.committedEvents.advance(to: lastEventID)
             // Recorded before the answers, so that a caller who has its answer finds the batch in the metrics.
             batch.written()
             for (pending, found) in zip(items, found) {
@@ -254,6 +259,7 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
             try OpenDatabase.open(configuration, busyWait: busyWait, deadline: deadline, creating: false)
         }
         self.database.withLock { $0 = reopened }
+        self.committedEvents.advance(to: reopened.latestEventID)
         self.logger.notice("feedback.store_reopened", metadata: ["db.path": "\(self.configuration.path)"])
         return reopened
     }

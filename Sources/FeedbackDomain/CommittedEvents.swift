@@ -1,0 +1,76 @@
+import Synchronization
+
+/// The id of the newest audit event this process knows to be committed, and the readers waiting for it
+/// to pass an id: how a live feed of the ratings (WatchFeedbackEvents) is woken by the store's commits
+/// rather than by polling the database.
+///
+/// The store's writer advances it after each commit that inserted events; a reader that has delivered
+/// everything up to id `n` waits with ``wait(after:)`` and then reads the events after `n`. Waiting costs
+/// no task and no timer: a continuation per waiting reader, resumed by the commit that passes its id.
+public final class CommittedEvents: Sendable {
+    private struct Waiter {
+        var after: Int64
+        var continuation: CheckedContinuation<Int64?, Never>
+    }
+
+    private struct State {
+        var latest: Int64
+        var waiters: [UInt64: Waiter] = [:]
+        var nextID: UInt64 = 0
+    }
+
+    private let state: Mutex<State>
+
+    /// - Parameter latest: the newest event id committed when the store opened (0: none, or unknown).
+    public init(latest: Int64 = 0) {
+        self.state = Mutex(State(latest: latest))
+    }
+
+    /// The newest event id known to be committed.
+    public var latest: Int64 { self.state.withLock { $0.latest } }
+
+    /// Readers waiting now.
+    public var waiting: Int { self.state.withLock { $0.waiters.count } }
+
+    /// Records that the events up to `eventID` are committed (an older id changes nothing) and wakes the
+    /// readers waiting for an id below it.
+    public func advance(to eventID: Int64) {
+        let woken: [CheckedContinuation<Int64?, Never>] = self.state.withLock { state in
+            guard eventID > state.latest else { return [] }
+            state.latest = eventID
+            var woken: [CheckedContinuation<Int64?, Never>] = []
+            state.waiters = state.waiters.filter { _, waiter in
+                guard waiter.after < eventID else { return true }
+                woken.append(waiter.continuation)
+                return false
+            }
+            return woken
+        }
+        for continuation in woken { continuation.resume(returning: eventID) }
+    }
+
+    /// The newest committed id, once it is above `eventID` (at once when it is already); nil as soon as
+    /// the waiting task is cancelled.
+    public func wait(after eventID: Int64) async -> Int64? {
+        let id: UInt64? = self.state.withLock { state in
+            guard state.latest <= eventID else { return nil }
+            state.nextID += 1
+            return state.nextID
+        }
+        guard let id else { return self.latest }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Int64?, Never>) in
+                let now: Int64?? = self.state.withLock { state in
+                    if state.latest > eventID { return .some(state.latest) }
+                    if Task.isCancelled { return .some(nil) }
+                    state.waiters[id] = Waiter(after: eventID, continuation: continuation)
+                    return .none
+                }
+                if case .some(let value) = now { continuation.resume(returning: value) }
+            }
+        } onCancel: {
+            let waiter = self.state.withLock { $0.waiters.removeValue(forKey: id) }
+            waiter?.continuation.resume(returning: nil)
+        }
+    }
+}
