@@ -36,6 +36,7 @@ extension PostgresFeedbackStore {
                 try await self.bounded { statement in try await self.checkSchema(statement, server: self.primary.load(ordering: .relaxed)) }
             }
             self.writer.markHealthy()
+            await self.catchUpCommittedEvents()
         } catch let problem as PostgresSchema.Problem {
             self.schemaReady.store(false, ordering: .relaxed)
             self.writer.markUnhealthy(problem.description)
@@ -48,6 +49,30 @@ extension PostgresFeedbackStore {
             self.writer.markUnhealthy("PostgreSQL (\(self.configuration.description)) cannot be reached: \(String(reflecting: error))")
         }
         return nil
+    }
+
+    /// Advances ``committedEvents`` to the newest event in `feedback_events`, whoever committed it (the
+    /// other hosts' feedbackd): a notification missed, or never sent, delays a reader by a second at most.
+    /// Skipped while the role cannot read the feed; a failure is left to the next second.
+    func catchUpCommittedEvents() async {
+        guard self.feedUnreadable.withLock({ $0 }) == nil else { return }
+        do {
+            let newest = try await self.bounded(connectTimeout: Self.probeConnectTimeout) { statement in
+                try await self.client.withConnection { connection in
+                    guard statement.starts() else { throw WorkGivenUp() }
+                    var newest: Int64 = 0
+                    for try await id in try await connection.query("SELECT coalesce(max(id), 0) FROM feedback_events", logger: self.logger)
+                        .decode(Int64.self)
+                    {
+                        newest = id
+                    }
+                    return newest
+                }
+            }
+            self.committedEvents.advance(to: newest)
+        } catch {
+            self.logger.debug("feedback.store_catch_up_failed", metadata: ["error": "\(String(reflecting: error))"])
+        }
     }
 
     /// Writes go to `located` (a server and whether its commits wait for a synchronous standby) from now

@@ -35,6 +35,9 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
     let primary = Atomic<Int>(0)
     /// The queue, the writer loop and the store's health (shared with every store with group commit).
     let writer: GroupCommitWriter
+    /// The newest audit event known committed: this store's commits advance it at once, other hosts'
+    /// within a second (the probe's catch-up).
+    public let committedEvents = CommittedEvents()
     /// Whether the writer's first probe has run (a schema problem found by it stops the store).
     let probedOnce = Atomic<Bool>(false)
     /// Why the store refused to run: PostgreSQL answered at start-up, but without a usable schema.
@@ -297,14 +300,17 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
     /// protocol's Sync, after the statement's CommandComplete; PostgresNIO ends the rows at
     /// CommandComplete and does not surface the answer to Sync (ReadyForQuery). A commit that fails
     /// after CommandComplete (PostgreSQL shut down meanwhile, a deferred constraint) would be taken for
-    /// a success. So the commit is confirmed by one more (empty) statement on the same connection:
-    /// PostgresNIO sends it only after ReadyForQuery, and PostgresNIO closes the connection when an
-    /// error follows a CommandComplete.
+    /// a success. So the commit is confirmed by one more statement on the same connection: PostgresNIO
+    /// sends it only after ReadyForQuery, and PostgresNIO closes the connection when an error follows a
+    /// CommandComplete. That statement also tells every feedbackd listening (`NOTIFY feedback_events`,
+    /// the batch's newest event id), and this store's readers are woken at once (``committedEvents``).
     func run(_ members: [BatchWrite.Item], of batch: BatchWrite, on connection: PostgresConnection) async -> BatchWrite.StatementResult {
         var found: Set<Int64> = []
+        var lastEventID: Int64?
         do {
-            for try await id in try await connection.execute(BatchStatement(members.map(\.submission)), logger: self.logger) {
-                found.insert(id)
+            for try await row in try await connection.execute(BatchStatement(members.map(\.submission)), logger: self.logger) {
+                found.insert(row.id)
+                lastEventID = row.lastEventID
             }
         } catch let error as PSQLError where error.code == .server {
             return .rolledBack(error, queryCanceled: error.serverInfo?[.sqlState] == "57014")
@@ -313,12 +319,18 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
         }
         batch.statementCompleted()
         do {
-            try await connection.query(";", logger: self.logger)
+            if let lastEventID {
+                try await connection.query("SELECT pg_notify('feedback_events', \(String(lastEventID)))", logger: self.logger)
+            } else {
+                try await connection.query(";", logger: self.logger)
+            }
         } catch let error as PSQLError where error.code == .server {
-            // PostgreSQL received it, so the transaction before it ended normally (a late cancel).
+            // PostgreSQL received it, so the transaction before it ended normally (a late cancel, a
+            // full notification queue).
         } catch {
             return .unknown(error)
         }
+        if let lastEventID { self.committedEvents.advance(to: lastEventID) }
         return .committed(found)
     }
 

@@ -1,4 +1,5 @@
 import FeedbackDomain
+import FeedbackPostgres
 import FeedbackSQLite
 import FeedbackTestSupport
 import Testing
@@ -51,6 +52,32 @@ struct CommittedEventsTests {
             }
             let reopened = try SQLiteFeedbackStore(configuration: .init(path: directory + "/chat.db"), logger: quietLogger())
             #expect(reopened.committedEvents.latest == 2)
+        }
+    }
+
+    @Test(
+        "PostgreSQL: a commit advances the store's committed events at once and notifies feedback_events with the batch's newest id; another host's commit is caught up within the probe's second",
+        .enabled(if: PostgresTest.isAvailable)
+    )
+    func postgres() async throws {
+        let url = try await PostgresTest.makeDatabase(interactions: 1...10)
+        let database = PostgresTest.name(of: url)
+        var configuration = try PostgresConfiguration(url: url, password: nil)
+        configuration.eventSettleTime = .zero
+        let here = PostgresFeedbackStore(configuration: configuration, logger: quietLogger())
+        let otherHost = PostgresFeedbackStore(configuration: configuration, logger: quietLogger())
+        try await withServices([here, otherHost]) {
+            try await waitUntil { here.isServing && otherHost.isServing }
+            let payload = try await PostgresTest.firstNotification(on: "feedback_events", database: database) {
+                try await here.submit(FeedbackSubmission(interactionID: 3, rating: .positive, subject: "a"))
+            }
+            let mine = here.committedEvents.latest
+            #expect(mine > 0)
+            #expect(payload == String(mine), "the notification names the batch's newest event")
+            try await otherHost.submit(FeedbackSubmission(interactionID: 4, rating: .negative, subject: "b"))
+            let theirs = otherHost.committedEvents.latest
+            #expect(theirs > mine)
+            #expect(await here.committedEvents.wait(after: mine) == theirs, "caught up by the probe")
         }
     }
 }

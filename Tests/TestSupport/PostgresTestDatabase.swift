@@ -54,6 +54,18 @@ public enum PostgresTest {
         }
     }
 
+    /// Listens on `channel` in `database`, runs `body`, and returns the payload of the first notification
+    /// that follows.
+    public static func firstNotification(on channel: String, database: String, after body: () async throws -> Void) async throws -> String? {
+        try await self.withConnection(database: database) { connection in
+            try await connection.listen(on: channel) { notifications in
+                try await body()
+                for try await notification in notifications { return notification.payload }
+                return nil
+            }
+        }
+    }
+
     /// Runs `body` while a transaction that ran `sql` (say, a `SELECT … FOR UPDATE`) is open in
     /// `database`; rolls it back afterwards.
     public static func holdingTransaction(_ sql: String, database: String, _ body: () async throws -> Void) async throws {
