@@ -2,14 +2,13 @@ import FeedbackDomain
 import PostgresNIO
 
 /// A batch of ratings as one prepared statement: one round trip, one implicit transaction (committed when
-/// the statement ends, or not at all), planned once per connection. Returns the ids that exist, each
-/// with the id of the batch's newest audit row (nil when it inserted none).
+/// the statement ends, or not at all), planned once per connection. Returns the ids that exist.
 ///
 /// Rows are locked in id order first (`locked`): two hosts writing overlapping batches wait for each
 /// other, never deadlock. Only locked rows are updated, each to the batch's last rating for it (as if
 /// written one after another), and one audit row is inserted per submission, in arrival order.
 struct BatchStatement: PostgresPreparedStatement {
-    static let name = "feedbackd_write_batch_v2"
+    static let name = "feedbackd_write_batch_v1"
     static let sql = """
         WITH locked AS (
             SELECT id FROM interactions WHERE id = ANY($1) ORDER BY id FOR UPDATE
@@ -23,12 +22,11 @@ struct BatchStatement: PostgresPreparedStatement {
             FROM unnest($4::bigint[], $5::smallint[], $6::text[]) WITH ORDINALITY AS a(id, rating, subject, position)
             WHERE a.id IN (SELECT id FROM locked)
             ORDER BY a.position
-            RETURNING id
         )
-        SELECT id, (SELECT max(id) FROM audit) FROM locked
+        SELECT id FROM locked
         """
     static let bindingDataTypes: [PostgresDataType] = [.int8Array, .int8Array, .int2Array, .int8Array, .int2Array, .textArray]
-    typealias Row = (id: Int64, lastEventID: Int64?)
+    typealias Row = Int64
 
     /// The distinct ids, ascending.
     var ids: [Int64]
@@ -62,8 +60,7 @@ struct BatchStatement: PostgresPreparedStatement {
         return bindings
     }
 
-    func decodeRow(_ row: PostgresRow) throws -> Row {
-        let (id, lastEventID) = try row.decode((Int64, Int64?).self)
-        return (id, lastEventID)
+    func decodeRow(_ row: PostgresRow) throws -> Int64 {
+        try row.decode(Int64.self)
     }
 }

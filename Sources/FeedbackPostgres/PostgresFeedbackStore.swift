@@ -302,15 +302,15 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
     /// after CommandComplete (PostgreSQL shut down meanwhile, a deferred constraint) would be taken for
     /// a success. So the commit is confirmed by one more statement on the same connection: PostgresNIO
     /// sends it only after ReadyForQuery, and PostgresNIO closes the connection when an error follows a
-    /// CommandComplete. That statement also tells every feedbackd listening (`NOTIFY feedback_events`,
-    /// the batch's newest event id), and this store's readers are woken at once (``committedEvents``).
+    /// CommandComplete. When the batch inserted audit rows, that statement also reads the newest of
+    /// their ids (`currval` of the id sequence: this session's last, needing only the sequence's USAGE,
+    /// which the writes need anyway) and tells every feedbackd listening (`NOTIFY feedback_events`);
+    /// this store's readers are woken at once (``committedEvents``).
     func run(_ members: [BatchWrite.Item], of batch: BatchWrite, on connection: PostgresConnection) async -> BatchWrite.StatementResult {
         var found: Set<Int64> = []
-        var lastEventID: Int64?
         do {
-            for try await row in try await connection.execute(BatchStatement(members.map(\.submission)), logger: self.logger) {
-                found.insert(row.id)
-                lastEventID = row.lastEventID
+            for try await id in try await connection.execute(BatchStatement(members.map(\.submission)), logger: self.logger) {
+                found.insert(id)
             }
         } catch let error as PSQLError where error.code == .server {
             return .rolledBack(error, queryCanceled: error.serverInfo?[.sqlState] == "57014")
@@ -318,19 +318,27 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
             return .unknown(error)
         }
         batch.statementCompleted()
+        var newestEvent: Int64?
         do {
-            if let lastEventID {
-                try await connection.query("SELECT pg_notify('feedback_events', \(String(lastEventID)))", logger: self.logger)
-            } else {
+            if found.isEmpty {
                 try await connection.query(";", logger: self.logger)
+            } else {
+                let rows = try await connection.query(
+                    """
+                    SELECT newest, pg_notify('feedback_events', newest::text)::text
+                    FROM currval(pg_get_serial_sequence('feedback_events', 'id')) AS newest
+                    """,
+                    logger: self.logger
+                )
+                for try await (newest, _) in rows.decode((Int64, String).self) { newestEvent = newest }
             }
         } catch let error as PSQLError where error.code == .server {
             // PostgreSQL received it, so the transaction before it ended normally (a late cancel, a
-            // full notification queue).
+            // full notification queue); the probe's catch-up finds the events.
         } catch {
             return .unknown(error)
         }
-        if let lastEventID { self.committedEvents.advance(to: lastEventID) }
+        if let newestEvent { self.committedEvents.advance(to: newestEvent) }
         return .committed(found)
     }
 
