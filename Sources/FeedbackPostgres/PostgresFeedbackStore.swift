@@ -31,6 +31,9 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
     let logger: Logger
     /// One connection pool per server of the URL.
     let clients: [PostgresClient]
+    /// One connection per server, apart from the pools, for LISTEN (``listenForCommits()``): it never
+    /// takes a connection the writes need.
+    let listenClients: [PostgresClient]
     /// The server written to (an index of ``clients``): the first found that takes writes.
     let primary = Atomic<Int>(0)
     /// The queue, the writer loop and the store's health (shared with every store with group commit).
@@ -89,6 +92,12 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
         self.clients = configuration.servers.indices.map { index in
             var client = configuration.client(index)
             client.options.additionalStartupParameters.append(("statement_timeout", "\(milliseconds)"))
+            return PostgresClient(configuration: client, backgroundLogger: logger)
+        }
+        self.listenClients = configuration.servers.indices.map { index in
+            var client = configuration.client(index)
+            client.options.minimumConnections = 0
+            client.options.maximumConnections = 1
             return PostgresClient(configuration: client, backgroundLogger: logger)
         }
         let (inFlight, cancelRequester) = (self.inFlight, self.cancelRequester)
@@ -163,13 +172,17 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
     ///   whose schema breaks later makes the store NOT_SERVING until it is repaired.
     public func run() async throws {
         await withDiscardingTaskGroup { group in
-            for client in self.clients { group.addTask { await client.run() } }
+            for client in self.clients + self.listenClients { group.addTask { await client.run() } }
             group.addTask { await self.cancelStatements() }
             // The writer (``GroupCommitWriter``): up to `batchesInFlight` batches at once, each on its own
             // connection, so that one batch's commit (its fsync) overlaps the next batch's work; the probe
             // runs beside it, so that while PostgreSQL is away (a probe may wait up to the connect
             // timeout) the writer keeps answering UNAVAILABLE at once.
+            // The listener is a task of its own, cancelled when the writer has stopped and never waited
+            // for: a PostgresNIO lease can outlive its cancellation around a server restart.
+            let listener = Task { await self.listenForCommits() }
             await self.writer.run(Writes(store: self))
+            listener.cancel()
             self.cancelRequester.finish()
             // Work given up on (a lease or a query that outlived its cancellation), as long as it could
             // take by its own limits.
@@ -325,7 +338,7 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
             } else {
                 let rows = try await connection.query(
                     """
-                    SELECT newest, pg_notify('feedback_events', newest::text)::text
+                    SELECT newest, pg_notify('\(unescaped: Self.commitChannel)', newest::text)::text
                     FROM currval(pg_get_serial_sequence('feedback_events', 'id')) AS newest
                     """,
                     logger: self.logger
