@@ -173,7 +173,7 @@ let package = Package(
                 "RPCCodec", nioCore, .product(name: "NIOTestUtils", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "RPCCoreTests", dependencies: ["AsyncOneShot", "RPCCore"]),
+        .testTarget(name: "RPCCoreTests", dependencies: ["AsyncOneShot", "RPCCore", logging]),
         .testTarget(
             name: "RPCUnixTransportTests",
             dependencies: [

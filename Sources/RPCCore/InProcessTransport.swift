@@ -43,6 +43,31 @@ public struct InProcessTransport: ClientTransport {
         throw RPCError(code: code, message: answer.message, metadata: answer.responseMetadata)
     }
 
+    /// Calls server-streaming `method`: its messages, in order, as the caller reads them (each read grants
+    /// the server credit for one more; `window` to begin with), then its end: the sequence finishes on OK
+    /// and throws the call's ``RPCError`` otherwise. The caller's cancellation, or its stopping to read,
+    /// cancels the call; `timeout` is the whole stream's deadline.
+    public func serverStream(
+        method: String, request: [UInt8], metadata: Metadata = Metadata(), timeout: Duration? = nil, window: Int = 16
+    ) -> InProcessServerStream {
+        let call = ServerCall(
+            callID: self.callIDs.next(), method: method, message: request, metadata: metadata, timeout: timeout, peer: self.peer
+        )
+        let connection = InProcessStreamConnection()
+        switch self.executor.prepare(call) {
+        case .answered(let answer):
+            connection.end(with: answer)
+        case .start(.streaming(let handler)):
+            let (running, stream) = self.executor.startStream(call, handler: handler, initialCredit: window, on: connection)
+            connection.attach(running: running, stream: stream, deadline: call.deadline)
+        case .start:
+            connection.end(
+                with: CallAnswer(code: .unimplemented, message: "Method \(method) answers once: it is not a streaming method.", requestID: nil)
+            )
+        }
+        return InProcessServerStream(connection: connection)
+    }
+
     /// Nothing to release: the executor belongs to whoever made it.
     public func close() async {}
 
@@ -94,3 +119,81 @@ private final class CallIDs: Sendable {
         self.last.wrappingAdd(1, ordering: .relaxed).newValue
     }
 }
+
+/// The messages of an in-process server-streaming call (``InProcessTransport/serverStream(method:request:metadata:timeout:window:)``).
+public struct InProcessServerStream: AsyncSequence, Sendable {
+    public typealias Element = [UInt8]
+    fileprivate let connection: InProcessStreamConnection
+
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(base: self.connection.messages.makeAsyncIterator(), connection: self.connection)
+    }
+
+    public struct Iterator: AsyncIteratorProtocol {
+        fileprivate var base: AsyncThrowingStream<[UInt8], any Error>.Iterator
+        fileprivate let connection: InProcessStreamConnection
+
+        public mutating func next() async throws -> [UInt8]? {
+            let message = try await self.base.next()
+            if message != nil { self.connection.consumed() }
+            return message
+        }
+    }
+}
+
+/// One in-process stream: its messages as an `AsyncThrowingStream`, credit granted as they are read.
+private final class InProcessStreamConnection: StreamConnection {
+    let messages: AsyncThrowingStream<[UInt8], any Error>
+    private let continuation: AsyncThrowingStream<[UInt8], any Error>.Continuation
+    private let running = Mutex<(call: DeferredCall?, stream: ServerStream?, deadline: Task<Void, Never>?)>((nil, nil, nil))
+
+    init() {
+        let (messages, continuation) = AsyncThrowingStream<[UInt8], any Error>.makeStream()
+        self.messages = messages
+        self.continuation = continuation
+        self.continuation.onTermination = { [weak self] termination in
+            // The reader stopped (or its task was cancelled) before the end: the call is cancelled.
+            if case .cancelled = termination { self?.running.withLock { $0.call }?.interrupt(.cancelled) }
+        }
+    }
+
+    func attach(running call: DeferredCall, stream: ServerStream, deadline: ContinuousClock.Instant?) {
+        let timer = deadline.map { deadline in
+            Task {
+                guard (try? await Task.sleep(until: deadline)) != nil else { return }
+                call.interrupt(.deadlineExceeded)
+            }
+        }
+        self.running.withLock { $0 = (call, stream, timer) }
+    }
+
+    func consumed() {
+        self.running.withLock { $0.stream }?.grant(1)
+    }
+
+    func deliver(callID: UInt32, message: [UInt8]) {
+        self.continuation.yield(message)
+    }
+
+    func respond(callID: UInt32, _ answer: PendingAnswer) {
+        self.end(with: answer.resolve())
+    }
+
+    func end(with answer: CallAnswer) {
+        self.running.withLock { $0.deadline }?.cancel()
+        if let code = RPCError.Code(answer.code) {
+            self.continuation.finish(throwing: RPCError(code: code, message: answer.message, metadata: answer.responseMetadata))
+        } else {
+            self.continuation.finish()
+        }
+    }
+
+    func schedule(after delay: Duration, _ body: @escaping @Sendable () -> Void) -> CallTimer {
+        let task = Task {
+            guard (try? await Task.sleep(for: delay)) != nil else { return }
+            body()
+        }
+        return CallTimer { task.cancel() }
+    }
+}
+

@@ -38,6 +38,8 @@ public protocol RPCService: Sendable {
     var immediateMethods: [String: ImmediateRPCHandler] { get }
     /// Methods that start their work without waiting and answer later (see ``DeferredRPCHandler``).
     var deferredMethods: [String: DeferredRPCHandler] { get }
+    /// Server-streaming methods (see ``ServerStreamingRPCHandler``).
+    var streamingMethods: [String: ServerStreamingRPCHandler] { get }
     /// The request and response message of each method, by path (what reflection lists).
     var messageTypes: [String: MessageTypes] { get }
 }
@@ -46,6 +48,7 @@ extension RPCService {
     public var methods: [String: RPCHandler] { [:] }
     public var immediateMethods: [String: ImmediateRPCHandler] { [:] }
     public var deferredMethods: [String: DeferredRPCHandler] { [:] }
+    public var streamingMethods: [String: ServerStreamingRPCHandler] { [:] }
     public var messageTypes: [String: MessageTypes] { [:] }
 }
 
@@ -71,6 +74,8 @@ public struct RPCRouter: Sendable {
         case deferred(DeferredRPCHandler)
         /// In a task, through the interceptors (``handle(request:context:)``).
         case task
+        /// A server-streaming call, in a task, through the interceptors (``handleStream(request:context:stream:)``).
+        case streaming(ServerStreamingRPCHandler)
         /// Not served: UNIMPLEMENTED.
         case unknown
     }
@@ -110,6 +115,12 @@ public struct RPCRouter: Sendable {
             self.handlers[path] = DeferredCall.asyncHandler(handler)
             self.routes[path] = .deferred(handler)
         }
+        for (path, handler) in service.streamingMethods {
+            self.handlers[path] = nil
+            self.immediateHandlers[path] = nil
+            self.deferredHandlers[path] = nil
+            self.routes[path] = .streaming(handler)
+        }
     }
 
     /// How a call of `method` runs: one dictionary lookup (an immediate method that an interceptor
@@ -136,7 +147,7 @@ public struct RPCRouter: Sendable {
 
     /// Whether `method` is served at all.
     public func serves(_ method: String) -> Bool {
-        self.handlers[method] != nil
+        self.routes[method] != nil
     }
 
     /// Whether `method` has a deferred handler (see ``startDeferred(request:context:call:)``).
@@ -177,6 +188,14 @@ public struct RPCRouter: Sendable {
     /// The paths served, sorted.
     public var methodPaths: [String] { self.handlers.keys.sorted() }
 
+    /// The server-streaming paths served, sorted (apart from ``methodPaths``: version 1 of the protocol
+    /// carries unary calls only, and reflection lists what a client can call).
+    public var streamingMethodPaths: [String] {
+        self.routes.compactMap { path, route in
+            if case .streaming = route { path } else { nil }
+        }.sorted()
+    }
+
     /// The message types of a method served, when its service declared them.
     public func messageTypes(of path: String) -> MessageTypes? {
         self.handlers[path] == nil ? nil : self.types[path]
@@ -185,6 +204,29 @@ public struct RPCRouter: Sendable {
     /// Whether an interceptor (authentication) applies to calls of `path`.
     public func isIntercepted(_ path: String) -> Bool {
         self.interceptors.contains { $0.applies(to: path) }
+    }
+
+    /// Runs a server-streaming call of `handler` through the interceptors (which see it as a call whose
+    /// response message is empty: they decide whether it runs, as for a unary call).
+    /// - Throws: ``RPCError`` only.
+    package func handleStream(_ handler: @escaping ServerStreamingRPCHandler, request: [UInt8], context: ServerContext, stream: ServerStream) async throws(RPCError) {
+        var next: @Sendable ([UInt8], ServerContext) async throws -> [UInt8] = { request, context in
+            try await handler(request, context, stream)
+            return []
+        }
+        for interceptor in self.interceptors.reversed() {
+            let inner = next
+            next = { request, context in try await interceptor.intercept(request: request, context: context, next: inner) }
+        }
+        do {
+            _ = try await next(request, context)
+        } catch {
+            let rpcError = RPCError(converting: error)
+            if rpcError.code == .internal, let cause = rpcError.cause {
+                context.logger.error("rpc.handler_failed", metadata: ["error.cause": "\(String(reflecting: cause))"])
+            }
+            throw rpcError
+        }
     }
 
     /// Runs the call. Unknown methods fail with ``StatusCode/unimplemented`` before any interceptor runs.

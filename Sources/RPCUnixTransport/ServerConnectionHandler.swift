@@ -137,6 +137,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             self.write(callID: callID, Response(answer))
             self.immediateAnswered()
             return
+        case .start(.streaming):
+            // Version 1 of the protocol carries unary calls only (SPEC.md 15).
+            let refusal = RPCError(code: .unimplemented, message: "Method \(call.method) streams its answer, which protocol version 1 cannot carry.")
+            self.write(callID: callID, Response(self.executor.refuse(method: call.method, refusal)))
+            return
         case .start(let found):
             route = found
         }

@@ -125,6 +125,18 @@ struct CallRuleTests {
         #expect(service.probe.started == 0)
     }
 
+    @Test("a server-streaming method over protocol version 1 is UNIMPLEMENTED, and its handler never runs")
+    func streamOverVersion1() async throws {
+        let streams = Streams()
+        try await withTransport(.socket, services: [streams]) { transport in
+            let error = await #expect(throws: RPCError.self) {
+                try await transport.unary(method: Streams.path, request: [], metadata: [], timeout: nil)
+            }
+            #expect(error?.code == .unimplemented)
+        }
+        #expect(streams.probe.started == 0)
+    }
+
     @Test("a failed call gets one rpc.call line with its status, request id and duration", arguments: kinds)
     func callLine(kind: TransportKind) async throws {
         let logs = CapturedLogs()
@@ -229,6 +241,19 @@ struct RuleService: RPCService {
                 return []
             },
         ]
+    }
+}
+
+/// One server-streaming method.
+struct Streams: RPCService {
+    static let path = "/rules.v1.Streams/Watch"
+    let probe = RuleProbe()
+
+    var streamingMethods: [String: ServerStreamingRPCHandler] {
+        [Self.path: { [probe] _, _, stream in
+            probe.start()
+            try await stream.send([1])
+        }]
     }
 }
 

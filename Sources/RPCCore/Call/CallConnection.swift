@@ -11,6 +11,12 @@ package protocol CallConnection: Sendable {
     func schedule(after delay: Duration, _ body: @escaping @Sendable () -> Void) -> CallTimer
 }
 
+/// A connection that carries server-streaming calls: it also delivers their messages.
+package protocol StreamConnection: CallConnection {
+    /// Sends one message of stream `callID`, in order, before the stream's answer.
+    func deliver(callID: UInt32, message: [UInt8])
+}
+
 /// A timer set through ``CallConnection/schedule(after:_:)``.
 package struct CallTimer: Sendable {
     private let cancelTimer: @Sendable () -> Void

@@ -29,7 +29,7 @@ public final class ServerCallExecutor: Sendable {
         self.router = router
         self.configuration = configuration
         self.logger = logger
-        self.metrics = CallMetrics(methods: router.methodPaths)
+        self.metrics = CallMetrics(methods: router.methodPaths + router.streamingMethodPaths)
     }
 
     // MARK: starting a call
@@ -58,7 +58,7 @@ public final class ServerCallExecutor: Sendable {
                 return .answered(self.answer(call, requestID: context.requestID, .finished(ending)))
             case .unknown:
                 ending = .failure(RPCError(code: .unimplemented, message: "Method \(call.method) is not implemented."))
-            case .deferred, .task:
+            case .deferred, .task, .streaming:
                 return .start(route)
             }
         }
@@ -79,6 +79,11 @@ public final class ServerCallExecutor: Sendable {
             let context = self.context(for: call, requestID: requestID, logger: self.logger)
             if router.startDeferred(handler, request: call.message, context: context, call: running) { return running }
         }
+        if case .streaming = route {
+            // A stream started as a unary call (a transport without streams): refused, nothing runs.
+            running.finish(.failure(RPCError(code: .unimplemented, message: "Method \(call.method) streams its answer.")))
+            return running
+        }
         // The task path. The handler runs in a task of its own (not a child of the transport's), so
         // that one ignoring its interrupt can be left behind after the grace.
         let context = self.context(for: call, requestID: requestID, logger: self.taggedLogger(record))
@@ -92,6 +97,36 @@ public final class ServerCallExecutor: Sendable {
         }
         running.onInterrupt { task.cancel() }
         return running
+    }
+
+    /// Starts a server-streaming call (its route from ``prepare(_:)``): the handler runs in a task of its
+    /// own, its messages go to `connection` as the client's credit allows (``ServerStream/grant(_:)``,
+    /// `initialCredit` to begin with), and its status comes through `connection` last. The transport
+    /// interrupts it through the returned call, as a unary one: deadline, CANCEL and the grace hold alike.
+    package func startStream(
+        _ call: ServerCall, handler: @escaping ServerStreamingRPCHandler, initialCredit: Int, on connection: some StreamConnection
+    ) -> (call: DeferredCall, stream: ServerStream) {
+        let requestID = self.requestID(of: call)
+        let record = CallRecord(call, requestID: requestID)
+        let running = DeferredCall(grace: (self.configuration.interruptGrace, connection)) { [self] ending in
+            connection.respond(callID: record.callID, PendingAnswer(executor: self, record: record, ending: ending))
+        }
+        let stream = ServerStream(initialCredit: initialCredit) { message in connection.deliver(callID: record.callID, message: message) }
+        let context = self.context(for: call, requestID: requestID, logger: self.taggedLogger(record))
+        let (router, message) = (self.router, call.message)
+        let task = Task {
+            do throws(RPCError) {
+                try await router.handleStream(handler, request: message, context: context, stream: stream)
+                running.finish(.success([]))
+            } catch {
+                running.finish(.failure(error))
+            }
+        }
+        running.onInterrupt {
+            stream.interrupt()
+            task.cancel()
+        }
+        return (running, stream)
     }
 
     /// The answer to a call the transport refused before it ran (a malformed REQUEST, a limit), counted

@@ -1,0 +1,155 @@
+import Logging
+import RPCCore
+import Synchronization
+import Testing
+
+/// Server-streaming calls through the executor, in process: the rules of a stream (credit, deadline,
+/// cancellation, the final status) before any transport carries them.
+@Suite("Server-streaming calls, in process", .timeLimit(.minutes(1)))
+struct ServerStreamTests {
+    static func transport(_ service: StreamService, interceptors: [any ServerInterceptor] = []) -> InProcessTransport {
+        var logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+        logger.logLevel = .critical
+        return InProcessTransport(router: RPCRouter(services: [service], interceptors: interceptors), logger: logger)
+    }
+
+    @Test("every message, in order, then the end (OK)")
+    func messagesThenEnd() async throws {
+        let transport = Self.transport(StreamService())
+        var received: [[UInt8]] = []
+        for try await message in transport.serverStream(method: StreamService.count, request: [5]) { received.append(message) }
+        #expect(received == [[0], [1], [2], [3], [4]])
+    }
+
+    @Test("credit bounds the sender: with a window of 2 and nothing read, the handler waits after 2 messages; reading lets it go on")
+    func creditBoundsTheSender() async throws {
+        let service = StreamService()
+        let transport = Self.transport(service)
+        let stream = transport.serverStream(method: StreamService.count, request: [10], window: 2)
+        try await until { service.probe.blockedAfter != nil }
+        #expect(service.probe.blockedAfter == 2, "the handler ran out of credit after the window")
+        var count = 0
+        for try await _ in stream { count += 1 }
+        #expect(count == 10)
+    }
+
+    @Test("the deadline ends a stream in progress: DEADLINE_EXCEEDED after the messages sent, and the handler stops")
+    func deadline() async throws {
+        let service = StreamService()
+        let transport = Self.transport(service)
+        var received = 0
+        let error = await #expect(throws: RPCError.self) {
+            for try await _ in transport.serverStream(method: StreamService.forever, request: [], timeout: .milliseconds(50)) { received += 1 }
+        }
+        #expect(error?.code == .deadlineExceeded)
+        try await until { service.probe.ended }
+    }
+
+    @Test("the reader's cancellation cancels the call: the handler's send throws and it ends")
+    func cancelled() async throws {
+        let service = StreamService()
+        let transport = Self.transport(service)
+        let reader = Task {
+            for try await _ in transport.serverStream(method: StreamService.forever, request: [], window: 1) {}
+        }
+        try await until { service.probe.sent >= 1 }
+        reader.cancel()
+        _ = await reader.result
+        try await until { service.probe.ended }
+    }
+
+    @Test("a handler's error ends the stream with its status, after the messages it sent")
+    func handlerError() async throws {
+        let transport = Self.transport(StreamService())
+        var received: [[UInt8]] = []
+        let error = await #expect(throws: RPCError.self) {
+            for try await message in transport.serverStream(method: StreamService.failAfterTwo, request: []) { received.append(message) }
+        }
+        #expect(received == [[0], [1]])
+        #expect(error?.code == .notFound)
+        #expect(error?.metadata.first("x-request-id") != nil)
+    }
+
+    @Test("an interceptor's refusal ends the stream before any message; a unary method is not a stream")
+    func refusals() async throws {
+        let refused = Self.transport(StreamService(), interceptors: [Refuse()])
+        let error = await #expect(throws: RPCError.self) {
+            for try await _ in refused.serverStream(method: StreamService.count, request: [3]) { Issue.record("a message went out") }
+        }
+        #expect(error?.code == .permissionDenied)
+        let unary = await #expect(throws: RPCError.self) {
+            for try await _ in Self.transport(StreamService()).serverStream(method: StreamService.unary, request: []) {}
+        }
+        #expect(unary?.code == .unimplemented)
+    }
+
+    /// Polls `condition` (the handler runs in a task of its own); the suite's time limit bounds it.
+    private func until(_ condition: () -> Bool) async throws {
+        while !condition() { try await Task.sleep(for: .milliseconds(5)) }
+    }
+}
+
+/// What the stream handlers did.
+final class StreamProbe: Sendable {
+    private let state = Mutex<(sent: Int, blockedAfter: Int?, ended: Bool)>((0, nil, false))
+    var sent: Int { self.state.withLock { $0.sent } }
+    var blockedAfter: Int? { self.state.withLock { $0.blockedAfter } }
+    var ended: Bool { self.state.withLock { $0.ended } }
+
+    func sending(_ stream: ServerStream) {
+        self.state.withLock { state in
+            if stream.credit == 0, state.blockedAfter == nil { state.blockedAfter = state.sent }
+        }
+    }
+
+    func didSend() { self.state.withLock { $0.sent += 1 } }
+    func end() { self.state.withLock { $0.ended = true } }
+}
+
+struct StreamService: RPCService {
+    static let count = "/stream.v1.Stream/Count"
+    static let forever = "/stream.v1.Stream/Forever"
+    static let failAfterTwo = "/stream.v1.Stream/FailAfterTwo"
+    static let unary = "/stream.v1.Stream/Unary"
+
+    let probe = StreamProbe()
+
+    var methods: [String: RPCHandler] {
+        [Self.unary: { _, _ in [] }]
+    }
+
+    var streamingMethods: [String: ServerStreamingRPCHandler] {
+        [
+            // The request's first byte is how many messages to send: [0], [1], …
+            Self.count: { [probe] request, _, stream in
+                for index in 0..<Int(request.first ?? 0) {
+                    probe.sending(stream)
+                    try await stream.send([UInt8(index)])
+                    probe.didSend()
+                }
+            },
+            Self.forever: { [probe] _, _, stream in
+                defer { probe.end() }
+                var index: UInt8 = 0
+                while true {
+                    try await stream.send([index])
+                    probe.didSend()
+                    index &+= 1
+                }
+            },
+            Self.failAfterTwo: { _, _, stream in
+                try await stream.send([0])
+                try await stream.send([1])
+                throw RPCError(code: .notFound, message: "no more")
+            },
+        ]
+    }
+}
+
+private struct Refuse: ServerInterceptor {
+    func intercept(
+        request: [UInt8], context: ServerContext, next: @Sendable ([UInt8], ServerContext) async throws -> [UInt8]
+    ) async throws -> [UInt8] {
+        throw RPCError(code: .permissionDenied, message: "refused")
+    }
+}
