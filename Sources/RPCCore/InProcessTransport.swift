@@ -126,18 +126,34 @@ public struct InProcessServerStream: AsyncSequence, Sendable {
     fileprivate let connection: InProcessStreamConnection
 
     public func makeAsyncIterator() -> Iterator {
-        Iterator(base: self.connection.messages.makeAsyncIterator(), connection: self.connection)
+        Iterator(base: self.connection.messages.makeAsyncIterator(), connection: self.connection, reader: Reader(self.connection))
     }
 
     public struct Iterator: AsyncIteratorProtocol {
         fileprivate var base: AsyncThrowingStream<[UInt8], any Error>.Iterator
         fileprivate let connection: InProcessStreamConnection
+        /// Cancels the call when the reader drops the iterator before the end (a `break` out of its loop).
+        fileprivate let reader: Reader
 
         public mutating func next() async throws -> [UInt8]? {
             let message = try await self.base.next()
             if message != nil { self.connection.consumed() }
             return message
         }
+    }
+}
+
+/// The reader of an in-process stream: when it goes away, the call is cancelled (nothing happens when
+/// the call had ended).
+private final class Reader: Sendable {
+    let connection: InProcessStreamConnection
+
+    init(_ connection: InProcessStreamConnection) {
+        self.connection = connection
+    }
+
+    deinit {
+        self.connection.readerGone()
     }
 }
 
@@ -169,6 +185,11 @@ private final class InProcessStreamConnection: StreamConnection {
 
     func consumed() {
         self.running.withLock { $0.stream }?.grant(1)
+    }
+
+    /// The reader stopped reading: the call is cancelled (an ended call ignores it).
+    func readerGone() {
+        self.running.withLock { $0.call }?.interrupt(.cancelled)
     }
 
     func deliver(callID: UInt32, message: [UInt8]) {

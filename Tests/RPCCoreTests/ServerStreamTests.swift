@@ -58,6 +58,19 @@ struct ServerStreamTests {
         try await until { service.probe.ended }
     }
 
+    /// Before: the handler waited for credit for ever once its reader stopped reading.
+    @Test("a reader that stops reading (a break out of its loop) cancels the call: the handler ends")
+    func readerStops() async throws {
+        let service = StreamService()
+        let transport = Self.transport(service)
+        var received = 0
+        for try await _ in transport.serverStream(method: StreamService.forever, request: [], window: 1) {
+            received += 1
+            if received == 2 { break }
+        }
+        try await until { service.probe.ended }
+    }
+
     @Test("a handler's error ends the stream with its status, after the messages it sent")
     func handlerError() async throws {
         let transport = Self.transport(StreamService())
