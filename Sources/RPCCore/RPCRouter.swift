@@ -82,8 +82,6 @@ public struct RPCRouter: Sendable {
 
     private var routes: [String: Route] = [:]
     private var handlers: [String: RPCHandler] = [:]
-    private var immediateHandlers: [String: ImmediateRPCHandler] = [:]
-    private var deferredHandlers: [String: DeferredRPCHandler] = [:]
     private var interceptors: [any ServerInterceptor] = []
     private var types: [String: MessageTypes] = [:]
 
@@ -99,26 +97,18 @@ public struct RPCRouter: Sendable {
         self.types.merge(service.messageTypes) { $1 }
         for (path, handler) in service.methods {
             self.handlers[path] = handler
-            self.immediateHandlers[path] = nil
-            self.deferredHandlers[path] = nil
             self.routes[path] = .task
         }
         for (path, handler) in service.immediateMethods {
-            self.immediateHandlers[path] = handler
-            self.deferredHandlers[path] = nil
             self.handlers[path] = { request, context in try handler(request, context) }
             self.routes[path] = .immediate(handler)
         }
         for (path, handler) in service.deferredMethods {
-            self.deferredHandlers[path] = handler
-            self.immediateHandlers[path] = nil
             self.handlers[path] = DeferredCall.asyncHandler(handler)
             self.routes[path] = .deferred(handler)
         }
         for (path, handler) in service.streamingMethods {
             self.handlers[path] = nil
-            self.immediateHandlers[path] = nil
-            self.deferredHandlers[path] = nil
             self.routes[path] = .streaming(handler)
         }
     }
@@ -139,10 +129,7 @@ public struct RPCRouter: Sendable {
     /// The handler of `method` when it can answer without a task: it is immediate and no interceptor
     /// applies to it. Otherwise nil, and the call goes through ``handle(request:context:)``.
     public func immediateHandler(for method: String) -> ImmediateRPCHandler? {
-        guard let handler = self.immediateHandlers[method], !self.interceptors.contains(where: { $0.applies(to: method) }) else {
-            return nil
-        }
-        return handler
+        if case .immediate(let handler) = self.route(for: method) { handler } else { nil }
     }
 
     /// Whether `method` is served at all.
@@ -152,7 +139,7 @@ public struct RPCRouter: Sendable {
 
     /// Whether `method` has a deferred handler (see ``startDeferred(request:context:call:)``).
     public func hasDeferredHandler(for method: String) -> Bool {
-        self.deferredHandlers[method] != nil
+        if case .deferred = self.routes[method] { true } else { false }
     }
 
     /// Starts a call of a deferred method (``DeferredRPCHandler``) on the calling thread, when every
@@ -160,7 +147,7 @@ public struct RPCRouter: Sendable {
     /// false, having done nothing, when the call must go through ``handle(request:context:)`` instead:
     /// the method is not deferred, or an interceptor needs to wait.
     public func startDeferred(request: [UInt8], context: ServerContext, call: DeferredCall) -> Bool {
-        guard let handler = self.deferredHandlers[context.method] else { return false }
+        guard case .deferred(let handler) = self.routes[context.method] else { return false }
         return self.startDeferred(handler, request: request, context: context, call: call)
     }
 

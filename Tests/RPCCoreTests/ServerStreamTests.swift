@@ -1,3 +1,4 @@
+import AsyncOneShot
 import Logging
 import RPCCore
 import Synchronization
@@ -26,8 +27,7 @@ struct ServerStreamTests {
         let service = StreamService()
         let transport = Self.transport(service)
         let stream = transport.serverStream(method: StreamService.count, request: [10], window: 2)
-        try await until { service.probe.blockedAfter != nil }
-        #expect(service.probe.blockedAfter == 2, "the handler ran out of credit after the window")
+        #expect(await service.probe.blocked.value() == 2, "the handler ran out of credit after the window")
         var count = 0
         for try await _ in stream { count += 1 }
         #expect(count == 10)
@@ -42,7 +42,7 @@ struct ServerStreamTests {
             for try await _ in transport.serverStream(method: StreamService.forever, request: [], timeout: .milliseconds(50)) { received += 1 }
         }
         #expect(error?.code == .deadlineExceeded)
-        try await until { service.probe.ended }
+        await service.probe.ended.value()
     }
 
     @Test("the reader's cancellation cancels the call: the handler's send throws and it ends")
@@ -52,10 +52,10 @@ struct ServerStreamTests {
         let reader = Task {
             for try await _ in transport.serverStream(method: StreamService.forever, request: [], window: 1) {}
         }
-        try await until { service.probe.sent >= 1 }
+        await service.probe.firstSent.value()
         reader.cancel()
         _ = await reader.result
-        try await until { service.probe.ended }
+        await service.probe.ended.value()
     }
 
     /// Before: the handler waited for credit for ever once its reader stopped reading.
@@ -68,7 +68,7 @@ struct ServerStreamTests {
             received += 1
             if received == 2 { break }
         }
-        try await until { service.probe.ended }
+        await service.probe.ended.value()
     }
 
     @Test("a handler's error ends the stream with its status, after the messages it sent")
@@ -95,28 +95,26 @@ struct ServerStreamTests {
         }
         #expect(unary?.code == .unimplemented)
     }
-
-    /// Polls `condition` (the handler runs in a task of its own); the suite's time limit bounds it.
-    private func until(_ condition: () -> Bool) async throws {
-        while !condition() { try await Task.sleep(for: .milliseconds(5)) }
-    }
 }
 
-/// What the stream handlers did.
+/// What the stream handlers did, as signals the tests wait on (the handlers run in tasks of their own).
 final class StreamProbe: Sendable {
-    private let state = Mutex<(sent: Int, blockedAfter: Int?, ended: Bool)>((0, nil, false))
-    var sent: Int { self.state.withLock { $0.sent } }
-    var blockedAfter: Int? { self.state.withLock { $0.blockedAfter } }
-    var ended: Bool { self.state.withLock { $0.ended } }
+    private let sent = Mutex(0)
+    /// How many messages were sent when the handler first found no credit.
+    let blocked = OneShot<Int>()
+    let firstSent = OneShot<Void>()
+    let ended = OneShot<Void>()
 
     func sending(_ stream: ServerStream) {
-        self.state.withLock { state in
-            if stream.credit == 0, state.blockedAfter == nil { state.blockedAfter = state.sent }
-        }
+        if stream.credit == 0 { self.blocked.set(self.sent.withLock { $0 }) }
     }
 
-    func didSend() { self.state.withLock { $0.sent += 1 } }
-    func end() { self.state.withLock { $0.ended = true } }
+    func didSend() {
+        self.sent.withLock { $0 += 1 }
+        self.firstSent.set(())
+    }
+
+    func end() { self.ended.set(()) }
 }
 
 struct StreamService: RPCService {
