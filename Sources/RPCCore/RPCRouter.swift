@@ -132,16 +132,6 @@ public struct RPCRouter: Sendable {
         if case .immediate(let handler) = self.route(for: method) { handler } else { nil }
     }
 
-    /// Whether `method` is served at all.
-    public func serves(_ method: String) -> Bool {
-        self.routes[method] != nil
-    }
-
-    /// Whether `method` has a deferred handler (see ``startDeferred(request:context:call:)``).
-    public func hasDeferredHandler(for method: String) -> Bool {
-        if case .deferred = self.routes[method] { true } else { false }
-    }
-
     /// Starts a call of a deferred method (``DeferredRPCHandler``) on the calling thread, when every
     /// interceptor that applies decides without waiting; the answer then comes through `call`. Returns
     /// false, having done nothing, when the call must go through ``handle(request:context:)`` instead:

@@ -45,8 +45,6 @@ struct ClientConnectionStateMachine<Call> {
         }
     }
 
-    var callsSent: Int { self.sent.count }
-
     // MARK: calls
 
     enum OnStart {
