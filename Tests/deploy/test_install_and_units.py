@@ -314,6 +314,9 @@ def test_the_units_command_lines_with_the_example_settings_run_a_working_pair(st
             if unit == "feedbackd.service":
                 assert wait_until(lambda: os.path.exists(socket_path) or processes[0].poll() is not None)
                 assert processes[0].poll() is None, logs[0].read_text()
+                # feedbackd sets the mode right after bind: wait for it, not for the file alone (a
+                # busy machine showed the instant between the two).
+                assert wait_until(lambda: stat.S_IMODE(os.stat(socket_path).st_mode) == 0o660 or processes[0].poll() is not None)
                 assert stat.S_IMODE(os.stat(socket_path).st_mode) == 0o660
         feedbackctl = str(staged / "opt/feedback-rpc/bin/feedbackctl")
         health = subprocess.run([feedbackctl, "health", "--socket", socket_path], capture_output=True, text=True)
