@@ -13,7 +13,7 @@ import SwiftProtobuf
 public final class FeedbackClient: Sendable {
     /// The timeout of calls that do not set their own; nil waits forever.
     public let defaultTimeout: Duration?
-    private let transport: any ClientTransport
+    let transport: any ClientTransport
 
     public init(transport: any ClientTransport, defaultTimeout: Duration? = .seconds(10)) {
         self.transport = transport

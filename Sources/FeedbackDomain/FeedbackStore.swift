@@ -26,6 +26,15 @@ public protocol FeedbackStore: Sendable {
     /// - Throws: ``FeedbackError/storeUnavailable(cause:)``.
     func events<Page: FeedbackEventsPage>(after eventID: Int64, into page: Page) async throws(FeedbackError) -> Page
 
+    /// The newest audit event this process knows to be committed, advanced by every commit (and, where
+    /// other processes write too, by their notifications): what wakes a live feed's readers.
+    var committedEvents: CommittedEvents { get }
+
+    /// How long after its commit an event may take to be listed by ``events(after:into:)``: zero where
+    /// commits are listed at once (SQLite); PostgreSQL lists an event only once no smaller id can still
+    /// commit (its settle time). A live reader that knows of events it cannot list yet waits this long.
+    var eventSettleTime: Duration { get }
+
     /// Whether writes are expected to succeed right now (health checks). Read from state the store keeps:
     /// never a query or other I/O, as health is answered on the thread that read the call.
     var isServing: Bool { get }

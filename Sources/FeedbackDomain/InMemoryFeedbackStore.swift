@@ -11,6 +11,8 @@ public final class InMemoryFeedbackStore: FeedbackStore {
     }
 
     private let state: Mutex<State>
+    public let committedEvents = CommittedEvents()
+    public var eventSettleTime: Duration { .zero }
 
     /// - Parameter interactionIDs: the interactions that exist, all unrated.
     public init(interactionIDs: some Sequence<Int64>) {
@@ -23,7 +25,8 @@ public final class InMemoryFeedbackStore: FeedbackStore {
         completion: @escaping @Sendable (Result<Void, FeedbackError>) -> Void
     ) -> @Sendable () -> Void {
         do throws(FeedbackError) {
-            try self.store(submission)
+            let eventID = try self.store(submission)
+            self.committedEvents.advance(to: eventID)
             completion(.success(()))
         } catch {
             completion(.failure(error))
@@ -31,7 +34,8 @@ public final class InMemoryFeedbackStore: FeedbackStore {
         return {}
     }
 
-    private func store(_ submission: FeedbackSubmission) throws(FeedbackError) {
+    /// Stores `submission`; returns its event's id.
+    private func store(_ submission: FeedbackSubmission) throws(FeedbackError) -> Int64 {
         try self.state.withLock { state throws(FeedbackError) in
             guard state.available else { throw .storeUnavailable(cause: "in-memory store marked unavailable") }
             guard state.ratings[submission.interactionID] != nil else {
@@ -46,6 +50,7 @@ public final class InMemoryFeedbackStore: FeedbackStore {
                     createdAt: Date.now.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
                 )
             )
+            return Int64(state.stored.count)
         }
     }
 

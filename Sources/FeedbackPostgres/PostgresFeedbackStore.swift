@@ -41,6 +41,7 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
     /// The newest audit event known committed: this store's commits advance it at once, other hosts'
     /// within a second (the probe's catch-up).
     public let committedEvents = CommittedEvents()
+    public var eventSettleTime: Duration { self.configuration.eventSettleTime }
     /// Whether the writer's first probe has run (a schema problem found by it stops the store).
     let probedOnce = Atomic<Bool>(false)
     /// Why the store refused to run: PostgreSQL answered at start-up, but without a usable schema.

@@ -7,6 +7,8 @@ public enum MethodPaths {
         public static let submitFeedback = "/feedback.v1.FeedbackService/SubmitFeedback"
         public static let verifyToken = "/feedback.v1.FeedbackService/VerifyToken"
         public static let listFeedbackEvents = "/feedback.v1.FeedbackService/ListFeedbackEvents"
+        /// Server-streaming (protocol version 2).
+        public static let watchFeedbackEvents = "/feedback.v1.FeedbackService/WatchFeedbackEvents"
     }
 
     /// `feedback.health.v1.Health`.

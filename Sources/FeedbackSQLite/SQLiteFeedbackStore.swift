@@ -46,6 +46,8 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
     private let database: Mutex<OpenDatabase?>
     /// The newest audit event committed, advanced by the writer after each commit.
     public let committedEvents: CommittedEvents
+    /// A commit is listed at once: readers see every committed row.
+    public var eventSettleTime: Duration { .zero }
     private let busyWait = BusyWait()
 
     /// Opens the database; creates `feedback_events` (and its index) when missing, never `interactions`

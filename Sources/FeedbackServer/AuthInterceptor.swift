@@ -17,7 +17,7 @@ public struct AuthInterceptor: ServerInterceptor {
     public init(
         verifier: TokenVerifier,
         protectedServices: [String] = [FeedbackService.serviceName],
-        readMethods: Set<String> = [FeedbackService.listFeedbackEventsPath]
+        readMethods: Set<String> = [FeedbackService.listFeedbackEventsPath, FeedbackService.watchFeedbackEventsPath]
     ) {
         self.verifier = verifier
         self.protectedPrefixes = protectedServices.map { "/\($0)/" }

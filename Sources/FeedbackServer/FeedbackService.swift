@@ -2,17 +2,21 @@ import FeedbackDomain
 import FeedbackProtos
 import RPCCore
 
-/// `feedback.v1.FeedbackService`: stores ratings with the original endpoint's semantics, and checks a
-/// caller's token without storing anything.
+/// `feedback.v1.FeedbackService`: stores ratings with the original endpoint's semantics, checks a
+/// caller's token without storing anything, and serves the ratings feed (paged, and live).
 public struct FeedbackService: RPCService {
     public static let serviceName = MethodPaths.Feedback.service
     public static let submitFeedbackPath = MethodPaths.Feedback.submitFeedback
     public static let verifyTokenPath = MethodPaths.Feedback.verifyToken
     public static let listFeedbackEventsPath = MethodPaths.Feedback.listFeedbackEvents
+    public static let watchFeedbackEventsPath = MethodPaths.Feedback.watchFeedbackEvents
 
     private let store: any FeedbackStore
     /// Server-wide: every ListFeedbackEvents call of this service shares it.
     private let pageBuilds: PageBuildLimit
+    /// Server-wide: the pages WatchFeedbackEvents calls read, apart from ListFeedbackEvents' (a watcher
+    /// waits for its turn, however many watch; their number is bounded by the server's streams).
+    private let watchReads = PageBuildLimit(maxBuilding: 2, maxWaiting: 4096)
 
     /// - Parameters:
     ///   - maxPagesBuilding: ratings-feed pages read at once, server-wide.
@@ -26,11 +30,17 @@ public struct FeedbackService: RPCService {
         [Self.verifyTokenPath: unary(self.verifyToken), Self.listFeedbackEventsPath: unary(self.listFeedbackEvents)]
     }
 
+    /// WatchFeedbackEvents: the live feed (``EventsWatch``).
+    public var streamingMethods: [String: ServerStreamingRPCHandler] {
+        [Self.watchFeedbackEventsPath: serverStreaming(self.watchFeedbackEvents)]
+    }
+
     public var messageTypes: [String: MessageTypes] {
         [
             Self.submitFeedbackPath: .of(Feedback_V1_SubmitFeedbackRequest.self, Feedback_V1_SubmitFeedbackResponse.self),
             Self.verifyTokenPath: .of(Feedback_V1_VerifyTokenRequest.self, Feedback_V1_VerifyTokenResponse.self),
             Self.listFeedbackEventsPath: .of(Feedback_V1_ListFeedbackEventsRequest.self, Feedback_V1_ListFeedbackEventsResponse.self),
+            Self.watchFeedbackEventsPath: .of(Feedback_V1_WatchFeedbackEventsRequest.self, Feedback_V1_WatchFeedbackEventsResponse.self),
         ]
     }
 
@@ -75,6 +85,21 @@ public struct FeedbackService: RPCService {
     func verifyToken(_ request: Feedback_V1_VerifyTokenRequest, context: ServerContext) async throws -> Feedback_V1_VerifyTokenResponse {
         guard context.principal != nil else { throw RPCError(code: .unauthenticated, message: "missing bearer token") }
         return Feedback_V1_VerifyTokenResponse()
+    }
+
+    /// The live ratings feed: the events after the request's cursor, then each new one as it is committed.
+    /// - Throws: UNAUTHENTICATED without a verified principal; INVALID_ARGUMENT for a negative cursor;
+    ///   then what ``EventsWatch/run(after:context:send:)`` throws.
+    @Sendable
+    func watchFeedbackEvents(
+        _ request: Feedback_V1_WatchFeedbackEventsRequest, context: ServerContext,
+        send: @Sendable (Feedback_V1_WatchFeedbackEventsResponse) async throws(RPCError) -> Void
+    ) async throws {
+        guard context.principal != nil else { throw RPCError(code: .unauthenticated, message: "missing bearer token") }
+        guard request.afterEventID >= 0 else {
+            throw RPCError(code: .invalidArgument, message: "after_event_id must not be negative")
+        }
+        try await EventsWatch(store: self.store, reads: self.watchReads).run(after: request.afterEventID, context: context, send: send)
     }
 
     /// The ratings feed: pages of the audit trail, oldest first (see `feedback.proto`). A page is read

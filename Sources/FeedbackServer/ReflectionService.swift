@@ -15,7 +15,8 @@ public struct ReflectionService: RPCService {
         var described = router
         described.register(Self(answer: Feedback_Reflection_V1_ListServicesResponse()))
         var services: [String: [Feedback_Reflection_V1_MethodDescription]] = [:]
-        for path in described.methodPaths {
+        let streaming = Set(described.streamingMethodPaths)
+        for path in described.methodPaths + described.streamingMethodPaths {
             let parts = path.split(separator: "/", omittingEmptySubsequences: false)
             guard parts.count == 3 else { continue }
             var method = Feedback_Reflection_V1_MethodDescription()
@@ -25,6 +26,7 @@ public struct ReflectionService: RPCService {
             method.requestType = types?.request ?? ""
             method.responseType = types?.response ?? ""
             method.requiresToken = described.isIntercepted(path)
+            method.serverStreaming = streaming.contains(path)
             services[String(parts[1]), default: []].append(method)
         }
         var answer = Feedback_Reflection_V1_ListServicesResponse()

@@ -15,15 +15,23 @@ public struct FrameDecoder: NIOSingleStepByteToMessageDecoder, Sendable {
     public var limits: WireLimits
     /// Whether the peer's HELLO has been decoded.
     public private(set) var helloReceived: Bool
+    /// The highest protocol version this side implements (what its HELLO announces).
+    public let ownVersion: UInt16
+    /// The connection's version, which decides the frames and flags that exist: this side's own until
+    /// the peer's HELLO, then the lower of the two (SPEC.md section 3).
+    public private(set) var version: UInt16
 
     /// - Parameters:
     ///   - role: the side this decoder works for.
     ///   - limits: this side's receive limits.
     ///   - helloReceived: `false` for a new connection; `true` to start as if the HELLO had been read.
-    public init(role: ConnectionRole, limits: WireLimits = .defaults, helloReceived: Bool = false) {
+    ///   - version: the highest version this side implements; with `helloReceived`, the connection's version.
+    public init(role: ConnectionRole, limits: WireLimits = .defaults, helloReceived: Bool = false, version: UInt16 = Hello.currentVersion) {
         self.role = role
         self.limits = limits
         self.helloReceived = helloReceived
+        self.ownVersion = version
+        self.version = version
     }
 
     /// The current frame limit: the handshake limit until the HELLO, then ``limits``.
@@ -55,11 +63,20 @@ public struct FrameDecoder: NIOSingleStepByteToMessageDecoder, Sendable {
         case .hello:
             let hello = try Hello.decode(payload)
             self.helloReceived = true
+            self.version = min(self.ownVersion, hello.version)
             return .hello(hello)
         case .request:
-            return .request(callID: rawCallID, payload: payload)
+            return flags == Frame.streamFlag ? .streamRequest(callID: rawCallID, payload: payload) : .request(callID: rawCallID, payload: payload)
         case .response:
             return .response(callID: rawCallID, payload: payload)
+        case .streamMessage:
+            return .streamMessage(callID: rawCallID, payload: payload)
+        case .credit:
+            let increment = payload.getInteger(at: payload.readerIndex, as: UInt32.self)!
+            guard (1...Frame.maxCredit).contains(increment) else {
+                throw WireError(.invalidCredit, "CREDIT of \(increment) on call \(rawCallID): an increment is 1 to \(Frame.maxCredit)")
+            }
+            return .credit(callID: rawCallID, increment: increment)
         case .cancel:
             return .cancel(callID: rawCallID)
         case .ping:
@@ -85,10 +102,11 @@ public struct FrameDecoder: NIOSingleStepByteToMessageDecoder, Sendable {
 
     /// Steps 2 to 6 of SPEC.md section 2.2.
     private func checkHeader(type: FrameType, rawCallID: UInt32, flags: UInt8, length: UInt32) throws(WireError) {
-        guard type.isKnown else {
-            throw WireError(.unknownFrameType, "frame type \(type) is not defined")
+        guard type.isKnown(inVersion: self.version) else {
+            throw WireError(.unknownFrameType, "frame type \(type) is not defined in protocol version \(self.version)")
         }
-        guard flags == 0, rawCallID <= Frame.maxCallID else {
+        let flagsAllowed = flags == 0 || (flags == Frame.streamFlag && type == .request && self.version >= 2)
+        guard flagsAllowed, rawCallID <= Frame.maxCallID else {
             throw WireError(.reservedBitsSet, "reserved bits set: flags 0x\(String(flags, radix: 16)), call id 0x\(String(rawCallID, radix: 16))")
         }
         if !self.helloReceived, type != .hello, type != .goAway {
@@ -103,6 +121,7 @@ public struct FrameDecoder: NIOSingleStepByteToMessageDecoder, Sendable {
         let lengthAllowed =
             switch type {
             case .cancel: length == 0
+            case .credit: length == 4
             case .ping, .pong: length == 8
             case .goAway: length >= 8
             case .hello: length >= 6 && (length - 6) % 6 == 0

@@ -10,12 +10,18 @@ public struct FrameType: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let ping = FrameType(rawValue: 0x05)
     public static let pong = FrameType(rawValue: 0x06)
     public static let goAway = FrameType(rawValue: 0x07)
+    /// Version 2: one message of a server-streaming call (server to client).
+    public static let streamMessage = FrameType(rawValue: 0x08)
+    /// Version 2: credit for a stream's messages (client to server).
+    public static let credit = FrameType(rawValue: 0x09)
 
-    /// Whether version 1 defines this type.
-    public var isKnown: Bool { (0x01...0x07).contains(self.rawValue) }
+    /// Whether protocol `version` defines this type: 0x01-0x07 in version 1, up to 0x09 from version 2.
+    public func isKnown(inVersion version: UInt16) -> Bool {
+        version >= 2 ? (0x01...0x09).contains(self.rawValue) : (0x01...0x07).contains(self.rawValue)
+    }
 
-    /// REQUEST, RESPONSE and CANCEL belong to a call and need a non-zero call id.
-    public var isCallFrame: Bool { self == .request || self == .response || self == .cancel }
+    /// Every frame but HELLO, PING, PONG and GOAWAY belongs to a call and needs a non-zero call id.
+    public var isCallFrame: Bool { self != .hello && self != .ping && self != .pong && self != .goAway }
 
     public var description: String {
         switch self {
@@ -26,6 +32,8 @@ public struct FrameType: RawRepresentable, Hashable, Sendable, CustomStringConve
         case .ping: "PING"
         case .pong: "PONG"
         case .goAway: "GOAWAY"
+        case .streamMessage: "STREAM_MESSAGE"
+        case .credit: "CREDIT"
         default: "0x" + String(self.rawValue, radix: 16)
         }
     }

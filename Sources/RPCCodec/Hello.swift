@@ -15,17 +15,22 @@ public struct Hello: Hashable, Sendable {
         public static let maxFrameSizeID: UInt16 = 0x0001
         public static let maxConcurrentCallsID: UInt16 = 0x0002
         public static let maxMetadataSizeID: UInt16 = 0x0003
+        public static let maxStreamCreditID: UInt16 = 0x0004
     }
 
     /// ASCII `FBRP`.
     public static let magic: UInt32 = 0x4642_5250
-    /// The protocol version this codec implements.
-    public static let currentVersion: UInt16 = 1
+    /// The highest protocol version this codec implements: 2 (version 1 and server-streaming calls).
+    public static let currentVersion: UInt16 = 2
     /// The default of `MAX_CONCURRENT_CALLS`.
     public static let defaultMaxConcurrentCalls: UInt32 = 100
     /// The range an announced `MAX_CONCURRENT_CALLS` must lie in: a connection that could run no call
     /// would be of no use (a server refusing calls sends GOAWAY `REFUSED` instead).
     public static let maxConcurrentCallsRange: ClosedRange<UInt32> = 1...UInt32.max
+    /// The default of `MAX_STREAM_CREDIT`: the most unused credit a stream may hold (version 2).
+    public static let defaultMaxStreamCredit: UInt32 = 256
+    /// The range an announced `MAX_STREAM_CREDIT` must lie in.
+    public static let maxStreamCreditRange: ClosedRange<UInt32> = 1...Frame.maxCredit
 
     public var version: UInt16
     /// The settings in the order they were received or will be sent.
@@ -36,8 +41,9 @@ public struct Hello: Hashable, Sendable {
         self.settings = settings
     }
 
-    /// A HELLO announcing `limits` and, for a server, `maxConcurrentCalls`.
-    public init(limits: WireLimits, maxConcurrentCalls: UInt32? = nil) {
+    /// A HELLO of `version` announcing `limits` and, for a server, `maxConcurrentCalls` and
+    /// `maxStreamCredit`.
+    public init(limits: WireLimits, maxConcurrentCalls: UInt32? = nil, maxStreamCredit: UInt32? = nil, version: UInt16 = Hello.currentVersion) {
         var settings = [
             Setting(id: Setting.maxFrameSizeID, value: UInt32(limits.maxFrameSize))
         ]
@@ -45,7 +51,10 @@ public struct Hello: Hashable, Sendable {
             settings.append(Setting(id: Setting.maxConcurrentCallsID, value: maxConcurrentCalls))
         }
         settings.append(Setting(id: Setting.maxMetadataSizeID, value: UInt32(limits.maxMetadataSize)))
-        self.init(settings: settings)
+        if let maxStreamCredit {
+            settings.append(Setting(id: Setting.maxStreamCreditID, value: maxStreamCredit))
+        }
+        self.init(version: version, settings: settings)
     }
 
     /// The value of a setting, or nil when absent.
@@ -66,6 +75,11 @@ public struct Hello: Hashable, Sendable {
     /// The sender's `MAX_CONCURRENT_CALLS`, or the default.
     public var maxConcurrentCalls: UInt32 {
         self.setting(Setting.maxConcurrentCallsID) ?? Hello.defaultMaxConcurrentCalls
+    }
+
+    /// The sender's `MAX_STREAM_CREDIT`, or the default.
+    public var maxStreamCredit: UInt32 {
+        self.setting(Setting.maxStreamCreditID) ?? Hello.defaultMaxStreamCredit
     }
 
     /// The version both sides use: the lower of the two.
@@ -115,6 +129,7 @@ public struct Hello: Hashable, Sendable {
             case Setting.maxFrameSizeID: WireLimits.maxFrameSizeRange
             case Setting.maxMetadataSizeID: WireLimits.maxMetadataSizeRange
             case Setting.maxConcurrentCallsID: Hello.maxConcurrentCallsRange
+            case Setting.maxStreamCreditID: Hello.maxStreamCreditRange
             default: nil
             }
         if let range, !range.contains(value) {

@@ -10,11 +10,15 @@ public struct Request: Hashable, Sendable {
     public var metadata: WireMetadata
     /// The serialized protobuf request message. A decoded request's body is a slice of the frame.
     public var body: ByteBuffer
+    /// Whether the REQUEST frame carries the STREAM flag (version 2: a server-streaming call). A frame
+    /// header bit, not part of the payload: ``init(decoding:limits:)`` leaves it false.
+    public var isStream = false
 
     /// The largest `:timeout` that fits 8 digits.
     public static let maxTimeoutMilliseconds: UInt32 = 99_999_999
 
-    public init(method: String, timeoutMilliseconds: UInt32? = nil, metadata: WireMetadata = WireMetadata(), body: ByteBuffer) {
+    public init(method: String, timeoutMilliseconds: UInt32? = nil, metadata: WireMetadata = WireMetadata(), body: ByteBuffer, isStream: Bool = false) {
+        self.isStream = isStream
         self.method = method
         self.timeoutMilliseconds = timeoutMilliseconds
         self.metadata = metadata
@@ -108,7 +112,7 @@ public struct Request: Hashable, Sendable {
 
     /// Appends a whole REQUEST frame in one write. The caller has checked the call id.
     /// - Throws: ``WireError/Code/invalidMethod`` before writing anything.
-    func writeFrame(callID: UInt32, into buffer: inout ByteBuffer) throws(WireError) {
+    func writeFrame(callID: UInt32, flags: UInt8 = 0, into buffer: inout ByteBuffer) throws(WireError) {
         var method = self.method
         let metadataLength = self.metadataLength
         let payloadLength = 4 + metadataLength + self.body.readableBytes
@@ -117,7 +121,7 @@ public struct Request: Hashable, Sendable {
             guard MetadataKeys.isValidMethod(methodBytes) else { return false }
             buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: Frame.headerSize + payloadLength) { out in
                 var writer = UnsafeByteWriter(out)
-                writer.writeHeader(length: payloadLength, callID: callID, type: .request)
+                writer.writeHeader(length: payloadLength, callID: callID, type: .request, flags: flags)
                 writer.write(UInt32(metadataLength))
                 writer.write(UInt8(MetadataKeys.method.count))
                 MetadataKeys.method.withUnsafeBytes { writer.write($0) }

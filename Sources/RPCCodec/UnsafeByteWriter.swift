@@ -30,10 +30,10 @@ struct UnsafeByteWriter {
 
     /// Writes a 10-byte frame header.
     @inline(__always)
-    mutating func writeHeader(length: Int, callID: UInt32, type: FrameType) {
+    mutating func writeHeader(length: Int, callID: UInt32, type: FrameType, flags: UInt8 = 0) {
         self.write(UInt32(length))
         self.write(callID)
         self.write(type.rawValue)
-        self.write(UInt8(0))
+        self.write(flags)
     }
 }

@@ -18,6 +18,7 @@ public struct WireError: Error, Hashable, Sendable, CustomStringConvertible {
             case badMagic = "BAD_MAGIC"
             case unsupportedVersion = "UNSUPPORTED_VERSION"
             case invalidSetting = "INVALID_SETTING"
+            case invalidCredit = "INVALID_CREDIT"
             case truncatedPayload = "TRUNCATED_PAYLOAD"
             case metadataTooLarge = "METADATA_TOO_LARGE"
             case metadataOverrun = "METADATA_OVERRUN"
@@ -67,6 +68,8 @@ public struct WireError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let unsupportedVersion = Code(.unsupportedVersion)
         /// A HELLO setting with id 0, a duplicate id, or a value out of range.
         public static let invalidSetting = Code(.invalidSetting)
+        /// A CREDIT whose increment is 0 or above 2^31-1 (version 2).
+        public static let invalidCredit = Code(.invalidCredit)
         /// A REQUEST or RESPONSE payload too short for its fixed fields.
         public static let truncatedPayload = Code(.truncatedPayload)
         /// A metadata block over `MAX_METADATA_SIZE`.
@@ -97,7 +100,7 @@ public struct WireError: Error, Hashable, Sendable, CustomStringConvertible {
             switch self.value {
             case .truncated, .frameTooLarge, .unknownFrameType, .reservedBitsSet, .expectedHello,
                 .unexpectedFrame, .invalidCallID, .invalidPayloadLength, .badMagic, .unsupportedVersion,
-                .invalidSetting:
+                .invalidSetting, .invalidCredit:
                 return .connection
             default:
                 return .call

@@ -12,8 +12,19 @@ public protocol ClientTransport: Sendable {
     ///   failure (UNAVAILABLE when the server cannot be reached, DEADLINE_EXCEEDED, CANCELLED).
     func unary(method: String, request: [UInt8], metadata: Metadata, timeout: Duration?) async throws(RPCError) -> ClientResponse
 
+    /// Calls a server-streaming method: the messages as the caller reads them, then the call's end
+    /// (``ClientStream``). `timeout` is the whole stream's deadline; nil for none (a stream may be endless).
+    func serverStream(method: String, request: [UInt8], metadata: Metadata, timeout: Duration?) async -> ClientStream
+
     /// Lets calls in flight finish, then releases the transport's resources.
     func close() async
+}
+
+extension ClientTransport {
+    /// A transport without streams answers every streaming call UNIMPLEMENTED.
+    public func serverStream(method: String, request: [UInt8], metadata: Metadata, timeout: Duration?) async -> ClientStream {
+        .failed(RPCError(code: .unimplemented, message: "This transport carries no streaming calls."))
+    }
 }
 
 /// A successful call's answer.

@@ -44,14 +44,20 @@ public struct InProcessTransport: ClientTransport {
     }
 
     /// Calls server-streaming `method`: its messages, in order, as the caller reads them (each read grants
-    /// the server credit for one more; `window` to begin with), then its end: the sequence finishes on OK
-    /// and throws the call's ``RPCError`` otherwise. The caller's cancellation, or its stopping to read,
-    /// cancels the call; `timeout` is the whole stream's deadline.
+    /// the server credit for one more; `window` to begin with), then its end (``ClientStream``). The
+    /// caller's cancellation, or its stopping to read, cancels the call; `timeout` is the whole stream's
+    /// deadline.
+    public func serverStream(method: String, request: [UInt8], metadata: Metadata, timeout: Duration?) -> ClientStream {
+        self.serverStream(method: method, request: request, metadata: metadata, timeout: timeout, window: 16)
+    }
+
+    /// ``serverStream(method:request:metadata:timeout:)`` with the credit granted before the first read.
     public func serverStream(
         method: String, request: [UInt8], metadata: Metadata = Metadata(), timeout: Duration? = nil, window: Int = 16
-    ) -> InProcessServerStream {
+    ) -> ClientStream {
         let call = ServerCall(
-            callID: self.callIDs.next(), method: method, message: request, metadata: metadata, timeout: timeout, peer: self.peer
+            callID: self.callIDs.next(), method: method, message: request, metadata: metadata, timeout: timeout, peer: self.peer,
+            isStream: true
         )
         let connection = InProcessStreamConnection()
         switch self.executor.prepare(call) {
@@ -61,11 +67,10 @@ public struct InProcessTransport: ClientTransport {
             let (running, stream) = self.executor.startStream(call, handler: handler, initialCredit: window, on: connection)
             connection.attach(running: running, stream: stream, deadline: call.deadline)
         case .start:
-            connection.end(
-                with: CallAnswer(code: .unimplemented, message: "Method \(method) answers once: it is not a streaming method.", requestID: nil)
-            )
+            // Not reached: prepare refuses a unary method called as a stream.
+            connection.end(with: CallAnswer(code: .internal, message: "Method \(method) did not start as a stream.", requestID: nil))
         }
-        return InProcessServerStream(connection: connection)
+        return ClientStream(connection.source)
     }
 
     /// Nothing to release: the executor belongs to whoever made it.
@@ -120,57 +125,22 @@ private final class CallIDs: Sendable {
     }
 }
 
-/// The messages of an in-process server-streaming call (``InProcessTransport/serverStream(method:request:metadata:timeout:window:)``).
-public struct InProcessServerStream: AsyncSequence, Sendable {
-    public typealias Element = [UInt8]
-    fileprivate let connection: InProcessStreamConnection
-
-    public func makeAsyncIterator() -> Iterator {
-        Iterator(base: self.connection.messages.makeAsyncIterator(), connection: self.connection, reader: Reader(self.connection))
-    }
-
-    public struct Iterator: AsyncIteratorProtocol {
-        fileprivate var base: AsyncThrowingStream<[UInt8], any Error>.Iterator
-        fileprivate let connection: InProcessStreamConnection
-        /// Cancels the call when the reader drops the iterator before the end (a `break` out of its loop).
-        fileprivate let reader: Reader
-
-        public mutating func next() async throws -> [UInt8]? {
-            let message = try await self.base.next()
-            if message != nil { self.connection.consumed() }
-            return message
-        }
-    }
-}
-
-/// The reader of an in-process stream: when it goes away, the call is cancelled (nothing happens when
-/// the call had ended).
-private final class Reader: Sendable {
-    let connection: InProcessStreamConnection
-
-    init(_ connection: InProcessStreamConnection) {
-        self.connection = connection
-    }
-
-    deinit {
-        self.connection.readerGone()
-    }
-}
-
-/// One in-process stream: its messages as an `AsyncThrowingStream`, credit granted as they are read.
+/// One in-process stream: its messages through a ``ClientStreamSource``, credit granted as they are read.
 private final class InProcessStreamConnection: StreamConnection {
-    let messages: AsyncThrowingStream<[UInt8], any Error>
-    private let continuation: AsyncThrowingStream<[UInt8], any Error>.Continuation
-    private let running = Mutex<(call: DeferredCall?, stream: ServerStream?, deadline: Task<Void, Never>?)>((nil, nil, nil))
+    /// The call and its stream once started, and its deadline's timer.
+    private final class Running: Sendable {
+        let state = Mutex<(call: DeferredCall?, stream: ServerStream?, deadline: Task<Void, Never>?)>((nil, nil, nil))
+    }
+
+    private let running = Running()
+    let source: ClientStreamSource
 
     init() {
-        let (messages, continuation) = AsyncThrowingStream<[UInt8], any Error>.makeStream()
-        self.messages = messages
-        self.continuation = continuation
-        self.continuation.onTermination = { [weak self] termination in
-            // The reader stopped (or its task was cancelled) before the end: the call is cancelled.
-            if case .cancelled = termination { self?.running.withLock { $0.call }?.interrupt(.cancelled) }
-        }
+        let running = self.running
+        self.source = ClientStreamSource(
+            consumed: { _ = running.state.withLock { $0.stream }?.grant(1) },
+            abandoned: { running.state.withLock { $0.call }?.interrupt(.cancelled) }
+        )
     }
 
     func attach(running call: DeferredCall, stream: ServerStream, deadline: ContinuousClock.Instant?) {
@@ -180,20 +150,11 @@ private final class InProcessStreamConnection: StreamConnection {
                 call.interrupt(.deadlineExceeded)
             }
         }
-        self.running.withLock { $0 = (call, stream, timer) }
-    }
-
-    func consumed() {
-        self.running.withLock { $0.stream }?.grant(1)
-    }
-
-    /// The reader stopped reading: the call is cancelled (an ended call ignores it).
-    func readerGone() {
-        self.running.withLock { $0.call }?.interrupt(.cancelled)
+        self.running.state.withLock { $0 = (call, stream, timer) }
     }
 
     func deliver(callID: UInt32, message: [UInt8]) {
-        self.continuation.yield(message)
+        self.source.yield(message)
     }
 
     func respond(callID: UInt32, _ answer: PendingAnswer) {
@@ -201,11 +162,11 @@ private final class InProcessStreamConnection: StreamConnection {
     }
 
     func end(with answer: CallAnswer) {
-        self.running.withLock { $0.deadline }?.cancel()
+        self.running.state.withLock { $0.deadline }?.cancel()
         if let code = RPCError.Code(answer.code) {
-            self.continuation.finish(throwing: RPCError(code: code, message: answer.message, metadata: answer.responseMetadata))
+            self.source.finish(throwing: RPCError(code: code, message: answer.message, metadata: answer.responseMetadata))
         } else {
-            self.continuation.finish()
+            self.source.finish()
         }
     }
 

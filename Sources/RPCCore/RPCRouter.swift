@@ -165,8 +165,8 @@ public struct RPCRouter: Sendable {
     /// The paths served, sorted.
     public var methodPaths: [String] { self.handlers.keys.sorted() }
 
-    /// The server-streaming paths served, sorted (apart from ``methodPaths``: version 1 of the protocol
-    /// carries unary calls only, and reflection lists what a client can call).
+    /// The server-streaming paths served, sorted (apart from ``methodPaths``, the unary ones: a stream is
+    /// called another way, on a version-2 connection).
     public var streamingMethodPaths: [String] {
         self.routes.compactMap { path, route in
             if case .streaming = route { path } else { nil }
@@ -175,7 +175,7 @@ public struct RPCRouter: Sendable {
 
     /// The message types of a method served, when its service declared them.
     public func messageTypes(of path: String) -> MessageTypes? {
-        self.handlers[path] == nil ? nil : self.types[path]
+        self.routes[path] == nil ? nil : self.types[path]
     }
 
     /// Whether an interceptor (authentication) applies to calls of `path`.

@@ -22,7 +22,7 @@ extension Response {
 
 extension ServerCall {
     /// The call a decoded REQUEST makes, read now on connection `connectionID`.
-    init(callID: UInt32, _ request: Request, peer: PeerCredentials?, connectionID: Int) {
+    init(callID: UInt32, _ request: Request, peer: PeerCredentials?, connectionID: Int, isStream: Bool = false) {
         self.init(
             callID: callID,
             method: request.method,
@@ -30,7 +30,8 @@ extension ServerCall {
             metadata: Metadata(request.metadata),
             timeout: request.timeoutMilliseconds.map { .milliseconds(Int64($0)) },
             peer: peer,
-            connectionID: connectionID
+            connectionID: connectionID,
+            isStream: isStream
         )
     }
 }

@@ -31,6 +31,10 @@ public final class ClientConnection: Sendable {
     }
 
     /// Connects and waits for the server's HELLO.
+    /// - Parameters:
+    ///   - version: the highest protocol version to offer (2: streams; 1 behaves as a version-1 client).
+    ///   - streamWindow: the credit each stream starts with (at most the server's `MAX_STREAM_CREDIT`):
+    ///     how many of its messages may be in flight or unread.
     /// - Throws: ``TransportError`` when the socket cannot be reached, is refused, or does not speak
     ///   the protocol within `timeout`.
     public static func connect(
@@ -38,6 +42,8 @@ public final class ClientConnection: Sendable {
         limits: WireLimits = .defaults,
         timeout: Duration = .seconds(5),
         answerGrace: Duration = ClientConnection.defaultAnswerGrace,
+        version: UInt16 = Hello.currentVersion,
+        streamWindow: Int = 64,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws(TransportError) -> ClientConnection {
         try UnixSocketPath.checkLength(path)
@@ -49,9 +55,13 @@ public final class ClientConnection: Sendable {
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         let sync = channel.pipeline.syncOperations
-                        try sync.addHandler(ByteToMessageHandler(FrameDecoder(role: .client, limits: limits)))
+                        try sync.addHandler(ByteToMessageHandler(FrameDecoder(role: .client, limits: limits, version: version)))
                         try sync.addHandler(MessageToByteHandler(FrameEncoder()))
-                        try sync.addHandler(ClientConnectionHandler(limits: limits, eventLoop: channel.eventLoop, usable: usable))
+                        try sync.addHandler(
+                            ClientConnectionHandler(
+                                limits: limits, eventLoop: channel.eventLoop, usable: usable, version: version, streamWindow: streamWindow
+                            )
+                        )
                     }
                 }
                 .connect(unixDomainSocketPath: path)
@@ -97,16 +107,13 @@ public final class ClientConnection: Sendable {
     ///   a malformed response.
     public func call(_ request: Request, timeout: Duration? = nil) async throws(RPCError) -> Response {
         var request = request
-        if let timeout {
-            let milliseconds = timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000
-            request.timeoutMilliseconds = UInt32(clamping: max(0, milliseconds))
-        }
+        request.timeoutMilliseconds = timeout.map(Self.milliseconds)
         let key = self.nextKey.wrappingAdd(1, ordering: .relaxed).oldValue
         let eventLoop = self.channel.eventLoop
         let promise = eventLoop.makePromise(of: Response.self)
         let handler = self.handler
         let sendable = request
-        eventLoop.execute { handler.value.start(key: key, request: sendable, promise: promise) }
+        eventLoop.execute { handler.value.start(key: key, request: sendable, call: .unary(promise)) }
         // A deadline or a cancellation ends a call that was never sent at once; one that was sent waits
         // for the server's answer, which says what really happened (ClientConnectionHandler.interrupt).
         let answerGrace = self.answerGrace
@@ -127,6 +134,43 @@ public final class ClientConnection: Sendable {
         } catch {
             throw RPCError(converting: error)
         }
+    }
+
+    /// Calls a server-streaming method (protocol version 2, SPEC.md section 16): its messages as they are
+    /// read, then its end (``ClientStream``). Each message read is credit given back to the server (the
+    /// connection's stream window), so a caller that stops reading stops the stream. `timeout` covers
+    /// the whole stream; the rules of ``call(_:timeout:)`` for a deadline, a cancellation (the reading
+    /// task's, or the iterator dropped) and a connection that closes hold alike. On a version-1
+    /// connection the stream fails UNIMPLEMENTED, having sent nothing.
+    public func serverStream(_ request: Request, timeout: Duration? = nil) -> ClientStream {
+        var request = request
+        request.isStream = true
+        request.timeoutMilliseconds = timeout.map(Self.milliseconds)
+        let key = self.nextKey.wrappingAdd(1, ordering: .relaxed).oldValue
+        let eventLoop = self.channel.eventLoop
+        let (handler, answerGrace) = (self.handler, self.answerGrace)
+        let source = ClientStreamSource(
+            consumed: { eventLoop.execute { handler.value.streamMessageRead(key: key) } },
+            abandoned: {
+                eventLoop.execute {
+                    handler.value.interrupt(key: key, with: RPCError(code: .cancelled, message: "The call was cancelled."), answerGrace: answerGrace)
+                }
+            }
+        )
+        let sendable = request
+        eventLoop.execute { handler.value.start(key: key, request: sendable, call: .stream(source)) }
+        if let timeout {
+            // Fires for nothing (the key is gone) when the stream ended first.
+            eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+                handler.value.interrupt(key: key, with: RPCError(code: .deadlineExceeded, message: "Deadline exceeded."), answerGrace: answerGrace)
+            }
+        }
+        return ClientStream(source)
+    }
+
+    private static func milliseconds(_ timeout: Duration) -> UInt32 {
+        let milliseconds = timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000
+        return UInt32(clamping: max(0, milliseconds))
     }
 
     /// Sends PING and returns the round-trip time.

@@ -11,9 +11,14 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = Frame
     typealias OutboundOut = OutboundFrame
 
-    private var machine = ClientConnectionStateMachine<EventLoopPromise<Response>>() {
+    private var machine: ClientConnectionStateMachine<PendingCall> {
         didSet { self.usable.flag.store(self.machine.isUsable, ordering: .relaxed) }
     }
+    /// The credit a stream starts with (at most the server's `MAX_STREAM_CREDIT`); read messages are
+    /// granted back once half of it is read.
+    private let streamWindow: Int
+    /// Per stream: messages read and not yet granted back.
+    private var readSinceGrant: [UInt32: Int] = [:]
     /// The give-up timers of calls past their deadline or cancellation, by call id.
     private var giveUpTimers: [UInt32: Scheduled<Void>] = [:]
     private var pings: [UInt64: EventLoopPromise<Void>] = [:]
@@ -24,7 +29,9 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     /// Mirrors the machine's ``ClientConnectionStateMachine/isUsable`` for readers on other threads.
     let usable: UsableFlag
 
-    init(limits: WireLimits, eventLoop: any EventLoop, usable: UsableFlag) {
+    init(limits: WireLimits, eventLoop: any EventLoop, usable: UsableFlag, version: UInt16 = Hello.currentVersion, streamWindow: Int = 64) {
+        self.machine = ClientConnectionStateMachine(version: version)
+        self.streamWindow = max(1, streamWindow)
         self.limits = limits
         self.helloReceived = eventLoop.makePromise()
         self.usable = usable
@@ -44,19 +51,39 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     }
 
     private func sendHello(_ context: ChannelHandlerContext) {
-        context.writeAndFlush(self.wrapOutboundOut(.frame(.hello(Hello(limits: self.limits)))), promise: nil)
+        context.writeAndFlush(self.wrapOutboundOut(.frame(.hello(Hello(limits: self.limits, version: self.machine.ownVersion)))), promise: nil)
     }
 
     // MARK: calls
 
     /// Starts a call, or queues it while the server's concurrency limit is reached, or, before the
     /// server's HELLO, while it is over ``WireLimits/maxFrameSizeBeforePeerHello`` (SPEC.md 2.1).
-    func start(key: Int, request: Request, promise: EventLoopPromise<Response>) {
-        switch self.machine.start(key: key, request: request, call: promise) {
-        case .send(let callID, let request): self.write(.request(callID: callID, request))
+    func start(key: Int, request: Request, call: PendingCall) {
+        switch self.machine.start(key: key, request: request, call: call) {
+        case .send(let callID, let request): self.send(callID: callID, request)
         case .queued: break
-        case .fail(let promise, let error): promise.fail(error)
+        case .fail(let call, let error): call.fail(error)
         }
+    }
+
+    /// Writes a REQUEST; a stream's is followed by its first CREDIT (SPEC.md section 16).
+    private func send(callID: UInt32, _ request: Request) {
+        self.write(.request(callID: callID, request))
+        guard request.isStream else { return }
+        self.readSinceGrant[callID] = 0
+        self.write(.frame(.credit(callID: callID, increment: UInt32(min(self.streamWindow, self.machine.maxStreamCredit)))))
+    }
+
+    /// The caller read one message of stream `key`: once half the window is read, it is granted back.
+    func streamMessageRead(key: Int) {
+        guard let callID = self.machine.creditCallID(key: key), let read = self.readSinceGrant[callID] else { return }
+        let window = min(self.streamWindow, self.machine.maxStreamCredit)
+        guard read + 1 >= max(1, window / 2) else {
+            self.readSinceGrant[callID] = read + 1
+            return
+        }
+        self.readSinceGrant[callID] = 0
+        self.write(.frame(.credit(callID: callID, increment: UInt32(read + 1))))
     }
 
     /// The call's deadline passed, or its caller was cancelled (`error`). A call still queued was never
@@ -66,8 +93,8 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     /// as UNKNOWN: it may or may not have taken effect.
     func interrupt(key: Int, with error: RPCError, answerGrace: Duration) {
         switch self.machine.interrupt(key: key, error: error) {
-        case .fail(let promise, let error):
-            promise.fail(error)
+        case .fail(let call, let error):
+            call.fail(error)
         case .awaitAnswer(let callID, let sendCancel):
             guard let eventLoop = self.context?.eventLoop else { return }
             if sendCancel { self.write(.frame(.cancel(callID: callID))) }
@@ -83,11 +110,12 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     /// Gives up on a call: fails it with `error` and, if it was sent, tells the server (CANCEL).
     func giveUp(key: Int, with error: RPCError) {
         switch self.machine.giveUp(key: key, error: error) {
-        case .fail(let promise, let error):
-            promise.fail(error)
-        case .failSent(let promise, let error, let callID):
+        case .fail(let call, let error):
+            call.fail(error)
+        case .failSent(let call, let error, let callID):
             self.giveUpTimers.removeValue(forKey: callID)?.cancel()
-            promise.fail(error)
+            self.readSinceGrant[callID] = nil
+            call.fail(error)
             self.write(.frame(.cancel(callID: callID)))
             self.callFinished()
         case .none:
@@ -107,7 +135,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     /// Sends GOAWAY and closes once every call is answered.
     func goAway() {
         guard let failed = self.machine.goAway() else { return }
-        for (promise, error) in failed { promise.fail(error) }
+        for (call, error) in failed { call.fail(error) }
         self.write(.frame(.goAway(GoAway(lastCallID: 0, errorCode: .noError))))
         self.closeIfIdle()
     }
@@ -127,8 +155,8 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     private func callFinished() {
         while let next = self.machine.nextToSend() {
             switch next {
-            case .send(let callID, let request): self.write(.request(callID: callID, request))
-            case .fail(let promise, let error): promise.fail(error)
+            case .send(let callID, let request): self.send(callID: callID, request)
+            case .fail(let call, let error): call.fail(error)
             }
         }
         self.closeIfIdle()
@@ -149,14 +177,19 @@ final class ClientConnectionHandler: ChannelInboundHandler {
             self.helloReceived.succeed()
             self.callFinished()
         case .response(let callID, let payload):
-            guard let promise = self.machine.receivedResponse(callID: callID) else { return }  // given up on or unknown: ignored
+            guard let call = self.machine.receivedResponse(callID: callID) else { return }  // given up on or unknown: ignored
             self.giveUpTimers.removeValue(forKey: callID)?.cancel()
+            self.readSinceGrant[callID] = nil
             do {
-                promise.succeed(try Response(decoding: payload, limits: self.limits))
+                call.succeed(try Response(decoding: payload, limits: self.limits))
             } catch {
-                promise.fail(RPCError(code: .internal, message: "Malformed response: \(error.message)"))
+                call.fail(RPCError(code: .internal, message: "Malformed response: \(error.message)"))
             }
             self.callFinished()
+        case .streamMessage(let callID, let payload):
+            // Not a stream still read (unknown, answered, cancelled): ignored.
+            guard case .stream(let source)? = self.machine.receivedStreamMessage(callID: callID) else { return }
+            source.yield(Array(payload.readableBytesView))
         case .ping(let opaque):
             self.write(.frame(.pong(opaque)))
         case .pong(let opaque):
@@ -167,9 +200,9 @@ final class ClientConnectionHandler: ChannelInboundHandler {
                 self.helloReceived.fail(TransportError(.connectFailed, "server refused the connection: \(goAway.errorCode) \(goAway.debug)"))
             }
             for callID in outcome.notProcessedIDs { self.giveUpTimers.removeValue(forKey: callID)?.cancel() }
-            for (promise, error) in outcome.notProcessed { promise.fail(error) }
+            for (call, error) in outcome.notProcessed { call.fail(error) }
             self.closeIfIdle()
-        case .request, .cancel:
+        case .request, .streamRequest, .cancel, .credit:
             break  // the decoder rejects them for a client
         }
     }
@@ -188,7 +221,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         self.helloReceived.fail(TransportError(.connectionClosed, "the connection closed before the server's HELLO"))
         for timer in self.giveUpTimers.values { timer.cancel() }
         self.giveUpTimers.removeAll()
-        for (promise, error) in self.machine.channelClosed() { promise.fail(error) }
+        for (call, error) in self.machine.channelClosed() { call.fail(error) }
         for ping in self.pings.values { ping.fail(ClientConnection.unavailable("connection closed")) }
         self.pings.removeAll()
         context.fireChannelInactive()
@@ -198,6 +231,34 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         // A connect that failed never became active: settle the handshake promise here.
         self.helloReceived.fail(TransportError(.connectionClosed, "the connection closed before the server's HELLO"))
         self.context = nil
+    }
+}
+
+/// What a call sent on a connection completes: a unary call's promise, or a stream's source.
+enum PendingCall {
+    case unary(EventLoopPromise<Response>)
+    case stream(ClientStreamSource)
+
+    func fail(_ error: RPCError) {
+        switch self {
+        case .unary(let promise): promise.fail(error)
+        case .stream(let source): source.finish(throwing: error)
+        }
+    }
+
+    /// The call's RESPONSE: a unary call gets it whole; a stream ends with its status (OK finishes the
+    /// messages; any other status is thrown after them, with the response metadata).
+    func succeed(_ response: Response) {
+        switch self {
+        case .unary(let promise):
+            promise.succeed(response)
+        case .stream(let source):
+            if let code = RPCError.Code(StatusCode(rawValue: response.code).normalized) {
+                source.finish(throwing: RPCError(code: code, message: response.message, metadata: Metadata(response.metadata)))
+            } else {
+                source.finish()
+            }
+        }
     }
 }
 

@@ -7,7 +7,10 @@ import RPCCore
 /// each call, and when the connection closes. The handler reports events and performs what it is told;
 /// no channel, no timer, no promise here: unit-tested alone.
 ///
-/// `Call` is what the handler completes a call with (its promise).
+/// Server-streaming calls (version 2, SPEC.md section 16) wait for the server's HELLO, fail UNIMPLEMENTED
+/// on a version-1 connection, take a slot like any call, and receive their messages until the RESPONSE.
+///
+/// `Call` is what the handler completes a call with (its promise, or a stream's receiver).
 struct ClientConnectionStateMachine<Call> {
     enum Phase: Equatable {
         case awaitingHello
@@ -22,6 +25,7 @@ struct ClientConnectionStateMachine<Call> {
         var call: Call
         /// Past its deadline or cancellation: waiting a last while for the server's answer.
         var awaitingLastAnswer = false
+        var isStream = false
     }
 
     private struct Queued {
@@ -32,10 +36,21 @@ struct ClientConnectionStateMachine<Call> {
 
     private(set) var phase = Phase.awaitingHello
     private var peerHello = Hello()
+    /// The highest version this side offers; the connection's is the lower of it and the server's.
+    let ownVersion: UInt16
+    /// The connection's version, known once the server's HELLO has arrived.
+    private(set) var version: UInt16 = 1
     private var nextCallID: UInt32 = 1
     private var sent: [UInt32: Sent] = [:]
     private var callIDs: [Int: UInt32] = [:]
     private var queue: [Queued] = []
+
+    init(version: UInt16 = Hello.currentVersion) {
+        self.ownVersion = version
+    }
+
+    /// The most unused credit a stream may hold: the server's `MAX_STREAM_CREDIT`.
+    var maxStreamCredit: Int { Int(self.peerHello.maxStreamCredit) }
 
     /// Whether new calls can go on this connection.
     var isUsable: Bool {
@@ -86,13 +101,23 @@ struct ClientConnectionStateMachine<Call> {
     /// one any server accepts.
     private func canSend(_ request: Request) -> Bool {
         guard self.sent.count < Int(self.peerHello.maxConcurrentCalls) else { return false }
-        return self.phase != .awaitingHello || request.encodedLength <= WireLimits.maxFrameSizeBeforePeerHello
+        // A stream needs version 2, which only the server's HELLO can confirm (SPEC.md section 3).
+        return self.phase != .awaitingHello || (!request.isStream && request.encodedLength <= WireLimits.maxFrameSizeBeforePeerHello)
     }
 
     private mutating func send(key: Int, request: Request, call: Call) -> OnStart {
         guard self.nextCallID <= Frame.maxCallID else {
             self.phase = .goingAway
             return .fail(call, ClientConnection.notProcessed("call ids exhausted on this connection"))
+        }
+        guard !request.isStream || self.version >= 2 else {
+            return .fail(
+                call,
+                RPCError(
+                    code: .unimplemented,
+                    message: "\(request.method) is a streaming call, and the server speaks protocol version 1, which has none."
+                )
+            )
         }
         guard request.encodedLength <= self.peerHello.limits.maxFrameSize else {
             return .fail(
@@ -105,7 +130,7 @@ struct ClientConnectionStateMachine<Call> {
         }
         let callID = self.nextCallID
         self.nextCallID += 1
-        self.sent[callID] = Sent(key: key, call: call)
+        self.sent[callID] = Sent(key: key, call: call, isStream: request.isStream)
         self.callIDs[key] = callID
         return .send(callID: callID, request)
     }
@@ -163,9 +188,10 @@ struct ClientConnectionStateMachine<Call> {
 
     // MARK: inbound
 
-    /// The server's HELLO: its limits hold from now on.
+    /// The server's HELLO: its limits and the connection's version hold from now on.
     mutating func receivedHello(_ hello: Hello) {
         self.peerHello = hello
+        self.version = min(self.ownVersion, hello.version)
         if self.phase == .awaitingHello { self.phase = .open }
     }
 
@@ -174,6 +200,19 @@ struct ClientConnectionStateMachine<Call> {
         guard let call = self.sent.removeValue(forKey: callID) else { return nil }
         self.callIDs[call.key] = nil
         return call.call
+    }
+
+    /// The stream a STREAM_MESSAGE belongs to; nil when it is not a stream still read (unknown, answered,
+    /// given up on, or cancelled: its messages are ignored).
+    func receivedStreamMessage(callID: UInt32) -> Call? {
+        guard let sent = self.sent[callID], sent.isStream, !sent.awaitingLastAnswer else { return nil }
+        return sent.call
+    }
+
+    /// The call id to send a stream's CREDIT on; nil when the stream is no longer read.
+    func creditCallID(key: Int) -> UInt32? {
+        guard let callID = self.callIDs[key], let sent = self.sent[callID], sent.isStream, !sent.awaitingLastAnswer else { return nil }
+        return callID
     }
 
     struct OnGoAway {

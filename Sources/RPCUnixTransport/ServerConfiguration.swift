@@ -25,6 +25,24 @@ public struct ServerConfiguration: Sendable {
     /// Calls in flight on all connections together; more get RESOURCE_EXHAUSTED. Bounds the memory that
     /// queued calls take (about 1.5 KiB each), whatever the number of connections.
     public var maxCallsInFlight: Int = 10_000
+    /// Server-streaming calls at once on all connections together (each also holds a call slot); more
+    /// get RESOURCE_EXHAUSTED. A stream is long-lived: this keeps watchers from taking every slot.
+    public var maxStreams: Int = 64
+    /// The most unused credit a stream may hold, announced in HELLO as `MAX_STREAM_CREDIT`: a stream's
+    /// messages in flight (written, not yet read by the client) are at most this many.
+    public var maxStreamCredit: Int = Int(Hello.defaultMaxStreamCredit) {
+        didSet {
+            precondition(
+                (1...Int(Hello.maxStreamCreditRange.upperBound)).contains(self.maxStreamCredit),
+                "maxStreamCredit must be 1 to \(Hello.maxStreamCreditRange.upperBound)"
+            )
+        }
+    }
+    /// The highest protocol version offered in HELLO: 2 (streams) by default; 1 serves unary calls only,
+    /// as a version-1 server does.
+    public var protocolVersion: UInt16 = Hello.currentVersion {
+        didSet { precondition((1...Hello.currentVersion).contains(self.protocolVersion), "protocolVersion must be 1 to \(Hello.currentVersion)") }
+    }
     /// A connection must send HELLO within this.
     public var handshakeTimeout: Duration = .seconds(5)
     /// A connection with no call in flight for this long is closed with GOAWAY NO_ERROR.

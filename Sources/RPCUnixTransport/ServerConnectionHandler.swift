@@ -10,6 +10,12 @@ import RPCCore
 /// (answered at once, or started, once the connection's and the server's limits admit it) and writes
 /// the RESPONSEs that come back through its ``ResponseOutbox``.
 ///
+/// Server-streaming calls (version 2, SPEC.md section 16): a REQUEST with the STREAM flag starts the
+/// method's stream handler; its messages come back through the outbox, in order before its answer, as
+/// the client's CREDIT allows; a CREDIT that would give a stream more unused credit than the server's
+/// `MAX_STREAM_CREDIT` is a connection error. Streams are ended (UNAVAILABLE) when the connection goes
+/// away, since they may never end by themselves.
+///
 /// Backpressure: it stops reading the connection (withholds `read()`) while the channel is not writable
 /// (more than its high-water mark, 64 KiB by default, of answers the peer has not read), and reads again
 /// once it is. A peer that sends and never reads therefore holds at most a read's worth of frames, its
@@ -26,11 +32,19 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private let executor: ServerCallExecutor
     /// The server-wide bound on calls in flight (the machine decides when a unit is taken and returned).
     private let budget: CallBudget
+    /// The server-wide bound on streams.
+    private let streamBudget: CallBudget
     /// Tells the server's registry when the connection goes idle (no call in flight) or busy.
     private let reportIdle: @Sendable (Bool) -> Void
     private var logger: Logger
 
-    private var machine: ServerConnectionStateMachine<DeferredCall>
+    /// A call in flight: how to interrupt it and, for a stream, where its credit goes.
+    struct RunningCall {
+        var call: DeferredCall
+        var stream: ServerStream?
+    }
+
+    private var machine: ServerConnectionStateMachine<RunningCall>
     private var context: ChannelHandlerContext?
     /// Where answers made elsewhere come back (set while the handler is in a pipeline).
     private var outbox: ResponseOutbox?
@@ -50,9 +64,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         logger: Logger,
         executor: ServerCallExecutor,
         budget: CallBudget,
+        streamBudget: CallBudget = CallBudget(limit: 64),
         reportIdle: @escaping @Sendable (Bool) -> Void = { _ in }
     ) {
         self.budget = budget
+        self.streamBudget = streamBudget
         self.reportIdle = reportIdle
         self.configuration = configuration
         self.connectionID = connectionID
@@ -78,7 +94,12 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     private func start(context: ChannelHandlerContext) {
         guard self.machine.phase == .awaitingHello, self.timer == nil else { return }
-        let hello = Hello(limits: self.configuration.limits, maxConcurrentCalls: UInt32(self.configuration.maxConcurrentCallsPerConnection))
+        let hello = Hello(
+            limits: self.configuration.limits,
+            maxConcurrentCalls: UInt32(self.configuration.maxConcurrentCallsPerConnection),
+            maxStreamCredit: UInt32(self.configuration.maxStreamCredit),
+            version: self.configuration.protocolVersion
+        )
         context.writeAndFlush(self.wrapOutboundOut(.frame(.hello(hello))), promise: nil)
         self.arm(after: TimeAmount(self.configuration.handshakeTimeout)) { handler, _ in
             handler.connectionError(.handshakeFailed, "no HELLO within \(handler.configuration.handshakeTimeout)")
@@ -93,14 +114,24 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             case .startIdleTimer: self.armIdleTimer()
             case .connectionError(let code, let message): self.connectionError(code, message)
             }
-        case .request(let callID, let payload):
+        case .request(let callID, let payload), .streamRequest(let callID, let payload):
             switch self.machine.receivedRequest(callID: callID) {
-            case .process: self.process(callID: callID, payload: payload)
+            case .process:
+                var isStream = false
+                if case .streamRequest = self.unwrapInboundIn(data) { isStream = true }
+                self.process(callID: callID, payload: payload, isStream: isStream)
             case .ignore: break
             case .connectionError(let code, let message): self.connectionError(code, message)
             }
         case .cancel(let callID):
-            self.machine.cancelReceived(callID: callID)?.interrupt(.cancelled)
+            self.machine.cancelReceived(callID: callID)?.call.interrupt(.cancelled)
+        case .credit(let callID, let increment):
+            guard let stream = self.machine.runningStream(callID: callID)?.stream else { break }  // crossed the answer: ignored
+            if !stream.grant(Int(increment)) {
+                self.connectionError(
+                    .protocolError, "CREDIT_OVERFLOW: CREDIT of \(increment) on call \(callID) exceeds MAX_STREAM_CREDIT \(stream.maxCredit)"
+                )
+            }
         case .ping(let opaque):
             context.write(self.wrapOutboundOut(.frame(.pong(opaque))), promise: nil)
             _ = self.machine.wrote()
@@ -108,8 +139,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             break
         case .goAway:
             if self.machine.goAwayReceived() { self.close() }
-        case .response:
-            break  // the decoder rejects it for a server
+        case .response, .streamMessage:
+            break  // the decoder rejects them for a server
         }
     }
 
@@ -119,7 +150,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         context.fireChannelReadComplete()
     }
 
-    private func process(callID: UInt32, payload: ByteBuffer) {
+    private func process(callID: UInt32, payload: ByteBuffer, isStream: Bool) {
         let request: Request
         do {
             request = try Request(decoding: payload, limits: self.configuration.limits)
@@ -129,7 +160,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             self.write(callID: callID, Response(self.executor.refuse(method: "", refusal, reason: error.code.name)))
             return
         }
-        let call = ServerCall(callID: callID, request, peer: self.peer, connectionID: self.connectionID)
+        let call = ServerCall(callID: callID, request, peer: self.peer, connectionID: self.connectionID, isStream: isStream)
         // Health and the like are answered here and now: no slot, no task.
         let route: RPCRouter.Route
         switch self.executor.prepare(call) {
@@ -137,23 +168,25 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             self.write(callID: callID, Response(answer))
             self.immediateAnswered()
             return
-        case .start(.streaming):
-            // Version 1 of the protocol carries unary calls only (SPEC.md 15).
-            let refusal = RPCError(code: .unimplemented, message: "Method \(call.method) streams its answer, which protocol version 1 cannot carry.")
-            self.write(callID: callID, Response(self.executor.refuse(method: call.method, refusal)))
-            return
         case .start(let found):
             route = found
         }
         let refusal: RPCError
-        switch self.machine.admitCall(acquireBudget: self.budget.acquire) {
+        let admission = self.machine.admitCall(
+            stream: isStream, acquireBudget: self.budget.acquire, acquireStreamUnit: self.streamBudget.acquire,
+            releaseStreamUnit: { self.streamBudget.release() }
+        )
+        switch admission {
         case .start:
             guard let context = self.context, let outbox = self.outbox else {
                 self.budget.release()
+                if isStream { self.streamBudget.release() }
                 return
             }
             self.start(call, route: route, timeoutMilliseconds: request.timeoutMilliseconds, outbox: outbox, on: context.eventLoop)
             return
+        case .refuseStreamLimit:
+            refusal = RPCError(code: .resourceExhausted, message: "The server is at its limit of \(self.streamBudget.limit) streams; retry later.")
         case .refuseConnectionLimit:
             refusal = RPCError(
                 code: .resourceExhausted,
@@ -167,9 +200,17 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     private func start(_ call: ServerCall, route: RPCRouter.Route, timeoutMilliseconds: UInt32?, outbox: ResponseOutbox, on eventLoop: any EventLoop) {
         let callID = call.callID
-        let running = self.executor.start(call, route: route, on: outbox)
+        let running: RunningCall
+        if case .streaming(let handler) = route {
+            let (deferred, stream) = self.executor.startStream(
+                call, handler: handler, initialCredit: 0, maxCredit: self.configuration.maxStreamCredit, on: outbox
+            )
+            running = RunningCall(call: deferred, stream: stream)
+        } else {
+            running = RunningCall(call: self.executor.start(call, route: route, on: outbox))
+        }
         let deadline = timeoutMilliseconds.map { eventLoop.now + .milliseconds(Int64($0)) }
-        let started = self.machine.callStarted(callID, running, deadline: deadline)
+        let started = self.machine.callStarted(callID, running, deadline: deadline, stream: running.stream != nil)
         if started.becameBusy {
             self.reportIdle(false)
             self.timer?.cancel()
@@ -178,15 +219,43 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         if let at = started.armDeadlineTimer { self.armDeadlineTimer(at: at, on: eventLoop) }
     }
 
-    /// Writes the RESPONSEs that came back through the outbox, with one flush.
-    func complete(_ batch: [(callID: UInt32, answer: PendingAnswer)]) {
+    /// Writes the STREAM_MESSAGEs and RESPONSEs that came back through the outbox, in order, with one flush.
+    func complete(_ batch: [ResponseOutbox.Outgoing]) {
         let wasDeferred = self.machine.beginWriting()
-        for (callID, answer) in batch { self.complete(callID: callID, answer) }
+        for outgoing in batch {
+            switch outgoing {
+            case .answer(let callID, let answer): self.complete(callID: callID, answer)
+            case .message(let callID, let message): self.writeStreamMessage(callID: callID, message)
+            }
+        }
         if self.machine.endWriting(wasDeferred: wasDeferred) { self.context?.flush() }
+    }
+
+    /// Writes one message of a stream still in flight (a message of a call answered or abandoned is
+    /// dropped). One over the client's frame limit ends the stream RESOURCE_EXHAUSTED instead (SPEC.md 16).
+    private func writeStreamMessage(callID: UInt32, _ message: [UInt8]) {
+        guard let context = self.context, context.channel.isActive, let running = self.machine.runningStream(callID: callID) else { return }
+        guard message.count <= self.machine.peerLimits.maxFrameSize else {
+            running.stream?.interrupt()
+            running.call.finish(
+                .failure(
+                    RPCError(
+                        code: .resourceExhausted,
+                        message: "A stream message of \(message.count) bytes is over the client's frame limit of \(self.machine.peerLimits.maxFrameSize) bytes."
+                    )
+                )
+            )
+            return
+        }
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.write(self.wrapOutboundOut(.streamMessage(callID: callID, message)), promise: written)
+        self.lastWrite = written.futureResult
+        if self.machine.wrote() { context.flush() }
     }
 
     /// Writes a call's RESPONSE (once) and closes a drained connection.
     private func complete(callID: UInt32, _ answer: PendingAnswer) {
+        if self.machine.streamEnded(callID) { self.streamBudget.release() }
         switch self.machine.callAnswered(callID) {
         case .write(let becameIdle, let close, let startIdleTimer):
             self.budget.release()
@@ -237,7 +306,14 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             promise: written
         )
         self.lastWrite = written.futureResult
+        self.endStreams()
         if close { self.close() }
+    }
+
+    /// The connection goes away: its streams, which may never end by themselves, end now (UNAVAILABLE:
+    /// the client calls again on a new connection, from where it left off); unary calls are answered.
+    private func endStreams() {
+        for running in self.machine.streamsInFlight { running.call.interrupt(.goingAway) }
     }
 
     /// Closes the connection after its last answer is written (or ``closeLinger`` has passed, for a peer
@@ -296,6 +372,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         let written = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(self.wrapOutboundOut(.frame(.goAway(goAway))), promise: written)
         self.lastWrite = written.futureResult
+        self.endStreams()
         if close { self.close() }
     }
 
@@ -313,7 +390,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     func channelInactive(context: ChannelHandlerContext) {
         self.timer?.cancel()
         self.deadlineTimer?.cancel()
-        for call in self.machine.channelClosed() { call.interrupt(.cancelled) }
+        for running in self.machine.channelClosed() { running.call.interrupt(.cancelled) }
         context.fireChannelInactive()
     }
 
@@ -330,7 +407,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.deadlineTimer = eventLoop.scheduleTask(deadline: deadline) {
             let handler = bound.value
             let (expired, next) = handler.machine.deadlineTimerFired(now: eventLoop.now)
-            for call in expired { call.interrupt(.deadlineExceeded) }
+            for running in expired { running.call.interrupt(.deadlineExceeded) }
             if let next { handler.armDeadlineTimer(at: next, on: eventLoop) } else { handler.deadlineTimer = nil }
         }
     }

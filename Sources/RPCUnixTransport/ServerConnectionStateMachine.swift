@@ -43,6 +43,9 @@ struct ServerConnectionStateMachine<Call> {
     /// Calls still running when the connection closed: each holds its unit of the server's budget
     /// until it really ends (its answer comes back and is dropped), not until the socket closes.
     private var abandoned: Set<UInt32> = []
+    /// The calls in flight (or abandoned) that are server-streaming: each holds a unit of the server's
+    /// stream budget until it ends, and is ended when the connection goes away (SPEC.md section 16).
+    private var streams: Set<UInt32> = []
     /// A `read()` withheld while reading is paused, to be issued when it resumes.
     private var readPending = false
     /// Inside a read (or a batch of answers): writes are flushed once at its end, one syscall for all.
@@ -140,19 +143,30 @@ struct ServerConnectionStateMachine<Call> {
     var hasFreeSlot: Bool { self.calls.count < self.maxConcurrentCalls }
 
     enum OnAdmit: Equatable {
-        /// Start the call (it holds a slot and a unit of the server's budget until answered).
+        /// Start the call (it holds a slot and a unit of the server's budget until answered; a stream
+        /// also a unit of the stream budget).
         case start
         /// RESOURCE_EXHAUSTED: the connection's MAX_CONCURRENT_CALLS are running.
         case refuseConnectionLimit
         /// RESOURCE_EXHAUSTED: the server's calls in flight are at their limit.
         case refuseServerLimit
+        /// RESOURCE_EXHAUSTED: the server's streams are at their limit.
+        case refuseStreamLimit
     }
 
-    /// Whether a call that needs a slot may start: a free slot on this connection, then a unit of the
-    /// server-wide budget (`acquireBudget` takes one, or returns false when none is left).
-    func admitCall(acquireBudget: () -> Bool) -> OnAdmit {
+    /// Whether a call that needs a slot may start: a free slot on this connection, then, for a stream, a
+    /// unit of the server-wide stream budget (`acquireStreamUnit`), then a unit of the server-wide call
+    /// budget (`acquireBudget`; when none is left the stream unit goes back through `releaseStreamUnit`).
+    func admitCall(
+        stream: Bool = false, acquireBudget: () -> Bool, acquireStreamUnit: () -> Bool = { true }, releaseStreamUnit: () -> Void = {}
+    ) -> OnAdmit {
         guard self.hasFreeSlot else { return .refuseConnectionLimit }
-        return acquireBudget() ? .start : .refuseServerLimit
+        if stream, !acquireStreamUnit() { return .refuseStreamLimit }
+        guard acquireBudget() else {
+            if stream { releaseStreamUnit() }
+            return .refuseServerLimit
+        }
+        return .start
     }
 
     struct OnCallStarted: Equatable {
@@ -162,9 +176,10 @@ struct ServerConnectionStateMachine<Call> {
         var armDeadlineTimer: NIODeadline?
     }
 
-    mutating func callStarted(_ callID: UInt32, _ call: Call, deadline: NIODeadline?) -> OnCallStarted {
+    mutating func callStarted(_ callID: UInt32, _ call: Call, deadline: NIODeadline?, stream: Bool = false) -> OnCallStarted {
         let becameBusy = self.calls.isEmpty
         self.calls[callID] = Running(call: call, deadline: deadline)
+        if stream { self.streams.insert(callID) }
         var arm: NIODeadline?
         if let deadline, self.deadlineTimer.map({ deadline < $0 }) ?? true {
             self.deadlineTimer = deadline
@@ -205,6 +220,24 @@ struct ServerConnectionStateMachine<Call> {
     /// The call the client cancelled, if it is in flight.
     func cancelReceived(callID: UInt32) -> Call? {
         self.calls[callID]?.call
+    }
+
+    /// The stream with this call id, if it is in flight (a CREDIT's, a message's); nil for any other id (a stream answered
+    /// already, a unary call, an unknown id): such a CREDIT is ignored, as it may cross the RESPONSE.
+    func runningStream(callID: UInt32) -> Call? {
+        guard self.streams.contains(callID) else { return nil }
+        return self.calls[callID]?.call
+    }
+
+    /// The streams in flight: to end when the connection goes away (shutdown, a connection error),
+    /// since a stream may never end by itself. Unary calls are answered instead.
+    var streamsInFlight: [Call] {
+        self.streams.compactMap { self.calls[$0]?.call }
+    }
+
+    /// Whether the call that just ended (``callAnswered(_:)``) was a stream: return its stream unit.
+    mutating func streamEnded(_ callID: UInt32) -> Bool {
+        self.streams.remove(callID) != nil
     }
 
     enum OnCallAnswered: Equatable {

@@ -38,6 +38,23 @@ public final class UnixClientTransport: ClientTransport {
         throw RPCError(code: code, message: response.message, metadata: responseMetadata)
     }
 
+    /// Calls a server-streaming method on the shared connection (``ClientConnection/serverStream(_:timeout:)``).
+    /// Failing to connect, or metadata the protocol forbids, ends the stream at once with its error.
+    public func serverStream(method: String, request: [UInt8], metadata: Metadata, timeout: Duration?) async -> ClientStream {
+        let wireMetadata: WireMetadata
+        do {
+            wireMetadata = try WireMetadata(validating: metadata)
+        } catch {
+            return .failed(RPCError(code: .invalidArgument, message: "Invalid metadata: \(error.message)", cause: error))
+        }
+        do {
+            let connection = try await self.usableConnection()
+            return connection.serverStream(Request(method: method, metadata: wireMetadata, body: ByteBuffer(bytes: request)), timeout: timeout)
+        } catch {
+            return .failed(error)
+        }
+    }
+
     private func call(_ request: Request, timeout: Duration?) async throws(RPCError) -> Response {
         for attempt in 0..<2 {
             let connection = try await self.usableConnection()

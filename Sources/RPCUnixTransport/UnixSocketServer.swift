@@ -22,6 +22,8 @@ public final class UnixSocketServer: Service {
     private let listening = OneShot<Result<Void, any Error>>()
     private let registry: ConnectionRegistry
     private let budget: CallBudget
+    /// The server-wide bound on streams (``ServerConfiguration/maxStreams``).
+    private let streamBudget: CallBudget
     private let metrics = ConnectionMetrics()
 
     public init(
@@ -36,6 +38,7 @@ public final class UnixSocketServer: Service {
         self.group = eventLoopGroup
         self.registry = ConnectionRegistry(maxConnections: configuration.maxConnections)
         self.budget = CallBudget(limit: configuration.maxCallsInFlight)
+        self.streamBudget = CallBudget(limit: configuration.maxStreams)
     }
 
     /// Connections open now.
@@ -127,9 +130,9 @@ public final class UnixSocketServer: Service {
             logger.debug("rpc.connection_accepted")
             let handler = ServerConnectionHandler(
                 configuration: configuration, connectionID: id, peer: peer, logger: logger, executor: self.executor, budget: self.budget,
-                reportIdle: { idle in registry.setIdle(id, idle) }
+                streamBudget: self.streamBudget, reportIdle: { idle in registry.setIdle(id, idle) }
             )
-            try sync.addHandler(ByteToMessageHandler(FrameDecoder(role: .server, limits: configuration.limits)), position: .first)
+            try sync.addHandler(ByteToMessageHandler(FrameDecoder(role: .server, limits: configuration.limits, version: configuration.protocolVersion)), position: .first)
             try sync.addHandler(handler)
             let bound = NIOLoopBound(handler, eventLoop: channel.eventLoop)
             registry.setDrain(id) { reason in channel.eventLoop.execute { bound.value.beginDrain(reason: reason) } }

@@ -3,6 +3,7 @@ import FeedbackClient
 import FeedbackProtos
 import Foundation
 import RPCCore
+import Synchronization
 
 /// `feedbackctl export`: the ratings feed (ListFeedbackEvents) to stdout, page after page, for jobs that
 /// read the ratings (retraining). The last event id is printed on stderr, so that the next run resumes
@@ -27,6 +28,8 @@ struct Export: AsyncParsableCommand {
             (U+FFFD for each invalid sequence); CSV has only the lossy decoding. A stored event that \
             cannot be listed (a rating that is not 1 or -1, ...) stops the export with DATA_LOSS (exit \
             code 15) after the events before it: the message names its id, and --after that id skips it.
+
+            --follow keeps going: after what is stored it prints each rating as it is committed             (WatchFeedbackEvents, a stream), across restarts of feedbackd, until interrupted (Ctrl-C or             SIGTERM), then prints `last_event_id=N` as well.
             """
     )
 
@@ -42,6 +45,8 @@ struct Export: AsyncParsableCommand {
     @Option(help: "Events asked for per call, 1 to 1000.") var pageSize: Int32 = 1000
     @Flag(help: "CSV: write text cells as stored, even those a spreadsheet would read as a formula.")
     var csvRaw = false
+    @Flag(help: "Keep printing ratings as they are committed, until interrupted (Ctrl-C, SIGTERM).")
+    var follow = false
 
     func validate() throws {
         guard self.after >= 0 else { throw ValidationError("--after must not be negative") }
@@ -57,7 +62,10 @@ struct Export: AsyncParsableCommand {
         var cursor = self.after
         var failure: RPCError?
         if self.format == .csv { Self.write("event_id,interaction_id,rating,subject,created_at\r\n") }
-        while true {
+        if self.follow {
+            (cursor, failure) = await self.follow(client: client, token: token)
+        }
+        while !self.follow {
             do {
                 let page = try await client.listFeedbackEvents(
                     afterEventID: cursor, pageSize: self.pageSize, token: token, timeout: .milliseconds(self.options.timeoutMs)
@@ -77,6 +85,37 @@ struct Export: AsyncParsableCommand {
             FileHandle.standardError.write(Data("\(failure.code.name): \(failure.message)\n".utf8))
             throw ExitCode(Int32(failure.code.rawValue))
         }
+    }
+
+    /// `--follow`: the live feed from `--after` until SIGINT or SIGTERM (or a status that ends it).
+    /// Returns the last event id written and the failure, if any.
+    private func follow(client: FeedbackClient, token: String) async -> (Int64, RPCError?) {
+        let cursor = Atomic<Int64>(self.after)
+        let cells: CSVCells = self.csvRaw ? .raw : .spreadsheetSafe
+        let (format, after) = (self.format, self.after)
+        let watching = Task { () -> RPCError? in
+            do {
+                for try await event in client.watchFeedbackEvents(afterEventID: after, token: token) {
+                    Self.write(format == .csv ? Self.csvLine(event, cells: cells) : Self.jsonLine(event))
+                    cursor.store(event.eventID, ordering: .relaxed)
+                }
+                return nil
+            } catch let error as RPCError {
+                return error.code == .cancelled && Task.isCancelled ? nil : error
+            } catch {
+                return nil  // cancelled while it waited to resume
+            }
+        }
+        let signals = [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number)
+            source.setEventHandler { watching.cancel() }
+            source.resume()
+            return source
+        }
+        let failure = await watching.value
+        for source in signals { source.cancel() }
+        return (cursor.load(ordering: .relaxed), failure)
     }
 
     private static func write(_ text: String) {

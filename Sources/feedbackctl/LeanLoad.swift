@@ -78,7 +78,7 @@ struct LeanLoad: Sendable {
                     done = true
                 case .ping(let opaque):
                     outgoing.writeFrame(.pong(opaque))
-                case .hello, .pong, .request, .cancel:
+                case .hello, .pong, .request, .streamRequest, .cancel, .streamMessage, .credit:
                     break
                 }
             }

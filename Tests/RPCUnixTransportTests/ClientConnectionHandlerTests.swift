@@ -36,9 +36,9 @@ struct ClientConnectionHandlerTests {
         try channel.pipeline.syncOperations.addHandler(handler)
         try channel.connect(to: SocketAddress(unixDomainSocketPath: "/x")).wait()
         let promises = (0..<3).map { _ in channel.eventLoop.makePromise(of: Response.self) }
-        handler.start(key: 1, request: Self.request(payloadLength: WireLimits.maxFrameSizeBeforePeerHello), promise: promises[0])
-        handler.start(key: 2, request: Self.request(payloadLength: 65_644), promise: promises[1])
-        handler.start(key: 3, request: Self.request(payloadLength: 100), promise: promises[2])
+        handler.start(key: 1, request: Self.request(payloadLength: WireLimits.maxFrameSizeBeforePeerHello), call: .unary(promises[0]))
+        handler.start(key: 2, request: Self.request(payloadLength: 65_644), call: .unary(promises[1]))
+        handler.start(key: 3, request: Self.request(payloadLength: 100), call: .unary(promises[2]))
         #expect(try Self.writtenRequests(channel).map { [Int($0.callID), $0.length] } == [[1, 16_384]])
 
         try channel.writeInbound(Frame.hello(Hello(limits: WireLimits(maxFrameSize: 1_048_576), maxConcurrentCalls: 100)))
@@ -95,8 +95,8 @@ struct ClientConnectionHandlerTests {
         let (channel, handler) = try Self.openConnection(maxConcurrentCalls: 1)
         let sent = channel.eventLoop.makePromise(of: Response.self)
         let queued = channel.eventLoop.makePromise(of: Response.self)
-        handler.start(key: 1, request: Request(method: "/a/b", body: ByteBuffer()), promise: sent)
-        handler.start(key: 2, request: Request(method: "/a/b", body: ByteBuffer()), promise: queued)
+        handler.start(key: 1, request: Request(method: "/a/b", body: ByteBuffer()), call: .unary(sent))
+        handler.start(key: 2, request: Request(method: "/a/b", body: ByteBuffer()), call: .unary(queued))
         #expect(try Self.written(channel).requests == [1])
         _ = try? channel.close().wait()
         #expect(Self.code(sent) == .unknown)
@@ -109,7 +109,7 @@ struct ClientConnectionHandlerTests {
     func deadlineWaitsForTheServersAnswer() throws {
         let (channel, handler) = try Self.openConnection()
         let promises = (1...2).map { _ in channel.eventLoop.makePromise(of: Response.self) }
-        for (index, promise) in promises.enumerated() { handler.start(key: index + 1, request: Request(method: "/a/b", body: ByteBuffer()), promise: promise) }
+        for (index, promise) in promises.enumerated() { handler.start(key: index + 1, request: Request(method: "/a/b", body: ByteBuffer()), call: .unary(promise)) }
         #expect(try Self.written(channel).requests == [1, 2])
         let deadline = RPCError(code: .deadlineExceeded, message: "Deadline exceeded.")
         handler.interrupt(key: 1, with: deadline, answerGrace: .seconds(1))
@@ -128,7 +128,7 @@ struct ClientConnectionHandlerTests {
     func cancellationWaitsForTheServersAnswer() throws {
         let (channel, handler) = try Self.openConnection()
         let promises = (1...2).map { _ in channel.eventLoop.makePromise(of: Response.self) }
-        for (index, promise) in promises.enumerated() { handler.start(key: index + 1, request: Request(method: "/a/b", body: ByteBuffer()), promise: promise) }
+        for (index, promise) in promises.enumerated() { handler.start(key: index + 1, request: Request(method: "/a/b", body: ByteBuffer()), call: .unary(promise)) }
         #expect(try Self.written(channel).requests == [1, 2])
         let cancelled = RPCError(code: .cancelled, message: "The call was cancelled.")
         handler.interrupt(key: 1, with: cancelled, answerGrace: .seconds(1))
@@ -153,8 +153,8 @@ struct ClientConnectionHandlerTests {
         let (channel, handler) = try Self.openConnection(maxConcurrentCalls: 1)
         let first = channel.eventLoop.makePromise(of: Response.self)
         let queued = channel.eventLoop.makePromise(of: Response.self)
-        handler.start(key: 1, request: Request(method: "/a/b", body: ByteBuffer()), promise: first)
-        handler.start(key: 2, request: Request(method: "/a/b", body: ByteBuffer()), promise: queued)
+        handler.start(key: 1, request: Request(method: "/a/b", body: ByteBuffer()), call: .unary(first))
+        handler.start(key: 2, request: Request(method: "/a/b", body: ByteBuffer()), call: .unary(queued))
         handler.interrupt(key: 2, with: RPCError(code: .deadlineExceeded, message: "Deadline exceeded."), answerGrace: .seconds(1))
         #expect(Self.code(queued) == .deadlineExceeded)
         try channel.writeInbound(try Self.response(callID: 1, code: .ok))

@@ -11,7 +11,8 @@
 /// The feedback service: stores a rating against a chat interaction, checks a caller's token, and lists
 /// the ratings stored (the audit trail) for jobs that read them.
 /// Method paths on the wire: /feedback.v1.FeedbackService/SubmitFeedback,
-/// /feedback.v1.FeedbackService/VerifyToken, /feedback.v1.FeedbackService/ListFeedbackEvents
+/// /feedback.v1.FeedbackService/VerifyToken, /feedback.v1.FeedbackService/ListFeedbackEvents,
+/// /feedback.v1.FeedbackService/WatchFeedbackEvents (server-streaming: protocol version 2)
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -134,6 +135,32 @@ public nonisolated struct Feedback_V1_ListFeedbackEventsResponse: Sendable {
   /// Where the next page starts: the last event's event_id, or the request's after_event_id when the
   /// page is empty.
   public var nextAfterEventID: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Feedback_V1_WatchFeedbackEventsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Only events whose event_id is greater than this; 0 starts from the first.
+  public var afterEventID: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Feedback_V1_WatchFeedbackEventsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// One or more events, oldest first, each after the last event of the message before.
+  public var events: [Feedback_V1_FeedbackEvent] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -356,6 +383,66 @@ nonisolated extension Feedback_V1_ListFeedbackEventsResponse: SwiftProtobuf.Mess
   public static func ==(lhs: Feedback_V1_ListFeedbackEventsResponse, rhs: Feedback_V1_ListFeedbackEventsResponse) -> Bool {
     if lhs.events != rhs.events {return false}
     if lhs.nextAfterEventID != rhs.nextAfterEventID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Feedback_V1_WatchFeedbackEventsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".WatchFeedbackEventsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}after_event_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.afterEventID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.afterEventID != 0 {
+      try visitor.visitSingularInt64Field(value: self.afterEventID, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Feedback_V1_WatchFeedbackEventsRequest, rhs: Feedback_V1_WatchFeedbackEventsRequest) -> Bool {
+    if lhs.afterEventID != rhs.afterEventID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Feedback_V1_WatchFeedbackEventsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".WatchFeedbackEventsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}events\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.events) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.events.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.events, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Feedback_V1_WatchFeedbackEventsResponse, rhs: Feedback_V1_WatchFeedbackEventsResponse) -> Bool {
+    if lhs.events != rhs.events {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -81,6 +81,10 @@ public nonisolated struct Feedback_Reflection_V1_MethodDescription: Sendable {
   /// Whether a call needs `authorization: Bearer <jwt>`.
   public var requiresToken: Bool = false
 
+  /// Whether the method is server-streaming: called with the STREAM flag on a protocol-version-2
+  /// connection, answered with messages, then a status (SPEC.md section 16).
+  public var serverStreaming: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -176,7 +180,7 @@ nonisolated extension Feedback_Reflection_V1_ServiceDescription: SwiftProtobuf.M
 
 nonisolated extension Feedback_Reflection_V1_MethodDescription: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".MethodDescription"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}path\0\u{3}request_type\0\u{3}response_type\0\u{3}requires_token\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}path\0\u{3}request_type\0\u{3}response_type\0\u{3}requires_token\0\u{3}server_streaming\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -189,6 +193,7 @@ nonisolated extension Feedback_Reflection_V1_MethodDescription: SwiftProtobuf.Me
       case 3: try { try decoder.decodeSingularStringField(value: &self.requestType) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.responseType) }()
       case 5: try { try decoder.decodeSingularBoolField(value: &self.requiresToken) }()
+      case 6: try { try decoder.decodeSingularBoolField(value: &self.serverStreaming) }()
       default: break
       }
     }
@@ -210,6 +215,9 @@ nonisolated extension Feedback_Reflection_V1_MethodDescription: SwiftProtobuf.Me
     if self.requiresToken != false {
       try visitor.visitSingularBoolField(value: self.requiresToken, fieldNumber: 5)
     }
+    if self.serverStreaming != false {
+      try visitor.visitSingularBoolField(value: self.serverStreaming, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -219,6 +227,7 @@ nonisolated extension Feedback_Reflection_V1_MethodDescription: SwiftProtobuf.Me
     if lhs.requestType != rhs.requestType {return false}
     if lhs.responseType != rhs.responseType {return false}
     if lhs.requiresToken != rhs.requiresToken {return false}
+    if lhs.serverStreaming != rhs.serverStreaming {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -12,12 +12,16 @@ public enum CallInterrupt: Sendable, Hashable {
     case cancelled
     /// The call's deadline passed.
     case deadlineExceeded
+    /// The server is going away (shutdown, or a connection error) and ends its streams, which could
+    /// otherwise run for ever; unary calls are answered instead, never interrupted for this.
+    case goingAway
 
     /// The answer of a call this interrupt stopped before it did anything.
     public var error: RPCError {
         switch self {
         case .cancelled: RPCError(code: .cancelled, message: "The call was cancelled.")
         case .deadlineExceeded: RPCError(code: .deadlineExceeded, message: "Deadline exceeded.")
+        case .goingAway: RPCError(code: .unavailable, message: "The server is going away: call again on a new connection.")
         }
     }
 }
@@ -65,7 +69,8 @@ public final class DeferredCall: Sendable {
     }
 
     /// Answers the call. Only the first answer counts. A ``StatusCode/cancelled`` failure after an
-    /// interrupt becomes the interrupt's own answer.
+    /// interrupt becomes the interrupt's own answer (keeping the failure's metadata: a stream's resume
+    /// point, say).
     public func finish(_ result: Result<[UInt8], RPCError>) {
         let ended: (interrupt: CallInterrupt?, timer: CallTimer?)? = self.state.withLock { state in
             guard !state.finished else { return nil }
@@ -77,7 +82,9 @@ public final class DeferredCall: Sendable {
         guard let ended else { return }
         ended.timer?.cancel()
         if let interrupted = ended.interrupt, case .failure(let error) = result, error.code == .cancelled {
-            self.deliver(.finished(.failure(interrupted.error)))
+            var answer = interrupted.error
+            answer.metadata = error.metadata
+            self.deliver(.finished(.failure(answer)))
         } else {
             self.deliver(.finished(result))
         }

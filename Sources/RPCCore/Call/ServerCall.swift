@@ -17,6 +17,8 @@ public struct ServerCall: Sendable {
     public var peer: PeerCredentials?
     /// The connection the call came on (for logs).
     public var connectionID: Int
+    /// Whether the caller asked for a stream of messages (a server-streaming call) rather than one answer.
+    public var isStream: Bool
 
     public init(
         callID: UInt32,
@@ -26,7 +28,8 @@ public struct ServerCall: Sendable {
         timeout: Duration?,
         receivedAt: ContinuousClock.Instant = .now,
         peer: PeerCredentials? = nil,
-        connectionID: Int = 0
+        connectionID: Int = 0,
+        isStream: Bool = false
     ) {
         self.callID = callID
         self.method = method
@@ -36,6 +39,7 @@ public struct ServerCall: Sendable {
         self.receivedAt = receivedAt
         self.peer = peer
         self.connectionID = connectionID
+        self.isStream = isStream
     }
 
     /// When the call must be answered by.

@@ -5,6 +5,9 @@ extension ServerCallExecutor {
         /// happened) before it is answered UNKNOWN (its work may still be done) and the handler is left
         /// behind. Longer than any commit: only a handler that ignores its interrupt reaches it.
         public var interruptGrace: Duration = .seconds(30)
+        /// How long a server-streaming call waits for the client's credit while it has a message to send
+        /// before it ends RESOURCE_EXHAUSTED: a reader too slow for its stream frees the server's slot.
+        public var streamStallTimeout: Duration = .seconds(30)
         /// Which calls get an `rpc.call` log line (at `info`).
         public var callLog: CallLog = .errors
         /// Encodes `status-details-bin` (SPEC.md section 6) for the calls a transport refuses before they

@@ -44,11 +44,14 @@ public final class ServerCallExecutor: Sendable {
     }
 
     /// Answers `call` on the calling thread when that needs no handler to wait: an immediate handler, an
-    /// unknown method, a deadline of zero (the call was read just now: any other deadline is ahead).
+    /// unknown method, a call of the wrong kind (a stream asked of a unary method, or the reverse: both
+    /// UNIMPLEMENTED), a deadline of zero (the call was read just now: any other deadline is ahead).
     package func prepare(_ call: ServerCall) -> Preparation {
         let ending: Result<[UInt8], RPCError>
         let route = self.router.route(for: call.method)
-        if let timeout = call.timeout, timeout <= .zero {
+        if let mismatch = Self.kindMismatch(call, route) {
+            ending = .failure(mismatch)
+        } else if let timeout = call.timeout, timeout <= .zero {
             ending = .failure(CallInterrupt.deadlineExceeded.error)
         } else {
             switch route {
@@ -63,6 +66,21 @@ public final class ServerCallExecutor: Sendable {
             }
         }
         return .answered(self.answer(call, requestID: self.requestID(of: call), .finished(ending)))
+    }
+
+    /// UNIMPLEMENTED when the call's kind is not the method's: a stream asked of a unary method, or one
+    /// answer asked of a streaming method (a version-1 connection cannot carry streams).
+    private static func kindMismatch(_ call: ServerCall, _ route: RPCRouter.Route) -> RPCError? {
+        let streams: Bool
+        switch route {
+        case .unknown: return nil
+        case .streaming: streams = true
+        case .immediate, .deferred, .task: streams = false
+        }
+        guard streams != call.isStream else { return nil }
+        return streams
+            ? RPCError(code: .unimplemented, message: "Method \(call.method) streams its answer: call it as a stream (protocol version 2).")
+            : RPCError(code: .unimplemented, message: "Method \(call.method) answers once: it is not a streaming method.")
     }
 
     /// Starts a call ``prepare(_:)`` found must run. Its answer comes through `connection` (once); the
@@ -80,8 +98,8 @@ public final class ServerCallExecutor: Sendable {
             if router.startDeferred(handler, request: call.message, context: context, call: running) { return running }
         }
         if case .streaming = route {
-            // A stream started as a unary call (a transport without streams): refused, nothing runs.
-            running.finish(.failure(RPCError(code: .unimplemented, message: "Method \(call.method) streams its answer.")))
+            // Not reached: prepare refuses a stream called for one answer. Nothing runs.
+            running.finish(.failure(Self.kindMismatch(call, route) ?? RPCError(code: .internal, message: "A stream started as a unary call.")))
             return running
         }
         // The task path. The handler runs in a task of its own (not a child of the transport's), so
@@ -101,17 +119,21 @@ public final class ServerCallExecutor: Sendable {
 
     /// Starts a server-streaming call (its route from ``prepare(_:)``): the handler runs in a task of its
     /// own, its messages go to `connection` as the client's credit allows (``ServerStream/grant(_:)``,
-    /// `initialCredit` to begin with), and its status comes through `connection` last. The transport
+    /// `initialCredit` to begin with, never more than `maxCredit` unused), and its status comes through
+    /// `connection` last. The transport
     /// interrupts it through the returned call, as a unary one: deadline, CANCEL and the grace hold alike.
     package func startStream(
-        _ call: ServerCall, handler: @escaping ServerStreamingRPCHandler, initialCredit: Int, on connection: some StreamConnection
+        _ call: ServerCall, handler: @escaping ServerStreamingRPCHandler, initialCredit: Int, maxCredit: Int = Int(Int32.max),
+        on connection: some StreamConnection
     ) -> (call: DeferredCall, stream: ServerStream) {
         let requestID = self.requestID(of: call)
         let record = CallRecord(call, requestID: requestID)
         let running = DeferredCall(grace: (self.configuration.interruptGrace, connection)) { [self] ending in
             connection.respond(callID: record.callID, PendingAnswer(executor: self, record: record, ending: ending))
         }
-        let stream = ServerStream(initialCredit: initialCredit) { message in connection.deliver(callID: record.callID, message: message) }
+        let stream = ServerStream(
+            initialCredit: initialCredit, maxCredit: maxCredit, stall: (self.configuration.streamStallTimeout, connection)
+        ) { message in connection.deliver(callID: record.callID, message: message) }
         let context = self.context(for: call, requestID: requestID, logger: self.taggedLogger(record))
         let (router, message) = (self.router, call.message)
         let task = Task {

@@ -13,7 +13,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0e\x66\x65\x65\x64\x62\x61\x63k.proto\x12\x0b\x66\x65\x65\x64\x62\x61\x63k.v1\"?\n\x15SubmitFeedbackRequest\x12\x16\n\x0einteraction_id\x18\x01 \x01(\x03\x12\x0e\n\x06rating\x18\x02 \x01(\x05\"\x18\n\x16SubmitFeedbackResponse\"\x14\n\x12VerifyTokenRequest\"\x15\n\x13VerifyTokenResponse\"F\n\x19ListFeedbackEventsRequest\x12\x16\n\x0e\x61\x66ter_event_id\x18\x01 \x01(\x03\x12\x11\n\tpage_size\x18\x02 \x01(\x05\"\x85\x01\n\rFeedbackEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x03\x12\x16\n\x0einteraction_id\x18\x02 \x01(\x03\x12\x0e\n\x06rating\x18\x03 \x01(\x05\x12\x0f\n\x07subject\x18\x04 \x01(\t\x12\x12\n\ncreated_at\x18\x05 \x01(\t\x12\x15\n\rsubject_bytes\x18\x06 \x01(\x0c\"e\n\x1aListFeedbackEventsResponse\x12*\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1a.feedback.v1.FeedbackEvent\x12\x1b\n\x13next_after_event_id\x18\x02 \x01(\x03\x32\xa5\x02\n\x0f\x46\x65\x65\x64\x62\x61\x63kService\x12Y\n\x0eSubmitFeedback\x12\".feedback.v1.SubmitFeedbackRequest\x1a#.feedback.v1.SubmitFeedbackResponse\x12P\n\x0bVerifyToken\x12\x1f.feedback.v1.VerifyTokenRequest\x1a .feedback.v1.VerifyTokenResponse\x12\x65\n\x12ListFeedbackEvents\x12&.feedback.v1.ListFeedbackEventsRequest\x1a\'.feedback.v1.ListFeedbackEventsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0e\x66\x65\x65\x64\x62\x61\x63k.proto\x12\x0b\x66\x65\x65\x64\x62\x61\x63k.v1\"?\n\x15SubmitFeedbackRequest\x12\x16\n\x0einteraction_id\x18\x01 \x01(\x03\x12\x0e\n\x06rating\x18\x02 \x01(\x05\"\x18\n\x16SubmitFeedbackResponse\"\x14\n\x12VerifyTokenRequest\"\x15\n\x13VerifyTokenResponse\"F\n\x19ListFeedbackEventsRequest\x12\x16\n\x0e\x61\x66ter_event_id\x18\x01 \x01(\x03\x12\x11\n\tpage_size\x18\x02 \x01(\x05\"\x85\x01\n\rFeedbackEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\x03\x12\x16\n\x0einteraction_id\x18\x02 \x01(\x03\x12\x0e\n\x06rating\x18\x03 \x01(\x05\x12\x0f\n\x07subject\x18\x04 \x01(\t\x12\x12\n\ncreated_at\x18\x05 \x01(\t\x12\x15\n\rsubject_bytes\x18\x06 \x01(\x0c\"e\n\x1aListFeedbackEventsResponse\x12*\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1a.feedback.v1.FeedbackEvent\x12\x1b\n\x13next_after_event_id\x18\x02 \x01(\x03\"4\n\x1aWatchFeedbackEventsRequest\x12\x16\n\x0e\x61\x66ter_event_id\x18\x01 \x01(\x03\"I\n\x1bWatchFeedbackEventsResponse\x12*\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1a.feedback.v1.FeedbackEvent2\x91\x03\n\x0f\x46\x65\x65\x64\x62\x61\x63kService\x12Y\n\x0eSubmitFeedback\x12\".feedback.v1.SubmitFeedbackRequest\x1a#.feedback.v1.SubmitFeedbackResponse\x12P\n\x0bVerifyToken\x12\x1f.feedback.v1.VerifyTokenRequest\x1a .feedback.v1.VerifyTokenResponse\x12\x65\n\x12ListFeedbackEvents\x12&.feedback.v1.ListFeedbackEventsRequest\x1a\'.feedback.v1.ListFeedbackEventsResponse\x12j\n\x13WatchFeedbackEvents\x12\'.feedback.v1.WatchFeedbackEventsRequest\x1a(.feedback.v1.WatchFeedbackEventsResponse0\x01\x62\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'feedback_pb2', globals())
@@ -34,6 +34,10 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _FEEDBACKEVENT._serialized_end=373
   _LISTFEEDBACKEVENTSRESPONSE._serialized_start=375
   _LISTFEEDBACKEVENTSRESPONSE._serialized_end=476
-  _FEEDBACKSERVICE._serialized_start=479
-  _FEEDBACKSERVICE._serialized_end=772
+  _WATCHFEEDBACKEVENTSREQUEST._serialized_start=478
+  _WATCHFEEDBACKEVENTSREQUEST._serialized_end=530
+  _WATCHFEEDBACKEVENTSRESPONSE._serialized_start=532
+  _WATCHFEEDBACKEVENTSRESPONSE._serialized_end=605
+  _FEEDBACKSERVICE._serialized_start=608
+  _FEEDBACKSERVICE._serialized_end=1009
 # @@protoc_insertion_point(module_scope)

@@ -56,3 +56,15 @@ class VerifyTokenRequest(_message.Message):
 class VerifyTokenResponse(_message.Message):
     __slots__ = []
     def __init__(self) -> None: ...
+
+class WatchFeedbackEventsRequest(_message.Message):
+    __slots__ = ["after_event_id"]
+    AFTER_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    after_event_id: int
+    def __init__(self, after_event_id: _Optional[int] = ...) -> None: ...
+
+class WatchFeedbackEventsResponse(_message.Message):
+    __slots__ = ["events"]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[FeedbackEvent]
+    def __init__(self, events: _Optional[_Iterable[_Union[FeedbackEvent, _Mapping]]] = ...) -> None: ...

@@ -13,7 +13,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x10reflection.proto\x12\x16\x66\x65\x65\x64\x62\x61\x63k.reflection.v1\"\x15\n\x13ListServicesRequest\"T\n\x14ListServicesResponse\x12<\n\x08services\x18\x01 \x03(\x0b\x32*.feedback.reflection.v1.ServiceDescription\"^\n\x12ServiceDescription\x12\x0c\n\x04name\x18\x01 \x01(\t\x12:\n\x07methods\x18\x02 \x03(\x0b\x32).feedback.reflection.v1.MethodDescription\"t\n\x11MethodDescription\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x14\n\x0crequest_type\x18\x03 \x01(\t\x12\x15\n\rresponse_type\x18\x04 \x01(\t\x12\x16\n\x0erequires_token\x18\x05 \x01(\x08\x32w\n\nReflection\x12i\n\x0cListServices\x12+.feedback.reflection.v1.ListServicesRequest\x1a,.feedback.reflection.v1.ListServicesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x10reflection.proto\x12\x16\x66\x65\x65\x64\x62\x61\x63k.reflection.v1\"\x15\n\x13ListServicesRequest\"T\n\x14ListServicesResponse\x12<\n\x08services\x18\x01 \x03(\x0b\x32*.feedback.reflection.v1.ServiceDescription\"^\n\x12ServiceDescription\x12\x0c\n\x04name\x18\x01 \x01(\t\x12:\n\x07methods\x18\x02 \x03(\x0b\x32).feedback.reflection.v1.MethodDescription\"\x8e\x01\n\x11MethodDescription\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x14\n\x0crequest_type\x18\x03 \x01(\t\x12\x15\n\rresponse_type\x18\x04 \x01(\t\x12\x16\n\x0erequires_token\x18\x05 \x01(\x08\x12\x18\n\x10server_streaming\x18\x06 \x01(\x08\x32w\n\nReflection\x12i\n\x0cListServices\x12+.feedback.reflection.v1.ListServicesRequest\x1a,.feedback.reflection.v1.ListServicesResponseb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'reflection_pb2', globals())
@@ -26,8 +26,8 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _LISTSERVICESRESPONSE._serialized_end=151
   _SERVICEDESCRIPTION._serialized_start=153
   _SERVICEDESCRIPTION._serialized_end=247
-  _METHODDESCRIPTION._serialized_start=249
-  _METHODDESCRIPTION._serialized_end=365
-  _REFLECTION._serialized_start=367
-  _REFLECTION._serialized_end=486
+  _METHODDESCRIPTION._serialized_start=250
+  _METHODDESCRIPTION._serialized_end=392
+  _REFLECTION._serialized_start=394
+  _REFLECTION._serialized_end=513
 # @@protoc_insertion_point(module_scope)

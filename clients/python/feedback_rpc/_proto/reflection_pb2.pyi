@@ -16,18 +16,20 @@ class ListServicesResponse(_message.Message):
     def __init__(self, services: _Optional[_Iterable[_Union[ServiceDescription, _Mapping]]] = ...) -> None: ...
 
 class MethodDescription(_message.Message):
-    __slots__ = ["name", "path", "request_type", "requires_token", "response_type"]
+    __slots__ = ["name", "path", "request_type", "requires_token", "response_type", "server_streaming"]
     NAME_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
     REQUEST_TYPE_FIELD_NUMBER: _ClassVar[int]
     REQUIRES_TOKEN_FIELD_NUMBER: _ClassVar[int]
     RESPONSE_TYPE_FIELD_NUMBER: _ClassVar[int]
+    SERVER_STREAMING_FIELD_NUMBER: _ClassVar[int]
     name: str
     path: str
     request_type: str
     requires_token: bool
     response_type: str
-    def __init__(self, name: _Optional[str] = ..., path: _Optional[str] = ..., request_type: _Optional[str] = ..., response_type: _Optional[str] = ..., requires_token: bool = ...) -> None: ...
+    server_streaming: bool
+    def __init__(self, name: _Optional[str] = ..., path: _Optional[str] = ..., request_type: _Optional[str] = ..., response_type: _Optional[str] = ..., requires_token: bool = ..., server_streaming: bool = ...) -> None: ...
 
 class ServiceDescription(_message.Message):
     __slots__ = ["methods", "name"]

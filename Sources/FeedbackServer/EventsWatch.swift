@@ -1,0 +1,91 @@
+import FeedbackDomain
+import FeedbackProtos
+import RPCCore
+
+/// One WatchFeedbackEvents call: the ratings feed from a cursor on, live. Reads pages of the audit
+/// trail (``EventsPage``: the rule that lists an event only once no smaller id can still commit) and
+/// sends each as one message; when nothing more is listable it waits for the store's next commit
+/// (``CommittedEvents``), never polling the database. Events committed but not yet listable (the settle
+/// time of PostgreSQL) are read again after a fraction of that time, not in a loop.
+///
+/// Every ending but OK (interrupts, a reader too slow for its credit, the store failing, an event that
+/// cannot be represented) carries the metadata entry `resume-after-event-id`: the last event id sent,
+/// where a new call picks up with no gap and no repeat.
+struct EventsWatch {
+    /// The metadata entry of the final status that names where to resume.
+    static let resumeKey = "resume-after-event-id"
+
+    let store: any FeedbackStore
+    let reads: PageBuildLimit
+
+    /// Runs the watch from `after` until the call ends.
+    /// - Throws: ``RPCError`` carrying ``resumeKey``: what `send` throws (the interrupt, or the reader's
+    ///   stall), UNAVAILABLE (the store), DATA_LOSS (the next event cannot be represented: resume after
+    ///   the id its message names to skip it), CANCELLED (the task was cancelled while it waited).
+    func run(
+        after start: Int64, context: ServerContext, send: @Sendable (Feedback_V1_WatchFeedbackEventsResponse) async throws(RPCError) -> Void
+    ) async throws(RPCError) {
+        var after = start
+        do throws(RPCError) {
+            while true {
+                let page = try await self.page(after: after)
+                if let last = page.events.last {
+                    var message = Feedback_V1_WatchFeedbackEventsResponse()
+                    message.events = page.events
+                    try await send(message)
+                    after = last.eventID
+                    continue
+                }
+                if let unreadable = page.unreadable {
+                    context.logger.warning(
+                        "feedback.event_unreadable", metadata: ["event.id": "\(unreadable.eventID)", "error": "\(unreadable.problem)"]
+                    )
+                    throw RPCError(
+                        code: .dataLoss,
+                        message: "Event \(unreadable.eventID) cannot be listed: \(unreadable.problem). Watch on after it to skip it."
+                    )
+                }
+                try await self.waitForMore(after: after)
+            }
+        } catch {
+            var ended = error
+            ended.metadata.add(Self.resumeKey, "\(after)")
+            throw ended
+        }
+    }
+
+    /// The next page after `after`, in its turn among the watchers' reads.
+    private func page(after: Int64) async throws(RPCError) -> EventsPage {
+        do {
+            return try await self.reads.withTurn { () async throws -> EventsPage in
+                do throws(FeedbackError) {
+                    return try await self.store.events(after: after, into: EventsPage(limit: Int(EventsPage.maxSize)))
+                } catch {
+                    throw error.rpcError
+                }
+            }
+        } catch {
+            throw RPCError(converting: error)
+        }
+    }
+
+    /// Nothing after `after` is listable now: waits for a commit past what is known committed, or, when
+    /// events are committed that cannot be listed yet (still settling), for part of the settle time.
+    private func waitForMore(after: Int64) async throws(RPCError) {
+        let committed = self.store.committedEvents.latest
+        let settle = self.store.eventSettleTime
+        if committed > after, settle > .zero {
+            do {
+                try await Task.sleep(for: min(max(settle / 4, .milliseconds(100)), .seconds(1)))
+            } catch {
+                throw CallInterrupt.cancelled.error
+            }
+            return
+        }
+        // Committed ids up to `committed` that cannot be listed at once will never be (gaps, deleted
+        // rows): wait past them, but read on from `after`.
+        guard await self.store.committedEvents.wait(after: max(after, committed)) != nil else {
+            throw CallInterrupt.cancelled.error
+        }
+    }
+}
