@@ -11,9 +11,9 @@ import RPCCore
 /// Every ending but OK (interrupts, a reader too slow for its credit, the store failing, an event that
 /// cannot be represented) carries the metadata entry `resume-after-event-id`: the last event id sent,
 /// where a new call picks up with no gap and no repeat.
-struct EventsWatch {
+public struct EventsWatch {
     /// The metadata entry of the final status that names where to resume.
-    static let resumeKey = "resume-after-event-id"
+    public static let resumeKey = "resume-after-event-id"
 
     let store: any FeedbackStore
     let reads: PageBuildLimit

@@ -30,6 +30,7 @@ struct Describe: AsyncParsableCommand {
                         [
                             "name": method.name, "path": method.path, "request_type": method.requestType,
                             "response_type": method.responseType, "requires_token": method.requiresToken,
+                            "server_streaming": method.serverStreaming,
                         ] as [String: Any]
                     },
                 ] as [String: Any]
@@ -42,7 +43,8 @@ struct Describe: AsyncParsableCommand {
             print(service.name)
             for method in service.methods {
                 let token = method.requiresToken ? "  (token)" : ""
-                print("  \(method.name)(\(method.requestType)) returns (\(method.responseType))\(token)")
+                let returns = method.serverStreaming ? "stream \(method.responseType)" : method.responseType
+                print("  \(method.name)(\(method.requestType)) returns (\(returns))\(token)")
             }
         }
     }

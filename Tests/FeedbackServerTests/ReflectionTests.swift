@@ -16,7 +16,8 @@ struct ReflectionTests {
 
     @Test("ListServices lists every method the router serves, with message types and whether a token is needed; it needs none")
     func listsEveryMethod() async throws {
-        let served = try await self.feedbackdRouter().methodPaths
+        let router = try await self.feedbackdRouter()
+        let served = (router.methodPaths + router.streamingMethodPaths).sorted()
         try await withStoreAndClient(.memory) { _, client in
             let services = try await client.listServices()
             #expect(services.map(\.name) == services.map(\.name).sorted())
@@ -28,8 +29,10 @@ struct ReflectionTests {
                     #expect(method.path == "/\(service.name)/\(method.name)")
                     #expect(!method.requestType.isEmpty && !method.responseType.isEmpty, "\(method.path) declares no message types")
                     #expect(method.requiresToken == (service.name == MethodPaths.Feedback.service), "\(method.path)")
+                    #expect(method.serverStreaming == router.streamingMethodPaths.contains(method.path), "\(method.path)")
                 }
             }
+            #expect(methods.first { $0.path == MethodPaths.Feedback.watchFeedbackEvents }?.serverStreaming == true)
             let submit = methods.first { $0.path == MethodPaths.Feedback.submitFeedback }
             #expect(submit?.requestType == "feedback.v1.SubmitFeedbackRequest")
             #expect(submit?.responseType == "feedback.v1.SubmitFeedbackResponse")
@@ -39,7 +42,8 @@ struct ReflectionTests {
 
     @Test("feedbackctl describe prints every method feedbackd serves (text and JSON)")
     func describe() async throws {
-        let served = try await self.feedbackdRouter().methodPaths
+        let router = try await self.feedbackdRouter()
+        let served = (router.methodPaths + router.streamingMethodPaths).sorted()
         try await withTemporaryDirectory { directory in
             try seedDatabase(at: directory + "/chat.db", interactions: 1...2)
             let daemon = try FeedbackdProcess(directory: directory)
