@@ -42,6 +42,14 @@ struct GoldenVectors: Decodable {
         var opaqueHex: String
     }
 
+    struct CreditFields: Decodable {
+        var increment: UInt32
+    }
+
+    struct StreamMessageFields: Decodable {
+        var messageHex: String
+    }
+
     struct GoAwayFields: Decodable {
         var lastCallId: UInt32
         var errorCode: UInt32
@@ -59,12 +67,17 @@ struct GoldenVectors: Decodable {
         var ping: Opaque?
         var pong: Opaque?
         var goaway: GoAwayFields?
+        var credit: CreditFields?
+        var streamMessage: StreamMessageFields?
+        /// A REQUEST with the STREAM flag.
+        var stream: Bool?
     }
 
     struct Valid: Decodable, CustomTestStringConvertible, Sendable {
         var name: String
         var role: String
         var state: String
+        var version: UInt16
         var hex: String
         var canonical: Bool
         var frame: FrameFields
@@ -75,6 +88,7 @@ struct GoldenVectors: Decodable {
         var name: String
         var role: String
         var state: String
+        var version: UInt16
         var hex: String
         var error: String
         var scope: String
@@ -148,7 +162,7 @@ extension GoldenVectors.MetadataEntry {
 
 extension GoldenVectors.Valid {
     var decoder: FrameDecoder {
-        FrameDecoder(role: self.role == "server" ? .server : .client, helloReceived: self.state == "open")
+        FrameDecoder(role: self.role == "server" ? .server : .client, helloReceived: self.state == "open", version: self.version)
     }
     var bytes: ByteBuffer { ByteBuffer(hex: self.hex) }
 
@@ -163,7 +177,7 @@ extension GoldenVectors.Valid {
             var payload = ByteBuffer()
             try payload.writeRequestFrame(callID: fields.callId, self.expectedRequest()!)
             payload.moveReaderIndex(forwardBy: Frame.headerSize)
-            return .request(callID: fields.callId, payload: payload)
+            return fields.stream == true ? .streamRequest(callID: fields.callId, payload: payload) : .request(callID: fields.callId, payload: payload)
         case "RESPONSE":
             var payload = ByteBuffer()
             try payload.writeResponseFrame(callID: fields.callId, self.expectedResponse()!)
@@ -171,6 +185,10 @@ extension GoldenVectors.Valid {
             return .response(callID: fields.callId, payload: payload)
         case "CANCEL":
             return .cancel(callID: fields.callId)
+        case "STREAM_MESSAGE":
+            return .streamMessage(callID: fields.callId, payload: ByteBuffer(hex: fields.streamMessage!.messageHex))
+        case "CREDIT":
+            return .credit(callID: fields.callId, increment: fields.credit!.increment)
         case "PING":
             return .ping(ByteBuffer(hex: fields.ping!.opaqueHex).getInteger(at: 0, as: UInt64.self)!)
         case "PONG":
@@ -189,7 +207,8 @@ extension GoldenVectors.Valid {
             method: request.method,
             timeoutMilliseconds: request.timeoutMs,
             metadata: try GoldenVectors.MetadataEntry.metadata(request.metadata),
-            body: ByteBuffer(hex: request.messageHex)
+            body: ByteBuffer(hex: request.messageHex),
+            isStream: self.frame.stream == true
         )
     }
 
@@ -209,7 +228,9 @@ extension GoldenVectors.Invalid {
         var limits = WireLimits.defaults
         if let max = self.limits?.maxFrameSize { limits.maxFrameSize = max }
         if let max = self.limits?.maxMetadataSize { limits.maxMetadataSize = max }
-        return FrameDecoder(role: self.role == "server" ? .server : .client, limits: limits, helloReceived: self.state == "open")
+        return FrameDecoder(
+            role: self.role == "server" ? .server : .client, limits: limits, helloReceived: self.state == "open", version: self.version
+        )
     }
     var bytes: ByteBuffer { ByteBuffer(hex: self.hex) }
 }

@@ -34,9 +34,12 @@ struct VectorTests {
             #expect(frame == (try vector.expectedFrame()))
         }
 
+        #expect(frame.flags == vector.frame.flags)
         switch frame {
-        case .request(_, let payload):
-            #expect(try Request(decoding: payload) == vector.expectedRequest())
+        case .request(_, let payload), .streamRequest(_, let payload):
+            var request = try Request(decoding: payload)
+            request.isStream = frame.flags == Frame.streamFlag
+            #expect(request == (try vector.expectedRequest()))
         case .response(_, let payload):
             #expect(try Response(decoding: payload) == vector.expectedResponse())
         default:
@@ -59,7 +62,7 @@ struct VectorTests {
 
     private static func requestOrResponse(_ frame: Frame) -> AnyHashable? {
         switch frame {
-        case .request(_, let payload): try? Request(decoding: payload)
+        case .request(_, let payload), .streamRequest(_, let payload): try? Request(decoding: payload)
         case .response(_, let payload): try? Response(decoding: payload)
         default: nil
         }
@@ -68,7 +71,7 @@ struct VectorTests {
     /// The frame re-expressed through ``Request``/``Response``, so the in-place encoders are checked too.
     private static func structured(_ frame: Frame, _ vector: GoldenVectors.Valid) throws -> OutboundFrame {
         switch frame {
-        case .request(let id, _): .request(callID: id, try vector.expectedRequest()!)
+        case .request(let id, _), .streamRequest(let id, _): .request(callID: id, try vector.expectedRequest()!)
         case .response(let id, _): .response(callID: id, try vector.expectedResponse()!)
         default: .frame(frame)
         }

@@ -12,11 +12,14 @@ import pathlib
 import struct
 import sys
 
-HELLO, REQUEST, RESPONSE, CANCEL, PING, PONG, GOAWAY = 1, 2, 3, 4, 5, 6, 7
-TYPE_NAMES = {1: "HELLO", 2: "REQUEST", 3: "RESPONSE", 4: "CANCEL", 5: "PING", 6: "PONG", 7: "GOAWAY"}
+HELLO, REQUEST, RESPONSE, CANCEL, PING, PONG, GOAWAY, STREAM_MESSAGE, CREDIT = 1, 2, 3, 4, 5, 6, 7, 8, 9
+TYPE_NAMES = {1: "HELLO", 2: "REQUEST", 3: "RESPONSE", 4: "CANCEL", 5: "PING", 6: "PONG", 7: "GOAWAY", 8: "STREAM_MESSAGE",
+              9: "CREDIT"}
+STREAM = 0x01  # the REQUEST flag of a server-streaming call (version 2)
 MAGIC = b"FBRP"
 SUBMIT = "/feedback.v1.FeedbackService/SubmitFeedback"
 LIST_EVENTS = "/feedback.v1.FeedbackService/ListFeedbackEvents"
+WATCH_EVENTS = "/feedback.v1.FeedbackService/WatchFeedbackEvents"
 HEALTH = "/feedback.health.v1.Health/Check"
 LIST_SERVICES = "/feedback.reflection.v1.Reflection/ListServices"
 # A realistic ~300-byte HS256 token (header.payload.signature); its content does not matter here.
@@ -128,10 +131,10 @@ def list_events_response(events, next_after_event_id):
     return b"".join(pb_field(1, feedback_event(*e)) for e in events) + pb_varint(2, next_after_event_id)
 
 
-def method_description(service, name, request_type, response_type, requires_token):
-    """feedback.reflection.v1.MethodDescription; proto3 leaves out requires_token false."""
+def method_description(service, name, request_type, response_type, requires_token, server_streaming=False):
+    """feedback.reflection.v1.MethodDescription; proto3 leaves out false booleans."""
     return (pb_field(1, name.encode()) + pb_field(2, f"/{service}/{name}".encode()) + pb_field(3, request_type.encode())
-            + pb_field(4, response_type.encode()) + pb_varint(5, int(requires_token)))
+            + pb_field(4, response_type.encode()) + pb_varint(5, int(requires_token)) + pb_varint(6, int(server_streaming)))
 
 
 def list_services_response(services):
@@ -155,16 +158,17 @@ valid = []
 invalid = []
 
 
-def add_valid(name, role, state, data, fields, note=None, **extra):
-    v = {"name": name, "role": role, "state": state, "hex": data.hex(), "canonical": True, "frame": fields}
+def add_valid(name, role, state, data, fields, note=None, version=1, **extra):
+    v = {"name": name, "role": role, "state": state, "version": version, "hex": data.hex(), "canonical": True, "frame": fields}
     if note:
         v["note"] = note
     v.update(extra)
     valid.append(v)
 
 
-def add_invalid(name, role, state, data, error, scope, note, status=None, goaway=None, **extra):
-    v = {"name": name, "role": role, "state": state, "hex": data.hex(), "error": error, "scope": scope, "note": note}
+def add_invalid(name, role, state, data, error, scope, note, status=None, goaway=None, version=1, **extra):
+    v = {"name": name, "role": role, "state": state, "version": version, "hex": data.hex(), "error": error, "scope": scope,
+         "note": note}
     if status is not None:
         v["status"] = status
     if goaway is not None:
@@ -292,16 +296,19 @@ services = [
     ("feedback.v1.FeedbackService", [
         ("ListFeedbackEvents", "feedback.v1.ListFeedbackEventsRequest", "feedback.v1.ListFeedbackEventsResponse", True),
         ("SubmitFeedback", "feedback.v1.SubmitFeedbackRequest", "feedback.v1.SubmitFeedbackResponse", True),
-        ("VerifyToken", "feedback.v1.VerifyTokenRequest", "feedback.v1.VerifyTokenResponse", True)]),
+        ("VerifyToken", "feedback.v1.VerifyTokenRequest", "feedback.v1.VerifyTokenResponse", True),
+        ("WatchFeedbackEvents", "feedback.v1.WatchFeedbackEventsRequest", "feedback.v1.WatchFeedbackEventsResponse", True,
+         True)]),
 ]
 msg = list_services_response(services)
 p = response_payload(0, "", entries, msg)
 add_valid("response-ok-list-services", "client", "open", frame(4, RESPONSE, p),
           dict(base(RESPONSE, 4, p), response={"code": 0, "message": "", "metadata": md_json(entries), "message_hex": msg.hex()}),
           "ListServices answered with what feedbackd serves: its three services sorted by name, each with its methods "
-          "sorted by name, their paths, request and response message names, and requires_token (true for the three "
-          "methods of feedback.v1.FeedbackService; false, so left out, for Health/Check and ListServices). Services "
-          "and methods over 127 bytes have two-byte length varints.")
+          "sorted by name, their paths, request and response message names, requires_token (true for the four "
+          "methods of feedback.v1.FeedbackService; false, so left out, for Health/Check and ListServices) and "
+          "server_streaming (true for WatchFeedbackEvents only; left out elsewhere). Services and methods over 127 "
+          "bytes have two-byte length varints.")
 # feedback.rpc.v1.Status{code: 3, message: "é"} serialized by hand: 08 03 12 02 c3 a9
 details = bytes([0x08, 0x03, 0x12, 0x02, 0xC3, 0xA9])
 entries = [("status-details-bin", details)]
@@ -422,6 +429,80 @@ add_invalid("setting-concurrent-calls-zero", "client", "handshake", frame(0, HEL
             "INVALID_SETTING", "connection", "A server HELLO announcing MAX_CONCURRENT_CALLS 0: the range is 1 to "
             "2^32-1 (a server that will run no call sends GOAWAY REFUSED instead).", goaway=PE)
 
+# ------------------------------------------------------- version 2: server-streaming calls (SPEC.md 16)
+settings = [(1, 65536), (2, 100), (3, 8192), (4, 256)]
+p = hello_payload(2, settings)
+add_valid("hello-server-version-2", "client", "handshake", frame(0, HELLO, p),
+          dict(base(HELLO, 0, p), hello={"version": 2, "settings": [{"id": i, "value": v} for i, v in settings]}),
+          "feedbackd's HELLO: version 2, MAX_FRAME_SIZE 65536, 100 calls, 8 KiB metadata, MAX_STREAM_CREDIT 256. A "
+          "version-1 client reads it as a HELLO of a newer peer (the connection is version 1) and ignores setting 4.",
+          version=2)
+entries = [(":method", WATCH_EVENTS), ("authorization", "Bearer " + READ_JWT), ("x-request-id", "req-watch-0001")]
+msg = pb_varint(1, 41)
+p = request_payload(entries, msg)
+add_valid("request-watch-feedback-events-stream", "server", "open", frame(3, REQUEST, p, flags=STREAM),
+          dict(base(REQUEST, 3, p, flags=STREAM), request={"method": WATCH_EVENTS, "timeout_ms": None,
+                                                          "metadata": md_json(entries[1:]), "message_hex": msg.hex()},
+               stream=True),
+          "WatchFeedbackEvents(after_event_id=41): a REQUEST with the STREAM flag (0x01) on a version-2 connection, no "
+          "timeout (the stream runs until cancelled), the read-scope token and a request id.", version=2)
+p = struct.pack(">I", 64)
+add_valid("credit", "server", "open", frame(3, CREDIT, p), dict(base(CREDIT, 3, p), credit={"increment": 64}),
+          "CREDIT on call 3: the server may send 64 more STREAM_MESSAGEs on it.", version=2)
+events = [(42, 7, 1, "user-1234567890", "2026-12-06T10:15:00.001Z"),
+          (43, 8, -1, "user-42", "2026-12-06T10:15:00.002Z")]
+msg = b"".join(pb_field(1, feedback_event(*e)) for e in events)
+add_valid("stream-message-watch-feedback-events", "client", "open", frame(3, STREAM_MESSAGE, msg),
+          dict(base(STREAM_MESSAGE, 3, msg), stream_message={"message_hex": msg.hex()}),
+          "One message of WatchFeedbackEvents on call 3: a WatchFeedbackEventsResponse with two events {event_id 42, "
+          "interaction_id 7, rating 1, subject \"user-1234567890\"} and {event_id 43, interaction_id 8, rating -1, "
+          "subject \"user-42\"}.", version=2)
+add_valid("stream-message-empty", "client", "open", frame(5, STREAM_MESSAGE, b""),
+          dict(base(STREAM_MESSAGE, 5, b""), stream_message={"message_hex": ""}),
+          "A STREAM_MESSAGE may carry an empty message (a protobuf message with every field at its default).",
+          version=2)
+entries = [("x-request-id", "req-watch-0001"), ("resume-after-event-id", "43")]
+text = "The reader granted no credit for 30 seconds: it is too slow for the stream."
+p = response_payload(8, text, entries)
+add_valid("response-stream-end-resume-after", "client", "open", frame(3, RESPONSE, p),
+          dict(base(RESPONSE, 3, p), response={"code": 8, "message": text, "metadata": md_json(entries), "message_hex": ""}),
+          "The RESPONSE that ends a stream: RESOURCE_EXHAUSTED for a reader that granted no credit for the stall timeout, "
+          "with resume-after-event-id naming the last event sent (WatchFeedbackEvents resumes after it).", version=2)
+
+add_invalid("stream-flag-on-version-1", "server", "open",
+            frame(3, REQUEST, request_payload([(":method", WATCH_EVENTS)]), flags=STREAM), "RESERVED_BITS_SET", "connection",
+            "Version 1 defines no flags: a REQUEST with the STREAM flag on a version-1 connection.", goaway=PE)
+add_invalid("credit-on-version-1", "server", "open", frame(3, CREDIT, struct.pack(">I", 1)), "UNKNOWN_FRAME_TYPE",
+            "connection", "CREDIT (type 9) does not exist on a version-1 connection.", goaway=PE)
+add_invalid("stream-message-on-version-1", "client", "open", frame(3, STREAM_MESSAGE, b""), "UNKNOWN_FRAME_TYPE",
+            "connection", "STREAM_MESSAGE (type 8) does not exist on a version-1 connection.", goaway=PE)
+add_invalid("unknown-frame-type-version-2", "server", "open", frame(0, 0x0A, b""), "UNKNOWN_FRAME_TYPE", "connection",
+            "Type 10 is not defined in version 2.", goaway=PE, version=2)
+add_invalid("request-unknown-flag", "server", "open", frame(3, REQUEST, request_payload([(":method", WATCH_EVENTS)]), flags=0x02),
+            "RESERVED_BITS_SET", "connection", "Version 2 defines one flag, STREAM (0x01), on REQUEST only.", goaway=PE,
+            version=2)
+add_invalid("stream-flag-on-cancel", "server", "open", frame(3, CANCEL, b"", flags=STREAM), "RESERVED_BITS_SET",
+            "connection", "The STREAM flag belongs to REQUEST: on any other frame it is a reserved bit.", goaway=PE,
+            version=2)
+add_invalid("stream-message-to-server", "server", "open", frame(3, STREAM_MESSAGE, b""), "UNEXPECTED_FRAME", "connection",
+            "Only servers send STREAM_MESSAGE.", goaway=PE, version=2)
+add_invalid("credit-to-client", "client", "open", frame(3, CREDIT, struct.pack(">I", 1)), "UNEXPECTED_FRAME", "connection",
+            "Only clients send CREDIT.", goaway=PE, version=2)
+add_invalid("credit-on-call-id-zero", "server", "open", frame(0, CREDIT, struct.pack(">I", 1)), "INVALID_CALL_ID",
+            "connection", "CREDIT belongs to a call: call id 1 or more.", goaway=PE, version=2)
+add_invalid("stream-message-on-call-id-zero", "client", "open", frame(0, STREAM_MESSAGE, b""), "INVALID_CALL_ID",
+            "connection", "STREAM_MESSAGE belongs to a call: call id 1 or more.", goaway=PE, version=2)
+add_invalid("credit-short", "server", "open", frame(3, CREDIT, b"\x00\x00\x01"), "INVALID_PAYLOAD_LENGTH", "connection",
+            "CREDIT carries exactly 4 bytes.", goaway=PE, version=2)
+add_invalid("credit-zero", "server", "open", frame(3, CREDIT, struct.pack(">I", 0)), "INVALID_CREDIT", "connection",
+            "A CREDIT increment is 1 to 2^31-1: 0 grants nothing.", goaway=PE, version=2)
+add_invalid("credit-over-maximum", "server", "open", frame(3, CREDIT, struct.pack(">I", 0x80000000)), "INVALID_CREDIT",
+            "connection", "A CREDIT increment above 2^31-1.", goaway=PE, version=2)
+add_invalid("credit-before-hello", "server", "handshake", frame(3, CREDIT, struct.pack(">I", 1)), "EXPECTED_HELLO",
+            "connection", "A version-2 receiver knows CREDIT, but the first frame must be HELLO.", goaway=HF, version=2)
+add_invalid("setting-stream-credit-zero", "client", "handshake", frame(0, HELLO, hello_payload(2, [(4, 0)])),
+            "INVALID_SETTING", "connection", "MAX_STREAM_CREDIT is 1 to 2^31-1.", goaway=PE, version=2)
+
 # ------------------------------------------------------------ invalid: call errors
 INVALID_ARGUMENT, RESOURCE_EXHAUSTED = 3, 8
 
@@ -499,20 +580,25 @@ bad_response("response-invalid-utf8", response_payload(13, "", []).replace(struc
 
 doc = {
     "spec": "protocol/SPEC.md",
-    "protocol_version": 1,
+    "protocol_version": 2,
     "defaults": {"handshake_max_frame_size": 1024, "max_frame_size_before_peer_hello": 16384,
-                 "max_frame_size": 1048576, "max_metadata_size": 8192, "max_concurrent_calls": 100},
+                 "max_frame_size": 1048576, "max_metadata_size": 8192, "max_concurrent_calls": 100,
+                 "max_stream_credit": 256},
     "how_to_use": (
         "Feed each vector's bytes to a decoder of the given role ('server' decodes what clients send, 'client' what "
-        "servers send). state 'handshake': a fresh connection (no HELLO received yet); state 'open': a HELLO was "
-        "already received. limits, when present, override the defaults. Valid vectors decode to exactly one frame "
+        "servers send). state 'handshake': a fresh connection (no HELLO received yet), whose receiver implements "
+        "protocol 'version'; state 'open': a HELLO was already received and the connection's version (the lower of "
+        "the two HELLOs') is 'version' (1 or 2: frame types, flags and the checks of SPEC.md 2.2 depend on it). "
+        "limits, when present, override the defaults. Valid vectors decode to exactly one frame "
         "whose fields equal 'frame' and leave no bytes; when 'canonical' is true, encoding those fields gives 'hex' again "
         "(an encoder writes :method, then :timeout, then the other metadata in order). Invalid vectors with "
         "scope 'connection' make the frame decoder fail with 'error' (TRUNCATED: the decoder asks for more bytes, and "
         "the end of stream then fails with TRUNCATED); the receiver sends GOAWAY with error code 'goaway'. Invalid "
         "vectors with scope 'call' decode as a frame, and its payload then fails with 'error'; a server answers that "
         "call with a RESPONSE of code 'status'. defaults.max_frame_size_before_peer_hello is not a decoder limit: "
-        "it is the largest frame payload a side sends before it has received the peer's HELLO (SPEC.md 2.1)."
+        "it is the largest frame payload a side sends before it has received the peer's HELLO (SPEC.md 2.1). A REQUEST with "
+        "'stream': true carries the STREAM flag (0x01); a CREDIT's 'credit' names its increment; a STREAM_MESSAGE's "
+        "'stream_message' its message bytes."
     ),
     "valid": valid,
     "invalid": invalid,

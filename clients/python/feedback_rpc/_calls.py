@@ -66,6 +66,8 @@ class MethodDescription:
     """The full name of its response message, e.g. ``feedback.v1.SubmitFeedbackResponse``."""
     requires_token: bool
     """Whether a call needs ``authorization: Bearer <jwt>``."""
+    server_streaming: bool = False
+    """Whether the method streams its answer (protocol version 2, SPEC.md section 16)."""
 
 
 @dataclass(frozen=True)
@@ -158,7 +160,7 @@ def services(response: Response) -> tuple[ServiceDescription, ...]:
         ServiceDescription(
             service.name,
             tuple(
-                MethodDescription(m.name, m.path, m.request_type, m.response_type, m.requires_token)
+                MethodDescription(m.name, m.path, m.request_type, m.response_type, m.requires_token, m.server_streaming)
                 for m in service.methods
             ),
         )

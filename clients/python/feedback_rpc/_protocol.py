@@ -9,6 +9,12 @@ from ._status import NamedIntEnum, StatusCode
 HEADER_SIZE = 10
 MAGIC = b"FBRP"
 VERSION = 1
+"""The version this client offers in its HELLO: unary calls only (it reads version-2 frames, SPEC.md 16)."""
+DECODER_VERSION = 2
+"""The highest version the frame decoder knows."""
+STREAM_FLAG = 0x01
+"""The REQUEST flag of a server-streaming call (version 2)."""
+MAX_CREDIT = 0x7FFF_FFFF
 HANDSHAKE_MAX_FRAME_SIZE = 1024
 MAX_FRAME_SIZE_BEFORE_PEER_HELLO = 16_384
 """The largest frame payload sent before the peer's HELLO has arrived: the smallest MAX_FRAME_SIZE a peer may
@@ -21,7 +27,7 @@ MAX_TIMEOUT_MS = 99_999_999
 
 
 class FrameType(NamedIntEnum):
-    """The frame types of version 1 (SPEC.md section 2); 0x00 and 0x08-0xFF are reserved."""
+    """The frame types (SPEC.md section 2): 0x01-0x07 in version 1, STREAM_MESSAGE and CREDIT from version 2."""
 
     HELLO = 0x01
     REQUEST = 0x02
@@ -30,6 +36,8 @@ class FrameType(NamedIntEnum):
     PING = 0x05
     PONG = 0x06
     GOAWAY = 0x07
+    STREAM_MESSAGE = 0x08
+    CREDIT = 0x09
 
 
 class GoAwayCode(NamedIntEnum):
@@ -57,6 +65,7 @@ class Setting(NamedIntEnum):
     MAX_FRAME_SIZE = 0x0001
     MAX_CONCURRENT_CALLS = 0x0002
     MAX_METADATA_SIZE = 0x0003
+    MAX_STREAM_CREDIT = 0x0004
 
 
 CONNECTION_ERRORS = {
@@ -71,6 +80,7 @@ CONNECTION_ERRORS = {
     "BAD_MAGIC",
     "UNSUPPORTED_VERSION",
     "INVALID_SETTING",
+    "INVALID_CREDIT",
 }
 RESERVED_KEYS = (":method", ":timeout", "authorization", "x-request-id", "traceparent", "status-details-bin")
 _KEY_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_.-")
@@ -108,6 +118,7 @@ class Frame:
     type: FrameType
     call_id: int
     payload: bytes = b""
+    flags: int = 0
 
 
 @dataclass

@@ -19,6 +19,8 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from feedback_rpc import MethodDescription, ServiceDescription
+
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 SOURCE = ROOT / "clients" / "python"
 
@@ -312,4 +314,23 @@ SERVED_METHODS = [
      "feedback.v1.SubmitFeedbackResponse", True),
     ("feedback.v1.FeedbackService", "VerifyToken", "feedback.v1.VerifyTokenRequest",
      "feedback.v1.VerifyTokenResponse", True),
+    ("feedback.v1.FeedbackService", "WatchFeedbackEvents", "feedback.v1.WatchFeedbackEventsRequest",
+     "feedback.v1.WatchFeedbackEventsResponse", True),
 ]
+STREAMING_METHODS = {"WatchFeedbackEvents"}
+
+
+def served_services() -> tuple[ServiceDescription, ...]:
+    """SERVED_METHODS as list_services() returns them."""
+    names = sorted({service for service, *_ in SERVED_METHODS})
+    return tuple(
+        ServiceDescription(
+            name,
+            tuple(
+                MethodDescription(method, f"/{service}/{method}", request, response, token, method in STREAMING_METHODS)
+                for service, method, request, response, token in SERVED_METHODS
+                if service == name
+            ),
+        )
+        for name in names
+    )

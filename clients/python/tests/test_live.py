@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 import pytest
-from support import SERVED_METHODS, Feedbackd
+from support import Feedbackd, served_services
 
 import feedback_rpc
 from feedback_rpc import (
@@ -395,21 +395,6 @@ def test_feed_errors_async(feedbackd: Feedbackd) -> None:
     asyncio.run(main())
 
 
-def expected_services() -> tuple[ServiceDescription, ...]:
-    names = sorted({service for service, *_ in SERVED_METHODS})
-    return tuple(
-        ServiceDescription(
-            name,
-            tuple(
-                MethodDescription(method, f"/{service}/{method}", request, response, token)
-                for service, method, request, response, token in SERVED_METHODS
-                if service == name
-            ),
-        )
-        for name in names
-    )
-
-
 def methods_by_path(services: tuple[ServiceDescription, ...]) -> dict[str, MethodDescription]:
     return {method.path: method for service in services for method in service.methods}
 
@@ -418,7 +403,7 @@ def test_list_services_sync(feedbackd: Feedbackd) -> None:
     """Every method feedbackd serves, ListServices itself included, without a token."""
     with Client(feedbackd.socket) as client:
         services = client.list_services(request_id="describe-1")
-    assert services == expected_services()
+    assert services == served_services()
     assert [service.name for service in services] == sorted(service.name for service in services)
     methods = methods_by_path(services)
     assert methods["/feedback.v1.FeedbackService/SubmitFeedback"].requires_token is True
@@ -442,7 +427,7 @@ def test_list_services_async_every_listed_method_is_served(feedbackd: Feedbackd)
     async def main() -> None:
         async with AsyncClient(feedbackd.socket) as client:
             services = await client.list_services()
-            assert services == expected_services()
+            assert services == served_services()
             methods = methods_by_path(services)
             assert {path for path, method in methods.items() if method.requires_token} == {
                 "/feedback.v1.FeedbackService/ListFeedbackEvents",

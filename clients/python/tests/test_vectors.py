@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 import pytest
-from support import ROOT, SERVED_METHODS
+from support import ROOT, served_services
 
-from feedback_rpc import FeedbackEvent, FeedbackEventsPage, MethodDescription, ServiceDescription
+from feedback_rpc import FeedbackEvent, FeedbackEventsPage
 from feedback_rpc import _wire as wire
 from feedback_rpc._calls import (
     LIST_FEEDBACK_EVENTS,
@@ -29,6 +29,7 @@ def decoder_for(vector: Vector) -> wire.FrameDecoder:
     return wire.FrameDecoder(
         vector["role"],
         hello_received=vector["state"] == "open",
+        version=vector["version"],
         max_frame_size=limits.get("max_frame_size", wire.DEFAULT_MAX_FRAME_SIZE),
     )
 
@@ -55,6 +56,7 @@ def test_valid_vector(vector: Vector) -> None:
     assert frame.type == wire.FrameType[expected["type"]]
     assert str(frame.type) == expected["type"]
     assert frame.call_id == expected["call_id"]
+    assert frame.flags == expected["flags"]
     assert len(frame.payload) == expected["length"]
     if "hello" in expected:
         hello = wire.decode_hello(frame.payload)
@@ -68,7 +70,8 @@ def test_valid_vector(vector: Vector) -> None:
         assert request.timeout_ms == fields["timeout_ms"]
         assert request.metadata == metadata(fields["metadata"])
         assert request.message == bytes.fromhex(fields["message_hex"])
-        if vector["canonical"]:
+        assert (frame.flags == wire.STREAM_FLAG) == expected.get("stream", False)
+        if vector["canonical"] and not frame.flags:
             assert wire.encode_request(frame.call_id, request) == data
     elif "response" in expected:
         response = wire.decode_response(frame.payload)
@@ -85,9 +88,13 @@ def test_valid_vector(vector: Vector) -> None:
             expected["goaway"]["debug"],
         )
         assert wire.encode_goaway(goaway) == data  # the one GOAWAY encoding
+    elif "credit" in expected:
+        assert int.from_bytes(frame.payload, "big") == expected["credit"]["increment"]
+    elif "stream_message" in expected:
+        assert frame.payload.hex() == expected["stream_message"]["message_hex"]
     elif "ping" in expected or "pong" in expected:
         assert frame.payload.hex() == (expected.get("ping") or expected.get("pong"))["opaque_hex"]
-    assert wire.encode_frame(frame.type, frame.call_id, frame.payload) == data
+    assert wire.encode_frame(frame.type, frame.call_id, frame.payload, frame.flags) == data
 
 
 @pytest.mark.parametrize("vector", VECTORS["invalid"], ids=lambda v: v["name"])
@@ -130,7 +137,8 @@ def test_limits_are_the_vectors_defaults() -> None:
 
 def test_frame_types_and_goaway_codes_are_enums_with_spec_names() -> None:
     assert [(t.name, t.value) for t in wire.FrameType] == [
-        ("HELLO", 1), ("REQUEST", 2), ("RESPONSE", 3), ("CANCEL", 4), ("PING", 5), ("PONG", 6), ("GOAWAY", 7)
+        ("HELLO", 1), ("REQUEST", 2), ("RESPONSE", 3), ("CANCEL", 4), ("PING", 5), ("PONG", 6), ("GOAWAY", 7),
+        ("STREAM_MESSAGE", 8), ("CREDIT", 9),
     ]
     assert [(c.name, c.value) for c in wire.GoAwayCode] == [
         ("NO_ERROR", 0), ("PROTOCOL_ERROR", 1), ("FRAME_TOO_LARGE", 2), ("HANDSHAKE_FAILED", 3),
@@ -178,22 +186,6 @@ def test_feed_subjects_as_stored() -> None:
             FeedbackEvent(8, 45, 1, "\ufffd\ufffda", "2026-11-30T00:53:44.000Z", b"\xff\xfea"),
         ),
         8,
-    )
-
-
-def served_services() -> tuple[ServiceDescription, ...]:
-    """tests/support.py's SERVED_METHODS as list_services() returns them."""
-    names = sorted({service for service, *_ in SERVED_METHODS})
-    return tuple(
-        ServiceDescription(
-            name,
-            tuple(
-                MethodDescription(method, f"/{service}/{method}", request, response, token)
-                for service, method, request, response, token in SERVED_METHODS
-                if service == name
-            ),
-        )
-        for name in names
     )
 
 
