@@ -138,6 +138,8 @@ struct Feedbackd: AsyncParsableCommand {
         configuration.idleTimeout = .seconds(self.limits.idleTimeoutS)
         configuration.calls = .feedbackd
         configuration.calls.callLog = self.callLog.logCalls
+        configuration.maxStreams = self.limits.maxStreams
+        configuration.calls.streamStallTimeout = .seconds(self.limits.streamStallTimeoutS)
         return configuration
     }
 

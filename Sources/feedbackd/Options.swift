@@ -177,6 +177,12 @@ struct LimitOptions: ParsableArguments {
     @Option(help: "Calls in flight on all connections together; more get RESOURCE_EXHAUSTED.")
     var maxCallsInFlight: Int = 10_000
 
+    @Option(help: "Server-streaming calls (WatchFeedbackEvents) at once on all connections together; more get RESOURCE_EXHAUSTED.")
+    var maxStreams: Int = 64
+
+    @Option(help: "Seconds a stream waits for its reader's credit, while it has a message to send, before it ends RESOURCE_EXHAUSTED (naming where to resume).")
+    var streamStallTimeoutS: Int64 = 30
+
     @Option(help: "Largest frame payload accepted, in bytes (16384 to 16777215). Announced in HELLO; a rating's frame is under 10 KiB.")
     var maxFrameSize: Int = 65_536
 
@@ -196,8 +202,11 @@ struct LimitOptions: ParsableArguments {
         guard self.shutdownTimeoutS > 0 else {
             throw ValidationError("--shutdown-timeout-s must be positive")
         }
-        guard self.maxConcurrentCalls > 0, self.maxConnections > 0, self.maxCallsInFlight > 0 else {
-            throw ValidationError("--max-concurrent-calls, --max-connections and --max-calls-in-flight must be positive")
+        guard self.maxConcurrentCalls > 0, self.maxConnections > 0, self.maxCallsInFlight > 0, self.maxStreams > 0 else {
+            throw ValidationError("--max-concurrent-calls, --max-connections, --max-calls-in-flight and --max-streams must be positive")
+        }
+        guard self.streamStallTimeoutS > 0 else {
+            throw ValidationError("--stream-stall-timeout-s must be positive")
         }
     }
 }
