@@ -107,7 +107,7 @@ public final class ClientConnection: Sendable {
     ///   a malformed response.
     public func call(_ request: Request, timeout: Duration? = nil) async throws(RPCError) -> Response {
         var request = request
-        request.timeoutMilliseconds = timeout.map(Self.milliseconds)
+        if let timeout { request.timeoutMilliseconds = Self.milliseconds(timeout) }
         let key = self.nextKey.wrappingAdd(1, ordering: .relaxed).oldValue
         let eventLoop = self.channel.eventLoop
         let promise = eventLoop.makePromise(of: Response.self)
@@ -145,7 +145,7 @@ public final class ClientConnection: Sendable {
     public func serverStream(_ request: Request, timeout: Duration? = nil) -> ClientStream {
         var request = request
         request.isStream = true
-        request.timeoutMilliseconds = timeout.map(Self.milliseconds)
+        if let timeout { request.timeoutMilliseconds = Self.milliseconds(timeout) }
         let key = self.nextKey.wrappingAdd(1, ordering: .relaxed).oldValue
         let eventLoop = self.channel.eventLoop
         let (handler, answerGrace) = (self.handler, self.answerGrace)

@@ -16,6 +16,8 @@ final class ResponseOutbox: StreamConnection {
 
     private let handler: NIOLoopBound<ServerConnectionHandler>
     private let queued = Mutex<[Outgoing]>([])
+    /// The channel's writability, set by the handler: streams wait while the peer does not read.
+    let writability: WritabilityGate? = WritabilityGate()
 
     init(handler: NIOLoopBound<ServerConnectionHandler>) {
         self.handler = handler

@@ -286,6 +286,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
+        self.outbox?.writability?.set(writable: context.channel.isWritable)
         self.resumeReadingIfPossible()
         context.fireChannelWritabilityChanged()
     }

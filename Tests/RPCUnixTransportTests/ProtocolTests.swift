@@ -20,7 +20,8 @@ struct ProtocolTests {
                 Issue.record("first frame is not HELLO")
                 return
             }
-            #expect(hello.version == 1)
+            #expect(hello.version == 2)
+            #expect(hello.maxStreamCredit == 256)
             #expect(hello.maxConcurrentCalls == 7)
             #expect(hello.limits == .defaults)
         }

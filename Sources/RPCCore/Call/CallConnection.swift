@@ -15,6 +15,14 @@ package protocol CallConnection: Sendable {
 package protocol StreamConnection: CallConnection {
     /// Sends one message of stream `callID`, in order, before the stream's answer.
     func deliver(callID: UInt32, message: [UInt8])
+
+    /// Whether the connection takes more bytes now; a stream sends only while it does. Nil for a
+    /// connection that never pushes back (in process).
+    var writability: WritabilityGate? { get }
+}
+
+extension StreamConnection {
+    package var writability: WritabilityGate? { nil }
 }
 
 /// A timer set through ``CallConnection/schedule(after:_:)``.

@@ -132,7 +132,8 @@ public final class ServerCallExecutor: Sendable {
             connection.respond(callID: record.callID, PendingAnswer(executor: self, record: record, ending: ending))
         }
         let stream = ServerStream(
-            initialCredit: initialCredit, maxCredit: maxCredit, stall: (self.configuration.streamStallTimeout, connection)
+            initialCredit: initialCredit, maxCredit: maxCredit, stall: (self.configuration.streamStallTimeout, connection),
+            writability: connection.writability
         ) { message in connection.deliver(callID: record.callID, message: message) }
         let context = self.context(for: call, requestID: requestID, logger: self.taggedLogger(record))
         let (router, message) = (self.router, call.message)

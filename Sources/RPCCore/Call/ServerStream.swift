@@ -9,151 +9,169 @@ public typealias ServerStreamingRPCHandler = @Sendable (_ request: [UInt8], _ co
 
 /// The messages of one server-streaming call, sent as the client grants credit for them (SPEC.md
 /// section 16): each message takes one unit of credit, and a handler with none waits in ``send(_:)``
-/// until the client grants more. A slow reader holds the handler, never a growing buffer: at most the
-/// credit the client granted is in flight, and a stream never holds more than ``maxCredit`` unused. A
-/// reader that grants nothing for the stall timeout while a message waits ends the call
-/// (RESOURCE_EXHAUSTED). One ``send(_:)`` at a time.
+/// until the client grants more; over a connection, a send also waits while the connection is not
+/// writable (``WritabilityGate``). A slow reader holds the handler, never a growing buffer. A send that
+/// waits longer than the stall timeout fails (RESOURCE_EXHAUSTED): a reader too slow for its stream
+/// frees the server's slot. One ``send(_:)`` at a time.
 public final class ServerStream: Sendable {
     private struct State {
         var credit: Int
-        var waiting: CheckedContinuation<RPCError?, Never>?
+        /// The send waiting for credit or writability.
+        var waiting: CheckedContinuation<Void, Never>?
+        /// A wake that came while no send waited: the next wait returns at once (and looks again).
+        var woken = false
         var interrupted: RPCError?
-        var stallTimer: CallTimer?
+        /// The stall timer of the waiting send fired.
+        var stalled = false
     }
 
     /// The most unused credit the client may grant (the server's `MAX_STREAM_CREDIT`).
     public let maxCredit: Int
     private let state: Mutex<State>
     private let deliver: @Sendable ([UInt8]) -> Void
-    /// How long a send waits for credit, and the clock that times it; nil waits for ever.
+    /// How long a send waits, and the clock that times it; nil waits for ever.
     private let stall: (timeout: Duration, connection: any CallConnection)?
+    private let writability: WritabilityGate?
 
     /// - Parameters:
     ///   - initialCredit: messages the client can take before it grants more.
     ///   - maxCredit: the most unused credit the stream may hold.
-    ///   - stall: how long a send waits for credit before the call fails, and the connection that times it.
+    ///   - stall: how long a send waits before the call fails, and the connection that times it.
+    ///   - writability: the connection's; nil when it never pushes back (in process).
     ///   - deliver: hands a message to the transport, in order; called outside any lock.
     package init(
         initialCredit: Int, maxCredit: Int = Int(Int32.max), stall: (timeout: Duration, connection: any CallConnection)? = nil,
-        deliver: @escaping @Sendable ([UInt8]) -> Void
+        writability: WritabilityGate? = nil, deliver: @escaping @Sendable ([UInt8]) -> Void
     ) {
         self.maxCredit = maxCredit
         self.state = Mutex(State(credit: max(0, initialCredit)))
         self.stall = stall
+        self.writability = writability
         self.deliver = deliver
     }
 
     /// Messages the client can take now without waiting.
     public var credit: Int { self.state.withLock { $0.credit } }
 
-    /// The error of a send that waited the whole stall timeout for credit.
+    /// The error of a send that waited the whole stall timeout.
     public static func stalled(after timeout: Duration) -> RPCError {
-        RPCError(code: .resourceExhausted, message: "The reader granted no credit for \(timeout): it is too slow for the stream.")
+        RPCError(code: .resourceExhausted, message: "The reader took no message for \(timeout): it is too slow for the stream.")
     }
 
-    /// Sends `message` once the client has credit for it.
+    /// Sends `message` once the client has credit for it and the connection takes bytes.
     /// - Throws: ``RPCError`` CANCELLED when the call was interrupted (stop, and rethrow it);
-    ///   RESOURCE_EXHAUSTED when no credit came within the stall timeout (``stalled(after:)``); INTERNAL
-    ///   when another send is already waiting.
+    ///   RESOURCE_EXHAUSTED when it waited the stall timeout (``stalled(after:)``); INTERNAL when another
+    ///   send is already waiting.
     public func send(_ message: [UInt8]) async throws(RPCError) {
         enum Now {
             case send
             case fail(RPCError)
-            case wait
+            case waitForCredit
+            case waitForWritability
         }
-        let now: Now = self.state.withLock { state in
-            if let error = state.interrupted { return .fail(error) }
-            guard state.credit > 0 else { return .wait }
-            state.credit -= 1
-            return .send
+        var stallTimer: CallTimer?
+        defer { stallTimer?.cancel() }
+        while true {
+            let now: Now = self.state.withLock { state in
+                if let error = state.interrupted { return .fail(error) }
+                if state.stalled, let stall = self.stall {
+                    state.stalled = false
+                    return .fail(Self.stalled(after: stall.timeout))
+                }
+                guard state.credit > 0 else {
+                    state.woken = false
+                    return .waitForCredit
+                }
+                if let writability = self.writability, !writability.isWritable {
+                    state.woken = false
+                    return .waitForWritability
+                }
+                state.credit -= 1
+                state.stalled = false
+                return .send
+            }
+            switch now {
+            case .send:
+                self.deliver(message)
+                return
+            case .fail(let error):
+                throw error
+            case .waitForWritability:
+                // Writable again meanwhile: look again at once.
+                guard self.writability?.wakeWhenWritable(self) == true else { continue }
+            case .waitForCredit:
+                break
+            }
+            if stallTimer == nil { stallTimer = self.armStallTimer() }
+            try await self.waitForWake()
         }
-        switch now {
-        case .send:
-            self.deliver(message)
-            return
-        case .fail(let error):
-            throw error
-        case .wait:
-            break
+    }
+
+    /// Waits until ``wake()`` (credit, writability, the stall timer, an interrupt), or returns at once when
+    /// one came since the last wait. The task's cancellation interrupts the stream.
+    private func waitForWake() async throws(RPCError) {
+        guard self.state.withLock({ $0.waiting == nil }) else {
+            throw RPCError(code: .internal, message: "ServerStream.send called while another send waits.")
         }
-        let failure: RPCError? = await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<RPCError?, Never>) in
-                let resumeNow: RPCError?? = self.state.withLock { state in
-                    if let error = state.interrupted { return .some(error) }
-                    if Task.isCancelled { return .some(CallInterrupt.cancelled.error) }
-                    if state.credit > 0 {
-                        state.credit -= 1
-                        return .some(nil)
-                    }
-                    guard state.waiting == nil else {
-                        return .some(RPCError(code: .internal, message: "ServerStream.send called while another send waits."))
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow: Bool = self.state.withLock { state in
+                    if state.woken || state.interrupted != nil || state.stalled || Task.isCancelled {
+                        state.woken = false
+                        return true
                     }
                     state.waiting = continuation
-                    return .none
+                    return false
                 }
-                if case .some(let result) = resumeNow {
-                    continuation.resume(returning: result)
-                } else {
-                    self.armStallTimer()
-                }
+                if resumeNow { continuation.resume() }
             }
         } onCancel: {
             self.interrupt()
         }
-        if let failure { throw failure }
-        self.deliver(message)
     }
 
-    /// Times the send that waits: when no credit comes within the stall timeout, it fails.
-    private func armStallTimer() {
-        guard let stall = self.stall else { return }
-        let timer = stall.connection.schedule(after: stall.timeout) { [self] in
-            let waiter = self.state.withLock { state in
-                defer { state.waiting = nil }
-                state.stallTimer = nil
-                return state.waiting
+    /// Wakes the waiting send, to look again (or lets the next wait return at once).
+    func wake() {
+        let waiter: CheckedContinuation<Void, Never>? = self.state.withLock { state in
+            guard let waiter = state.waiting else {
+                state.woken = true
+                return nil
             }
-            waiter?.resume(returning: Self.stalled(after: stall.timeout))
+            state.waiting = nil
+            return waiter
         }
-        let keep = self.state.withLock { state in
-            guard state.waiting != nil else { return false }
-            state.stallTimer = timer
-            return true
-        }
-        if !keep { timer.cancel() }
+        waiter?.resume()
     }
 
-    /// The client's CREDIT: `increment` more messages. Wakes a waiting send (taking one unit for it).
+    /// Times the send that waits: when no message could go within the stall timeout, it fails.
+    private func armStallTimer() -> CallTimer? {
+        guard let stall = self.stall else { return nil }
+        return stall.connection.schedule(after: stall.timeout) { [self] in
+            self.state.withLock { $0.stalled = true }
+            self.wake()
+        }
+    }
+
+    /// The client's CREDIT: `increment` more messages. Wakes a waiting send.
     /// Returns false, granting nothing, when the stream's unused credit would exceed ``maxCredit``:
     /// the client broke the protocol (a connection error, SPEC.md section 16).
     package func grant(_ increment: Int) -> Bool {
-        let (accepted, waiter, timer): (Bool, CheckedContinuation<RPCError?, Never>?, CallTimer?) = self.state.withLock { state in
-            guard state.interrupted == nil, increment > 0 else { return (true, nil, nil) }
-            guard state.credit <= self.maxCredit - increment else { return (false, nil, nil) }
+        let accepted: Bool = self.state.withLock { state in
+            guard state.interrupted == nil, increment > 0 else { return true }
+            guard state.credit <= self.maxCredit - increment else { return false }
             state.credit += increment
-            guard let waiter = state.waiting else { return (true, nil, nil) }
-            state.waiting = nil
-            state.credit -= 1
-            defer { state.stallTimer = nil }
-            return (true, waiter, state.stallTimer)
+            return true
         }
-        timer?.cancel()
-        waiter?.resume(returning: nil)
+        if accepted { self.wake() }
         return accepted
     }
 
     /// The call was interrupted: a waiting send, and every later one, throws CANCELLED (the call ends
     /// with the interrupt's own status: ``DeferredCall``).
     package func interrupt() {
-        let (waiter, timer): (CheckedContinuation<RPCError?, Never>?, CallTimer?) = self.state.withLock { state in
+        self.state.withLock { state in
             if state.interrupted == nil { state.interrupted = CallInterrupt.cancelled.error }
-            defer {
-                state.waiting = nil
-                state.stallTimer = nil
-            }
-            return (state.waiting, state.stallTimer)
         }
-        timer?.cancel()
-        waiter?.resume(returning: CallInterrupt.cancelled.error)
+        self.wake()
     }
 }

@@ -11,6 +11,12 @@ from ._status import NamedIntEnum, RpcError, StatusCode
 SUBMIT_FEEDBACK = "/feedback.v1.FeedbackService/SubmitFeedback"
 VERIFY_TOKEN = "/feedback.v1.FeedbackService/VerifyToken"
 LIST_FEEDBACK_EVENTS = "/feedback.v1.FeedbackService/ListFeedbackEvents"
+WATCH_FEEDBACK_EVENTS = "/feedback.v1.FeedbackService/WatchFeedbackEvents"
+RESUME_AFTER_KEY = "resume-after-event-id"
+"""The metadata entry of a WatchFeedbackEvents status that did not end OK: the last event id sent."""
+RESUMABLE = frozenset({StatusCode.UNAVAILABLE, StatusCode.UNKNOWN})
+"""The statuses after which a watch calls again from the last event received: the server went away, or the
+connection was lost."""
 HEALTH_CHECK = "/feedback.health.v1.Health/Check"
 LIST_SERVICES = "/feedback.reflection.v1.Reflection/ListServices"
 
@@ -119,6 +125,19 @@ def list_events_request(after_event_id: int, page_size: int, token: str, timeout
     return Request(LIST_FEEDBACK_EVENTS, metadata, message.SerializeToString(), timeout_ms(timeout))
 
 
+def watch_events_request(after_event_id: int, token: str, request_id: str | None) -> Request:
+    """WatchFeedbackEvents: no ``:timeout`` (the stream runs until it is stopped)."""
+    if not isinstance(after_event_id, int) or isinstance(after_event_id, bool) or not -2**63 <= after_event_id < 2**63:
+        raise ValueError("after_event_id must be an int in the signed 64-bit range")
+    message = feedback_pb2.WatchFeedbackEventsRequest(after_event_id=after_event_id)
+    return Request(WATCH_FEEDBACK_EVENTS, token_metadata(token, request_id), message.SerializeToString())
+
+
+def watched_events(message: bytes) -> tuple[FeedbackEvent, ...]:
+    """The events of one WatchFeedbackEvents message, oldest first."""
+    return tuple(_event(e) for e in feedback_pb2.WatchFeedbackEventsResponse.FromString(message).events)
+
+
 def health_request(service: str, timeout: float | None) -> Request:
     message = health_pb2.HealthCheckRequest(service=service).SerializeToString()
     return Request(HEALTH_CHECK, [], message, timeout_ms(timeout))
@@ -170,9 +189,12 @@ def services(response: Response) -> tuple[ServiceDescription, ...]:
 
 def events_page(response: Response) -> FeedbackEventsPage:
     page = feedback_pb2.ListFeedbackEventsResponse.FromString(response.body)
-    events = tuple(FeedbackEvent(e.event_id, e.interaction_id, e.rating, e.subject, e.created_at,
-                                 e.subject_bytes or e.subject.encode()) for e in page.events)
-    return FeedbackEventsPage(events, page.next_after_event_id)
+    return FeedbackEventsPage(tuple(_event(e) for e in page.events), page.next_after_event_id)
+
+
+def _event(e: feedback_pb2.FeedbackEvent) -> FeedbackEvent:
+    return FeedbackEvent(e.event_id, e.interaction_id, e.rating, e.subject, e.created_at,
+                         e.subject_bytes or e.subject.encode())
 
 
 def next_cursor(page: FeedbackEventsPage, cursor: int) -> int:

@@ -29,6 +29,8 @@ from ._payloads import decode_response, encode_request_frame, encode_request_pay
 from ._protocol import (
     MAX_CALL_ID,
     MAX_FRAME_SIZE_BEFORE_PEER_HELLO,
+    STREAM_FLAG,
+    VERSION,
     Frame,
     FrameType,
     GoAway,
@@ -99,8 +101,17 @@ class CallFailed:
     error: RpcError
 
 
+@dataclass(frozen=True)
+class StreamMessage:
+    """One message of a server-streaming call (SPEC.md section 16), in order; its RESPONSE (``CallAnswered``)
+    ends it."""
+
+    key: int
+    message: bytes
+
+
 CallEnded = CallAnswered | CallNotProcessed | CallFailed
-Event = HelloReceived | GoAwayReceived | ConnectionClosed | CallAnswered | CallNotProcessed | CallFailed
+Event = HelloReceived | GoAwayReceived | ConnectionClosed | CallAnswered | CallNotProcessed | CallFailed | StreamMessage
 
 
 def call_ended(events: list[Event], key: int) -> CallEnded | None:
@@ -120,7 +131,7 @@ class ClientConnection:
 
     def __init__(self) -> None:
         self._decoder = FrameDecoder("client")
-        self._outgoing = bytearray(encode_hello(Hello()))
+        self._outgoing = bytearray(encode_hello(Hello(VERSION)))
         self.state = ConnectionState.AWAITING_HELLO
         self.peer_hello: Hello | None = None
         """The server's HELLO once received; its settings (the defaults until then) bound what is sent."""
@@ -132,6 +143,8 @@ class ClientConnection:
         self._in_flight: dict[int, int] = {}  # call id -> key, for REQUESTs written and not answered
         self._call_ids: dict[int, int] = {}  # key -> call id
         self._queued: dict[int, bytes] = {}  # key -> REQUEST payload, oldest first, waiting for a free slot
+        self._streams: dict[int, int] = {}  # key -> window, for the server-streaming calls not ended
+        self._read_since_grant: dict[int, int] = {}  # key -> messages read and not granted back, streams sent
 
     # ---------------------------------------------------------------- state
 
@@ -150,6 +163,11 @@ class ClientConnection:
     @property
     def calls_in_flight(self) -> int:
         return len(self._in_flight)
+
+    @property
+    def version(self) -> int:
+        """The connection's protocol version: the lower of the two HELLOs' (1 until the server's has arrived)."""
+        return 1 if self.peer_hello is None else min(VERSION, self.peer_hello.version)
 
     @property
     def _limits(self) -> Hello:
@@ -181,13 +199,40 @@ class ClientConnection:
         key = self._next_key
         self._next_key += 1
         if not self.usable:
+            self._forget_stream(key)
             return key, [CallNotProcessed(key, self._unusable_reason())]
         try:
             payload = encode_request_payload(request)
         except WireError as error:
+            self._forget_stream(key)
             return key, [CallFailed(key, RpcError(StatusCode.INVALID_ARGUMENT, f"Invalid request: {error}"))]
         self._queued[key] = payload
         return key, self._send_queued()
+
+    def start_stream(self, request: Request, window: int = 64) -> tuple[int, list[Event]]:
+        """Starts a server-streaming call (version 2, SPEC.md section 16): it waits for the server's HELLO, then
+        goes with the STREAM flag and a first CREDIT of ``window`` (at most the server's ``MAX_STREAM_CREDIT``).
+        Its messages come as ``StreamMessage`` events; report each one read with ``message_read``. On a version-1
+        connection it fails UNIMPLEMENTED, having sent nothing."""
+        if window < 1:
+            raise ValueError("window must be at least 1")
+        self._streams[self._next_key] = window  # the key start_call gives it
+        return self.start_call(request)
+
+    def message_read(self, key: int) -> None:
+        """The reader took one message of stream ``key``: once half the window is read, it is granted back."""
+        call_id = self._call_ids.get(key)
+        if call_id is None or key not in self._read_since_grant or self.state is ConnectionState.CLOSED:
+            return
+        read = self._read_since_grant[key] + 1
+        if read < max(1, self._window(key) // 2):
+            self._read_since_grant[key] = read
+            return
+        self._read_since_grant[key] = 0
+        self._outgoing += encode_frame(FrameType.CREDIT, call_id, read.to_bytes(4, "big"))
+
+    def _window(self, key: int) -> int:
+        return min(self._streams.get(key, 1), self._limits.max_stream_credit)
 
     def was_sent(self, key: int) -> bool:
         """Whether the REQUEST of call ``key`` was written and its RESPONSE has not arrived."""
@@ -195,6 +240,7 @@ class ClientConnection:
 
     def cancel_call(self, key: int) -> list[Event]:
         """Gives up on a call: a queued one is dropped; a written one is sent CANCEL and its RESPONSE ignored."""
+        self._forget_stream(key)
         if self._queued.pop(key, None) is not None:
             return []
         call_id = self._call_ids.pop(key, None)
@@ -231,9 +277,16 @@ class ClientConnection:
                 events.append(CallNotProcessed(key, "call ids exhausted on this connection"))
                 events += self._fail_queued("call ids exhausted on this connection")
                 break
-            if self.peer_hello is None and len(payload) > MAX_FRAME_SIZE_BEFORE_PEER_HELLO:
+            is_stream = key in self._streams
+            if self.peer_hello is None and (is_stream or len(payload) > MAX_FRAME_SIZE_BEFORE_PEER_HELLO):
+                # A stream needs the server's HELLO to know the connection's version (SPEC.md section 3).
                 self._queued = {key: payload, **self._queued}  # first again: calls keep their order
                 break
+            if is_stream and self.version < 2:
+                self._forget_stream(key)
+                message = "a streaming call needs protocol version 2; the server speaks version 1"
+                events.append(CallFailed(key, RpcError(StatusCode.UNIMPLEMENTED, message)))
+                continue
             if len(payload) > limits.max_frame_size:
                 limit = limits.max_frame_size
                 message = f"Request of {len(payload)} bytes is over the server's frame limit of {limit} bytes."
@@ -243,11 +296,22 @@ class ClientConnection:
             self._next_call_id += 1
             self._in_flight[call_id] = key
             self._call_ids[key] = call_id
-            self._outgoing += encode_request_frame(call_id, payload)
+            if is_stream:
+                self._outgoing += encode_request_frame(call_id, payload, STREAM_FLAG)
+                self._outgoing += encode_frame(FrameType.CREDIT, call_id, self._window(key).to_bytes(4, "big"))
+                self._read_since_grant[key] = 0
+            else:
+                self._outgoing += encode_request_frame(call_id, payload)
         return events
+
+    def _forget_stream(self, key: int) -> None:
+        self._streams.pop(key, None)
+        self._read_since_grant.pop(key, None)
 
     def _fail_queued(self, reason: str) -> list[Event]:
         events: list[Event] = [CallNotProcessed(key, reason) for key in self._queued]
+        for key in self._queued:
+            self._forget_stream(key)
         self._queued.clear()
         return events
 
@@ -296,12 +360,18 @@ class ClientConnection:
             if key is None:
                 return []  # a call given up on (CANCEL), or unknown: ignored
             del self._call_ids[key]
+            self._forget_stream(key)
             ended: Event
             try:
                 ended = CallAnswered(key, decode_response(frame.payload))
             except WireError as error:
                 ended = CallFailed(key, RpcError(StatusCode.INTERNAL, f"Malformed response: {error.message}"))
             return [ended, *self._send_queued()]
+        if frame.type == FrameType.STREAM_MESSAGE:
+            key = self._in_flight.get(frame.call_id)
+            if key is None or key not in self._streams:
+                return []  # not a stream being read (unknown, answered, cancelled): ignored
+            return [StreamMessage(key, frame.payload)]
         if frame.type == FrameType.PING:
             self._outgoing += encode_frame(FrameType.PONG, 0, frame.payload)
         elif frame.type == FrameType.GOAWAY:
@@ -320,6 +390,7 @@ class ClientConnection:
         for call_id in sorted(i for i in self._in_flight if i > goaway.last_call_id):
             key = self._in_flight.pop(call_id)
             del self._call_ids[key]
+            self._forget_stream(key)
             events.append(CallNotProcessed(key, reason))
         return events + self._fail_queued(reason)
 
@@ -328,6 +399,7 @@ class ClientConnection:
         self.close_reason = reason
         events: list[Event] = [ConnectionClosed(reason)]
         for key in self._in_flight.values():
+            self._forget_stream(key)
             events.append(CallFailed(key, outcome_unknown(f"{reason} before the response")))
         self._in_flight.clear()
         self._call_ids.clear()

@@ -8,7 +8,6 @@ from __future__ import annotations
 import struct
 
 from ._protocol import (
-    DECODER_VERSION,
     DEFAULT_MAX_FRAME_SIZE,
     HANDSHAKE_MAX_FRAME_SIZE,
     HEADER_SIZE,
@@ -16,6 +15,7 @@ from ._protocol import (
     MAX_CALL_ID,
     MAX_CREDIT,
     STREAM_FLAG,
+    VERSION,
     Frame,
     FrameType,
     GoAway,
@@ -64,7 +64,7 @@ class FrameDecoder:
         *,
         max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
         hello_received: bool = False,
-        version: int = DECODER_VERSION,
+        version: int = VERSION,
     ):
         if role not in ("client", "server"):
             raise ValueError("role must be 'client' or 'server'")

@@ -58,12 +58,12 @@ def encode_request(call_id: int, request: Request) -> bytes:
     return encode_request_frame(call_id, encode_request_payload(request))
 
 
-def encode_request_frame(call_id: int, payload: bytes) -> bytes:
+def encode_request_frame(call_id: int, payload: bytes, flags: int = 0) -> bytes:
     """A REQUEST frame around a payload of ``encode_request_payload``: the payload does not depend on the call id,
-    so a call can be checked and encoded before it has one."""
+    so a call can be checked and encoded before it has one. ``flags`` is ``STREAM_FLAG`` for a stream."""
     if not 1 <= call_id <= MAX_CALL_ID:
         raise WireError("INVALID_CALL_ID", f"call id {call_id} is outside 1..{MAX_CALL_ID}")
-    return encode_frame(FrameType.REQUEST, call_id, payload)
+    return encode_frame(FrameType.REQUEST, call_id, payload, flags)
 
 
 def encode_request_payload(request: Request) -> bytes:

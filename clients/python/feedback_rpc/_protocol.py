@@ -8,10 +8,9 @@ from ._status import NamedIntEnum, StatusCode
 
 HEADER_SIZE = 10
 MAGIC = b"FBRP"
-VERSION = 1
-"""The version this client offers in its HELLO: unary calls only (it reads version-2 frames, SPEC.md 16)."""
-DECODER_VERSION = 2
-"""The highest version the frame decoder knows."""
+VERSION = 2
+"""The highest version this package implements, offered in its HELLO: version 1 and server-streaming calls."""
+DEFAULT_MAX_STREAM_CREDIT = 256
 STREAM_FLAG = 0x01
 """The REQUEST flag of a server-streaming call (version 2)."""
 MAX_CREDIT = 0x7FFF_FFFF
@@ -143,6 +142,10 @@ class Hello:
     @property
     def max_metadata_size(self) -> int:
         return self.setting(Setting.MAX_METADATA_SIZE, DEFAULT_MAX_METADATA_SIZE)
+
+    @property
+    def max_stream_credit(self) -> int:
+        return self.setting(Setting.MAX_STREAM_CREDIT, DEFAULT_MAX_STREAM_CREDIT)
 
 
 MetadataValue = str | bytes

@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 from ._calls import (
+    RESUMABLE,
     FeedbackEvent,
     FeedbackEventsPage,
     HealthStatus,
@@ -26,6 +27,8 @@ from ._calls import (
     services,
     submit_request,
     verify_request,
+    watch_events_request,
+    watched_events,
 )
 from ._connection import (
     ANSWER_GRACE,
@@ -38,12 +41,14 @@ from ._connection import (
     ClientConnection,
     ConnectionState,
     Event,
+    StreamMessage,
     check_socket_path,
     deadline_exceeded,
     outcome_unknown,
     unreachable,
 )
 from ._protocol import Request, Response
+from ._status import RpcError, StatusCode
 
 
 class _AsyncConnection:
@@ -55,6 +60,7 @@ class _AsyncConnection:
         self.reader = reader
         self.writer = writer
         self._waiting: dict[int, asyncio.Future[CallEnded]] = {}
+        self._streams: dict[int, asyncio.Queue[bytes | CallEnded]] = {}  # key -> what its reader takes next
         self._drain_lock = asyncio.Lock()
         self._reader_task = asyncio.get_running_loop().create_task(self._read_loop())
 
@@ -109,7 +115,13 @@ class _AsyncConnection:
     def _after(self, events: list[Event]) -> None:
         """After each step of the machine: wake the calls it ended, write what it has to send, close when done."""
         for event in events:
-            if isinstance(event, (CallAnswered, CallNotProcessed, CallFailed)):
+            if isinstance(event, StreamMessage):
+                stream = self._streams.get(event.key)
+                if stream is not None:
+                    stream.put_nowait(event.message)
+            elif isinstance(event, (CallAnswered, CallNotProcessed, CallFailed)) and event.key in self._streams:
+                self._streams[event.key].put_nowait(event)
+            elif isinstance(event, (CallAnswered, CallNotProcessed, CallFailed)):
                 future = self._waiting.pop(event.key, None)
                 if future is not None and not future.done():
                     future.set_result(event)
@@ -156,6 +168,36 @@ class _AsyncConnection:
         except asyncio.CancelledError:
             self._abandon(key)
             raise
+
+    async def stream(self, request: Request, window: int) -> AsyncGenerator[bytes, None]:
+        """Runs one server-streaming call: yields its messages as they come, granting credit back as they are
+        taken (at most ``window`` unread, so the queue here is bounded); returns when it ends OK and raises its
+        RpcError otherwise. Leaving early (``break``, cancellation) sends CANCEL."""
+        queue: asyncio.Queue[bytes | CallEnded] = asyncio.Queue()
+        key, events = self.machine.start_stream(request, window)
+        self._streams[key] = queue
+        ended = False
+        try:
+            self._after(events)
+            while True:
+                item = await queue.get()
+                if isinstance(item, bytes):
+                    yield item
+                    self.machine.message_read(key)
+                    self._after([])
+                    continue
+                ended = True
+                if isinstance(item, CallAnswered):
+                    check(item.response)
+                    return
+                if isinstance(item, CallFailed):
+                    raise item.error
+                reason = f"Server unavailable: the stream was not processed ({item.reason})."
+                raise RpcError(StatusCode.UNAVAILABLE, reason)
+        finally:
+            self._streams.pop(key, None)
+            if not ended:
+                self._after(self.machine.cancel_call(key))
 
     def _abandon(self, key: int) -> None:
         self._waiting.pop(key, None)
@@ -267,6 +309,42 @@ class AsyncClient:
             for event in page.events:
                 yield event
             cursor = next_cursor(page, cursor)
+
+    async def watch_feedback_events(
+        self,
+        after_event_id: int = 0,
+        *,
+        token: str,
+        resume: bool = True,
+        window: int = 64,
+        request_id: str | None = None,
+    ) -> AsyncIterator[FeedbackEvent]:
+        """The live ratings feed (WatchFeedbackEvents, protocol version 2): every event after ``after_event_id``,
+        then each new one as it is committed, oldest first (``async for event in client.watch_feedback_events(
+        token=...)``). ``token`` needs the read scope. The stream shares the client's connection. With ``resume``,
+        when feedbackd goes away or the connection is lost (UNAVAILABLE, UNKNOWN) it reconnects and goes on after
+        the last event it yielded (backoff 0.1 s doubling to 2 s): nothing is missed or repeated. Other failures
+        raise their RpcError. ``window``: messages in flight or unread at most."""
+        cursor = after_event_id
+        backoff = 0.1
+        while True:
+            try:
+                connection = await self._usable_connection()
+                stream = connection.stream(watch_events_request(cursor, token, request_id), window)
+                try:
+                    async for message in stream:
+                        for event in watched_events(message):
+                            yield event
+                            cursor = event.event_id
+                        backoff = 0.1
+                finally:
+                    await stream.aclose()
+                return  # ended OK: only a deadline ends a watch, and this one has none
+            except RpcError as error:
+                if not (resume and error.code in RESUMABLE):
+                    raise
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 2.0)
 
     async def check_health(self, service: str = "", *, timeout: float | None = None) -> HealthStatus:
         """SERVING when feedbackd and its store can serve."""

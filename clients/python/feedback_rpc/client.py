@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 
 from ._calls import (
+    RESUMABLE,
     FeedbackEvent,
     FeedbackEventsPage,
     HealthStatus,
@@ -25,15 +26,20 @@ from ._calls import (
     services,
     submit_request,
     verify_request,
+    watch_events_request,
+    watched_events,
 )
 from ._connection import (
     ANSWER_GRACE,
     READ_SIZE,
     Attempts,
+    CallAnswered,
     CallEnded,
+    CallFailed,
     ClientConnection,
     ConnectionState,
     Event,
+    StreamMessage,
     call_ended,
     check_socket_path,
     deadline_exceeded,
@@ -41,6 +47,7 @@ from ._connection import (
     unreachable,
 )
 from ._protocol import Request, Response
+from ._status import RpcError, StatusCode
 
 
 class _Connection:
@@ -97,6 +104,36 @@ class _Connection:
                     reason = f"the server did not answer within {answer_grace} s of the deadline"
                     raise outcome_unknown(reason) from None
                 raise deadline_exceeded() from None
+
+    def stream(self, request: Request, window: int) -> Iterator[bytes]:
+        """Runs one server-streaming call: yields its messages as they come, granting credit back as they are
+        taken (at most ``window`` unread); returns when it ends OK and raises its RpcError otherwise. Closing the
+        generator early (``break``) sends CANCEL."""
+        key, events = self.machine.start_stream(request, window)
+        events += self._send(self._soon())
+        ended = False
+        try:
+            while True:
+                for event in events:
+                    if isinstance(event, StreamMessage) and event.key == key:
+                        yield event.message
+                        self.machine.message_read(key)
+                        self._send(self._soon())
+                    elif isinstance(event, CallAnswered) and event.key == key:
+                        ended = True
+                        check(event.response)
+                        return
+                    elif isinstance(event, CallFailed) and event.key == key:
+                        ended = True
+                        raise event.error
+                    elif call_ended([event], key) is not None:  # not processed: the server went away first
+                        ended = True
+                        raise RpcError(StatusCode.UNAVAILABLE, "Server unavailable: the stream was not processed.")
+                events = self._receive(None)
+        finally:
+            if not ended:
+                self.machine.cancel_call(key)
+                self._send(self._soon())
 
     def poll(self) -> None:
         """Reads, without blocking, what arrived while no call waited: a GOAWAY, the end of the stream, a PING,
@@ -244,6 +281,46 @@ class Client:
                 return
             yield from page.events
             cursor = next_cursor(page, cursor)
+
+    def watch_feedback_events(
+        self,
+        after_event_id: int = 0,
+        *,
+        token: str,
+        resume: bool = True,
+        window: int = 64,
+        request_id: str | None = None,
+    ) -> Iterator[FeedbackEvent]:
+        """The live ratings feed (WatchFeedbackEvents, protocol version 2): every event after ``after_event_id``,
+        then each new one as it is committed, oldest first, for as long as you iterate. ``token`` needs the read
+        scope. The stream runs on a connection of its own (the client's other calls are not held up). With
+        ``resume``, when feedbackd goes away or the connection is lost (UNAVAILABLE, UNKNOWN) the iterator
+        reconnects and goes on after the last event it yielded (backoff 0.1 s doubling to 2 s): nothing is
+        missed or repeated. Other failures raise their RpcError; to resume later yourself, keep the last
+        ``event_id`` and pass it as ``after_event_id``. ``window``: messages in flight or unread at most."""
+        cursor = after_event_id
+        backoff = 0.1
+        while True:
+            try:
+                connection = _Connection(self.socket_path, self.connect_timeout)
+            except RpcError as error:
+                if not (resume and error.code in RESUMABLE):
+                    raise
+            else:
+                try:
+                    for message in connection.stream(watch_events_request(cursor, token, request_id), window):
+                        for event in watched_events(message):
+                            yield event
+                            cursor = event.event_id
+                        backoff = 0.1
+                    return  # ended OK: only a deadline ends a watch, and this one has none
+                except RpcError as error:
+                    if not (resume and error.code in RESUMABLE):
+                        raise
+                finally:
+                    connection.close()
+            time.sleep(backoff)
+            backoff = min(backoff * 2, 2.0)
 
     def check_health(self, service: str = "", *, timeout: float | None = None) -> HealthStatus:
         """SERVING when feedbackd and its store can serve."""

@@ -38,9 +38,9 @@ def frame(frame_type: int, call_id: int, payload: bytes = b"") -> bytes:
     return _HEADER.pack(len(payload), call_id, frame_type, 0) + payload
 
 
-def hello(settings: dict[int, int] | None = None) -> bytes:
-    """A server HELLO, version 1; ``settings`` by id (2: MAX_CONCURRENT_CALLS)."""
-    payload = b"FBRP" + struct.pack(">H", 1)
+def hello(settings: dict[int, int] | None = None, version: int = 1) -> bytes:
+    """A server HELLO (a frame), version 1 unless told; ``settings`` by id (2: MAX_CONCURRENT_CALLS)."""
+    payload = b"FBRP" + struct.pack(">H", version)
     payload += b"".join(struct.pack(">HI", key, value) for key, value in (settings or {}).items())
     return frame(HELLO, 0, payload)
 

@@ -36,7 +36,7 @@ from feedback_rpc._connection import (
 )
 from feedback_rpc._protocol import Request, Response
 
-HELLO_BYTES = bytes.fromhex("00000006 00000000 0100 46425250 0001")
+HELLO_BYTES = bytes.fromhex("00000006 00000000 0100 46425250 0002")  # version 2: unary calls and streams
 HEALTH_REQUEST = Request(HEALTH)
 
 

@@ -433,6 +433,7 @@ def test_list_services_async_every_listed_method_is_served(feedbackd: Feedbackd)
                 "/feedback.v1.FeedbackService/ListFeedbackEvents",
                 "/feedback.v1.FeedbackService/SubmitFeedback",
                 "/feedback.v1.FeedbackService/VerifyToken",
+                "/feedback.v1.FeedbackService/WatchFeedbackEvents",
             }
             assert await client.check_health() == HealthStatus.SERVING  # Health/Check: no token
             with pytest.raises(feedback_rpc.UnauthenticatedError):
