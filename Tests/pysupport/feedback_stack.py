@@ -25,13 +25,16 @@ def bin_path() -> pathlib.Path:
     return pathlib.Path(out.stdout.strip())
 
 
-def mint(secret: bytes, sub: str, ttl: int = 3600) -> str:
+def mint(secret: bytes, sub: str, ttl: int = 3600, scope: str | None = None) -> str:
     """An HS256 token, as feedbackctl token makes, without a process: a fresh subject is a token
-    feedbackd never verified."""
+    feedbackd never verified. `scope` is its scope claim ("feedback:read" to read the feed)."""
     def b64(data: bytes) -> str:
         return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
     header = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-    claims = b64(json.dumps({"sub": sub, "exp": int(time.time()) + ttl}).encode())
+    payload = {"sub": sub, "exp": int(time.time()) + ttl}
+    if scope is not None:
+        payload["scope"] = scope
+    claims = b64(json.dumps(payload).encode())
     signature = hmac.new(secret, f"{header}.{claims}".encode(), hashlib.sha256).digest()
     return f"{header}.{claims}.{b64(signature)}"
 
