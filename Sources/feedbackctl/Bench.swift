@@ -14,6 +14,12 @@ struct Bench: AsyncParsableCommand {
             Keeps --concurrency calls in flight, spread over --connections connections, for --duration \
             seconds or --calls calls. SubmitFeedback spreads its writes over interactions 1...--rows, \
             alternating +1 and -1. A progress line goes to stderr; the result to stdout (--json: one object).
+
+            --watch adds one reader of the live feed (WatchFeedbackEvents) from --watch-after on: events \
+            delivered per second, their lag behind their commit, how long it takes to catch up once the \
+            load stops, and the ids it got (count, first, last, sum) to check against the audit trail; \
+            --watch-resume-every N drops and resumes its stream every N events. It needs --secret-file \
+            (a token with the read scope is minted) or --read-token.
             """
     )
 
@@ -43,6 +49,10 @@ struct Bench: AsyncParsableCommand {
     var engine: Engine = .lean
     @Flag(help: "Print one JSON object: calls, calls_per_second, latency_us {p50, p90, p99, p999, max}, errors.")
     var json = false
+    @Flag(help: "Watch the live feed beside the load (WatchFeedbackEvents).") var watch = false
+    @Option(help: "The watch starts after this event id.") var watchAfter: Int64 = 0
+    @Option(help: "The watcher drops its stream and resumes every N events (0: never).") var watchResumeEvery: Int = 0
+    @Option(help: "The JWT for the watch (read scope); minted from --secret-file when absent.") var readToken: String?
 
     func validate() throws {
         guard self.connections > 0, self.concurrency >= self.connections else {
@@ -62,6 +72,22 @@ struct Bench: AsyncParsableCommand {
             token = try await DevelopmentToken.mint(
                 secret: try developmentSecret(file: self.secretFile), subject: "bench", ttl: .seconds(86_400)
             )
+        }
+        let watching: (task: Task<BenchWatch.Result, Never>, expectation: BenchWatch.Expectation)?
+        if self.watch {
+            let readToken: String
+            if let given = self.readToken {
+                readToken = given
+            } else {
+                readToken = try await DevelopmentToken.mint(
+                    secret: try developmentSecret(file: self.secretFile), subject: "bench-watch", ttl: .seconds(86_400), scope: "feedback:read"
+                )
+            }
+            let watcher = BenchWatch(socket: self.socket, token: readToken, after: self.watchAfter, resumeEvery: self.watchResumeEvery)
+            let expectation = BenchWatch.Expectation()
+            watching = (Task { await watcher.run(expectation: expectation) }, expectation)
+        } else {
+            watching = nil
         }
         let run = BenchRun(limit: self.calls, until: ContinuousClock.now + .milliseconds(Int64(self.duration * 1000)))
         let start = ContinuousClock.now
@@ -85,7 +111,12 @@ struct Bench: AsyncParsableCommand {
             results = await self.runClients(token: token, run: run, start: start)
         }
         let elapsed = ContinuousClock.now - start
-        self.report(results, elapsed: elapsed)
+        var watched: BenchWatch.Result?
+        if let watching {
+            watching.expectation.loadEnded(expecting: results.latencies.count - results.errors.values.reduce(0, +))
+            watched = await watching.task.value
+        }
+        self.report(results, elapsed: elapsed, watched: watched)
     }
 
     /// The load through `FeedbackClient`: one task per call in flight.
@@ -130,24 +161,43 @@ struct Bench: AsyncParsableCommand {
         return results
     }
 
-    private func report(_ results: WorkerResult, elapsed: Duration) {
+    private func report(_ results: WorkerResult, elapsed: Duration, watched: BenchWatch.Result?) {
         FileHandle.standardError.write(Data("\n".utf8))
         let summary = LatencySummary(results.latencies)
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let rate = Double(results.latencies.count) / seconds
         if self.json {
-            let object: [String: Any] = [
+            var object: [String: Any] = [
                 "calls": results.latencies.count,
                 "calls_per_second": (rate * 10).rounded() / 10,
                 "latency_us": ["p50": summary.p50, "p90": summary.p90, "p99": summary.p99, "p999": summary.p999, "max": summary.max],
                 "errors": results.errors,
             ]
+            if let watched {
+                let lag = LatencySummary(watched.lags)
+                object["watch"] = [
+                    "events": watched.events, "events_per_second_during_load": (Double(watched.duringLoad) / seconds * 10).rounded() / 10,
+                    "repeats": watched.repeats, "first": watched.first, "last": watched.last, "id_sum": watched.idSum,
+                    "resumes": watched.resumes, "catch_up_ms": watched.catchUp.map { Double($0.microseconds) / 1000 } ?? -1,
+                    "lag_us": ["p50": lag.p50, "p90": lag.p90, "p99": lag.p99, "p999": lag.p999, "max": lag.max],
+                ] as [String: Any]
+            }
             let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
             print(String(decoding: data, as: UTF8.self))
         } else {
             print(String(format: "%d calls in %.2f s: %.0f calls/s", results.latencies.count, seconds, rate))
             print("latency (µs): p50 \(summary.p50)  p90 \(summary.p90)  p99 \(summary.p99)  p99.9 \(summary.p999)  max \(summary.max)")
             print(results.errors.isEmpty ? "errors: none" : "errors: " + results.errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+            if let watched {
+                let lag = LatencySummary(watched.lags)
+                let catchUp = watched.catchUp.map { String(format: "%.1f ms", Double($0.microseconds) / 1000) } ?? "never (events missing)"
+                print(
+                    String(format: "watch: %d events (%.0f/s during the load), ids %lld...%lld, sum %lld, %d repeated, %d resumes; caught up %@ after the load",
+                        watched.events, Double(watched.duringLoad) / seconds, watched.first, watched.last, watched.idSum, watched.repeats,
+                        watched.resumes, catchUp)
+                )
+                print("watch lag behind the commit (µs, ms resolution): p50 \(lag.p50)  p90 \(lag.p90)  p99 \(lag.p99)  p99.9 \(lag.p999)  max \(lag.max)")
+            }
         }
     }
 }
