@@ -7,6 +7,10 @@ import Synchronization
 /// The store's writer advances it after each commit that inserted events; a reader that has delivered
 /// everything up to id `n` waits with ``wait(after:)`` and then reads the events after `n`. Waiting costs
 /// no task and no timer: a continuation per waiting reader, resumed by the commit that passes its id.
+///
+/// While readers watch (``beginWatching()``), a store that can hands over the events it committed
+/// (``advance(to:events:)``) and they are kept in memory, the newest ``recentCapacity``: a reader that is
+/// caught up takes them from here (``recentEvents(after:limit:)``) instead of reading them back.
 public final class CommittedEvents: Sendable {
     private struct Waiter {
         var after: Int64
@@ -17,13 +21,44 @@ public final class CommittedEvents: Sendable {
         var latest: Int64
         var waiters: [UInt64: Waiter] = [:]
         var nextID: UInt64 = 0
+        var recent: RecentEvents
     }
 
+    /// How many of the newest committed events are kept while readers watch.
+    public static let recentCapacity = 16_384
+
     private let state: Mutex<State>
+    /// Readers watching now (read by the writer without the lock, once per commit).
+    private let watchers = Atomic<Int>(0)
 
     /// - Parameter latest: the newest event id committed when the store opened (0: none, or unknown).
     public init(latest: Int64 = 0) {
-        self.state = Mutex(State(latest: latest))
+        self.state = Mutex(State(latest: latest, recent: RecentEvents(capacity: Self.recentCapacity)))
+    }
+
+    /// Whether a live reader watches: only then does a store hand its committed events over.
+    public var wantsEvents: Bool { self.watchers.load(ordering: .relaxed) > 0 }
+
+    /// A live reader starts watching (end with ``endWatching()``).
+    public func beginWatching() {
+        self.watchers.wrappingAdd(1, ordering: .relaxed)
+    }
+
+    /// A live reader stops watching; with none left, the events kept are let go.
+    public func endWatching() {
+        guard self.watchers.wrappingSubtract(1, ordering: .relaxed).newValue == 0 else { return }
+        self.state.withLock { state in
+            if self.watchers.load(ordering: .relaxed) == 0 { state.recent.removeAll() }
+        }
+    }
+
+    /// Up to `limit` committed events after `eventID` from memory: nil when they are not held (read them
+    /// from the store); empty when nothing after `eventID` is committed.
+    public func recentEvents(after eventID: Int64, limit: Int) -> [StoredFeedbackEvent]? {
+        self.state.withLock { state in
+            if eventID >= state.latest { return [] }
+            return state.recent.events(after: eventID, limit: limit)
+        }
     }
 
     /// The newest event id known to be committed.
@@ -33,9 +68,11 @@ public final class CommittedEvents: Sendable {
     public var waiting: Int { self.state.withLock { $0.waiters.count } }
 
     /// Records that the events up to `eventID` are committed (an older id changes nothing) and wakes the
-    /// readers waiting for an id below it.
-    public func advance(to eventID: Int64) {
+    /// readers waiting for an id below it. `events`, when the store hands them over, are the events of
+    /// this commit, ascending (kept while readers watch).
+    public func advance(to eventID: Int64, events: [StoredFeedbackEvent] = []) {
         let woken: [CheckedContinuation<Int64?, Never>] = self.state.withLock { state in
+            if !events.isEmpty, self.watchers.load(ordering: .relaxed) > 0 { state.recent.append(events) }
             guard eventID > state.latest else { return [] }
             state.latest = eventID
             var woken: [CheckedContinuation<Int64?, Never>] = []

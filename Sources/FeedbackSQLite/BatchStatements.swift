@@ -51,6 +51,14 @@ struct BatchStatements {
         return true
     }
 
+    /// The audit row `write` just inserted, as the feed lists it (for live readers: ``CommittedEvents``).
+    func event(id: Int64, of submission: FeedbackSubmission) -> StoredFeedbackEvent {
+        StoredFeedbackEvent(
+            eventID: id, interactionID: submission.interactionID, rating: submission.rating, subject: Array(submission.subject.utf8),
+            createdAt: self.createdAt
+        )
+    }
+
     private func step(_ statement: OpaquePointer) throws {
         let code = sqlite3_step(statement)
         guard code == SQLITE_DONE else {

@@ -147,7 +147,7 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
         case notBegun
         /// The lock was taken and the queue was empty by then: nothing written.
         case empty
-        case committed([GroupCommitQueue.Item], found: [Bool], lastEventID: Int64)
+        case committed([GroupCommitQueue.Item], found: [Bool], lastEventID: Int64, events: [StoredFeedbackEvent])
         case failed(any Error)
     }
 
@@ -169,7 +169,7 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
         let lockWaitCause = "the database stayed locked by another connection for the busy timeout"
         let queue = self.writer.queue
         do {
-            outcome = try await open.queue.writeWithoutTransaction { [busyWait, configuration] db -> BatchOutcome in
+            outcome = try await open.queue.writeWithoutTransaction { [busyWait, configuration, committedEvents = self.committedEvents] db -> BatchOutcome in
                 let rule: BusyWait.Rule = {
                     // Keep waiting while a submission that arrived less than the busy timeout ago is
                     // queued; those that waited longer fail (the store is unhealthy before they hear it).
@@ -195,12 +195,19 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
                         return .empty
                     }
                     let statements = try BatchStatements(db)
-                    let found = try items.map { try statements.write($0.submission) }
+                    // The batch's events for live readers, only while some watch (CommittedEvents).
+                    let keepEvents = committedEvents.wantsEvents
+                    var events: [StoredFeedbackEvent] = []
+                    let found = try items.map { item in
+                        let inserted = try statements.write(item.submission)
+                        if inserted, keepEvents { events.append(statements.event(id: db.lastInsertedRowID, of: item.submission)) }
+                        return inserted
+                    }
                     // The batch's last audit row (the newest event: ids only grow), before COMMIT ends
                     // the transaction that inserted it; an older id when the batch inserted none.
                     let lastEventID = db.lastInsertedRowID
                     try db.execute(sql: "COMMIT")
-                    return .committed(items, found: found, lastEventID: lastEventID)
+                    return .committed(items, found: found, lastEventID: lastEventID, events: events)
                 } catch {
                     if db.isInsideTransaction { try? db.execute(sql: "ROLLBACK") }
                     return .failed(error)
@@ -220,7 +227,7 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
             if !queue.isEmpty { try? await Task.sleep(for: .milliseconds(1)) }
         case .failed(let error):
             self.failed(batch, error)
-        case .committed(let items, let found, let lastEventID):
+        case .committed(let items, let found, let lastEventID, let events):
             guard open.isCurrent(at: self.configuration.path) else {
                 // Committed to a file nobody will read: as good as not written.
                 await self.closeDatabase()
@@ -228,7 +235,7 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
                 return
             }
             self.writer.markHealthy()
-            self.committedEvents.advance(to: lastEventID)
+            self.committedEvents.advance(to: lastEventID, events: events)
             // Recorded before the answers, so that a caller who has its answer finds the batch in the metrics.
             batch.written()
             for (pending, found) in zip(items, found) {

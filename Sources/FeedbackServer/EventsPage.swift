@@ -29,7 +29,7 @@ struct EventsPage: FeedbackEventsPage {
         guard self.events.count < self.limit else { return false }
         let message = Self.message(event)
         // The field's own size: its tag, its length prefix, the event.
-        let eventSize = (try? message.serializedBytes() as [UInt8])?.count ?? Self.maxBodyBytes
+        let eventSize = Self.encodedSize(message)
         let fieldSize = 1 + Self.varintSize(eventSize) + eventSize
         guard self.size + fieldSize <= Self.maxBodyBytes - Self.cursorBytes else {
             if self.events.isEmpty {
@@ -73,8 +73,21 @@ struct EventsPage: FeedbackEventsPage {
         return message
     }
 
+    /// The size of `event` in proto3 binary (fields at their default are left out), computed rather than
+    /// encoded: a page measures every event it takes.
+    static func encodedSize(_ event: Feedback_V1_FeedbackEvent) -> Int {
+        func integer(_ value: Int64) -> Int { value == 0 ? 0 : 1 + Self.varintSize(UInt64(bitPattern: value)) }
+        func bytes(_ count: Int) -> Int { count == 0 ? 0 : 1 + Self.varintSize(UInt64(count)) + count }
+        return integer(event.eventID) + integer(event.interactionID) + integer(Int64(event.rating))
+            + bytes(event.subject.utf8.count) + bytes(event.createdAt.utf8.count) + bytes(event.subjectBytes.count)
+    }
+
     private static func varintSize(_ value: Int) -> Int {
-        var value = UInt64(value)
+        Self.varintSize(UInt64(value))
+    }
+
+    private static func varintSize(_ value: UInt64) -> Int {
+        var value = value
         var size = 1
         while value >= 0x80 {
             value >>= 7

@@ -26,6 +26,8 @@ public struct EventsWatch {
         after start: Int64, context: ServerContext, send: @Sendable (Feedback_V1_WatchFeedbackEventsResponse) async throws(RPCError) -> Void
     ) async throws(RPCError) {
         var after = start
+        self.store.committedEvents.beginWatching()
+        defer { self.store.committedEvents.endWatching() }
         do throws(RPCError) {
             while true {
                 let page = try await self.page(after: after)
@@ -54,8 +56,18 @@ public struct EventsWatch {
         }
     }
 
-    /// The next page after `after`, in its turn among the watchers' reads.
+    /// The next page after `after`: from the events the store just committed when it holds them
+    /// (``CommittedEvents/recentEvents(after:limit:)``: a watcher that keeps up reads nothing back),
+    /// otherwise read from the store in its turn among the watchers' reads.
     private func page(after: Int64) async throws(RPCError) -> EventsPage {
+        var page = EventsPage(limit: Int(EventsPage.maxSize))
+        if let recent = self.store.committedEvents.recentEvents(after: after, limit: page.limit) {
+            for event in recent {
+                guard page.append(event) else { break }
+            }
+            // Nothing held after `after` while newer ids are committed: read them (another writer's).
+            if !page.events.isEmpty || self.store.committedEvents.latest <= after { return page }
+        }
         do {
             return try await self.reads.withTurn { () async throws -> EventsPage in
                 do throws(FeedbackError) {

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The live ratings feed under load (BENCHMARKS.md, "WatchFeedbackEvents"): release builds, feedbackd on
+# SQLite, SubmitFeedback at 256 in flight over 4 connections, without and with one watcher of the feed
+# (alternating, ROUNDS times each, in one run), then a long run whose watcher drops and resumes its
+# stream every 50,000 events, its ids checked against the audit trail. Prints Markdown rows.
+#   SECONDS_PER_RUN=5   ROUNDS=2   CALLS=1000000 (the long run)   BIN=DIR (release feedbackd, feedbackctl)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${SECONDS_PER_RUN:-5}
+rounds=${ROUNDS:-2}
+calls=${CALLS:-1000000}
+scripts/ensure-packages.sh sqlite3 >/dev/null
+if [ -z "${BIN:-}" ]; then
+  scripts/swift-env.sh swift build -c release --product feedbackd >/dev/null
+  scripts/swift-env.sh swift build -c release --product feedbackctl >/dev/null
+fi
+bin=${BIN:-.build/release}
+work=$(mktemp -d /tmp/fbwatch.XXXX)
+daemon=""
+cleanup() {
+  if [ -n "$daemon" ]; then kill "$daemon" 2>/dev/null || true; wait "$daemon" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+ticks=$(getconf CLK_TCK)
+cpu_seconds() { awk -v t="$ticks" '{ printf "%.4f", ($14 + $15) / t }' "/proc/$1/stat"; }
+
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -r), $(swift --version 2>&1 | head -1)"
+echo "date: $(date -u +%Y-%m-%dT%H:%MZ), ${seconds} s per measurement, ${rounds} rounds alternating"
+echo
+head -c 48 /dev/urandom | base64 | tr -d '\n' > "$work/secret"
+sqlite3 "$work/chat.db" "CREATE TABLE interactions (id INTEGER PRIMARY KEY, question TEXT, answer TEXT, created_at TEXT, feedback INTEGER); WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 10000) INSERT INTO interactions (id) SELECT x FROM c;"
+"$bin/feedbackd" --socket "$work/f.sock" --db "$work/chat.db" --jwt-secret-file "$work/secret" --log-level warning \
+  --max-concurrent-calls 1000 2>"$work/feedbackd.log" &
+daemon=$!
+until "$bin/feedbackctl" health --socket "$work/f.sock" >/dev/null 2>&1; do sleep 0.05; done
+
+last_id() { sqlite3 "$work/chat.db" "SELECT coalesce(max(id), 0) FROM feedback_events"; }
+# name, then feedbackctl bench arguments (--watch ones included); the watcher's ids are checked against the
+# audit trail (count, first, last and sum of the ids after the one it started from).
+measure() {
+  local name=$1 after before after_cpu out audit
+  shift
+  after=$(last_id)
+  before=$(cpu_seconds "$daemon")
+  out=$("$bin/feedbackctl" bench --socket "$work/f.sock" --secret-file "$work/secret" --json --watch-after "$after" "$@" 2>/dev/null)
+  after_cpu=$(cpu_seconds "$daemon")
+  audit=$(sqlite3 -separator ' ' "$work/chat.db" "SELECT count(*), coalesce(min(id), 0), coalesce(max(id), 0), coalesce(sum(id), 0) FROM feedback_events WHERE id > $after")
+  python3 - "$name" "$out" "$before" "$after_cpu" "$audit" <<'PY'
+import json, sys
+name, out, before, after, audit = sys.argv[1], json.loads(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
+count, first, last, total = (int(x) for x in audit.split())
+cpu = (after - before) * 1e6 / max(1, out["calls"])
+errors = "" if not out["errors"] else " (errors: " + ", ".join(f"{k} {v}" for k, v in out["errors"].items()) + ")"
+cells = [f"{name}{errors}", f"{out['calls_per_second']:.0f}", str(out["latency_us"]["p99"]), f"{cpu:.1f}"]
+watch = out.get("watch")
+if watch is None:
+    cells += ["", "", "", "", f"audit trail: {count} events"]
+else:
+    exact = (watch["events"], watch["first"], watch["last"], watch["id_sum"], watch["repeats"]) == (count, first, last, total, 0)
+    check = (f"{watch['events']} of {count} events, ids {watch['first']}...{watch['last']}, "
+             f"{watch['repeats']} repeated, {watch['resumes']} resumes: " + ("every event once, in order" if exact else "MISMATCH"))
+    cells += [f"{watch['events_per_second_during_load']:.0f}", str(watch["lag_us"]["p50"]), str(watch["lag_us"]["p99"]),
+              f"{watch['catch_up_ms']:.1f}", check]
+print("| " + " | ".join(cells) + " |")
+if watch is not None and not exact:
+    sys.exit(1)
+PY
+}
+printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "measurement" "ratings/s" "p99 µs" "feedbackd CPU µs/rating" \
+  "events/s to the watcher" "lag p50 µs" "lag p99 µs" "catch-up ms" "check"
+printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' --- --- --- --- --- --- --- --- ---
+load=(--method submit --concurrency 256 --connections 4 --rows 10000 --duration "$seconds")
+for round in $(seq "$rounds"); do
+  measure "SubmitFeedback 256 in flight, no watcher (round $round)" "${load[@]}"
+  measure "SubmitFeedback 256 in flight, one watcher (round $round)" "${load[@]}" --watch
+done
+measure "SubmitFeedback 1 in flight, one watcher" --method submit --concurrency 1 --rows 10000 --duration "$seconds" --watch
+measure "$calls ratings at 256 in flight, the watcher resuming every 50,000 events" --method submit --concurrency 256 \
+  --connections 4 --rows 10000 --calls "$calls" --watch --watch-resume-every 50000
