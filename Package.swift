@@ -74,7 +74,7 @@ let package = Package(
         .target(
             name: "FeedbackServer",
             dependencies: [
-                "AsyncOneShot", "RPCCore", "FeedbackDomain", "FeedbackAuth", "FeedbackProtos", logging,
+                "AsyncOneShot", "RPCCore", "FeedbackDomain", "FeedbackAuth", "FeedbackProtos", logging, metrics,
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),

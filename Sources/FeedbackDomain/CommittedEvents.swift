@@ -52,11 +52,19 @@ public final class CommittedEvents: Sendable {
         }
     }
 
+    /// Events taken from memory (``recentEvents(after:limit:)``).
+    public struct Recent: Sendable {
+        /// Ascending, contiguous ids.
+        public var events: [StoredFeedbackEvent]
+        /// When the first of them was committed (nil when there are none): how long the oldest waited.
+        public var committedAt: ContinuousClock.Instant?
+    }
+
     /// Up to `limit` committed events after `eventID` from memory: nil when they are not held (read them
-    /// from the store); empty when nothing after `eventID` is committed.
-    public func recentEvents(after eventID: Int64, limit: Int) -> [StoredFeedbackEvent]? {
+    /// from the store); none when nothing after `eventID` is committed.
+    public func recentEvents(after eventID: Int64, limit: Int) -> Recent? {
         self.state.withLock { state in
-            if eventID >= state.latest { return [] }
+            if eventID >= state.latest { return Recent(events: [], committedAt: nil) }
             return state.recent.events(after: eventID, limit: limit)
         }
     }
@@ -72,7 +80,7 @@ public final class CommittedEvents: Sendable {
     /// this commit, ascending (kept while readers watch).
     public func advance(to eventID: Int64, events: [StoredFeedbackEvent] = []) {
         let woken: [CheckedContinuation<Int64?, Never>] = self.state.withLock { state in
-            if !events.isEmpty, self.watchers.load(ordering: .relaxed) > 0 { state.recent.append(events) }
+            if !events.isEmpty, self.watchers.load(ordering: .relaxed) > 0 { state.recent.append(events, committedAt: .now) }
             guard eventID > state.latest else { return [] }
             state.latest = eventID
             var woken: [CheckedContinuation<Int64?, Never>] = []

@@ -8,6 +8,8 @@
 struct RecentEvents {
     let capacity: Int
     private var storage: [StoredFeedbackEvent] = []
+    /// When each event's commit was recorded (``storage``'s indices).
+    private var committedAt: [ContinuousClock.Instant] = []
     /// Where the oldest event is in `storage` once it is full (it is then overwritten first).
     private var head = 0
     private(set) var firstID: Int64 = 0
@@ -22,11 +24,12 @@ struct RecentEvents {
 
     mutating func removeAll() {
         self.storage = []
+        self.committedAt = []
         self.head = 0
     }
 
-    /// Adds a commit's events (ascending ids).
-    mutating func append(_ events: [StoredFeedbackEvent]) {
+    /// Adds a commit's events (ascending ids), committed at `instant`.
+    mutating func append(_ events: [StoredFeedbackEvent], committedAt instant: ContinuousClock.Instant) {
         guard let first = events.first else { return }
         let contiguous = events.indices.allSatisfy { events[$0].eventID == first.eventID + Int64($0) }
         guard contiguous else {
@@ -38,21 +41,25 @@ struct RecentEvents {
         for event in events {
             if self.storage.count < self.capacity {
                 self.storage.append(event)
+                self.committedAt.append(instant)
             } else {
                 self.storage[self.head] = event
+                self.committedAt[self.head] = instant
                 self.head = (self.head + 1) % self.capacity
                 self.firstID += 1
             }
         }
     }
 
-    /// Up to `limit` events after `eventID`, when the ring holds the one right after it; nil when it does
-    /// not (the reader's cursor lies before the ring, or the ring is empty).
-    func events(after eventID: Int64, limit: Int) -> [StoredFeedbackEvent]? {
+    /// Up to `limit` events after `eventID`, when the ring holds the one right after it, with when the first
+    /// of them was committed; nil when it does not (the reader's cursor lies before the ring, or the ring is
+    /// empty).
+    func events(after eventID: Int64, limit: Int) -> CommittedEvents.Recent? {
         guard !self.storage.isEmpty, self.firstID <= eventID + 1, eventID <= self.lastID else { return nil }
         let start = Int(eventID + 1 - self.firstID)
         let count = min(limit, self.storage.count - start)
-        guard count > 0 else { return [] }
-        return (start..<(start + count)).map { self.storage[(self.head + $0) % self.storage.count] }
+        guard count > 0 else { return CommittedEvents.Recent(events: [], committedAt: nil) }
+        let index = { (offset: Int) in (self.head + offset) % self.storage.count }
+        return CommittedEvents.Recent(events: (start..<(start + count)).map { self.storage[index($0)] }, committedAt: self.committedAt[index(start)])
     }
 }

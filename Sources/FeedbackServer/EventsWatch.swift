@@ -1,3 +1,4 @@
+import CoreMetrics
 import FeedbackDomain
 import FeedbackProtos
 import RPCCore
@@ -17,6 +18,9 @@ public struct EventsWatch {
 
     let store: any FeedbackStore
     let reads: PageBuildLimit
+    /// From an event's commit to its message handed to the watcher's connection, per message (its oldest
+    /// event), for the events taken from memory (a watcher that keeps up): `feedback_watch_delivery_seconds`.
+    static let delivery = Timer(label: "feedback_watch_delivery_seconds")
 
     /// Runs the watch from `after` until the call ends.
     /// - Throws: ``RPCError`` carrying ``resumeKey``: what `send` throws (the interrupt, or the reader's
@@ -30,11 +34,12 @@ public struct EventsWatch {
         defer { self.store.committedEvents.endWatching() }
         do throws(RPCError) {
             while true {
-                let page = try await self.page(after: after)
+                let (page, committedAt) = try await self.page(after: after)
                 if let last = page.events.last {
                     var message = Feedback_V1_WatchFeedbackEventsResponse()
                     message.events = page.events
                     try await send(message)
+                    if let committedAt { Self.delivery.record(duration: .now - committedAt) }
                     after = last.eventID
                     continue
                 }
@@ -59,23 +64,24 @@ public struct EventsWatch {
     /// The next page after `after`: from the events the store just committed when it holds them
     /// (``CommittedEvents/recentEvents(after:limit:)``: a watcher that keeps up reads nothing back),
     /// otherwise read from the store in its turn among the watchers' reads.
-    private func page(after: Int64) async throws(RPCError) -> EventsPage {
+    private func page(after: Int64) async throws(RPCError) -> (EventsPage, committedAt: ContinuousClock.Instant?) {
         var page = EventsPage(limit: Int(EventsPage.maxSize))
         if let recent = self.store.committedEvents.recentEvents(after: after, limit: page.limit) {
-            for event in recent {
+            for event in recent.events {
                 guard page.append(event) else { break }
             }
             // Nothing held after `after` while newer ids are committed: read them (another writer's).
-            if !page.events.isEmpty || self.store.committedEvents.latest <= after { return page }
+            if !page.events.isEmpty || self.store.committedEvents.latest <= after { return (page, recent.committedAt) }
         }
         do {
-            return try await self.reads.withTurn { () async throws -> EventsPage in
+            let read = try await self.reads.withTurn { () async throws -> EventsPage in
                 do throws(FeedbackError) {
                     return try await self.store.events(after: after, into: EventsPage(limit: Int(EventsPage.maxSize)))
                 } catch {
                     throw error.rpcError
                 }
             }
+            return (read, nil)
         } catch {
             throw RPCError(converting: error)
         }

@@ -96,9 +96,9 @@ struct CommittedEventsTests {
         #expect(events.recentEvents(after: 10, limit: 10) == nil, "kept only while someone watches")
         events.beginWatching()
         events.advance(to: 15, events: (13...15).map(Self.event))
-        #expect(events.recentEvents(after: 12, limit: 10)?.map(\.eventID) == [13, 14, 15])
-        #expect(events.recentEvents(after: 13, limit: 1)?.map(\.eventID) == [14])
-        #expect(events.recentEvents(after: 15, limit: 10) == [], "nothing newer is committed")
+        #expect(events.recentEvents(after: 12, limit: 10)?.events.map(\.eventID) == [13, 14, 15])
+        #expect(events.recentEvents(after: 13, limit: 1)?.events.map(\.eventID) == [14])
+        #expect(events.recentEvents(after: 15, limit: 10)?.events == [], "nothing newer is committed")
         #expect(events.recentEvents(after: 11, limit: 10) == nil, "12 is not held: the reader reads the store")
         events.endWatching()
         events.beginWatching()
@@ -113,7 +113,7 @@ struct CommittedEventsTests {
         events.advance(to: 2, events: [Self.event(1), Self.event(2)])
         events.advance(to: 5, events: [Self.event(4), Self.event(5)])  // 3: another writer's
         #expect(events.recentEvents(after: 2, limit: 10) == nil, "3 is not held: read the store")
-        #expect(events.recentEvents(after: 3, limit: 10)?.map(\.eventID) == [4, 5])
+        #expect(events.recentEvents(after: 3, limit: 10)?.events.map(\.eventID) == [4, 5])
         events.advance(to: 9, events: [Self.event(6), Self.event(8), Self.event(9)])  // not one run
         #expect(events.recentEvents(after: 5, limit: 10) == nil)
         events.endWatching()
@@ -128,8 +128,8 @@ struct CommittedEventsTests {
             events.advance(to: start + 3, events: (start...(start + 3)).map(Self.event))
         }
         #expect(events.recentEvents(after: 50, limit: 10) == nil)
-        #expect(events.recentEvents(after: total - Int64(CommittedEvents.recentCapacity), limit: 3)?.map(\.eventID) == (1...3).map { total - Int64(CommittedEvents.recentCapacity) + $0 })
-        #expect(events.recentEvents(after: total - 2, limit: 10)?.map(\.eventID) == [total - 1, total])
+        #expect(events.recentEvents(after: total - Int64(CommittedEvents.recentCapacity), limit: 3)?.events.map(\.eventID) == (1...3).map { total - Int64(CommittedEvents.recentCapacity) + $0 })
+        #expect(events.recentEvents(after: total - 2, limit: 10)?.events.map(\.eventID) == [total - 1, total])
         events.endWatching()
     }
 
@@ -152,7 +152,7 @@ struct CommittedEventsTests {
                 #expect(sqlite.committedEvents.recentEvents(after: ours, limit: 10) == nil, "the other writer's row is not held")
                 let all = try await store.store.events(after: ours, limit: 10)
                 #expect(all.map(\.interactionID) == [3, 4])
-                #expect(sqlite.committedEvents.recentEvents(after: ours + 1, limit: 10)?.map(\.interactionID) == [4])
+                #expect(sqlite.committedEvents.recentEvents(after: ours + 1, limit: 10)?.events.map(\.interactionID) == [4])
             }
         }
     }
