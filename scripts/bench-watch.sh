@@ -30,46 +30,72 @@ echo "date: $(date -u +%Y-%m-%dT%H:%MZ), ${seconds} s per measurement, ${rounds}
 echo
 head -c 48 /dev/urandom | base64 | tr -d '\n' > "$work/secret"
 sqlite3 "$work/chat.db" "CREATE TABLE interactions (id INTEGER PRIMARY KEY, question TEXT, answer TEXT, created_at TEXT, feedback INTEGER); WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 10000) INSERT INTO interactions (id) SELECT x FROM c;"
+metrics_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$bin/feedbackd" --socket "$work/f.sock" --db "$work/chat.db" --jwt-secret-file "$work/secret" --log-level warning \
-  --max-concurrent-calls 1000 2>"$work/feedbackd.log" &
+  --max-concurrent-calls 1000 --metrics-listen "127.0.0.1:$metrics_port" 2>"$work/feedbackd.log" &
 daemon=$!
 until "$bin/feedbackctl" health --socket "$work/f.sock" >/dev/null 2>&1; do sleep 0.05; done
 
 last_id() { sqlite3 "$work/chat.db" "SELECT coalesce(max(id), 0) FROM feedback_events"; }
+# feedbackd's feedback_watch_delivery_seconds histogram (commit -> handed to the watcher's connection), as JSON.
+delivery() {
+  curl -s "http://127.0.0.1:$metrics_port/metrics" | python3 -c '
+import json, re, sys
+buckets = {}
+for line in sys.stdin:
+    m = re.match(r"feedback_watch_delivery_seconds_bucket\{le=\"([^\"]+)\"\} (\S+)", line)
+    if m:
+        buckets[m.group(1)] = float(m.group(2))
+print(json.dumps(buckets))'
+}
 # name, then feedbackctl bench arguments (--watch ones included); the watcher's ids are checked against the
 # audit trail (count, first, last and sum of the ids after the one it started from).
 measure() {
   local name=$1 after before after_cpu out audit
   shift
   after=$(last_id)
+  delivered_before=$(delivery)
   before=$(cpu_seconds "$daemon")
   out=$("$bin/feedbackctl" bench --socket "$work/f.sock" --secret-file "$work/secret" --json --watch-after "$after" "$@" 2>/dev/null)
   after_cpu=$(cpu_seconds "$daemon")
+  delivered_after=$(delivery)
   audit=$(sqlite3 -separator ' ' "$work/chat.db" "SELECT count(*), coalesce(min(id), 0), coalesce(max(id), 0), coalesce(sum(id), 0) FROM feedback_events WHERE id > $after")
-  python3 - "$name" "$out" "$before" "$after_cpu" "$audit" <<'PY'
+  python3 - "$name" "$out" "$before" "$after_cpu" "$audit" "$delivered_before" "$delivered_after" <<'PY'
 import json, sys
 name, out, before, after, audit = sys.argv[1], json.loads(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
+hist_before, hist_after = json.loads(sys.argv[6]), json.loads(sys.argv[7])
+# Messages delivered in this measurement by bucket (cumulative counts): the bucket bound under which 50 % / 99 % fall.
+counts = sorted(((float("inf") if le == "+Inf" else float(le)), hist_after[le] - hist_before.get(le, 0)) for le in hist_after)
+def bound(fraction):
+    total = counts[-1][1] if counts else 0
+    if total == 0:
+        return "-"
+    for le, count in counts:
+        if count >= fraction * total:
+            return "> 10 s" if le == float("inf") else f"≤ {le * 1000:g} ms"
+delivered = f"{bound(0.5)} / {bound(0.99)} ({int(counts[-1][1]) if counts else 0} messages)"
 count, first, last, total = (int(x) for x in audit.split())
 cpu = (after - before) * 1e6 / max(1, out["calls"])
 errors = "" if not out["errors"] else " (errors: " + ", ".join(f"{k} {v}" for k, v in out["errors"].items()) + ")"
 cells = [f"{name}{errors}", f"{out['calls_per_second']:.0f}", str(out["latency_us"]["p99"]), f"{cpu:.1f}"]
 watch = out.get("watch")
 if watch is None:
-    cells += ["", "", "", "", f"audit trail: {count} events"]
+    cells += ["", "", "", "", "", f"audit trail: {count} events"]
 else:
     exact = (watch["events"], watch["first"], watch["last"], watch["id_sum"], watch["repeats"]) == (count, first, last, total, 0)
     check = (f"{watch['events']} of {count} events, ids {watch['first']}...{watch['last']}, "
              f"{watch['repeats']} repeated, {watch['resumes']} resumes: " + ("every event once, in order" if exact else "MISMATCH"))
-    cells += [f"{watch['events_per_second_during_load']:.0f}", str(watch["lag_us"]["p50"]), str(watch["lag_us"]["p99"]),
+    cells += [f"{watch['events_per_second_during_load']:.0f}", delivered, str(watch["lag_us"]["p50"]), str(watch["lag_us"]["p99"]),
               f"{watch['catch_up_ms']:.1f}", check]
 print("| " + " | ".join(cells) + " |")
 if watch is not None and not exact:
     sys.exit(1)
 PY
 }
-printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "measurement" "ratings/s" "p99 µs" "feedbackd CPU µs/rating" \
-  "events/s to the watcher" "lag p50 µs" "lag p99 µs" "catch-up ms" "check"
-printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' --- --- --- --- --- --- --- --- ---
+printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "measurement" "ratings/s" "p99 µs" "feedbackd CPU µs/rating" \
+  "events/s to the watcher" "commit → handed to the watcher's connection, p50 / p99 (feedbackd's histogram)" \
+  "created_at → received, p50 µs" "p99 µs" "catch-up ms" "check"
+printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' --- --- --- --- --- --- --- --- --- ---
 load=(--method submit --concurrency 256 --connections 4 --rows 10000 --duration "$seconds")
 for round in $(seq "$rounds"); do
   measure "SubmitFeedback 256 in flight, no watcher (round $round)" "${load[@]}"

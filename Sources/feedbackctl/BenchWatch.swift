@@ -82,25 +82,27 @@ struct BenchWatch: Sendable {
         outer: while !Task.isCancelled {
             var sinceResume = 0
             do {
-                for try await event in client.watchFeedbackEvents(afterEventID: cursor, token: self.token) {
+                for try await batch in client.watchFeedbackEvents(afterEventID: cursor, token: self.token).batches {
                     let now = Date().timeIntervalSince1970
-                    if event.eventID <= cursor { result.repeats += 1 }
-                    if result.events == 0 { result.first = event.eventID }
-                    result.events += 1
-                    result.last = event.eventID
-                    result.idSum &+= event.eventID
-                    cursor = event.eventID
-                    if let created = Self.epochSeconds(event.createdAt) {
-                        result.lags.append(UInt32(clamping: Int64(((now - created) * 1e6).rounded())))
+                    for event in batch {
+                        if event.eventID <= cursor { result.repeats += 1 }
+                        if result.events == 0 { result.first = event.eventID }
+                        result.events += 1
+                        result.last = event.eventID
+                        result.idSum &+= event.eventID
+                        cursor = event.eventID
+                        if let created = Self.epochSeconds(event.createdAt) {
+                            result.lags.append(UInt32(clamping: Int64(((now - created) * 1e6).rounded())))
+                        }
                     }
                     let (expected, endedAt) = expectation.current
-                    if endedAt == nil { result.duringLoad += 1 }
+                    if endedAt == nil { result.duringLoad += batch.count }
                     delivered.value = result.events
                     if let expected, result.events >= expected {
                         result.catchUp = endedAt.map { .now - $0 }
                         break outer
                     }
-                    sinceResume += 1
+                    sinceResume += batch.count
                     if self.resumeEvery > 0, sinceResume >= self.resumeEvery {
                         result.resumes += 1
                         continue outer  // drops this stream (CANCEL) and resumes after `cursor`

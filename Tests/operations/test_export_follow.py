@@ -18,7 +18,8 @@ def test_export_follow_prints_ratings_as_given_and_resumes_across_a_restart(tmp_
     stack = Stack(tmp_path, interactions=range(1, 11))
     follow = None
     try:
-        writer = mint(stack.secret.read_bytes(), "chat-user")
+        subject = 'chat "user" \\ é\x00\x1f\n'  # every kind of character a JSON string escapes, and one it need not
+        writer = mint(stack.secret.read_bytes(), subject)
         reader = mint(stack.secret.read_bytes(), "retrain-job", scope="feedback:read")
 
         def rate(*interactions, rating=1):
@@ -46,7 +47,7 @@ def test_export_follow_prints_ratings_as_given_and_resumes_across_a_restart(tmp_
         assert [event["rating"] for event in seen] == [1, 1, 1, -1, -1, 1, 1]
         ids = [event["event_id"] for event in seen]
         assert ids == sorted(set(ids))
-        assert {event["subject"] for event in seen} == {"chat-user"}
+        assert {event["subject"] for event in seen} == {subject}
 
         follow.send_signal(signal.SIGTERM)
         out, err = follow.communicate(timeout=30)
