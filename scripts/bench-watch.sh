@@ -97,9 +97,31 @@ printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "measurement" "ra
   "created_at → received, p50 µs" "p99 µs" "catch-up ms" "check"
 printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' --- --- --- --- --- --- --- --- --- ---
 load=(--method submit --concurrency 256 --connections 4 --rows 10000 --duration "$seconds")
+reader=$("$bin/feedbackctl" token --secret-file "$work/secret" --sub export --ttl 3600 --scope feedback:read)
+# The same load with `feedbackctl export --follow > /dev/null` in a process of its own: the watcher users run.
+measure_export() {
+  local name=$1 start follow export_cpu events
+  shift
+  start=$(last_id)
+  FEEDBACK_TOKEN=$reader "$bin/feedbackctl" export --follow --socket "$work/f.sock" --after "$start" > /dev/null 2>"$work/export.err" &
+  follow=$!
+  measure "$name" "$@"
+  # Stopped once it has written every event (its stderr names the last one on SIGTERM).
+  export_cpu=$(cpu_seconds "$follow")
+  kill -TERM "$follow"
+  wait "$follow" || true
+  events=$(( $(last_id) - start ))
+  printf '|   … its export --follow process: %s events, %s of CPU, %s µs per event; %s |\n' "$events" "${export_cpu} s" \
+    "$(awk -v c="$export_cpu" -v n="$events" 'BEGIN { printf "%.1f", c * 1e6 / (n > 0 ? n : 1) }')" "$(tail -1 "$work/export.err")"
+}
+# The audit trail grows with every measurement and SQLite slows as it does: odd rounds go none, watcher,
+# export; even rounds the reverse, so that each kind is measured early and late alike.
+none() { measure "SubmitFeedback 256 in flight, no watcher (round $1)" "${load[@]}"; }
+watcher() { measure "SubmitFeedback 256 in flight, one watcher (round $1)" "${load[@]}" --watch; }
+follower() { measure_export "SubmitFeedback 256 in flight, export --follow in another process (round $1)" "${load[@]}"; }
 for round in $(seq "$rounds"); do
-  measure "SubmitFeedback 256 in flight, no watcher (round $round)" "${load[@]}"
-  measure "SubmitFeedback 256 in flight, one watcher (round $round)" "${load[@]}" --watch
+  if [ $((round % 2)) = 1 ]; then none "$round"; watcher "$round"; follower "$round"
+  else follower "$round"; watcher "$round"; none "$round"; fi
 done
 measure "SubmitFeedback 1 in flight, one watcher" --method submit --concurrency 1 --rows 10000 --duration "$seconds" --watch
 measure "$calls ratings at 256 in flight, the watcher resuming every 50,000 events" --method submit --concurrency 256 \
