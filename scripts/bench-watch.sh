@@ -29,12 +29,20 @@ echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 10485
 echo "date: $(date -u +%Y-%m-%dT%H:%MZ), ${seconds} s per measurement, ${rounds} rounds alternating"
 echo
 head -c 48 /dev/urandom | base64 | tr -d '\n' > "$work/secret"
-sqlite3 "$work/chat.db" "CREATE TABLE interactions (id INTEGER PRIMARY KEY, question TEXT, answer TEXT, created_at TEXT, feedback INTEGER); WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 10000) INSERT INTO interactions (id) SELECT x FROM c;"
+sqlite3 "$work/template.db" "CREATE TABLE interactions (id INTEGER PRIMARY KEY, question TEXT, answer TEXT, created_at TEXT, feedback INTEGER); WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 10000) INSERT INTO interactions (id) SELECT x FROM c;"
 metrics_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$bin/feedbackd" --socket "$work/f.sock" --db "$work/chat.db" --jwt-secret-file "$work/secret" --log-level warning \
-  --max-concurrent-calls 1000 --metrics-listen "127.0.0.1:$metrics_port" 2>"$work/feedbackd.log" &
-daemon=$!
-until "$bin/feedbackctl" health --socket "$work/f.sock" >/dev/null 2>&1; do sleep 0.05; done
+# Every measurement on a fresh copy of the same database and a fresh feedbackd: SQLite slows as the audit
+# trail grows, which would otherwise favour whatever is measured first.
+fresh_feedbackd() {
+  if [ -n "$daemon" ]; then kill "$daemon" 2>/dev/null || true; wait "$daemon" 2>/dev/null || true; fi
+  rm -f "$work/chat.db" "$work/chat.db-wal" "$work/chat.db-shm"
+  cp "$work/template.db" "$work/chat.db"
+  "$bin/feedbackd" --socket "$work/f.sock" --db "$work/chat.db" --jwt-secret-file "$work/secret" --log-level warning \
+    --max-concurrent-calls 1000 --metrics-listen "127.0.0.1:$metrics_port" 2>>"$work/feedbackd.log" &
+  daemon=$!
+  until "$bin/feedbackctl" health --socket "$work/f.sock" >/dev/null 2>&1; do sleep 0.05; done
+}
+fresh_feedbackd
 
 last_id() { sqlite3 "$work/chat.db" "SELECT coalesce(max(id), 0) FROM feedback_events"; }
 # feedbackd's feedback_watch_delivery_seconds histogram (commit -> handed to the watcher's connection), as JSON.
@@ -53,6 +61,7 @@ print(json.dumps(buckets))'
 measure() {
   local name=$1 after before after_cpu out audit
   shift
+  if [ -z "${NO_FRESH:-}" ]; then fresh_feedbackd; fi
   after=$(last_id)
   delivered_before=$(delivery)
   before=$(cpu_seconds "$daemon")
@@ -102,10 +111,11 @@ reader=$("$bin/feedbackctl" token --secret-file "$work/secret" --sub export --tt
 measure_export() {
   local name=$1 start follow export_cpu events
   shift
+  fresh_feedbackd
   start=$(last_id)
   FEEDBACK_TOKEN=$reader "$bin/feedbackctl" export --follow --socket "$work/f.sock" --after "$start" > /dev/null 2>"$work/export.err" &
   follow=$!
-  measure "$name" "$@"
+  NO_FRESH=1 measure "$name" "$@"
   # Stopped once it has written every event (its stderr names the last one on SIGTERM).
   export_cpu=$(cpu_seconds "$follow")
   kill -TERM "$follow"
@@ -114,8 +124,7 @@ measure_export() {
   printf '|   … its export --follow process: %s events, %s of CPU, %s µs per event; %s |\n' "$events" "${export_cpu} s" \
     "$(awk -v c="$export_cpu" -v n="$events" 'BEGIN { printf "%.1f", c * 1e6 / (n > 0 ? n : 1) }')" "$(tail -1 "$work/export.err")"
 }
-# The audit trail grows with every measurement and SQLite slows as it does: odd rounds go none, watcher,
-# export; even rounds the reverse, so that each kind is measured early and late alike.
+# Alternating kinds, each on a fresh database (fresh_feedbackd); the order is reversed every other round.
 none() { measure "SubmitFeedback 256 in flight, no watcher (round $1)" "${load[@]}"; }
 watcher() { measure "SubmitFeedback 256 in flight, one watcher (round $1)" "${load[@]}" --watch; }
 follower() { measure_export "SubmitFeedback 256 in flight, export --follow in another process (round $1)" "${load[@]}"; }
