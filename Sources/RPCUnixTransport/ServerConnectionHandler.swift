@@ -114,15 +114,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             case .startIdleTimer: self.armIdleTimer()
             case .connectionError(let code, let message): self.connectionError(code, message)
             }
-        case .request(let callID, let payload), .streamRequest(let callID, let payload):
-            switch self.machine.receivedRequest(callID: callID) {
-            case .process:
-                var isStream = false
-                if case .streamRequest = self.unwrapInboundIn(data) { isStream = true }
-                self.process(callID: callID, payload: payload, isStream: isStream)
-            case .ignore: break
-            case .connectionError(let code, let message): self.connectionError(code, message)
-            }
+        case .request(let callID, let payload):
+            self.received(callID: callID, payload: payload, isStream: false)
+        case .streamRequest(let callID, let payload):
+            self.received(callID: callID, payload: payload, isStream: true)
         case .cancel(let callID):
             self.machine.cancelReceived(callID: callID)?.call.interrupt(.cancelled)
         case .credit(let callID, let increment):
@@ -148,6 +143,16 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     func channelReadComplete(context: ChannelHandlerContext) {
         if self.machine.endWriting(wasDeferred: false) { context.flush() }
         context.fireChannelReadComplete()
+    }
+
+    /// A REQUEST (with the STREAM flag when `isStream`): processed, ignored after GOAWAY, or a connection
+    /// error when its call id does not increase.
+    private func received(callID: UInt32, payload: ByteBuffer, isStream: Bool) {
+        switch self.machine.receivedRequest(callID: callID) {
+        case .process: self.process(callID: callID, payload: payload, isStream: isStream)
+        case .ignore: break
+        case .connectionError(let code, let message): self.connectionError(code, message)
+        }
     }
 
     private func process(callID: UInt32, payload: ByteBuffer, isStream: Bool) {
