@@ -121,7 +121,8 @@ let package = Package(
             ]
         ),
         .executableTarget(
-            name: "feedbackctl", dependencies: ["FeedbackClient", "FeedbackAuth", "FeedbackProtos", "RPCCodec", "RPCCore", nioCore, argumentParser]
+            name: "feedbackctl",
+            dependencies: ["FeedbackClient", "FeedbackAuth", "FeedbackProtos", "FastAPICompat", "RPCCodec", "RPCCore", nioCore, argumentParser]
         ),
         // The original endpoint's compatibility promise: Python-`json`-compatible parsing, pydantic-lax
         // integers and FastAPI-shaped validation errors. Pure Swift; no HTTP, no RPC.
