@@ -34,6 +34,9 @@ public struct EventsWatch {
         defer { self.store.committedEvents.endWatching() }
         do throws(RPCError) {
             while true {
+                // What was known committed before the read: a commit after it wakes the wait below at once
+                // (read after, it could be a commit the read missed, and the wait would sleep past it).
+                let known = self.store.committedEvents.latest
                 let (page, committedAt) = try await self.page(after: after)
                 if let last = page.events.last {
                     var message = Feedback_V1_WatchFeedbackEventsResponse()
@@ -52,7 +55,7 @@ public struct EventsWatch {
                         message: "Event \(unreadable.eventID) cannot be listed: \(unreadable.problem). Watch on after it to skip it."
                     )
                 }
-                try await self.waitForMore(after: after)
+                try await self.waitForMore(after: after, known: known)
             }
         } catch {
             var ended = error
@@ -87,10 +90,10 @@ public struct EventsWatch {
         }
     }
 
-    /// Nothing after `after` is listable now: waits for a commit past what is known committed, or, when
-    /// events are committed that cannot be listed yet (still settling), for part of the settle time.
-    private func waitForMore(after: Int64) async throws(RPCError) {
-        let committed = self.store.committedEvents.latest
+    /// Nothing after `after` was listable when `known` was the newest committed id: waits for a commit past
+    /// `known`, or, when events are committed that cannot be listed yet (still settling), for part of the
+    /// settle time.
+    private func waitForMore(after: Int64, known committed: Int64) async throws(RPCError) {
         let settle = self.store.eventSettleTime
         if committed > after, settle > .zero {
             do {

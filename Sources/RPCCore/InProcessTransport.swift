@@ -47,7 +47,7 @@ public struct InProcessTransport: ClientTransport {
     /// the server credit for one more; `window` to begin with), then its end (``ClientStream``). The
     /// caller's cancellation, or its stopping to read, cancels the call; `timeout` is the whole stream's
     /// deadline.
-    public func serverStream(method: String, request: [UInt8], metadata: Metadata, timeout: Duration?) -> ClientStream {
+    public func serverStream(method: String, request: [UInt8], metadata: Metadata, timeout: Duration?) async -> ClientStream {
         self.serverStream(method: method, request: request, metadata: metadata, timeout: timeout, window: 16)
     }
 

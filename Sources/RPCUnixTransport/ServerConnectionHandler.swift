@@ -52,6 +52,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var timer: Scheduled<Void>?
     /// The one timer for every call's deadline (``ServerConnectionStateMachine/deadlineTimerFired(now:)``).
     private var deadlineTimer: Scheduled<Void>?
+    /// Streams ended for a message over the client's frame limit: their later messages, already on their
+    /// way, are dropped until their answer (no gap: nothing after the message that could not go).
+    private var failedStreams: Set<UInt32> = []
     /// The last RESPONSE or GOAWAY written: the connection closes once it is out.
     private var lastWrite: EventLoopFuture<Void>?
     /// How long a closing connection may take to hand its last answers to a slow reader.
@@ -239,8 +242,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// Writes one message of a stream still in flight (a message of a call answered or abandoned is
     /// dropped). One over the client's frame limit ends the stream RESOURCE_EXHAUSTED instead (SPEC.md 16).
     private func writeStreamMessage(callID: UInt32, _ message: [UInt8]) {
-        guard let context = self.context, context.channel.isActive, let running = self.machine.runningStream(callID: callID) else { return }
+        guard let context = self.context, context.channel.isActive, let running = self.machine.runningStream(callID: callID),
+            !self.failedStreams.contains(callID)
+        else { return }
         guard message.count <= self.machine.peerLimits.maxFrameSize else {
+            self.failedStreams.insert(callID)
             running.stream?.interrupt()
             running.call.finish(
                 .failure(
@@ -260,7 +266,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     /// Writes a call's RESPONSE (once) and closes a drained connection.
     private func complete(callID: UInt32, _ answer: PendingAnswer) {
-        if self.machine.streamEnded(callID) { self.streamBudget.release() }
+        if self.machine.streamEnded(callID) {
+            self.streamBudget.release()
+            self.failedStreams.remove(callID)
+        }
         switch self.machine.callAnswered(callID) {
         case .write(let becameIdle, let close, let startIdleTimer):
             self.budget.release()

@@ -5,6 +5,7 @@ import FeedbackServer
 import FeedbackTestSupport
 import RPCCore
 import RPCUnixTransport
+import Synchronization
 import Testing
 
 @Suite("WatchFeedbackEvents: the live ratings feed", .timeLimit(.minutes(2)))
@@ -97,5 +98,54 @@ struct WatchFeedbackEventsTests {
             }
         }
         #expect(seen == Array(1...20))
+    }
+}
+
+/// A store whose first read after event 1 commits a rating after its read and before it returns: a commit
+/// that lands between a watcher's read and its wait. Its commits are numbered apart from its rows (ids up
+/// to 100 "committed" that are never listable, as another writer's deleted rows would be), so that the
+/// watcher reads the database rather than memory.
+private final class CommitDuringReadStore: FeedbackStore {
+    let inner = InMemoryFeedbackStore(interactionIDs: 1...10)
+    let committedEvents = CommittedEvents(latest: 100)
+    private let armed = Mutex(true)
+
+    var eventSettleTime: Duration { .zero }
+    var isServing: Bool { self.inner.isServing }
+
+    func enqueue(_ submission: FeedbackSubmission, completion: @escaping @Sendable (Result<Void, FeedbackError>) -> Void) -> @Sendable () -> Void {
+        self.inner.enqueue(submission, completion: completion)
+    }
+
+    func events<Page: FeedbackEventsPage>(after eventID: Int64, into page: Page) async throws(FeedbackError) -> Page {
+        let read = try await self.inner.events(after: eventID, into: page)
+        if eventID > 0, self.armed.withLock({ armed in defer { armed = false }; return armed }) {
+            try await self.inner.submit(.init(interactionID: 9, rating: .negative, subject: "between"))
+            self.committedEvents.advance(to: 101)
+        }
+        return read
+    }
+}
+
+@Suite("WatchFeedbackEvents: a commit between a read and the wait", .timeLimit(.minutes(1)))
+struct WatchRaceTests {
+    @Test("a commit that lands after a watcher's read and before its wait is delivered at once, not at the next commit")
+    func commitBetweenReadAndWait() async throws {
+        let store = CommitDuringReadStore()
+        let transport = InProcessTransport(router: FeedbackdRouter.make(store: store, verifier: try await TestAuth.verifier()), logger: quietLogger())
+        let client = FeedbackClient(transport: transport)
+        try await client.submitFeedback(interactionID: 1, rating: 1, token: try await TestAuth.token())
+        var seen: [Int64] = []
+        // No other commit follows: before the fix the watcher slept past the second event until one did
+        // (this deadline only ends a watch that hangs; the events come at once).
+        let request = try Feedback_V1_WatchFeedbackEventsRequest().serializedBytes() as [UInt8]
+        let reader = try await TestAuth.token(scope: "feedback:read")
+        for try await message in await transport.serverStream(
+            method: FeedbackService.watchFeedbackEventsPath, request: request, metadata: [("authorization", "Bearer \(reader)")], timeout: .seconds(30)
+        ) {
+            seen += try Feedback_V1_WatchFeedbackEventsResponse(serializedBytes: message).events.map(\.interactionID)
+            if seen.count == 2 { break }
+        }
+        #expect(seen == [1, 9])
     }
 }

@@ -462,11 +462,11 @@ add_valid("stream-message-empty", "client", "open", frame(5, STREAM_MESSAGE, b""
           "A STREAM_MESSAGE may carry an empty message (a protobuf message with every field at its default).",
           version=2)
 entries = [("x-request-id", "req-watch-0001"), ("resume-after-event-id", "43")]
-text = "The reader granted no credit for 30 seconds: it is too slow for the stream."
+text = "The reader took no message for 30 seconds: it is too slow for the stream."
 p = response_payload(8, text, entries)
 add_valid("response-stream-end-resume-after", "client", "open", frame(3, RESPONSE, p),
           dict(base(RESPONSE, 3, p), response={"code": 8, "message": text, "metadata": md_json(entries), "message_hex": ""}),
-          "The RESPONSE that ends a stream: RESOURCE_EXHAUSTED for a reader that granted no credit for the stall timeout, "
+          "The RESPONSE that ends a stream: RESOURCE_EXHAUSTED for a reader that took no message for the stall timeout, "
           "with resume-after-event-id naming the last event sent (WatchFeedbackEvents resumes after it).", version=2)
 
 add_invalid("stream-flag-on-version-1", "server", "open",

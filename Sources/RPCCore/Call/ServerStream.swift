@@ -17,12 +17,14 @@ public final class ServerStream: Sendable {
     private struct State {
         var credit: Int
         /// The send waiting for credit or writability.
-        var waiting: CheckedContinuation<Void, Never>?
+        var waiting: Waiter?
         /// A wake that came while no send waited: the next wait returns at once (and looks again).
         var woken = false
         var interrupted: RPCError?
-        /// The stall timer of the waiting send fired.
+        /// The stall timer of the send waiting now fired.
         var stalled = false
+        /// Which send the stall timer times: a timer of an earlier send that fires late changes nothing.
+        var sendNumber = 0
     }
 
     /// The most unused credit the client may grant (the server's `MAX_STREAM_CREDIT`).
@@ -71,6 +73,11 @@ public final class ServerStream: Sendable {
         }
         var stallTimer: CallTimer?
         defer { stallTimer?.cancel() }
+        let sendNumber = self.state.withLock { state in
+            state.sendNumber += 1
+            state.stalled = false
+            return state.sendNumber
+        }
         while true {
             let now: Now = self.state.withLock { state in
                 if let error = state.interrupted { return .fail(error) }
@@ -102,7 +109,7 @@ public final class ServerStream: Sendable {
             case .waitForCredit:
                 break
             }
-            if stallTimer == nil { stallTimer = self.armStallTimer() }
+            if stallTimer == nil { stallTimer = self.armStallTimer(for: sendNumber) }
             try await self.waitForWake()
         }
     }
@@ -110,29 +117,40 @@ public final class ServerStream: Sendable {
     /// Waits until ``wake()`` (credit, writability, the stall timer, an interrupt), or returns at once when
     /// one came since the last wait. The task's cancellation interrupts the stream.
     private func waitForWake() async throws(RPCError) {
-        guard self.state.withLock({ $0.waiting == nil }) else {
-            throw RPCError(code: .internal, message: "ServerStream.send called while another send waits.")
-        }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let resumeNow: Bool = self.state.withLock { state in
+        let busy: Bool = await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+                enum Now { case resume, busy, wait }
+                let now: Now = self.state.withLock { state in
+                    // Another send waits already (a misuse): this one fails rather than hide that one.
+                    guard state.waiting == nil else { return .busy }
                     if state.woken || state.interrupted != nil || state.stalled || Task.isCancelled {
                         state.woken = false
-                        return true
+                        return .resume
                     }
-                    state.waiting = continuation
-                    return false
+                    state.waiting = Waiter(continuation)
+                    return .wait
                 }
-                if resumeNow { continuation.resume() }
+                switch now {
+                case .resume: continuation.resume(returning: false)
+                case .busy: continuation.resume(returning: true)
+                case .wait: break
+                }
             }
         } onCancel: {
             self.interrupt()
         }
+        if busy { throw RPCError(code: .internal, message: "ServerStream.send called while another send waits.") }
+    }
+
+    /// A waiting send's continuation (resumed with false: not a misuse).
+    private struct Waiter {
+        let continuation: CheckedContinuation<Bool, Never>
+        init(_ continuation: CheckedContinuation<Bool, Never>) { self.continuation = continuation }
     }
 
     /// Wakes the waiting send, to look again (or lets the next wait return at once).
     func wake() {
-        let waiter: CheckedContinuation<Void, Never>? = self.state.withLock { state in
+        let waiter: Waiter? = self.state.withLock { state in
             guard let waiter = state.waiting else {
                 state.woken = true
                 return nil
@@ -140,15 +158,21 @@ public final class ServerStream: Sendable {
             state.waiting = nil
             return waiter
         }
-        waiter?.resume()
+        waiter?.continuation.resume(returning: false)
     }
 
-    /// Times the send that waits: when no message could go within the stall timeout, it fails.
-    private func armStallTimer() -> CallTimer? {
+    /// Times send number `sendNumber` while it waits: when no message could go within the stall timeout,
+    /// it fails. A timer that fires after its send went out (cancelling it raced with its firing) does
+    /// nothing.
+    private func armStallTimer(for sendNumber: Int) -> CallTimer? {
         guard let stall = self.stall else { return nil }
         return stall.connection.schedule(after: stall.timeout) { [self] in
-            self.state.withLock { $0.stalled = true }
-            self.wake()
+            let current = self.state.withLock { state in
+                guard state.sendNumber == sendNumber else { return false }
+                state.stalled = true
+                return true
+            }
+            if current { self.wake() }
         }
     }
 

@@ -1,9 +1,11 @@
 import Synchronization
 
 /// Whether a connection takes more bytes now (its socket's send buffer and its own queue are below their
-/// high-water mark), and the streams that wait until it does: a stream sends only while its connection is
-/// writable, so a reader that grants credit and never reads its socket costs the server no more than the
-/// connection's high-water mark and one message per stream, whatever credit it granted.
+/// high-water mark), and the streams that wait until it does: a stream hands over a message only while
+/// its connection is writable. A reader that grants credit and never reads its socket therefore costs the
+/// server about the connection's high-water mark plus what its streams handed over before the event loop
+/// wrote and noticed (at most their credit: the bound SPEC.md section 16 promises), not a buffer that
+/// grows with time. Measured: 64 such streams, +6.7 MiB (Tests/hostile/test_feedbackd_stream_flood.py).
 package final class WritabilityGate: Sendable {
     private struct State {
         var writable = true

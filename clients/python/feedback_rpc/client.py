@@ -5,6 +5,7 @@ The protocol is ``_connection.ClientConnection``'s; this module only moves its b
 
 from __future__ import annotations
 
+import collections
 import socket
 import threading
 import time
@@ -109,16 +110,18 @@ class _Connection:
         """Runs one server-streaming call: yields its messages as they come, granting credit back as they are
         taken (at most ``window`` unread); returns when it ends OK and raises its RpcError otherwise. Closing the
         generator early (``break``) sends CANCEL."""
-        key, events = self.machine.start_stream(request, window)
-        events += self._send(self._soon())
+        key, started = self.machine.start_stream(request, window)
+        events = collections.deque(started + self._send(self._soon()))
         ended = False
         try:
             while True:
-                for event in events:
+                while events:
+                    event = events.popleft()
                     if isinstance(event, StreamMessage) and event.key == key:
                         yield event.message
                         self.machine.message_read(key)
-                        self._send(self._soon())
+                        # A CREDIT that cannot be written ends the connection: its events end the stream.
+                        events.extend(self._send(self._soon()))
                     elif isinstance(event, CallAnswered) and event.key == key:
                         ended = True
                         check(event.response)
@@ -129,7 +132,10 @@ class _Connection:
                     elif call_ended([event], key) is not None:  # not processed: the server went away first
                         ended = True
                         raise RpcError(StatusCode.UNAVAILABLE, "Server unavailable: the stream was not processed.")
-                events = self._receive(None)
+                if self.machine.state is ConnectionState.CLOSED:  # ended without an event for the stream
+                    ended = True
+                    raise outcome_unknown(f"{self.machine.close_reason} before the stream's end")
+                events.extend(self._receive(None))
         finally:
             if not ended:
                 self.machine.cancel_call(key)
