@@ -20,13 +20,6 @@ public protocol ClientTransport: Sendable {
     func close() async
 }
 
-extension ClientTransport {
-    /// A transport without streams answers every streaming call UNIMPLEMENTED.
-    public func serverStream(method: String, request: [UInt8], metadata: Metadata, timeout: Duration?) async -> ClientStream {
-        .failed(RPCError(code: .unimplemented, message: "This transport carries no streaming calls."))
-    }
-}
-
 /// A successful call's answer.
 public struct ClientResponse: Sendable {
     public var message: [UInt8]

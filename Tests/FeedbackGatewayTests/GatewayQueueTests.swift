@@ -34,6 +34,11 @@ final class HeldTransport: ClientTransport {
         return ClientResponse(message: [])
     }
 
+    /// The gateway makes no streaming calls.
+    func serverStream(method: String, request: [UInt8], metadata: Metadata, timeout: Duration?) async -> ClientStream {
+        .failed(RPCError(code: .unimplemented, message: "HeldTransport carries no streams."))
+    }
+
     func release() {
         let held = self.state.withLock { state in
             state.open = true
