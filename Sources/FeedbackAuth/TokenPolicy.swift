@@ -22,7 +22,7 @@ public struct TokenPolicy: Hashable, Sendable {
         self.leeway = leeway
     }
 
-    var leewaySeconds: Double {
+    public var leewaySeconds: Double {
         Double(self.leeway.components.seconds) + Double(self.leeway.components.attoseconds) / 1e18
     }
 }

@@ -94,6 +94,22 @@ public final class CommittedEvents: Sendable {
         for continuation in woken { continuation.resume(returning: eventID) }
     }
 
+    /// ``wait(after:)``, or the newest committed id as it is at `deadline` when no commit passed `eventID`
+    /// by then (nil deadline: none).
+    public func wait(after eventID: Int64, until deadline: ContinuousClock.Instant?) async -> Int64? {
+        guard let deadline else { return await self.wait(after: eventID) }
+        return await withTaskGroup(of: Int64?.self) { group in
+            group.addTask { await self.wait(after: eventID) }
+            group.addTask {
+                guard (try? await Task.sleep(until: deadline)) != nil else { return nil }
+                return self.latest
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+    }
+
     /// The newest committed id, once it is above `eventID` (at once when it is already); nil as soon as
     /// the waiting task is cancelled.
     public func wait(after eventID: Int64) async -> Int64? {

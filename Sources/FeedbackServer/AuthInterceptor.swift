@@ -42,19 +42,19 @@ public struct AuthInterceptor: ServerInterceptor {
             }
             // No logger metadata here (the call's log line is built only when it is logged): the
             // principal is on the context.
-            var context = context
-            context.principal = token.subject
-            return context
+            return self.authenticated(context, as: token, tagLogger: false)
         } catch {
             self.logFailure(error, context: context)
             throw error.rpcError
         }
     }
 
-    private static func authenticated(_ context: ServerContext, as token: VerifiedToken) -> ServerContext {
+    private func authenticated(_ context: ServerContext, as token: VerifiedToken, tagLogger: Bool = true) -> ServerContext {
         var context = context
         context.principal = token.subject
-        context.logger[metadataKey: "auth.subject"] = "\(token.subject)"
+        // As long as the verifier would accept the token: its exp plus the leeway.
+        context.principalValidUntil = token.expiresAt + self.verifier.policy.leewaySeconds
+        if tagLogger { context.logger[metadataKey: "auth.subject"] = "\(token.subject)" }
         return context
     }
 
@@ -68,7 +68,7 @@ public struct AuthInterceptor: ServerInterceptor {
         }
         do {
             let token = try await self.verifier.verify(authorization: context.metadataValue("authorization"), for: self.access(for: context.method))
-            return try await next(request, Self.authenticated(context, as: token))
+            return try await next(request, self.authenticated(context, as: token))
         } catch let error as AuthError {
             self.logFailure(error, context: context)
             throw error

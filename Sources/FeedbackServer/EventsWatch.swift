@@ -1,5 +1,6 @@
 import CoreMetrics
 import FeedbackDomain
+import Foundation
 import FeedbackProtos
 import RPCCore
 
@@ -30,10 +31,15 @@ public struct EventsWatch {
         after start: Int64, context: ServerContext, send: @Sendable (Feedback_V1_WatchFeedbackEventsResponse) async throws(RPCError) -> Void
     ) async throws(RPCError) {
         var after = start
+        // The caller's token runs out then: the watch ends UNAUTHENTICATED (watch again with a new one).
+        let validUntil = context.principalValidUntil.map { until in
+            ContinuousClock.now + .milliseconds(Int64((min(until - Date().timeIntervalSince1970, 1e9) * 1000).rounded(.down)))
+        }
         self.store.committedEvents.beginWatching()
         defer { self.store.committedEvents.endWatching() }
         do throws(RPCError) {
             while true {
+                if let validUntil, ContinuousClock.now >= validUntil { throw Self.tokenExpired }
                 // What was known committed before the read: a commit after it wakes the wait below at once
                 // (read after, it could be a commit the read missed, and the wait would sleep past it).
                 let known = self.store.committedEvents.latest
@@ -55,7 +61,7 @@ public struct EventsWatch {
                         message: "Event \(unreadable.eventID) cannot be listed: \(unreadable.problem). Watch on after it to skip it."
                     )
                 }
-                try await self.waitForMore(after: after, known: known)
+                try await self.waitForMore(after: after, known: known, until: validUntil)
             }
         } catch {
             var ended = error
@@ -90,10 +96,13 @@ public struct EventsWatch {
         }
     }
 
+    /// The end of a watch whose token ran out.
+    static let tokenExpired = RPCError(code: .unauthenticated, message: "The token expired during the watch: watch again with a new one.")
+
     /// Nothing after `after` was listable when `known` was the newest committed id: waits for a commit past
-    /// `known`, or, when events are committed that cannot be listed yet (still settling), for part of the
-    /// settle time.
-    private func waitForMore(after: Int64, known committed: Int64) async throws(RPCError) {
+    /// `known` (or `until`, when the caller's token runs out), or, when events are committed that cannot be
+    /// listed yet (still settling), for part of the settle time.
+    private func waitForMore(after: Int64, known committed: Int64, until: ContinuousClock.Instant?) async throws(RPCError) {
         let settle = self.store.eventSettleTime
         if committed > after, settle > .zero {
             do {
@@ -105,7 +114,7 @@ public struct EventsWatch {
         }
         // Committed ids up to `committed` that cannot be listed at once will never be (gaps, deleted
         // rows): wait past them, but read on from `after`.
-        guard await self.store.committedEvents.wait(after: max(after, committed)) != nil else {
+        guard await self.store.committedEvents.wait(after: max(after, committed), until: until) != nil else {
             throw CallInterrupt.cancelled.error
         }
     }

@@ -14,6 +14,10 @@ public struct ServerContext: Sendable {
     public var peer: PeerCredentials?
     /// The authenticated caller (a JWT's `sub`), set by an authentication interceptor.
     public var principal: String?
+    /// When the caller's credentials stop being valid, in seconds since 1970 (a token's `exp` with the
+    /// verifier's leeway), set by the authentication interceptor: a call that outlives them (a stream)
+    /// ends then.
+    public var principalValidUntil: Double?
     /// A logger tagged with `rpc.method`, `rpc.request_id`, `rpc.call_id` and the peer.
     public var logger: Logger
 

@@ -55,6 +55,22 @@ struct WatchFeedbackEventsTests {
         }
     }
 
+    @Test("a watch ends UNAUTHENTICATED when its token runs out (exp plus the leeway), naming where to resume")
+    func tokenRunsOut() async throws {
+        let store = InMemoryFeedbackStore(interactionIDs: 1...5)
+        let verifier = try await TestAuth.verifier { $0.leeway = .zero }
+        let client = FeedbackClient(transport: InProcessTransport(router: FeedbackdRouter.make(store: store, verifier: verifier), logger: quietLogger()))
+        try await client.submitFeedback(interactionID: 1, rating: 1, token: try await TestAuth.token())
+        let reader = try await TestAuth.token(ttl: .seconds(2), scope: "feedback:read")
+        var seen: [Int64] = []
+        let error = await #expect(throws: RPCError.self) {
+            for try await event in client.watchFeedbackEvents(afterEventID: 0, token: reader, resume: false) { seen.append(event.eventID) }
+        }
+        #expect(seen == [1], "what was stored, then nothing until the token ran out")
+        #expect(error?.code == .unauthenticated)
+        #expect(error?.metadata.first(EventsWatch.resumeKey) == "1")
+    }
+
     @Test("over the socket: a deadline ends the watch DEADLINE_EXCEEDED naming the last id sent (resume-after-event-id)")
     func deadlineNamesResumePoint() async throws {
         let store = InMemoryFeedbackStore(interactionIDs: 1...5)
