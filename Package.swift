@@ -178,7 +178,7 @@ let package = Package(
         .testTarget(
             name: "RPCUnixTransportTests",
             dependencies: [
-                "FeedbackTestSupport", "RPCCodec", "RPCCore", "RPCUnixTransport", "FeedbackClient", "FeedbackDomain", "FeedbackProtos",
+                "FeedbackTestSupport", "AsyncOneShot", "RPCCodec", "RPCCore", "RPCUnixTransport", "FeedbackClient", "FeedbackDomain", "FeedbackProtos",
                 "FeedbackServer", nioCore, logging, lifecycle, .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
