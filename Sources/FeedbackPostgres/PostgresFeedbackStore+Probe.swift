@@ -53,9 +53,10 @@ extension PostgresFeedbackStore {
 
     /// Advances ``committedEvents`` to the newest event in `feedback_events`, whoever committed it (the
     /// other hosts' feedbackd): a notification missed, or never sent, delays a reader by a second at most.
-    /// Skipped while the role cannot read the feed; a failure is left to the next second.
+    /// Only while a live reader watches (nobody else waits on it: no query, no connection taken from the
+    /// writes, otherwise); skipped while the role cannot read the feed; a failure is left to the next second.
     func catchUpCommittedEvents() async {
-        guard self.feedUnreadable.withLock({ $0 }) == nil else { return }
+        guard self.committedEvents.wantsEvents, self.feedUnreadable.withLock({ $0 }) == nil else { return }
         do {
             let newest = try await self.bounded(connectTimeout: Self.probeConnectTimeout) { statement in
                 try await self.client.withConnection { connection in
