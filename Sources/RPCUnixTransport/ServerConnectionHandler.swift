@@ -203,7 +203,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         case .refuseServerLimit:
             refusal = RPCError(code: .resourceExhausted, message: "The server is at its limit of \(self.budget.limit) calls in flight; retry later.")
         }
-        self.write(callID: callID, Response(self.executor.refuse(method: call.method, refusal)))
+        self.write(callID: callID, Response(self.executor.refuse(call, refusal)))
     }
 
     private func start(_ call: ServerCall, route: RPCRouter.Route, timeoutMilliseconds: UInt32?, outbox: ResponseOutbox, on eventLoop: any EventLoop) {

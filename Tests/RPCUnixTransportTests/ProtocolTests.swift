@@ -258,17 +258,21 @@ struct ProtocolTests {
         }
     }
 
-    @Test("calls over MAX_CONCURRENT_CALLS get RESOURCE_EXHAUSTED; the others complete")
+    @Test("calls over MAX_CONCURRENT_CALLS get RESOURCE_EXHAUSTED, echoing their x-request-id (or one made for them); the others complete")
     func concurrencyLimit() async throws {
         let service = TestService()
         try await withServer(services: [service], configure: { $0.maxConcurrentCallsPerConnection = 3 }) { path, _ in
             let raw = try RawConnection(path: path)
-            for id in UInt32(1)...5 { try raw.send(callID: id, request(TestService.gated)) }
+            for id in UInt32(1)...5 {
+                try raw.send(callID: id, request(TestService.gated, metadata: id == 4 ? [("x-request-id", "refused-4")] : []))
+            }
             var answers: [UInt32: Response] = [:]
             while answers.count < 2, let frame = try await raw.receiveSkippingHello() {
                 if let (id, response) = frame.response { answers[id] = response }
             }
             #expect((4...5).allSatisfy { answers[$0]?.code == StatusCode.resourceExhausted.rawValue })
+            #expect(answers[4]?.metadata.first("x-request-id") == "refused-4", "SPEC.md 7.2: the server echoes it")
+            #expect(answers[5]?.metadata.first("x-request-id")?.isEmpty == false, "one made for a call that sent none")
             service.gate.open()
             while answers.count < 5, let frame = try await raw.receiveSkippingHello() {
                 if let (id, response) = frame.response { answers[id] = response }

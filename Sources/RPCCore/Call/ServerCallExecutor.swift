@@ -155,6 +155,16 @@ public final class ServerCallExecutor: Sendable {
     /// The answer to a call the transport refused before it ran (a malformed REQUEST, a limit), counted
     /// like any call. `reason` names the protocol error in `status-details-bin`.
     package func refuse(method: String, _ error: RPCError, reason: String? = nil, receivedAt: ContinuousClock.Instant = .now) -> CallAnswer {
+        self.refuse(method: method, error, reason: reason, requestID: nil, receivedAt: receivedAt)
+    }
+
+    /// The answer to `call`, read and well-formed, refused at the transport's limits before it ran: like
+    /// any answer it echoes the call's `x-request-id` (or one made here: SPEC.md section 7.2).
+    package func refuse(_ call: ServerCall, _ error: RPCError) -> CallAnswer {
+        self.refuse(method: call.method, error, reason: nil, requestID: self.requestID(of: call), receivedAt: call.receivedAt)
+    }
+
+    private func refuse(method: String, _ error: RPCError, reason: String?, requestID: String?, receivedAt: ContinuousClock.Instant) -> CallAnswer {
         var metadata = error.metadata
         if let reason, let encode = self.configuration.statusDetails,
             let details = encode(error.code.status, error.message, reason)
@@ -162,7 +172,7 @@ public final class ServerCallExecutor: Sendable {
             metadata.add(Metadata.statusDetailsKey, binary: details)
         }
         self.metrics.recordCall(method: method, code: error.code.status, receivedAt: receivedAt)
-        return CallAnswer(code: error.code.status, message: error.message, requestID: nil, metadata: metadata)
+        return CallAnswer(code: error.code.status, message: error.message, requestID: requestID, metadata: metadata)
     }
 
     // MARK: answering

@@ -57,7 +57,9 @@ public final class ServerStream: Sendable {
 
     /// The error of a send that waited the whole stall timeout.
     public static func stalled(after timeout: Duration) -> RPCError {
-        RPCError(code: .resourceExhausted, message: "The reader took no message for \(timeout): it is too slow for the stream.")
+        let (seconds, attoseconds) = timeout.components
+        let written = attoseconds == 0 ? "\(seconds) seconds" : "\(timeout)"
+        return RPCError(code: .resourceExhausted, message: "The reader took no message for \(written): it is too slow for the stream.")
     }
 
     /// Sends `message` once the client has credit for it and the connection takes bytes.
