@@ -66,9 +66,10 @@ struct WatchFeedbackEventsTests {
         let error = await #expect(throws: RPCError.self) {
             for try await event in client.watchFeedbackEvents(afterEventID: 0, token: reader, resume: false) { seen.append(event.eventID) }
         }
-        #expect(seen == [1], "what was stored, then nothing until the token ran out")
+        // What was stored (unless a busy machine let the 2 s pass first), then nothing until the token ran out.
+        #expect(seen == [1] || seen.isEmpty)
         #expect(error?.code == .unauthenticated)
-        #expect(error?.metadata.first(EventsWatch.resumeKey) == "1")
+        #expect(error?.metadata.first(EventsWatch.resumeKey) == "\(seen.last ?? 0)")
     }
 
     @Test("over the socket: a deadline ends the watch DEADLINE_EXCEEDED naming the last id it sent (resume-after-event-id)")
@@ -156,11 +157,11 @@ struct WatchRaceTests {
         try await client.submitFeedback(interactionID: 1, rating: 1, token: try await TestAuth.token())
         var seen: [Int64] = []
         // No other commit follows: before the fix the watcher slept past the second event until one did
-        // (this deadline only ends a watch that hangs; the events come at once).
+        // (the suite's time limit fails such a hang; the events come at once).
         let request = try Feedback_V1_WatchFeedbackEventsRequest().serializedBytes() as [UInt8]
         let reader = try await TestAuth.token(scope: "feedback:read")
         for try await message in await transport.serverStream(
-            method: FeedbackService.watchFeedbackEventsPath, request: request, metadata: [("authorization", "Bearer \(reader)")], timeout: .seconds(30)
+            method: FeedbackService.watchFeedbackEventsPath, request: request, metadata: [("authorization", "Bearer \(reader)")], timeout: nil
         ) {
             seen += try Feedback_V1_WatchFeedbackEventsResponse(serializedBytes: message).events.map(\.interactionID)
             if seen.count == 2 { break }
