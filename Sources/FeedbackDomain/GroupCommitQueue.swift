@@ -42,14 +42,36 @@ public final class GroupCommitQueue: Sendable {
         var withdrawnWhileWriting: (@Sendable (UInt64) -> (@Sendable () -> Void)?)?
     }
 
+    /// How the writer waits for work.
+    public enum Waiting: Sendable {
+        /// In a task: ``waitForWork()``.
+        case task
+        /// On a thread of its own, which blocks: ``waitForWork(timeout:)``.
+        case thread
+    }
+
+    private enum Wakeups: Sendable {
+        case task(AsyncStream<Void>, AsyncStream<Void>.Continuation)
+        case thread(ThreadWakeup)
+    }
+
     private let state = Mutex(State())
-    private let (wakeups, wakeup) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+    private let wakeups: Wakeups
     /// Ratings per batch, and how long each batch took to write (swift-metrics).
     private let batchSize: Recorder
     private let commitDuration: Timer
 
-    /// - Parameter store: the store's kind (`sqlite`, `postgres`), the `store` label of its metrics.
-    public init(store: String = "unknown") {
+    /// - Parameters:
+    ///   - store: the store's kind (`sqlite`, `postgres`), the `store` label of its metrics.
+    ///   - waiting: how the writer waits for work.
+    public init(store: String = "unknown", waiting: Waiting = .task) {
+        switch waiting {
+        case .task:
+            let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+            self.wakeups = .task(stream, continuation)
+        case .thread:
+            self.wakeups = .thread(ThreadWakeup())
+        }
         self.batchSize = Recorder(label: "feedback_store_batch_size", dimensions: [("store", store)], aggregate: true)
         self.commitDuration = Timer(label: "feedback_store_commit_duration_seconds", dimensions: [("store", store)])
     }
@@ -80,7 +102,7 @@ public final class GroupCommitQueue: Sendable {
         if let refusal {
             completion(.failure(refusal))
         } else if wake {
-            self.wakeup.yield()
+            self.wake()
         }
     }
 
@@ -106,19 +128,35 @@ public final class GroupCommitQueue: Sendable {
     }
 
     /// Waits until there is work (or a ``wake()``), and returns false once ``finishWaiting()`` was called.
+    /// For a queue whose writer waits in a task (``Waiting/task``).
     public func waitForWork() async -> Bool {
-        for await _ in self.wakeups { return true }
+        guard case .task(let wakeups, _) = self.wakeups else { preconditionFailure("the writer of this queue waits on a thread") }
+        for await _ in wakeups { return true }
         return false
+    }
+
+    /// Blocks the calling thread until there is work (or a ``wake()``) or `timeout` has passed; returns
+    /// false once ``finishWaiting()`` was called. For a queue whose writer has a thread of its own
+    /// (``Waiting/thread``).
+    public func waitForWork(timeout: Duration) -> Bool {
+        guard case .thread(let wakeup) = self.wakeups else { preconditionFailure("the writer of this queue waits in a task") }
+        return wakeup.wait(timeout: timeout)
     }
 
     /// Wakes the writer without work (its timers: a health probe).
     public func wake() {
-        self.wakeup.yield()
+        switch self.wakeups {
+        case .task(_, let continuation): continuation.yield()
+        case .thread(let wakeup): wakeup.signal()
+        }
     }
 
     /// Ends ``waitForWork()`` (graceful shutdown); queued submissions can still be taken.
     public func finishWaiting() {
-        self.wakeup.finish()
+        switch self.wakeups {
+        case .task(_, let continuation): continuation.finish()
+        case .thread(let wakeup): wakeup.finish()
+        }
     }
 
     /// The next batch, up to `maxCount`, oldest first, marked as being written; empty when none waits, or
@@ -192,7 +230,7 @@ public final class GroupCommitQueue: Sendable {
             }
             return !state.pending.isEmpty
         }
-        if wake { self.wakeup.yield() }
+        if wake { self.wake() }
     }
 
     /// Refuses new submissions from now on.

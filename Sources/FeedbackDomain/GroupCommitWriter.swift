@@ -16,6 +16,18 @@ public protocol GroupCommitStorage: Sendable {
     func probe() async
 }
 
+/// ``GroupCommitStorage`` for a store whose writes block the thread (SQLite: the lock wait, the fsync): the
+/// writer runs it on a thread of its own (``GroupCommitWriter/run(onDedicatedThread:name:)``), which it
+/// may block, so that a commit is begun as soon as the thread is woken and answered from there, without
+/// a hop through Swift's cooperative pool. Same contract as ``GroupCommitStorage``, synchronous.
+public protocol BlockingGroupCommitStorage: Sendable {
+    /// Writes one batch and completes each of its items exactly once, before returning.
+    func commit(_ batch: GroupCommitBatch)
+
+    /// Whether writes can succeed; called after every pass over the queue and at least once a second.
+    func probe()
+}
+
 /// The writer of a store with group commit: the part every such store shares, once.
 ///
 /// - It owns the queue (``enqueue(_:completion:)`` is the store's), the writer loop (up to
@@ -33,6 +45,9 @@ public final class GroupCommitWriter: Sendable {
         public var batchFormation: BatchFormation = .beforeWrite
         public var probing: Probing = .besideWrites
         public var healthLog: HealthLog = .transitions
+        /// How the writer waits for work: ``GroupCommitQueue/Waiting/thread`` for a writer that runs on a
+        /// thread of its own (``GroupCommitWriter/run(onDedicatedThread:name:)``).
+        public var waiting: GroupCommitQueue.Waiting = .task
 
         public init(maxBatchSize: Int) {
             self.maxBatchSize = maxBatchSize
@@ -78,7 +93,7 @@ public final class GroupCommitWriter: Sendable {
     ///   - logger: for the health lines, with the store's metadata (which database).
     public init(store: String, configuration: Configuration, initiallyUnhealthy: String? = nil, logger: Logger) {
         self.configuration = configuration
-        self.queue = GroupCommitQueue(store: store)
+        self.queue = GroupCommitQueue(store: store, waiting: configuration.waiting)
         self.unhealthy = Mutex(initiallyUnhealthy)
         self.logger = logger
     }
@@ -172,6 +187,40 @@ public final class GroupCommitWriter: Sendable {
                 await self.write(batch, storage)
             }
             clock.cancelAll()
+        }
+    }
+
+    /// Writes batches with `storage` on a thread of its own (named `name`) until graceful shutdown (or
+    /// ``stopWaiting()``), probing after each pass over the queue and at least once a second; then refuses
+    /// new submissions and writes the last batches. For a store whose batches are taken once begun and
+    /// whose probe runs between them (``Configuration/waiting`` ``GroupCommitQueue/Waiting/thread``).
+    ///
+    /// The thread sleeps until a submission arrives in an empty queue, begins the batch at once, and
+    /// completes its items itself: a call's answer goes from here straight to its connection.
+    public func run(onDedicatedThread storage: some BlockingGroupCommitStorage, name: String) async {
+        precondition(
+            self.configuration.waiting == .thread && self.configuration.batchFormation == .onceBegun
+                && self.configuration.probing == .betweenBatches,
+            "a writer on a thread of its own waits on it, takes its batches once begun and probes between them"
+        )
+        // Graceful shutdown, or the task cancelled (a task of its own ends its wait so), ends the wait.
+        await withTaskCancellationOrGracefulShutdownHandler {
+            await DedicatedThread.run(name: name) {
+                repeat {
+                    while let batch = self.nextBatch() {
+                        storage.commit(batch)
+                        batch.written()
+                    }
+                    storage.probe()
+                } while self.queue.waitForWork(timeout: .seconds(1))
+                self.queue.stop()
+                while let batch = self.nextBatch() {
+                    storage.commit(batch)
+                    batch.written()
+                }
+            }
+        } onCancelOrGracefulShutdown: {
+            self.queue.finishWaiting()
         }
     }
 

@@ -9,8 +9,9 @@ import Synchronization
 /// into the same transaction and shares its fsync; each is answered only after that commit.
 ///
 /// A `Service`: ``run()`` is the single writer and must be running for ``submit(_:)`` to complete.
-/// Writes run on GRDB's serial queue, never on a NIO event loop. WAL journal, `synchronous` FULL by
-/// default.
+/// Writes run on a thread of their own (`feedback-writer`), never on a NIO event loop nor in Swift's
+/// cooperative pool: it sleeps until a submission arrives, begins the batch at once and answers each
+/// call from there. WAL journal, `synchronous` FULL by default.
 ///
 /// What it promises beyond a plain connection:
 /// - **A batch is formed only once the write lock is held.** The writer takes the lock (`BEGIN
@@ -42,6 +43,9 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
     private let writer: GroupCommitWriter
     /// When the probe last ran (or a write failed): it runs at most once a second.
     private let lastProbe = Mutex<ContinuousClock.Instant?>(nil)
+    /// When the healthy writer last checked, between batches, that the files at the path are the ones
+    /// open: once a second, not after every batch (each batch checks before and after its commit).
+    private let lastIdleCheck = Mutex<ContinuousClock.Instant>(.now)
     /// Used by the writer only (``run()``, and ``init`` before it); a Mutex only to be `Sendable`.
     private let database: Mutex<OpenDatabase?>
     /// The newest audit event committed, advanced by the writer after each commit.
@@ -61,6 +65,7 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
         var writes = GroupCommitWriter.Configuration(maxBatchSize: configuration.maxBatchSize)
         writes.batchFormation = .onceBegun
         writes.probing = .betweenBatches
+        writes.waiting = .thread
         self.writer = GroupCommitWriter(store: "sqlite", configuration: writes, logger: logger)
         do {
             let isNew = FileIdentity(path: configuration.path) == nil
@@ -125,7 +130,7 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
     /// The single writer (``GroupCommitWriter``): commits batches until graceful shutdown, then the last
     /// pending ones, and closes the database. While unhealthy it probes the database once a second.
     public func run() async {
-        await self.writer.run(Writes(store: self))
+        await self.writer.run(onDedicatedThread: Writes(store: self), name: "feedback-writer")
         let open = self.database.withLock { database -> OpenDatabase? in
             defer { database = nil }
             return database
@@ -134,10 +139,10 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
     }
 
     /// What the writer calls: one batch, and the probe when it is due.
-    private struct Writes: GroupCommitStorage {
+    private struct Writes: BlockingGroupCommitStorage {
         let store: SQLiteFeedbackStore
-        func commit(_ batch: GroupCommitBatch) async { await self.store.commit(batch) }
-        func probe() async { await self.store.probeIfDue() }
+        func commit(_ batch: GroupCommitBatch) { self.store.commit(batch) }
+        func probe() { self.store.probeIfDue() }
     }
 
     /// What became of one attempt at a batch.
@@ -157,11 +162,11 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
     /// While the lock is awaited the submissions stay queued, so a CANCEL or deadline withdraws them (and
     /// they are never written); each waits at most the busy timeout from its arrival, then fails as
     /// unavailable while the writer goes on waiting for any that came later.
-    private func commit(_ batch: GroupCommitBatch) async {
+    private func commit(_ batch: GroupCommitBatch) {
         let outcome: BatchOutcome
         let open: OpenDatabase
         do {
-            open = try await self.currentDatabase(deadline: batch.started + self.configuration.busyTimeout)
+            open = try self.currentDatabase(deadline: batch.started + self.configuration.busyTimeout)
         } catch {
             self.failed(batch, error)
             return
@@ -169,7 +174,7 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
         let lockWaitCause = "the database stayed locked by another connection for the busy timeout"
         let queue = self.writer.queue
         do {
-            outcome = try await open.queue.writeWithoutTransaction { [busyWait, configuration, committedEvents = self.committedEvents] db -> BatchOutcome in
+            outcome = try open.queue.writeWithoutTransaction { [busyWait, configuration, committedEvents = self.committedEvents] db -> BatchOutcome in
                 let rule: BusyWait.Rule = {
                     // Keep waiting while a submission that arrived less than the busy timeout ago is
                     // queued; those that waited longer fail (the store is unhealthy before they hear it).
@@ -224,13 +229,13 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
         case .notBegun:
             // SQLite may report the lock busy without asking the busy handler (another connection
             // recovering the WAL, say): a pause, so that such a state is not retried in a tight loop.
-            if !queue.isEmpty { try? await Task.sleep(for: .milliseconds(1)) }
+            if !queue.isEmpty { usleep(1000) }
         case .failed(let error):
             self.failed(batch, error)
         case .committed(let items, let found, let lastEventID, let events):
             guard open.isCurrent(at: self.configuration.path) else {
                 // Committed to a file nobody will read: as good as not written.
-                await self.closeDatabase()
+                self.closeDatabase()
                 self.failed(batch, StoreFailure.fileChanged(self.configuration.path))
                 return
             }
@@ -256,17 +261,14 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
     /// The open database, if the files at the path are still the ones open; otherwise (re)opens the
     /// file now at the path, creating nothing, waiting for locks until `deadline`.
     /// - Throws: ``StoreFailure`` when there is no usable file at the path; GRDB's errors.
-    private func currentDatabase(deadline: ContinuousClock.Instant) async throws -> OpenDatabase {
+    private func currentDatabase(deadline: ContinuousClock.Instant) throws -> OpenDatabase {
         if let open = self.database.withLock({ $0 }) {
             if open.isCurrent(at: self.configuration.path) { return open }
             self.logger.error("feedback.store_file_changed", metadata: ["db.path": "\(self.configuration.path)"])
-            await self.closeDatabase()
+            self.closeDatabase()
         }
         guard FileIdentity(path: self.configuration.path) != nil else { throw StoreFailure.fileMissing(self.configuration.path) }
-        let (configuration, busyWait) = (self.configuration, self.busyWait)
-        let reopened = try await Self.offCooperativePool {
-            try OpenDatabase.open(configuration, busyWait: busyWait, deadline: deadline, creating: false)
-        }
+        let reopened = try OpenDatabase.open(self.configuration, busyWait: self.busyWait, deadline: deadline, creating: false)
         self.database.withLock { $0 = reopened }
         self.committedEvents.advance(to: reopened.latestEventID)
         self.logger.notice("feedback.store_reopened", metadata: ["db.path": "\(self.configuration.path)"])
@@ -274,7 +276,7 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
     }
 
     /// Closes the connection, setting a replaced or deleted file's WAL aside first (``OpenDatabase``).
-    private func closeDatabase() async {
+    private func closeDatabase() {
         let open = self.database.withLock { database -> OpenDatabase? in
             defer { database = nil }
             return database
@@ -282,14 +284,14 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
         guard let open else { return }
         open.setAsideOrphanedWAL(path: self.configuration.path, logger: self.logger)
         do {
-            try await Self.offCooperativePool { try open.queue.close() }
+            try open.queue.close()
         } catch {
             self.logger.warning("feedback.store_close_failed", metadata: ["error": "\(error)"])
         }
     }
 
-    /// Runs blocking work (opening, closing: they may wait for locks) on a Dispatch thread, never on
-    /// a thread of Swift's cooperative pool.
+    /// Runs blocking work (a reader's page: it may wait for a lock) on a Dispatch thread, never on a
+    /// thread of Swift's cooperative pool.
     private static func offCooperativePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
@@ -298,11 +300,16 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
 
     /// While unhealthy, at most once a second: can writes succeed again? The file at the path (reopened
     /// if it changed), its schema, the write lock (taken and released at once) and free space.
-    private func probeIfDue() async {
-        // Healthy and idle: only check that the files at the path are still the ones open (two stats),
-        // so that health tells of a deleted database before a write does.
+    private func probeIfDue() {
+        // Healthy: only check, once a second, that the files at the path are still the ones open (two
+        // stats), so that health tells of a deleted database before a write does.
         if self.writer.isServing {
-            if let open = self.database.withLock({ $0 }), !open.isCurrent(at: self.configuration.path) {
+            let due = self.lastIdleCheck.withLock { last in
+                guard ContinuousClock.now - last >= .seconds(1) else { return false }
+                last = .now
+                return true
+            }
+            if due, let open = self.database.withLock({ $0 }), !open.isCurrent(at: self.configuration.path) {
                 self.markUnhealthy(StoreFailure.fileChanged(self.configuration.path).description)
             }
             return
@@ -315,8 +322,8 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
         }
         guard due else { return }
         do {
-            let open = try await self.currentDatabase(deadline: .now)
-            try await open.queue.writeWithoutTransaction { db in
+            let open = try self.currentDatabase(deadline: .now)
+            try open.queue.writeWithoutTransaction { db in
                 try SQLiteSchema.check(db)
                 try db.execute(sql: "BEGIN IMMEDIATE")
                 try db.execute(sql: "ROLLBACK")

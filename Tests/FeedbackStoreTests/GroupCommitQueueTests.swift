@@ -84,6 +84,41 @@ struct GroupCommitQueueTests {
         queue.batchFinished(first)
     }
 
+    @Test("a writer on a thread of its own: a submission queued before it waits still wakes it; after finishWaiting every wait is false")
+    func threadWakeups() {
+        let queue = GroupCommitQueue(waiting: .thread)
+        let outcomes = Outcomes()
+        _ = queue.enqueue(self.submission(1), completion: outcomes.completion(1))
+        // No timeout to speak of: a wake-up lost here hangs the test (the suite's limit ends it).
+        #expect(queue.waitForWork(timeout: .seconds(3600)))
+        let batch = queue.nextBatch(maxCount: 10)
+        #expect(batch.map(\.submission.interactionID) == [1])
+        _ = queue.enqueue(self.submission(2), completion: outcomes.completion(2))  // while a batch is written
+        queue.batchFinished(batch)
+        #expect(queue.waitForWork(timeout: .seconds(3600)), "woken for the submission that arrived during the batch")
+        #expect(queue.nextBatch(maxCount: 10).map(\.submission.interactionID) == [2])
+        queue.finishWaiting()
+        #expect(!queue.waitForWork(timeout: .seconds(3600)))
+        #expect(!queue.waitForWork(timeout: .seconds(3600)), "finished stays finished")
+    }
+
+    @Test("a writer on a thread of its own ends when its task is cancelled, and writes what was queued first")
+    func dedicatedThreadEndsOnCancel() async {
+        var configuration = GroupCommitWriter.Configuration(maxBatchSize: 10)
+        configuration.batchFormation = .onceBegun
+        configuration.probing = .betweenBatches
+        configuration.waiting = .thread
+        let writer = GroupCommitWriter(store: "test", configuration: configuration, logger: quietLogger())
+        let outcomes = Outcomes()
+        let storage = CompletingStorage()
+        _ = writer.enqueue(self.submission(1), completion: outcomes.completion(1))
+        let task = Task { await writer.run(onDedicatedThread: storage, name: "test-writer") }
+        task.cancel()
+        await task.value
+        #expect(outcomes.count == 1, "the queued submission was written before the writer ended")
+        #expect(storage.threadNames.withLock { $0 }.allSatisfy { $0 == "test-writer" })
+    }
+
     @Test("after stop, new submissions are refused as unavailable; those queued are still taken")
     func stop() {
         let queue = GroupCommitQueue()
@@ -107,4 +142,17 @@ struct GroupCommitQueueTests {
         try await store.submit(self.submission(1))
         #expect(try await store.events(after: 0, limit: 10).count == 1)
     }
+}
+
+/// Storage that completes every item OK, noting the thread that wrote each batch.
+private final class CompletingStorage: BlockingGroupCommitStorage {
+    let threadNames = Mutex<[String]>([])
+
+    func commit(_ batch: GroupCommitBatch) {
+        let name = currentThreadName()
+        self.threadNames.withLock { $0.append(name) }
+        for item in batch.take() { item.complete(.success(())) }
+    }
+
+    func probe() {}
 }

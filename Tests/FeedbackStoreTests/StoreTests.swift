@@ -400,6 +400,36 @@ struct StoreTests {
         }
     }
 
+    @Test("a batch is committed and its calls answered on the store's own writer thread, never in Swift's cooperative pool")
+    func answeredOnWriterThread() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory + "/chat.db"
+            try seedDatabase(at: path, interactions: 1...2)
+            try await withRunningStore(SQLiteConfiguration(path: path)) { store in
+                for id: Int64 in [1, 2, 3] {
+                    let thread = await withCheckedContinuation { (answered: CheckedContinuation<String, Never>) in
+                        _ = store.enqueue(.init(interactionID: id, rating: .positive, subject: "s")) { _ in
+                            answered.resume(returning: currentThreadName())
+                        }
+                    }
+                    #expect(thread == "feedback-writer", "interaction \(id) was answered on \(thread)")
+                }
+            }
+        }
+    }
+
+    @Test("the commit time is written as SQLite's strftime('%Y-%m-%dT%H:%M:%fZ') writes it", arguments: [
+        (0, 0), (951_782_400, 5), (1_796_601_599, 999), (4_102_444_800, 123), (1_733_490_074, 40),
+    ])
+    func commitTime(seconds: Int, milliseconds: Int) throws {
+        let sqlite = try runProcess(
+            "/usr/bin/sqlite3", [":memory:", "SELECT strftime('%Y-%m-%dT%H:%M:%fZ', \(seconds) + \(milliseconds) / 1000.0, 'unixepoch')"]
+        )
+        #expect(BatchStatements.format(seconds: seconds, milliseconds: milliseconds) == sqlite.trimmingCharacters(in: .whitespacesAndNewlines))
+        let now = BatchStatements.now()
+        #expect(now.count == 24 && now.hasSuffix("Z"), "\(now)")
+    }
+
     @Test("an unopenable path is a clear error")
     func unopenable() throws {
         #expect(throws: FeedbackError.self) {
