@@ -4,9 +4,10 @@
 # deploy/systemd with ExecStart in PREFIX/bin, the user and group feedback (sysusers.d), and
 # /etc/feedback-rpc/feedback-rpc.env from the example when there is none yet. Starts nothing; prints
 # the steps left. Running it again replaces binaries, units and the example, and nothing else.
-#   scripts/install.sh [--bin-dir DIR] [PREFIX]     PREFIX: /usr/local by default (binaries in PREFIX/bin);
-#     PREFIX, UNIT_DIR and SYSUSERS_DIR must be absolute, without a '..' component
+#   scripts/install.sh [--bin-dir DIR] [--keep-symbols] [PREFIX]     PREFIX: /usr/local by default (binaries
+#     in PREFIX/bin); PREFIX, UNIT_DIR and SYSUSERS_DIR must be absolute, without a '..' component
 #   --bin-dir DIR (or BIN_DIR=DIR): install the binaries already in DIR instead of building
+#   --keep-symbols: install the binaries unstripped (symbol names in crash backtraces and perf; ~2.5x larger)
 #   DESTDIR=DIR: stage everything under DIR (for packages and tests); creates no user
 #   UNIT_DIR=/etc/systemd/system, SYSUSERS_DIR=/etc/sysusers.d: where units and the sysusers file go
 set -euo pipefail
@@ -15,12 +16,14 @@ absolute() { case "$1" in /*) printf '%s' "$1" ;; *) printf '%s/%s' "$invoked_fr
 
 bin_dir=${BIN_DIR:-}
 prefix=""
+strip=(-s)
 while [ $# -gt 0 ]; do
   case "$1" in
     --bin-dir) [ $# -ge 2 ] || { echo "--bin-dir needs a directory, e.g. .build/release" >&2; exit 2; }
                bin_dir=$2; shift 2 ;;
     --bin-dir=*) bin_dir=${1#*=}; shift ;;
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --keep-symbols) strip=(); shift ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
     *) [ -z "$prefix" ] || { echo "one PREFIX only (see --help)" >&2; exit 2; }
        prefix=$1; shift ;;
@@ -61,6 +64,8 @@ if [ -z "$bin_dir" ]; then
   done
   bin_dir=$(pwd)/.build/release
 fi
+# `install -s` runs binutils' strip.
+[ ${#strip[@]} -eq 0 ] || command -v strip >/dev/null || scripts/ensure-packages.sh binutils
 for product in "${products[@]}"; do
   [ -x "$bin_dir/$product" ] || { echo "$bin_dir/$product is missing or not executable" >&2; exit 1; }
 done
@@ -68,7 +73,7 @@ done
 echo "== installing into ${destdir:-/} (PREFIX $prefix)"
 install -d -m 0755 "$destdir$prefix/bin" "$destdir$prefix/share/doc/feedback-rpc" "$destdir$unit_dir" "$destdir$sysusers_dir"
 for product in "${products[@]}"; do
-  install -m 0755 "$bin_dir/$product" "$destdir$prefix/bin/$product"
+  install -m 0755 ${strip[@]+"${strip[@]}"} "$bin_dir/$product" "$destdir$prefix/bin/$product"
   echo "$prefix/bin/$product"
 done
 install -m 0644 README.md "$destdir$prefix/share/doc/feedback-rpc/README.md"

@@ -93,6 +93,20 @@ def test_install_stages_binaries_units_and_settings_under_destdir(staged):
     assert (staged / "opt/feedback-rpc/share/doc/feedback-rpc/README.md").is_file()
 
 
+def test_installed_binaries_are_stripped_unless_symbols_are_kept(staged, tmp_path):
+    def has_symbols(binary: pathlib.Path) -> bool:
+        sections = subprocess.run(["readelf", "-S", "-W", str(binary)], capture_output=True, text=True, check=True).stdout
+        return ".symtab" in sections
+    for product in PRODUCTS:
+        installed = staged / PREFIX.lstrip("/") / "bin" / product
+        assert not has_symbols(installed), product
+        assert installed.stat().st_size < (bin_path() / product).stat().st_size
+    kept = tmp_path / "kept"
+    out = install(kept, "--bin-dir", str(bin_path()), "--keep-symbols", PREFIX)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert has_symbols(kept / PREFIX.lstrip("/") / "bin" / "feedbackd")
+
+
 def test_a_second_install_changes_nothing_and_keeps_the_edited_settings(staged):
     settings = staged / "etc/feedback-rpc/feedback-rpc.env"
     settings.write_text("FEEDBACKD_STORE=--db /srv/chat/chat.db\nGATEWAY_LISTEN=127.0.0.1:9000\n")
