@@ -79,7 +79,7 @@ let package = Package(
             ]
         ),
         // Log handlers (text with control characters escaped, JSON) and the one bootstrap of both executables.
-        .target(name: "FeedbackLogging", dependencies: [logging]),
+        .target(name: "FeedbackLogging", dependencies: ["FeedbackDomain", logging]),
         // The guards of every HTTP listener (the gateway's port, both metrics ports): head, body, idle and
         // write deadlines and a connection cap, in front of Hummingbird's HTTP/1.1 channel.
         .target(

@@ -1,3 +1,4 @@
+import FeedbackDomain
 import Foundation
 import Logging
 
@@ -20,7 +21,7 @@ public struct JSONLogHandler: LogHandler {
 
     public func log(event: LogEvent) {
         var object: [String: String] = [
-            "ts": ISO8601DateFormatter.string(from: Date(), timeZone: .gmt, formatOptions: [.withInternetDateTime, .withFractionalSeconds]),
+            "ts": UTCTimestamp.now(),
             "level": event.level.rawValue,
             "msg": event.message.description,
             "label": self.label,

@@ -1,3 +1,4 @@
+import FeedbackDomain
 import Foundation
 import Logging
 
@@ -23,9 +24,7 @@ public struct TextLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var line = ISO8601DateFormatter.string(
-            from: Date(), timeZone: .gmt, formatOptions: [.withInternetDateTime, .withFractionalSeconds]
-        )
+        var line = UTCTimestamp.now()
         line += " \(event.level.rawValue) \(Self.escaped(self.label)): \(Self.escaped(event.message.description))"
         let merged = event.metadata.map { self.metadata.merging($0, uniquingKeysWith: { $1 }) } ?? self.metadata
         for key in merged.keys.sorted() {

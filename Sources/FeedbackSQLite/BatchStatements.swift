@@ -1,16 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import FeedbackDomain
 import GRDB
 import GRDBSQLite
 
 /// The statements of one batch, prepared (GRDB's statement cache) once per batch rather than per row,
-/// and the batch's commit time, formatted once: every rating of a batch is committed at the same time.
+/// and the batch's commit time, formatted once (``UTCTimestamp``, as SQLite's
+/// `strftime('%Y-%m-%dT%H:%M:%fZ', 'now')` writes it): every rating of a batch is committed at the same time.
 ///
 /// The hot path of every commit: bound and stepped through the SQLite C API (GRDB's argument arrays
 /// cost more than the statements themselves at tens of thousands of rows per second).
@@ -26,47 +20,7 @@ struct BatchStatements {
         self.insert = try db.cachedStatement(
             sql: "INSERT INTO feedback_events (interaction_id, rating, subject, created_at) VALUES (?, ?, CAST(? AS TEXT), ?)"
         ).sqliteStatement
-        self.createdAt = Self.now()
-    }
-
-    /// The time now as SQLite's `strftime('%Y-%m-%dT%H:%M:%fZ', 'now')` writes it (UTC, milliseconds,
-    /// truncated as SQLite truncates its clock), without a statement per batch.
-    static func now() -> String {
-        var clock = timespec()
-        clock_gettime(CLOCK_REALTIME, &clock)
-        return self.format(seconds: clock.tv_sec, milliseconds: Int(clock.tv_nsec / 1_000_000))
-    }
-
-    /// `seconds` since the Unix epoch and `milliseconds` as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
-    static func format(seconds: Int, milliseconds: Int) -> String {
-        var time = time_t(seconds)
-        var parts = tm()
-        gmtime_r(&time, &parts)
-        var text: [UInt8] = []
-        text.reserveCapacity(24)
-        func digits(_ value: Int32, _ count: Int) {
-            var divisor: Int32 = 1
-            for _ in 1..<count { divisor *= 10 }
-            while divisor > 0 {
-                text.append(UInt8(ascii: "0") + UInt8((value / divisor) % 10))
-                divisor /= 10
-            }
-        }
-        digits(parts.tm_year + 1900, 4)
-        text.append(UInt8(ascii: "-"))
-        digits(parts.tm_mon + 1, 2)
-        text.append(UInt8(ascii: "-"))
-        digits(parts.tm_mday, 2)
-        text.append(UInt8(ascii: "T"))
-        digits(parts.tm_hour, 2)
-        text.append(UInt8(ascii: ":"))
-        digits(parts.tm_min, 2)
-        text.append(UInt8(ascii: ":"))
-        digits(parts.tm_sec, 2)
-        text.append(UInt8(ascii: "."))
-        digits(Int32(milliseconds), 3)
-        text.append(UInt8(ascii: "Z"))
-        return String(decoding: text, as: UTF8.self)
+        self.createdAt = UTCTimestamp.now()
     }
 
     /// One rating: the UPDATE, and its audit row when the interaction exists. Returns whether it does.

@@ -418,15 +418,15 @@ struct StoreTests {
         }
     }
 
-    @Test("the commit time is written as SQLite's strftime('%Y-%m-%dT%H:%M:%fZ') writes it", arguments: [
+    @Test("the commit time (and a log line's) is written as SQLite's strftime('%Y-%m-%dT%H:%M:%fZ') writes it", arguments: [
         (0, 0), (951_782_400, 5), (1_796_601_599, 999), (4_102_444_800, 123), (1_733_490_074, 40),
     ])
     func commitTime(seconds: Int, milliseconds: Int) throws {
         let sqlite = try runProcess(
             "/usr/bin/sqlite3", [":memory:", "SELECT strftime('%Y-%m-%dT%H:%M:%fZ', \(seconds) + \(milliseconds) / 1000.0, 'unixepoch')"]
         )
-        #expect(BatchStatements.format(seconds: seconds, milliseconds: milliseconds) == sqlite.trimmingCharacters(in: .whitespacesAndNewlines))
-        let now = BatchStatements.now()
+        #expect(UTCTimestamp.format(seconds: seconds, milliseconds: milliseconds) == sqlite.trimmingCharacters(in: .whitespacesAndNewlines))
+        let now = UTCTimestamp.now()
         #expect(now.count == 24 && now.hasSuffix("Z"), "\(now)")
     }
 
