@@ -117,7 +117,7 @@ let package = Package(
             name: "feedbackd",
             dependencies: [
                 "FeedbackCommandLine", "FeedbackServer", "FeedbackSQLite", "FeedbackPostgres", "FeedbackAuth", "FeedbackDomain",
-                "FeedbackMetrics", "RPCCore", "RPCUnixTransport", argumentParser, logging, metrics, lifecycle,
+                "FeedbackMetrics", "RPCCore", "RPCUnixTransport", argumentParser, logging, metrics, lifecycle, nioCore, nioPosix,
             ]
         ),
         .executableTarget(

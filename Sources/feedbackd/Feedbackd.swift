@@ -9,6 +9,8 @@ import FeedbackSQLite
 import FeedbackServer
 import Foundation
 import Logging
+import NIOCore
+import NIOPosix
 import RPCCore
 import RPCUnixTransport
 import ServiceLifecycle
@@ -18,6 +20,12 @@ import ServiceLifecycle
 @main
 enum Entry {
     static func main() async {
+        // Swift Concurrency's jobs run on NIO's event loops (the threads that read and answer the calls)
+        // instead of a pool of their own: an `await` on a PostgreSQL query, a call handler's task, the
+        // PostgreSQL writer resume where the I/O happens, without a thread switch each way. Nothing in
+        // feedbackd blocks a task: SQLite's writer has a thread of its own, blocking reads run on
+        // Dispatch. Before anything else runs, so that no job is enqueued on the other pool first.
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         let arguments = Array(CommandLine.arguments.dropFirst())
         if arguments.first == "migrate" {
             await Migrate.main(Array(arguments.dropFirst()))
