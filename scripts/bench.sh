@@ -79,6 +79,8 @@ while time.monotonic() < end:
     latencies.append(time.perf_counter_ns() - began)
     n += 1
 after = os.times()
+if n == 0:
+    sys.exit("the SQLite limit committed nothing in the time given")
 latencies.sort()
 cpu = (after.user + after.system - times.user - times.system) * 1e6 / n
 print(f"| limit: SQLite, one rating's transaction (UPDATE + audit row, WAL, synchronous=FULL; CPU of the loop, Python included) | {n / (time.monotonic() - start):.0f} | {latencies[n // 2] // 1000} | {latencies[n * 99 // 100] // 1000} | {cpu:.1f} | |")

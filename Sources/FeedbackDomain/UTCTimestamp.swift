@@ -18,11 +18,19 @@ public enum UTCTimestamp {
         return self.format(seconds: clock.tv_sec, milliseconds: Int(clock.tv_nsec / 1_000_000))
     }
 
-    /// `seconds` since the Unix epoch and `milliseconds` as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+    /// `seconds` since the Unix epoch and `milliseconds` (taken modulo 1000) as `YYYY-MM-DDTHH:MM:SS.mmmZ`;
+    /// a year outside 0...9999 is written as the nearest of the two (the format has four digits).
     public static func format(seconds: Int, milliseconds: Int) -> String {
         var time = time_t(seconds)
         var parts = tm()
-        gmtime_r(&time, &parts)
+        if gmtime_r(&time, &parts) == nil {
+            // Out of the C library's range: the epoch rather than a date that never was.
+            parts = tm()
+            parts.tm_mday = 1
+            parts.tm_year = 70
+        }
+        let year = Int32(clamping: max(0, min(9999, Int(parts.tm_year) + 1900)))
+        let millis = Int32(((milliseconds % 1000) + 1000) % 1000)
         var text: [UInt8] = []
         text.reserveCapacity(24)
         func digits(_ value: Int32, _ count: Int) {
@@ -33,7 +41,7 @@ public enum UTCTimestamp {
                 divisor /= 10
             }
         }
-        digits(parts.tm_year + 1900, 4)
+        digits(year, 4)
         text.append(UInt8(ascii: "-"))
         digits(parts.tm_mon + 1, 2)
         text.append(UInt8(ascii: "-"))
@@ -45,7 +53,7 @@ public enum UTCTimestamp {
         text.append(UInt8(ascii: ":"))
         digits(parts.tm_sec, 2)
         text.append(UInt8(ascii: "."))
-        digits(Int32(milliseconds), 3)
+        digits(millis, 3)
         text.append(UInt8(ascii: "Z"))
         return String(decoding: text, as: UTF8.self)
     }

@@ -135,7 +135,8 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
             defer { database = nil }
             return database
         }
-        try? open?.queue.close()
+        // Closing checkpoints the WAL (an fsync): off the caller's thread, which may be an event loop.
+        if let open { _ = try? await Self.offCooperativePool { try open.queue.close() } }
     }
 
     /// What the writer calls: one batch, and the probe when it is due.
@@ -290,8 +291,8 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
         }
     }
 
-    /// Runs blocking work (a reader's page: it may wait for a lock) on a Dispatch thread, never on a
-    /// thread of Swift's cooperative pool.
+    /// Runs blocking work (a reader's page: it may wait for a lock; the last close) on a Dispatch thread,
+    /// never on a thread of Swift's cooperative pool or an event loop.
     private static func offCooperativePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }

@@ -19,13 +19,19 @@ import ServiceLifecycle
 /// apart by the first argument, so that the two commands' options (both take --postgres-url) never mix.
 @main
 enum Entry {
+    /// Whether Swift Concurrency's jobs run on NIO's event loops (the threads that read and answer the
+    /// calls) instead of a pool of their own: an `await` on a PostgreSQL query, a call handler's task,
+    /// the PostgreSQL writer resume where the I/O happened, without a thread switch each way. Blocking
+    /// work has threads of its own (SQLite's writer; Dispatch for reads and closing); only start-up, before
+    /// anything is served, opens the database on a loop. Made before anything else runs, so that no job
+    /// is enqueued on the other pool first. False when the runtime does not export the hook NIO sets
+    /// (NIO finds `swift_task_enqueueGlobal_hook` with `dlsym`; a binary linked with `--static-swift-stdlib`,
+    /// as install.sh builds them, exports none of the runtime's symbols): feedbackd then runs as well, with
+    /// a thread switch more per `await`; it says which at start.
+    static let tasksOnEventLoops = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+
     static func main() async {
-        // Swift Concurrency's jobs run on NIO's event loops (the threads that read and answer the calls)
-        // instead of a pool of their own: an `await` on a PostgreSQL query, a call handler's task, the
-        // PostgreSQL writer resume where the I/O happens, without a thread switch each way. Nothing in
-        // feedbackd blocks a task: SQLite's writer has a thread of its own, blocking reads run on
-        // Dispatch. Before anything else runs, so that no job is enqueued on the other pool first.
-        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        _ = Self.tasksOnEventLoops
         let arguments = Array(CommandLine.arguments.dropFirst())
         if arguments.first == "migrate" {
             await Migrate.main(Array(arguments.dropFirst()))
@@ -64,6 +70,7 @@ struct Feedbackd: AsyncParsableCommand {
     func run() async throws {
         // Before any metric handle is made (the verifier, the store and the server make theirs).
         let (logger, registry) = self.observability.bootstrap(label: "feedbackd")
+        logger.info("feedbackd.tasks_executor", metadata: ["executor": "\(Entry.tasksOnEventLoops ? "nio-event-loops" : "swift-global-pool")"])
         do {
             let warn = { (message: String) in logger.warning("feedbackd.insecure_secret_file", metadata: ["error": "\(message)"]) }
             let verifier = try await TokenVerifier(configuration: try self.auth.configuration(warn: warn))

@@ -54,6 +54,28 @@ struct ProcessTests {
         }
     }
 
+    @Test("feedbackd runs its tasks on NIO's event loops, says so at start, and its SQLite writer is a thread of its own")
+    func tasksOnEventLoops() async throws {
+        try await withTemporaryDirectory { directory in
+            try seedDatabase(at: directory + "/chat.db", interactions: 1...1)
+            let daemon = try FeedbackdProcess(directory: directory, arguments: ["--log-level", "info"])
+            try await daemon.start()
+            let token = try await TestAuth.token()
+            let client = FeedbackClient(socketPath: daemon.socket)
+            try await client.submitFeedback(interactionID: 1, rating: 1, token: token)
+            let threads = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(daemon.process.processIdentifier)/task").map {
+                try String(contentsOfFile: "/proc/\(daemon.process.processIdentifier)/task/\($0)/comm", encoding: .utf8)
+                    .trimmingCharacters(in: .newlines)
+            }
+            #expect(threads.filter { $0 == "feedback-writer" }.count == 1, "\(threads)")
+            await client.close()
+            daemon.signal(SIGTERM)
+            #expect(await daemon.wait() == 0)
+            let log = daemon.errorOutput()
+            #expect(log.contains("feedbackd.tasks_executor executor=nio-event-loops"), "\(log)")
+        }
+    }
+
     @Test("SIGTERM: in-flight calls finish, exit status 0, socket file removed; a second feedbackd refused a live socket")
     func sigtermAndSecondInstance() async throws {
         try await withTemporaryDirectory { directory in

@@ -102,7 +102,7 @@ struct GroupCommitQueueTests {
         #expect(!queue.waitForWork(timeout: .seconds(3600)), "finished stays finished")
     }
 
-    @Test("a writer on a thread of its own ends when its task is cancelled, and writes what was queued first")
+    @Test("a writer on a thread of its own ends when its task is cancelled, having written what was queued, on that thread")
     func dedicatedThreadEndsOnCancel() async {
         var configuration = GroupCommitWriter.Configuration(maxBatchSize: 10)
         configuration.batchFormation = .onceBegun

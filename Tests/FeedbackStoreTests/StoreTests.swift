@@ -426,6 +426,7 @@ struct StoreTests {
             "/usr/bin/sqlite3", [":memory:", "SELECT strftime('%Y-%m-%dT%H:%M:%fZ', \(seconds) + \(milliseconds) / 1000.0, 'unixepoch')"]
         )
         #expect(UTCTimestamp.format(seconds: seconds, milliseconds: milliseconds) == sqlite.trimmingCharacters(in: .whitespacesAndNewlines))
+        #expect(UTCTimestamp.format(seconds: seconds, milliseconds: milliseconds - 1000) == UTCTimestamp.format(seconds: seconds, milliseconds: milliseconds))
         let now = UTCTimestamp.now()
         #expect(now.count == 24 && now.hasSuffix("Z"), "\(now)")
     }
