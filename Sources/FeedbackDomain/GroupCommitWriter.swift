@@ -24,7 +24,8 @@ public protocol BlockingGroupCommitStorage: Sendable {
     /// Writes one batch and completes each of its items exactly once, before returning.
     func commit(_ batch: GroupCommitBatch)
 
-    /// Whether writes can succeed; called after every pass over the queue and at least once a second.
+    /// Whether writes can succeed; called after every pass over the queue (a pass ends when the queue is
+    /// empty), and once a second while nothing arrives.
     func probe()
 }
 
@@ -190,8 +191,9 @@ public final class GroupCommitWriter: Sendable {
         }
     }
 
-    /// Writes batches with `storage` on a thread of its own (named `name`) until graceful shutdown (or
-    /// ``stopWaiting()``), probing after each pass over the queue and at least once a second; then refuses
+    /// Writes batches with `storage` on a thread of its own (named `name`) until graceful shutdown, task
+    /// cancellation or ``stopWaiting()``, probing after each pass over the queue and once a second while
+    /// nothing arrives; then refuses
     /// new submissions and writes the last batches. For a store whose batches are taken once begun and
     /// whose probe runs between them (``Configuration/waiting`` ``GroupCommitQueue/Waiting/thread``).
     ///
@@ -207,20 +209,22 @@ public final class GroupCommitWriter: Sendable {
         await withTaskCancellationOrGracefulShutdownHandler {
             await DedicatedThread.run(name: name) {
                 repeat {
-                    while let batch = self.nextBatch() {
-                        storage.commit(batch)
-                        batch.written()
-                    }
+                    self.writeQueued(storage)
                     storage.probe()
                 } while self.queue.waitForWork(timeout: .seconds(1))
                 self.queue.stop()
-                while let batch = self.nextBatch() {
-                    storage.commit(batch)
-                    batch.written()
-                }
+                self.writeQueued(storage)
             }
         } onCancelOrGracefulShutdown: {
             self.queue.finishWaiting()
+        }
+    }
+
+    /// Writes batches on the calling thread until the queue is empty (one pass).
+    private func writeQueued(_ storage: some BlockingGroupCommitStorage) {
+        while let batch = self.nextBatch() {
+            storage.commit(batch)
+            batch.written()
         }
     }
 

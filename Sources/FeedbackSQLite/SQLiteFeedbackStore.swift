@@ -95,7 +95,7 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
     public func events<Page: FeedbackEventsPage>(after eventID: Int64, into page: Page) async throws(FeedbackError) -> Page {
         let (path, busyTimeout) = (self.configuration.path, self.configuration.busyTimeout)
         do {
-            return try await Self.offCooperativePool {
+            return try await Self.onDispatchThread {
                 guard FileIdentity(path: path) != nil else { throw StoreFailure.fileMissing(path) }
                 var configuration = Configuration()
                 configuration.readonly = true
@@ -136,7 +136,7 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
             return database
         }
         // Closing checkpoints the WAL (an fsync): off the caller's thread, which may be an event loop.
-        if let open { _ = try? await Self.offCooperativePool { try open.queue.close() } }
+        if let open { _ = try? await Self.onDispatchThread { try open.queue.close() } }
     }
 
     /// What the writer calls: one batch, and the probe when it is due.
@@ -293,7 +293,7 @@ public final class SQLiteFeedbackStore: FeedbackStore, Service {
 
     /// Runs blocking work (a reader's page: it may wait for a lock; the last close) on a Dispatch thread,
     /// never on a thread of Swift's cooperative pool or an event loop.
-    private static func offCooperativePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    private static func onDispatchThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
         }
