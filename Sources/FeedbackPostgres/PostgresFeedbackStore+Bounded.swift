@@ -7,7 +7,8 @@ import Synchronization
 // Every wait on PostgreSQL with a limit: a connection, a statement, an answer.
 
 extension PostgresFeedbackStore {
-    /// Runs `work` (a batch, a probe, a page of events, a cancel) with bounded waits: at most the connect
+    /// Runs `work` (a batch, a probe, a page of events, a cancel) with bounded waits (watched by
+    /// ``boundedWaits``, which ``run()`` sweeps): at most the connect
     /// timeout for a connection, then, from when `work` says a statement starts
     /// (``StatementStart/starts()``, which `work` must check before each statement), twice the statement
     /// timeout (a preparation and an execution) and a second for the answer. Waiting for a connection while PostgreSQL is down or
@@ -34,15 +35,8 @@ extension PostgresFeedbackStore {
         let work = self.leftBehind.start {
             do { outcome.set(.success(try await work(start))) } catch { outcome.set(.failure(error)) }
         }
-        let timer = Task {
-            try await Task.sleep(for: connectTimeout)
-            // Each statement's window counts from its own start: a later one moves the limit.
-            var waitedFor: ContinuousClock.Instant?
-            while let started = start.giveUp(unlessStartedSince: waitedFor) {
-                waitedFor = started
-                try await Task.sleep(until: started + statementLimit)
-            }
-            self.leftBehind.giveUp(work)
+        let watched = self.boundedWaits.add(connectTimeout: connectTimeout, statementLimit: statementLimit, start: start) { [leftBehind] waitedFor in
+            leftBehind.giveUp(work)
             let what = waitedFor == nil ? "no connection within \(connectTimeout)" : "no answer within \(statementLimit)"
             outcome.set(.failure(PostgresUnavailable(description: "PostgreSQL (\(self.configuration.description)): \(what)")))
         }
@@ -54,12 +48,12 @@ extension PostgresFeedbackStore {
         // A cancelled caller (shutdown past --shutdown-timeout-s, a reader's CANCEL) does not wait for
         // the work either: it is given up on and left behind, as on a timeout.
         guard let result = await outcome.valueUnlessCancelled() else {
-            timer.cancel()
+            self.boundedWaits.remove(watched)
             start.giveUpNow()
             self.leftBehind.giveUp(work)
             throw WorkCancelled()
         }
-        timer.cancel()
+        self.boundedWaits.remove(watched)
         return try result.get()
     }
 }

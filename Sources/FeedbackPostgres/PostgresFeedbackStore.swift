@@ -62,6 +62,8 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
     let (cancelRequests, cancelRequester) = AsyncStream<CancelRequest>.makeStream()
     /// Work given up on that still runs.
     let leftBehind = LeftBehindWork(store: "postgres")
+    /// The limits of the waits on PostgreSQL in flight (``bounded(connectTimeout:abandon:_:)``).
+    let boundedWaits: BoundedWaits
     /// The backend process of each connection the writer used (PostgresNIO does not say), to cancel its statement.
     let backends = Mutex<[ConnectionKey: Int32]>([:])
 
@@ -90,6 +92,7 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
         let timeout = configuration.statementTimeout.components
         let milliseconds = timeout.seconds * 1000 + timeout.attoseconds / 1_000_000_000_000_000
         self.synchronousReplication = Mutex(Array(repeating: true, count: configuration.servers.count))
+        self.boundedWaits = BoundedWaits(shortestLimit: min(configuration.options.connectTimeout, Self.probeConnectTimeout, configuration.statementTimeout))
         self.clients = configuration.servers.indices.map { index in
             var client = configuration.client(index)
             client.options.additionalStartupParameters.append(("statement_timeout", "\(milliseconds)"))
@@ -175,6 +178,7 @@ public final class PostgresFeedbackStore: FeedbackStore, Service {
         await withDiscardingTaskGroup { group in
             for client in self.clients + self.listenClients { group.addTask { await client.run() } }
             group.addTask { await self.cancelStatements() }
+            group.addTask { await self.boundedWaits.run() }
             // The writer (``GroupCommitWriter``): up to `batchesInFlight` batches at once, each on its own
             // connection, so that one batch's commit (its fsync) overlaps the next batch's work; the probe
             // runs beside it, so that while PostgreSQL is away (a probe may wait up to the connect
