@@ -113,10 +113,12 @@ let package = Package(
                 "FeedbackLogging", "FeedbackMetrics", argumentParser, logging, .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
+        // Sets Swift Concurrency's global enqueue hook by a link-time reference (see its header).
+        .target(name: "CConcurrencyHook"),
         .executableTarget(
             name: "feedbackd",
             dependencies: [
-                "FeedbackCommandLine", "FeedbackServer", "FeedbackSQLite", "FeedbackPostgres", "FeedbackAuth", "FeedbackDomain",
+                "CConcurrencyHook", "FeedbackCommandLine", "FeedbackServer", "FeedbackSQLite", "FeedbackPostgres", "FeedbackAuth", "FeedbackDomain",
                 "FeedbackMetrics", "RPCCore", "RPCUnixTransport", argumentParser, logging, metrics, lifecycle, nioCore, nioPosix,
             ]
         ),

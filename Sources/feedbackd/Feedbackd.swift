@@ -19,16 +19,9 @@ import ServiceLifecycle
 /// apart by the first argument, so that the two commands' options (both take --postgres-url) never mix.
 @main
 enum Entry {
-    /// Whether Swift Concurrency's jobs run on NIO's event loops (the threads that read and answer the
-    /// calls) instead of a pool of their own: an `await` on a PostgreSQL query, a call handler's task,
-    /// the PostgreSQL writer resume where the I/O happened, without a thread switch each way. Blocking
-    /// work has threads of its own (SQLite's writer; Dispatch for reads and closing); only start-up, before
-    /// anything is served, opens the database on a loop. Made before anything else runs, so that no job
-    /// is enqueued on the other pool first. False when the runtime does not export the hook NIO sets
-    /// (NIO finds `swift_task_enqueueGlobal_hook` with `dlsym`; a binary linked with `--static-swift-stdlib`,
-    /// as install.sh builds them, exports none of the runtime's symbols): feedbackd then runs as well, with
-    /// a thread switch more per `await`; it says which at start.
-    static let tasksOnEventLoops = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+    /// Whether Swift Concurrency's jobs run on NIO's event loops (``TasksOnEventLoops``). Made before
+    /// anything else runs, so that no job is enqueued on the other pool first; feedbackd says which at start.
+    static let tasksOnEventLoops = TasksOnEventLoops.install()
 
     static func main() async {
         _ = Self.tasksOnEventLoops
