@@ -115,16 +115,21 @@ let package = Package(
         ),
         // Sets Swift Concurrency's global enqueue hook by a link-time reference (see its header).
         .target(name: "CConcurrencyHook"),
+        // FEEDBACK_SOCKET, FEEDBACK_TOKEN and the default socket: what the three commands read alike.
+        .target(name: "FeedbackEnvironment"),
+        // The git describe of the build, for --version and feedback_build_info (written by the plugin).
+        .target(name: "FeedbackVersion", plugins: ["BuildVersion"]),
+        .plugin(name: "BuildVersion", capability: .buildTool()),
         .executableTarget(
             name: "feedbackd",
             dependencies: [
-                "CConcurrencyHook", "FeedbackCommandLine", "FeedbackServer", "FeedbackSQLite", "FeedbackPostgres", "FeedbackAuth", "FeedbackDomain",
+                "CConcurrencyHook", "FeedbackCommandLine", "FeedbackEnvironment", "FeedbackVersion", "FeedbackServer", "FeedbackSQLite", "FeedbackPostgres", "FeedbackAuth", "FeedbackDomain",
                 "FeedbackMetrics", "RPCCore", "RPCUnixTransport", argumentParser, logging, metrics, lifecycle, nioCore, nioPosix,
             ]
         ),
         .executableTarget(
             name: "feedbackctl",
-            dependencies: ["FeedbackClient", "FeedbackAuth", "FeedbackProtos", "FastAPICompat", "RPCCodec", "RPCCore", nioCore, argumentParser]
+            dependencies: ["FeedbackClient", "FeedbackEnvironment", "FeedbackVersion", "FeedbackAuth", "FeedbackProtos", "FastAPICompat", "RPCCodec", "RPCCore", nioCore, argumentParser]
         ),
         // The original endpoint's compatibility promise: Python-`json`-compatible parsing, pydantic-lax
         // integers and FastAPI-shaped validation errors. Pure Swift; no HTTP, no RPC.
@@ -145,7 +150,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "feedback-gateway",
-            dependencies: ["FeedbackCommandLine", "FeedbackGateway", "FeedbackAuth", "FeedbackMetrics", "RPCUnixTransport", argumentParser, logging, lifecycle,
+            dependencies: ["FeedbackCommandLine", "FeedbackEnvironment", "FeedbackVersion", "FeedbackGateway", "FeedbackAuth", "FeedbackMetrics", "RPCUnixTransport", argumentParser, logging, lifecycle,
                            .product(name: "Hummingbird", package: "hummingbird")]
         ),
         // `swift run -c release codec-bench`: codec throughput (BENCHMARKS.md).
@@ -221,7 +226,7 @@ let package = Package(
             ]
         ),
         // The executables as processes: flags, signals, restarts, what feedbackctl prints.
-        .testTarget(name: "FeedbackProcessTests", dependencies: ["FeedbackTestSupport", "FeedbackClient", "RPCCore"]),
+        .testTarget(name: "FeedbackProcessTests", dependencies: ["FeedbackTestSupport", "FeedbackClient", "FeedbackVersion", "RPCCore"]),
         .testTarget(name: "FastAPICompatTests", dependencies: ["FastAPICompat"]),
     ],
     swiftLanguageModes: [.v6]

@@ -15,6 +15,10 @@ if [ -z "${BIN:-}" ]; then
   scripts/swift-env.sh swift build -c release --product feedbackctl >/dev/null
 fi
 bin=${BIN:-.build/release}
+# Its databases are throw-away: the load may write (feedbackctl bench refuses to without --allow-writes;
+# a feedbackctl from before that flag writes without it).
+allow_writes=()
+if "$bin/feedbackctl" bench --help 2>&1 | grep -q -- --allow-writes; then allow_writes=(--allow-writes); fi
 work=$(mktemp -d /tmp/fbwatch.XXXX)
 daemon=""
 cleanup() {
@@ -65,7 +69,7 @@ measure() {
   after=$(last_id)
   delivered_before=$(delivery)
   before=$(cpu_seconds "$daemon")
-  out=$("$bin/feedbackctl" bench --socket "$work/f.sock" --secret-file "$work/secret" --json --watch-after "$after" "$@" 2>/dev/null)
+  out=$("$bin/feedbackctl" bench --socket "$work/f.sock" --secret-file "$work/secret" --json --watch-after "$after" ${allow_writes[@]+"${allow_writes[@]}"} "$@" 2>/dev/null)
   after_cpu=$(cpu_seconds "$daemon")
   delivered_after=$(delivery)
   audit=$(sqlite3 -separator ' ' "$work/chat.db" "SELECT count(*), coalesce(min(id), 0), coalesce(max(id), 0), coalesce(sum(id), 0) FROM feedback_events WHERE id > $after")

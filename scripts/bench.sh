@@ -22,6 +22,10 @@ if [ -z "${BIN:-}" ]; then
   scripts/swift-env.sh swift build -c release --product feedback-gateway >/dev/null
 fi
 bin=${BIN:-.build/release}
+# Its databases are throw-away: the load may write (feedbackctl bench refuses to without --allow-writes;
+# a feedbackctl from before that flag writes without it).
+allow_writes=()
+if "$bin/feedbackctl" bench --help 2>&1 | grep -q -- --allow-writes; then allow_writes=(--allow-writes); fi
 work=$(mktemp -d /tmp/fbbench.XXXX)
 pids=()
 pg=""
@@ -101,7 +105,7 @@ measure() {  # name, then feedbackctl bench arguments; against $server_socket, C
   shift
   local before after out
   before=$(cpu_seconds "$server_pid")
-  out=$("$bin/feedbackctl" bench --socket "$server_socket" --secret-file "$work/secret" --duration "$seconds" --json "$@" 2>/dev/null)
+  out=$("$bin/feedbackctl" bench --socket "$server_socket" --secret-file "$work/secret" --duration "$seconds" --json ${allow_writes[@]+"${allow_writes[@]}"} "$@" 2>/dev/null)
   after=$(cpu_seconds "$server_pid")
   python3 - "$name" "$out" "$before" "$after" "$(rss_mib "$server_pid")" <<'PY'
 import json, sys
@@ -293,7 +297,7 @@ if [ "$(nproc)" -ge 2 ]; then
   until "$bin/feedbackctl" health --socket "$work/pgp.sock" >/dev/null 2>&1; do sleep 0.05; done
   for concurrency in 1 256; do
     before=$(cpu_seconds "$pinned_daemon"); pg_before=$(pg_cpu)
-    out=$(taskset -c 1 "$bin/feedbackctl" bench --socket "$work/pgp.sock" --secret-file "$work/secret" --duration "$seconds" --json \
+    out=$(taskset -c 1 "$bin/feedbackctl" bench --socket "$work/pgp.sock" --secret-file "$work/secret" --duration "$seconds" --json ${allow_writes[@]+"${allow_writes[@]}"} \
       --method submit --concurrency "$concurrency" --connections "$([ "$concurrency" = 1 ] && echo 1 || echo 4)" --rows 10000 2>/dev/null)
     after=$(cpu_seconds "$pinned_daemon"); pg_after=$(pg_cpu)
     python3 - "$concurrency" "$out" "$before" "$after" "$pg_before" "$pg_after" "$pg_tps" "$(rss_mib "$pinned_daemon")" <<'PY'

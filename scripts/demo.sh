@@ -109,6 +109,11 @@ Try it from a shell:
        -H 'Content-Type: application/json' -d '{"interaction_id": 1, "rating": 1}'
   sqlite3 $demo/chat.db 'SELECT id, feedback FROM interactions'
 
+feedbackctl against this demo (every command reads these two):
+  export FEEDBACK_SOCKET=$socket FEEDBACK_TOKEN=$token
+  $bin/feedbackctl submit --interaction-id 2 --rating -1
+  $bin/feedbackctl health
+
 Ctrl-C stops both; delete $demo to start afresh.
 MSG
 # Stop (and report) as soon as either process exits.

@@ -5,6 +5,7 @@ import FeedbackClient
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import NIOCore
 import RPCCore
 
@@ -99,7 +100,10 @@ struct FeedbackRoutes<Context: RequestContext>: Sendable {
 
     /// The answer to a failed call: the status table, with 401's `WWW-Authenticate` for UNAUTHENTICATED.
     private func response(for error: RPCError, context: Context) -> Response {
-        context.logger.info("gateway.rpc_failed", metadata: ["rpc.status": "\(error.code.name)", "rpc.message": "\(error.message)"])
+        // An outage (feedbackd unreachable, overloaded, its store down, no answer in time) is the
+        // operator's business: warning. A refused rating (a bad token, an unknown id) is the caller's: info.
+        let level: Logger.Level = HTTPStatusMapping.httpStatus(for: error.code.status).code >= 500 ? .warning : .info
+        context.logger.log(level: level, "gateway.rpc_failed", metadata: ["rpc.status": "\(error.code.name)", "rpc.message": "\(error.message)"])
         Counter(label: "feedback_gateway_upstream_errors_total", dimensions: [("code", error.code.name)]).increment()
         if error.code == .unauthenticated { return Self.invalidToken(error.message) }
         return GatewayResponse.detail(HTTPStatusMapping.httpStatus(for: error.code.status), HTTPStatusMapping.detail(for: error))

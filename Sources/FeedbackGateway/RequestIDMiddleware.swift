@@ -16,7 +16,8 @@ struct RequestIDMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let requestID = Self.requestID(from: request.headers[.requestID])
         var context = context
-        context.logger[metadataKey: "http.request_id"] = "\(requestID)"
+        // One id per line: Hummingbird's own request id (`hb.request.id`, and `context.id`) becomes this one.
+        context.logger[metadataKey: "hb.request.id"] = "\(requestID)"
         let start = ContinuousClock.now
         var response: Response
         do {

@@ -67,7 +67,7 @@ public final class ClientConnection: Sendable {
                 .connect(unixDomainSocketPath: path)
                 .get()
         } catch {
-            throw TransportError(.connectFailed, "cannot connect to \(path): \(error)")
+            throw TransportError(.connectFailed, "cannot connect to \(path): \(SocketErrorText.connect(error))")
         }
         do {
             let (handler, hello) = try await channel.eventLoop.submit {

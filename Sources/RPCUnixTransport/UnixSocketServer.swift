@@ -102,7 +102,7 @@ public final class UnixSocketServer: Service {
                 .bind(unixDomainSocketPath: path)
                 .get()
         } catch {
-            throw TransportError(.bindFailed, "cannot listen on \(path): \(error)")
+            throw TransportError(.bindFailed, "cannot listen on \(path): \(SocketErrorText.bind(error))")
         }
     }
 

@@ -1,8 +1,10 @@
 import ArgumentParser
 import FeedbackAuth
 import FeedbackCommandLine
+import FeedbackEnvironment
 import FeedbackGateway
 import FeedbackMetrics
+import FeedbackVersion
 import Foundation
 import Hummingbird
 import Logging
@@ -23,14 +25,15 @@ struct FeedbackGatewayCommand: AsyncParsableCommand {
             Example:
               feedback-gateway --listen 127.0.0.1:8080 --socket /run/feedback/feedback.sock \\
                 --allowed-origin https://chat.example.com
-            """
+            """,
+        version: FeedbackVersion.current
     )
 
     @Option(help: "HOST:PORT to listen on (port 0 picks a free port).")
     var listen: String = "127.0.0.1:8080"
 
-    @Option(help: "feedbackd's Unix socket.")
-    var socket: String = "/tmp/feedback.sock"
+    @Option(help: ArgumentHelp(FeedbackEnvironment.socketHelp))
+    var socket: String = FeedbackEnvironment.socketPath
 
     @Option(help: ArgumentHelp("An origin whose pages may call the gateway (CORS); repeatable.", valueName: "origin"))
     var allowedOrigin: [String] = []

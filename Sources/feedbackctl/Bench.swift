@@ -1,6 +1,7 @@
 import ArgumentParser
 import FeedbackAuth
 import FeedbackClient
+import FeedbackEnvironment
 import Foundation
 import RPCCore
 import Synchronization
@@ -12,8 +13,9 @@ struct Bench: AsyncParsableCommand {
         abstract: "Load-test feedbackd: calls/s, latency percentiles and errors by status.",
         discussion: """
             Keeps --concurrency calls in flight, spread over --connections connections, for --duration \
-            seconds or --calls calls. SubmitFeedback spreads its writes over interactions 1...--rows, \
-            alternating +1 and -1. A progress line goes to stderr; the result to stdout (--json: one object).
+            seconds or --calls calls. Health/Check by default; SubmitFeedback (--method submit --allow-writes) \
+            spreads its writes over interactions 1...--rows, alternating +1 and -1, overwriting the ratings \
+            stored there. Progress goes to stderr (one line a second); the result to stdout (--json: one object).
 
             --watch adds one reader of the live feed (WatchFeedbackEvents) from --watch-after on: events \
             delivered per second, their lag behind their commit, how long it takes to catch up once the \
@@ -34,15 +36,17 @@ struct Bench: AsyncParsableCommand {
         case client
     }
 
-    @Option(help: "feedbackd's Unix socket.") var socket: String = "/tmp/feedback.sock"
-    @Option(help: "The JWT for SubmitFeedback.") var token: String?
+    @Option(help: ArgumentHelp(FeedbackEnvironment.socketHelp)) var socket: String = FeedbackEnvironment.socketPath
+    @Option(help: "The JWT for SubmitFeedback (or set FEEDBACK_TOKEN).") var token: String?
     @Option(help: ArgumentHelp("Mint a token from this HS256 secret instead (or FEEDBACK_JWT_SECRET).", valueName: "path"))
     var secretFile: String?
     @Option(help: "Connections to open.") var connections: Int = 1
     @Option(help: "Calls in flight, spread over the connections.") var concurrency: Int = 64
     @Option(help: "Seconds to run (unless --calls is given).") var duration: Double = 10
     @Option(help: "Calls to make, then stop.") var calls: Int?
-    @Option(help: "submit or health.") var method: Method = .submit
+    @Option(help: "health (the default) or submit: SubmitFeedback writes real ratings, so it needs --allow-writes.") var method: Method = .health
+    @Flag(help: "Let --method submit write: each call rates one of interactions 1...--rows (subject \"bench\"), overwriting what users gave. Never against a database whose ratings matter.")
+    var allowWrites = false
     @Option(help: "SubmitFeedback's writes go to interaction ids 1...N.") var rows: Int64 = 10_000
     @Option(help: "Deadline of each call, in milliseconds.") var timeoutMs: Int64 = 10_000
     @Option(help: "lean: pipelined frames, a thread per connection (measures feedbackd); client: the Swift client library.")
@@ -55,6 +59,9 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "The JWT for the watch (read scope); minted from --secret-file when absent.") var readToken: String?
 
     func validate() throws {
+        guard self.method != .submit || self.allowWrites else {
+            throw ValidationError("--method submit writes real ratings into interactions 1...\(self.rows) of the database feedbackd serves, overwriting users' ratings: add --allow-writes only where that is wanted")
+        }
         guard self.connections > 0, self.concurrency >= self.connections else {
             throw ValidationError("--connections must be positive and --concurrency at least --connections")
         }
@@ -68,6 +75,7 @@ struct Bench: AsyncParsableCommand {
         switch (self.method, self.token) {
         case (.health, _): token = ""
         case (.submit, let given?): token = given
+        case (.submit, nil) where self.secretFile == nil && FeedbackEnvironment.token != nil: token = try givenToken(nil)
         case (.submit, nil):
             token = try await DevelopmentToken.mint(
                 secret: try developmentSecret(file: self.secretFile), subject: "bench", ttl: .seconds(86_400)
@@ -232,14 +240,17 @@ final class BenchRun: Sendable {
         self.done.wrappingAdd(1, ordering: .relaxed)
     }
 
-    /// Rewrites one line on stderr every second until the run is over.
+    /// Reports progress on stderr every second until the run is over: on a terminal, one line rewritten
+    /// in place (ended when the run is); otherwise (a file, a pipe, a CI log) one line per report.
     func reportProgress(since start: ContinuousClock.Instant) async -> WorkerResult {
+        let terminal = isatty(STDERR_FILENO) == 1
         var last = 0
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(1))
             let done = self.done.load(ordering: .relaxed)
             let over = self.limit.map { done >= $0 } ?? (ContinuousClock.now >= self.until)
-            let line = String(format: "\r%d calls, %d/s, %.0f s", done, done - last, Double((ContinuousClock.now - start).microseconds) / 1e6)
+            let progress = String(format: "%d calls, %d/s, %.0f s", done, done - last, Double((ContinuousClock.now - start).microseconds) / 1e6)
+            let line = terminal ? "\r" + progress + (over ? "\n" : "") : progress + "\n"
             FileHandle.standardError.write(Data(line.utf8))
             last = done
             if over { return WorkerResult() }

@@ -14,8 +14,10 @@ struct Export: AsyncParsableCommand {
         abstract: "Write the ratings stored after an event id to stdout (JSON lines or CSV), oldest first.",
         discussion: """
             Pages through ListFeedbackEvents until nothing newer is stored, then prints \
-            `last_event_id=N` on stderr: give it to the next run's --after to read only what is new. On a \
-            failure, what was written is complete up to that id, and the exit code is the status code. \
+            `last_event_id=N` on stderr: give it to the next run's --after to read only what is new, or let \
+            --cursor-file keep it (read at the start, rewritten after every page). On a failure, what was \
+            written is complete up to that id, and the exit code is the status code (74 when the cursor \
+            file cannot be written). \
             The token needs the read scope (feedbackd's --jwt-read-scope, feedback:read by default).
 
             CSV is safe to open in a spreadsheet: a text cell (subject, created_at) that starts with \
@@ -30,7 +32,9 @@ struct Export: AsyncParsableCommand {
             cannot be listed (a rating that is not 1 or -1, ...) stops the export with DATA_LOSS (exit \
             code 15) after the events before it: the message names its id, and --after that id skips it.
 
-            --follow keeps going: after what is stored it prints each rating as it is committed             (WatchFeedbackEvents, a stream), across restarts of feedbackd, until interrupted (Ctrl-C or             SIGTERM), then prints `last_event_id=N` as well.
+            --follow keeps going: after what is stored it prints each rating as it is committed \
+            (WatchFeedbackEvents, a stream), across restarts of feedbackd, until interrupted (Ctrl-C or \
+            SIGTERM), then prints `last_event_id=N` as well.
             """
     )
 
@@ -41,7 +45,9 @@ struct Export: AsyncParsableCommand {
     @OptionGroup var options: SocketOption
     @Option(help: "The JWT to send (without 'Bearer '), or set FEEDBACK_TOKEN (not visible in the process list).")
     var token: String?
-    @Option(help: "Only events after this event id; 0 from the first.") var after: Int64 = 0
+    @Option(help: "Only events after this event id; 0 (the default) from the first.") var after: Int64?
+    @Option(help: ArgumentHelp("Resume after the event id stored in this file (from the first when it does not exist), and store there the last one written, after every page: a job that runs this again gets each event once (twice only if stopped between a write and its cursor's).", valueName: "path"))
+    var cursorFile: String?
     @Option(help: "jsonl (one JSON object per line) or csv (with a header line).") var format: Format = .jsonl
     @Option(help: "Events asked for per call, 1 to 1000.") var pageSize: Int32 = 1000
     @Flag(help: "CSV: write text cells as stored, even those a spreadsheet would read as a formula.")
@@ -50,21 +56,22 @@ struct Export: AsyncParsableCommand {
     var follow = false
 
     func validate() throws {
-        guard self.after >= 0 else { throw ValidationError("--after must not be negative") }
+        guard (self.after ?? 0) >= 0 else { throw ValidationError("--after must not be negative") }
+        guard self.after == nil || self.cursorFile == nil else { throw ValidationError("give --after or --cursor-file, not both") }
         guard (1...1000).contains(self.pageSize) else { throw ValidationError("--page-size must be 1 to 1000") }
         guard !self.csvRaw || self.format == .csv else { throw ValidationError("--csv-raw applies to --format csv only") }
     }
 
     func run() async throws {
-        guard let token = self.token ?? ProcessInfo.processInfo.environment["FEEDBACK_TOKEN"], !token.isEmpty else {
-            throw ValidationError("give --token or set FEEDBACK_TOKEN")
-        }
+        let token = try givenToken(self.token)
+        let cursorFile = self.cursorFile.map(CursorFile.init)
+        let start = try cursorFile?.read() ?? self.after ?? 0
         let client = FeedbackClient(socketPath: self.options.socket)
-        var cursor = self.after
-        var failure: RPCError?
+        var cursor = start
+        var failure: (any Error)?
         if self.format == .csv { Self.write("event_id,interaction_id,rating,subject,created_at\r\n") }
         if self.follow {
-            (cursor, failure) = await self.follow(client: client, token: token)
+            (cursor, failure) = await self.follow(client: client, token: token, from: start, cursorFile: cursorFile)
         }
         while !self.follow {
             do {
@@ -75,6 +82,7 @@ struct Export: AsyncParsableCommand {
                 let cells: CSVCells = self.csvRaw ? .raw : .spreadsheetSafe
                 Self.write(page.events.map { self.format == .csv ? Self.csvLine($0, cells: cells) : Self.jsonLine($0) }.joined())
                 cursor = page.nextAfterEventID
+                try cursorFile?.write(cursor)
             } catch {
                 failure = error
                 break
@@ -82,26 +90,35 @@ struct Export: AsyncParsableCommand {
         }
         await client.close()
         FileHandle.standardError.write(Data("last_event_id=\(cursor)\n".utf8))
-        if let failure {
+        switch failure {
+        case let failure as RPCError:
             FileHandle.standardError.write(Data("\(failure.code.name): \(failure.message)\n".utf8))
             throw ExitCode(Int32(failure.code.rawValue))
+        case let failure?:
+            FileHandle.standardError.write(Data("error: \(failure)\n".utf8))
+            throw ExitCode(74)  // EX_IOERR
+        case nil:
+            break
         }
     }
 
     /// `--follow`: the live feed from `--after` until SIGINT or SIGTERM (or a status that ends it).
     /// Returns the last event id written and the failure, if any.
-    private func follow(client: FeedbackClient, token: String) async -> (Int64, RPCError?) {
-        let cursor = Atomic<Int64>(self.after)
+    private func follow(client: FeedbackClient, token: String, from after: Int64, cursorFile: CursorFile?) async -> (Int64, (any Error)?) {
+        let cursor = Atomic<Int64>(after)
         let cells: CSVCells = self.csvRaw ? .raw : .spreadsheetSafe
-        let (format, after) = (self.format, self.after)
-        let watching = Task { () -> RPCError? in
+        let format = self.format
+        let watching = Task { () -> (any Error)? in
             do {
                 // One write per message the server sent: the lines of every event in it.
                 for try await batch in client.watchFeedbackEvents(afterEventID: after, token: token).batches {
                     Self.write(batch.map { format == .csv ? Self.csvLine($0, cells: cells) : Self.jsonLine($0) }.joined())
                     cursor.store(batch.last?.eventID ?? cursor.load(ordering: .relaxed), ordering: .relaxed)
+                    try cursorFile?.write(cursor.load(ordering: .relaxed))
                 }
                 return nil
+            } catch let error as CursorFileError {
+                return error
             } catch let error as RPCError {
                 return error.code == .cancelled && Task.isCancelled ? nil : error
             } catch {

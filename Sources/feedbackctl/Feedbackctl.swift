@@ -1,6 +1,8 @@
 import ArgumentParser
 import FeedbackAuth
 import FeedbackClient
+import FeedbackEnvironment
+import FeedbackVersion
 import Foundation
 import RPCCore
 
@@ -14,13 +16,14 @@ struct Feedbackctl: AsyncParsableCommand {
             7 PERMISSION_DENIED, 14 UNAVAILABLE, 16 UNAUTHENTICATED, ...); 20 when health is not SERVING; \
             64 for bad arguments.
             """,
+        version: FeedbackVersion.current,
         subcommands: [Submit.self, Health.self, Token.self, Export.self, Describe.self, Bench.self]
     )
 }
 
 struct SocketOption: ParsableArguments {
-    @Option(help: "feedbackd's Unix socket.")
-    var socket: String = "/tmp/feedback.sock"
+    @Option(help: ArgumentHelp(FeedbackEnvironment.socketHelp))
+    var socket: String = FeedbackEnvironment.socketPath
 
     @Option(help: "Give up after this many milliseconds (DEADLINE_EXCEEDED).")
     var timeoutMs: Int64 = 10_000
@@ -52,17 +55,18 @@ struct Submit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Rate an interaction: exit 0 when stored.")
 
     @OptionGroup var options: SocketOption
-    @Option(help: "The JWT to send (without 'Bearer ').") var token: String
+    @Option(help: "The JWT to send (without 'Bearer '), or set FEEDBACK_TOKEN (not visible in the process list).") var token: String?
     @Option(parsing: .unconditional, help: "The interactions.id to rate.") var interactionId: Int64
     @Option(parsing: .unconditional, help: "1 (positive) or -1 (negative); -1 may follow the flag as is.") var rating: Int32
     @Option(help: "x-request-id to send.") var requestId: String?
 
     func run() async throws {
+        let token = try givenToken(self.token)
         let client = FeedbackClient(socketPath: self.options.socket)
         let result: Result<String, RPCError>
         do {
             try await client.submitFeedback(
-                interactionID: self.interactionId, rating: self.rating, token: self.token,
+                interactionID: self.interactionId, rating: self.rating, token: token,
                 timeout: .milliseconds(self.options.timeoutMs), requestID: self.requestId
             )
             result = .success("")
@@ -119,6 +123,14 @@ struct Token: AsyncParsableCommand {
             )
         )
     }
+}
+
+/// The JWT of `--token`, else of FEEDBACK_TOKEN.
+func givenToken(_ flag: String?) throws -> String {
+    guard let token = flag ?? FeedbackEnvironment.token, !token.isEmpty else {
+        throw ValidationError("give --token or set FEEDBACK_TOKEN")
+    }
+    return token
 }
 
 /// The HS256 secret of `--secret-file` (read as feedbackd reads it: ``SecretFile``), or of FEEDBACK_JWT_SECRET.

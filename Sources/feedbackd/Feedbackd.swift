@@ -7,6 +7,7 @@ import FeedbackMetrics
 import FeedbackPostgres
 import FeedbackSQLite
 import FeedbackServer
+import FeedbackVersion
 import Foundation
 import Logging
 import NIOCore
@@ -50,7 +51,8 @@ struct Feedbackd: AsyncParsableCommand {
             SIGTERM or SIGINT: stop accepting, send GOAWAY, answer the calls already received, exit 0.
 
             On PostgreSQL, `feedbackd migrate` creates feedback_events first (see `feedbackd migrate --help`).
-            """
+            """,
+        version: FeedbackVersion.current
     )
 
     @OptionGroup(title: "Socket") var socket: SocketOptions

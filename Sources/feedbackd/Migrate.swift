@@ -1,5 +1,6 @@
 import ArgumentParser
 import FeedbackPostgres
+import FeedbackVersion
 import Foundation
 import Logging
 
@@ -22,7 +23,8 @@ struct Migrate: AsyncParsableCommand {
             Example:
               feedbackd migrate --postgres-url 'postgres://chat_owner@db.internal/chat?sslmode=verify-full' \\
                 --grant-to feedback
-            """
+            """,
+        version: FeedbackVersion.current
     )
 
     @Option(help: ArgumentHelp("The database, as for feedbackd --postgres-url, reached as a role that may create tables.", valueName: "url"))

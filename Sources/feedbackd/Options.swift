@@ -1,5 +1,6 @@
 import ArgumentParser
 import FeedbackAuth
+import FeedbackEnvironment
 import FeedbackPostgres
 import FeedbackSQLite
 import FeedbackMetrics
@@ -10,8 +11,8 @@ import RPCCore
 import RPCUnixTransport
 
 struct SocketOptions: ParsableArguments {
-    @Option(help: "Unix socket to listen on (at most 107 bytes). A live server on it makes feedbackd refuse to start; a stale file is replaced.")
-    var socket: String = "/tmp/feedback.sock"
+    @Option(help: "Unix socket to listen on (at most 107 bytes; or set FEEDBACK_SOCKET). A live server on it makes feedbackd refuse to start; a stale file is replaced.")
+    var socket: String = FeedbackEnvironment.socketPath
 
     @Option(help: "Permission bits of the socket file, in octal. 0660: owner and group may connect.")
     var socketMode: String = "0660"

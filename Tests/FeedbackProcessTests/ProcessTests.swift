@@ -1,5 +1,6 @@
 import FeedbackClient
 import FeedbackTestSupport
+import FeedbackVersion
 import Foundation
 import RPCCore
 import Testing
@@ -127,6 +128,17 @@ struct ProcessTests {
 
             #expect(try feedbackctl(["submit", "--socket", socket, "--token", jwt, "--interaction-id", "2", "--rating", "3"]).status == 3)
             #expect(try feedbackctl(["submit", "--socket", socket, "--token", "nope", "--interaction-id", "2", "--rating", "1"]).status == 16)
+            // FEEDBACK_SOCKET and FEEDBACK_TOKEN stand for --socket and --token in every command.
+            let environment = ["FEEDBACK_SOCKET": socket, "FEEDBACK_TOKEN": jwt]
+            #expect(try feedbackctl(["submit", "--interaction-id", "3", "--rating", "1"], environment: environment).status == 0)
+            #expect(try readRating(path: directory + "/chat.db", id: 3) == 1)
+            #expect(try feedbackctl(["health"], environment: environment).status == 0)
+            let noToken = try runProcessWithOutputs(
+                productsDirectory + "/feedbackctl", ["submit", "--socket", socket, "--interaction-id", "3", "--rating", "1"],
+                environment: ProcessInfo.processInfo.environment.filter { $0.key != "FEEDBACK_TOKEN" }
+            )
+            #expect(noToken.status == 64)
+            #expect(noToken.errors.contains("give --token or set FEEDBACK_TOKEN"), "\(noToken.errors)")
             #expect(try feedbackctl(["health", "--socket", socket]).status == 0)
             #expect(try feedbackctl(["health", "--socket", socket, "--json"]).output.contains("\"SERVING\""))
 
@@ -137,14 +149,36 @@ struct ProcessTests {
         }
     }
 
-    @Test("feedbackctl bench: --calls N makes exactly N calls, --json has the documented shape, failures are counted by status")
+    @Test("--version: each binary prints the git describe of its build")
+    func versions() throws {
+        #expect(FeedbackVersion.current != "unknown", "the tests run from a git checkout")
+        for binary in ["feedbackd", "feedback-gateway", "feedbackctl"] {
+            let run = try runProcessWithStatus(productsDirectory + "/" + binary, ["--version"])
+            #expect(run.status == 0, "\(binary)")
+            #expect(run.output.trimmingCharacters(in: .whitespacesAndNewlines) == FeedbackVersion.current, "\(binary)")
+        }
+    }
+
+    @Test("feedbackctl bench: writes only with --allow-writes (Health/Check by default), --calls N makes exactly N calls, --json has the documented shape, failures are counted by status")
     func bench() async throws {
         try await withTemporaryDirectory { directory in
             try seedDatabase(at: directory + "/chat.db", interactions: 1...20)
             let daemon = try FeedbackdProcess(directory: directory)
             try await daemon.start()
+            let countRated = {
+                try runProcess("/usr/bin/sqlite3", [directory + "/chat.db", "SELECT COUNT(*) FROM interactions WHERE feedback IS NOT NULL"])
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            let unasked = try runProcessWithOutputs(
+                productsDirectory + "/feedbackctl", ["bench", "--socket", daemon.socket, "--secret-file", daemon.secretFile, "--method", "submit", "--calls", "50"]
+            )
+            #expect(unasked.status == 64)
+            #expect(unasked.errors.contains("--allow-writes"), "\(unasked.errors)")
+            let health = try feedbackctl(["bench", "--socket", daemon.socket, "--calls", "50", "--concurrency", "4", "--json"])
+            #expect(health.status == 0)
+            #expect(try countRated() == "0", "neither run wrote")
             let run = try feedbackctl([
-                "bench", "--socket", daemon.socket, "--secret-file", daemon.secretFile, "--calls", "300",
+                "bench", "--socket", daemon.socket, "--secret-file", daemon.secretFile, "--method", "submit", "--allow-writes", "--calls", "300",
                 "--concurrency", "8", "--connections", "2", "--rows", "10", "--json",
             ])
             #expect(run.status == 0)
@@ -156,9 +190,10 @@ struct ProcessTests {
             #expect(Set(latency.keys) == ["p50", "p90", "p99", "p999", "max"])
             #expect(latency["p50"]! <= latency["p99"]! && latency["p99"]! <= latency["max"]!)
             #expect((object["errors"] as? [String: Int])?.isEmpty == true)
-            let rated = try runProcess("/usr/bin/sqlite3", [directory + "/chat.db", "SELECT COUNT(*) FROM interactions WHERE feedback IS NOT NULL"])
-            #expect(rated.trimmingCharacters(in: .whitespacesAndNewlines) == "10", "writes spread over ids 1...10")
-            let refused = try feedbackctl(["bench", "--socket", daemon.socket, "--token", "nope", "--calls", "20", "--concurrency", "4", "--json"])
+            #expect(try countRated() == "10", "writes spread over ids 1...10")
+            let refused = try feedbackctl([
+                "bench", "--socket", daemon.socket, "--token", "nope", "--method", "submit", "--allow-writes", "--calls", "20", "--concurrency", "4", "--json",
+            ])
             let errors = try #require((try JSONSerialization.jsonObject(with: Data(refused.output.utf8)) as? [String: Any])?["errors"] as? [String: Int])
             #expect(errors == ["UNAUTHENTICATED": 20])
         }

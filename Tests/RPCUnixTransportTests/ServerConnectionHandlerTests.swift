@@ -124,9 +124,9 @@ struct ServerConnectionHandlerTests {
             payload.moveReaderIndex(forwardBy: Frame.headerSize)
             // One read of several frames: channelRead for each, channelReadComplete once (writeInbound
             // would complete each).
-            connection.channel.pipeline.fireChannelRead(NIOAny(Frame.request(callID: callID, payload: payload)))
+            connection.channel.pipeline.fireChannelRead(Frame.request(callID: callID, payload: payload))
         }
-        connection.channel.pipeline.fireChannelRead(NIOAny(Frame.ping(7)))
+        connection.channel.pipeline.fireChannelRead(Frame.ping(7))
         #expect(connection.socket.flushes == before, "nothing flushed mid-read")
         connection.channel.pipeline.fireChannelReadComplete()
         #expect(connection.socket.flushes == before + 1)

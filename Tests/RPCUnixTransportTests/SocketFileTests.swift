@@ -74,4 +74,42 @@ struct SocketFileTests {
         let clientError = await #expect(throws: TransportError.self) { try await ClientConnection.connect(to: path) }
         #expect(clientError?.code == .socketPathTooLong)
     }
+
+    @Test("a failed connect says why in the system's words and what usually causes it, without NIO's internals")
+    func connectFailuresReadable() async throws {
+        let missing = uniqueSocketPath()
+        let absent = await #expect(throws: TransportError.self) { try await ClientConnection.connect(to: missing) }
+        #expect(absent?.code == .connectFailed)
+        #expect(absent?.message == "cannot connect to \(missing): no such file or directory (is feedbackd running, and is this its --socket or FEEDBACK_SOCKET?)")
+
+        // A socket file nobody listens on (a server killed with SIGKILL leaves one): ECONNREFUSED.
+        let stale = uniqueSocketPath()
+        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+            for (index, byte) in stale.utf8.enumerated() { buffer[index] = byte }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        #expect(bound == 0)
+        close(descriptor)
+        defer { unlink(stale) }
+        let refused = await #expect(throws: TransportError.self) { try await ClientConnection.connect(to: stale) }
+        #expect(refused?.message == "cannot connect to \(stale): connection refused (a socket file with no server behind it: feedbackd stopped)")
+        for message in [absent?.message, refused?.message] {
+            let text = message ?? ""
+            #expect(!text.contains("errno") && !text.contains("descriptor") && !text.contains("IOError"), "\(text)")
+            #expect(text.filter { $0 == "(" }.count == text.filter { $0 == ")" }.count, "\(text)")
+        }
+    }
+
+    @Test("listening in a directory that does not exist is a clear error")
+    func bindInMissingDirectory() async throws {
+        let path = "/tmp/fbt-missing-\(UInt32.random(in: .min ... .max))/feedback.sock"
+        let error = await #expect(throws: TransportError.self) { try await Self.server(path).run() }
+        #expect(error?.code == .bindFailed)
+        #expect(error?.message == "cannot listen on \(path): no such file or directory (its directory does not exist: create it, or give another --socket)")
+    }
 }

@@ -18,6 +18,7 @@ def test_a_watcher_that_resumes_under_load_gets_every_event_once_in_order(tmp_pa
     try:
         run = subprocess.run(
             [str(stack.bin / "feedbackctl"), "bench", "--socket", stack.socket, "--secret-file", str(stack.secret),
+             "--method", "submit", "--allow-writes",
              "--calls", str(RATINGS), "--concurrency", "64", "--connections", "2", "--rows", "3",
              "--watch", "--watch-resume-every", "2500", "--json"],
             capture_output=True, text=True, timeout=600,
