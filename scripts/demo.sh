@@ -35,18 +35,12 @@ demo=$(cd "$demo" && pwd)
 if [ ! -s "$demo/secret" ]; then
   (umask 077 && head -c 48 /dev/urandom | base64 | tr -d '\n' > "$demo/secret")
 fi
-if [ ! -s "$demo/chat.db" ]; then
-  sqlite3 "$demo/chat.db" <<'SQL'
-CREATE TABLE interactions (id INTEGER PRIMARY KEY, question TEXT, answer TEXT, created_at TEXT DEFAULT CURRENT_TIMESTAMP, feedback INTEGER);
-INSERT INTO interactions (id, question, answer) VALUES
-  (1, 'How do I reverse a list in Python?', 'Use reversed(items) or items[::-1].'),
-  (2, 'What is the capital of Australia?', 'Canberra.'),
-  (3, 'What does HTTP 204 mean?', 'No Content: success with an empty body.');
-SQL
-fi
 
-pids=()
-cleanup() { for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+feedbackd_pid="" gateway_pid=""
+cleanup() {
+  for pid in $feedbackd_pid $gateway_pid; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -78,16 +72,22 @@ if curl -s -o /dev/null "http://127.0.0.1:$port/" 2>/dev/null; then
   exit 1
 fi
 
+# feedbackd on the demo database (created on the first run with the demo page's three answers).
+start_feedbackd() {
+  "$bin/feedbackd" --socket "$socket" --db "$demo/chat.db" --create-demo-database --jwt-secret-file "$demo/secret" \
+    2>>"$demo/feedbackd.log" &
+  feedbackd_pid=$!
+  wait_ready "$feedbackd_pid" feedbackd "$demo/feedbackd.log" "$bin/feedbackctl" health --socket "$socket"
+}
+
 echo "== starting feedbackd"
-"$bin/feedbackd" --socket "$socket" --db "$demo/chat.db" --jwt-secret-file "$demo/secret" 2>>"$demo/feedbackd.log" &
-pids+=($!)
-wait_ready "$!" feedbackd "$demo/feedbackd.log" "$bin/feedbackctl" health --socket "$socket"
+start_feedbackd
 
 echo "== starting feedback-gateway"
 "$bin/feedback-gateway" --listen "127.0.0.1:$port" --socket "$socket" \
   ${gateway_args[@]+"${gateway_args[@]}"} 2>>"$demo/gateway.log" &
-pids+=($!)
-wait_ready "$!" feedback-gateway "$demo/gateway.log" curl -fsS "http://127.0.0.1:$port/healthz"
+gateway_pid=$!
+wait_ready "$gateway_pid" feedback-gateway "$demo/gateway.log" curl -fsS "http://127.0.0.1:$port/healthz"
 
 token=$("$bin/feedbackctl" token --secret-file "$demo/secret" --sub demo-user --ttl 86400)
 origins=""
@@ -114,9 +114,20 @@ feedbackctl against this demo (every command reads these two):
   $bin/feedbackctl submit --interaction-id 2 --rating -1
   $bin/feedbackctl health
 
-Ctrl-C stops both; delete $demo to start afresh.
+feedbackd may stop (kill $feedbackd_pid, or a crash): the gateway stays up, answers 503 meanwhile, and
+feedbackd is started again. Ctrl-C stops both; delete $demo to start afresh.
 MSG
-# Stop (and report) as soon as either process exits.
-wait -n "${pids[@]}" || true
-echo "error: a process exited; see $demo/feedbackd.log and $demo/gateway.log" >&2
-exit 1
+# The gateway survives feedbackd: when feedbackd exits it is started again (as systemd's Restart= does),
+# and the demo says so. The demo ends when the gateway exits, or on Ctrl-C.
+while true; do
+  exited=""
+  status=0
+  wait -n -p exited "$feedbackd_pid" "$gateway_pid" || status=$?
+  if [ "$exited" != "$feedbackd_pid" ]; then
+    echo "error: feedback-gateway exited (status $status); see $demo/gateway.log" >&2
+    exit 1
+  fi
+  echo "== feedbackd exited (status $status); the gateway stays up (503 meanwhile). Starting feedbackd again"
+  start_feedbackd
+  echo "== feedbackd serves again on $socket (pid $feedbackd_pid)"
+done

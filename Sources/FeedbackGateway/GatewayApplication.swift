@@ -25,7 +25,7 @@ public enum GatewayApplication {
             ?? FeedbackUpstream(configuration: configuration)
         FeedbackRoutes(upstream: upstream, configuration: configuration).register(on: router)
         let widget = try configuration.widgetDirectory.map { try WidgetRoutes<BasicRequestContext>(directory: $0) } ?? .embedded
-        widget.register(on: router)
+        widget.register(on: router, demoPage: configuration.servesDemoPage)
         OpenAPIDocument.register(on: router)
         return router
     }

@@ -12,6 +12,9 @@ public struct GatewayConfiguration: Sendable {
     /// A directory holding `feedback.js` and `demo.html` to serve (at `/widget/feedback.js` and `/`)
     /// instead of the ones compiled into the gateway; nil for those.
     public var widgetDirectory: String?
+    /// Whether `/` serves the demo page (`--no-demo-page`: a production gateway serves the widget's
+    /// script only, and `/` is 404).
+    public var servesDemoPage = true
     /// Bodies over this many bytes get 413 (and a declared `Content-Length` over it, at once, with the
     /// connection closed unread).
     public var maxBodyBytes: Int = 64 * 1024

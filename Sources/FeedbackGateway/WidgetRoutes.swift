@@ -39,7 +39,8 @@ struct WidgetRoutes<Context: RequestContext>: Sendable {
         var description: String { "cannot read \(self.path)" }
     }
 
-    func register(on router: Router<Context>) {
+    /// `/widget/feedback.js`, and the demo page at `/` when `demoPage`.
+    func register(on router: Router<Context>, demoPage: Bool) {
         let script = self.script
         let page = self.demoPage
         router.get("/widget/feedback.js") { _, _ in
@@ -49,6 +50,6 @@ struct WidgetRoutes<Context: RequestContext>: Sendable {
                 body: ResponseBody(byteBuffer: script)
             )
         }
-        router.get("/") { _, _ in page.response() }
+        if demoPage { router.get("/") { _, _ in page.response() } }
     }
 }

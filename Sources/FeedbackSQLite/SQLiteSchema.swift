@@ -13,6 +13,14 @@ enum SQLiteSchema {
             feedback INTEGER
         )
         """
+    /// The sample answers of a database feedbackd creates (`--create-demo-database`): the ones the
+    /// gateway's demo page shows, so that its thumbs store ratings rather than answer NOT_FOUND.
+    static let demoInteractions = """
+        INSERT INTO interactions (id, question, answer) VALUES
+            (1, 'How do I reverse a list in Python?', 'Use reversed(items) or items[::-1].'),
+            (2, 'What is the capital of Australia?', 'Canberra.'),
+            (3, 'What does HTTP 204 mean?', 'No Content: success with an empty body.')
+        """
     static let events = [
         """
         CREATE TABLE IF NOT EXISTS feedback_events (
@@ -36,7 +44,8 @@ enum SQLiteSchema {
         var description: String
     }
 
-    /// Creates what is missing (`interactions` only when `createInteractions`), then checks that every
+    /// Creates what is missing (`interactions` only when `createInteractions`, with the demo's sample
+    /// answers), then checks that every
     /// table has the columns the writes use.
     /// - Throws: ``Mismatch`` for a missing table or column; GRDB's errors otherwise.
     static func prepare(_ db: Database, createInteractions: Bool) throws {
@@ -45,6 +54,7 @@ enum SQLiteSchema {
                 throw Mismatch(description: "the database has no interactions table")
             }
             try db.execute(sql: self.interactions)
+            try db.execute(sql: self.demoInteractions)
         }
         for statement in self.events { try db.execute(sql: statement) }
         try self.check(db)

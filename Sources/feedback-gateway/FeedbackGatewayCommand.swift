@@ -41,6 +41,9 @@ struct FeedbackGatewayCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Serve feedback.js and demo.html from this directory instead of the widget built into the gateway. The page marks its scripts and styles nonce=\"{{csp-nonce}}\": the gateway fills in each response's nonce (its Content-Security-Policy allows nothing else).", valueName: "dir"))
     var widgetDir: String?
 
+    @Flag(help: "Do not serve the demo page at / (a production gateway: the widget's script, the API and /openapi.json only).")
+    var noDemoPage = false
+
     @Option(help: "Request bodies over this many bytes get 413.")
     var maxBodyBytes: Int = 65_536
 
@@ -113,6 +116,7 @@ struct FeedbackGatewayCommand: AsyncParsableCommand {
         var configuration = GatewayConfiguration(socketPath: self.socket)
         configuration.allowedOrigins = self.allowedOrigin
         configuration.widgetDirectory = self.widgetDir
+        configuration.servesDemoPage = !self.noDemoPage
         configuration.logAllRequests = self.logRequests == .all
         configuration.maxBodyBytes = self.maxBodyBytes
         configuration.upstreamTimeout = .milliseconds(self.timeoutMs)

@@ -117,6 +117,21 @@ struct GatewayStaticDocumentsTests {
         }
     }
 
+    @Test("--no-demo-page: / is 404 (FastAPI's body); the widget's script and the API are served as before")
+    func withoutDemoPage() async throws {
+        try await withGateway(store: InMemoryFeedbackStore(interactionIDs: 1...3), servesDemoPage: false) { client in
+            let page = try await client.request("/", method: .get)
+            #expect(page.status == .notFound)
+            #expect(page.body == #"{"detail":"Not Found"}"#)
+            #expect(try await client.request("/widget/feedback.js", method: .get).status == .ok)
+            #expect(try await client.request("/openapi.json", method: .get).status == .ok)
+        }
+        try await withGateway(store: InMemoryFeedbackStore(interactionIDs: 1...3)) { client in
+            let page = try await client.request("/", method: .get)
+            #expect(page.status == .ok, "served by default")
+        }
+    }
+
     /// The nonce a policy names in its script-src.
     static func nonce(in policy: String) -> String? {
         guard let start = policy.range(of: "script-src 'nonce-")?.upperBound, let end = policy[start...].firstIndex(of: "'") else { return nil }

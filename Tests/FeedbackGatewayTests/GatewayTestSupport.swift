@@ -20,6 +20,7 @@ func withGateway<T: Sendable>(
     allowedOrigins: [String] = [],
     maxBodyBytes: Int = 65_536,
     widgetDirectory: String? = nil,
+    servesDemoPage: Bool = true,
     _ body: @escaping @Sendable (any TestClientProtocol) async throws -> T
 ) async throws -> T {
     let router = RPCRouter(
@@ -28,7 +29,7 @@ func withGateway<T: Sendable>(
     )
     return try await withGateway(
         socketPath: "/nonexistent", transport: InProcessTransport(router: router, logger: quietLogger()),
-        allowedOrigins: allowedOrigins, maxBodyBytes: maxBodyBytes, widgetDirectory: widgetDirectory, body
+        allowedOrigins: allowedOrigins, maxBodyBytes: maxBodyBytes, widgetDirectory: widgetDirectory, servesDemoPage: servesDemoPage, body
     )
 }
 
@@ -40,11 +41,13 @@ func withGateway<T: Sendable>(
     maxBodyBytes: Int = 65_536,
     timeout: Duration = .seconds(5),
     widgetDirectory: String? = nil,
+    servesDemoPage: Bool = true,
     _ body: @escaping @Sendable (any TestClientProtocol) async throws -> T
 ) async throws -> T {
     var configuration = GatewayConfiguration(socketPath: socketPath)
     configuration.allowedOrigins = allowedOrigins
     configuration.widgetDirectory = widgetDirectory
+    configuration.servesDemoPage = servesDemoPage
     configuration.maxBodyBytes = maxBodyBytes
     configuration.upstreamTimeout = timeout
     let app = Application(router: try GatewayApplication.router(configuration: configuration, transport: transport), logger: quietLogger())

@@ -397,6 +397,9 @@ struct StoreTests {
             let columns = try runProcess("/usr/bin/sqlite3", [path, "SELECT name FROM pragma_table_info('interactions')"])
             #expect(columns.split(separator: "\n").contains("feedback"))
             #expect(try runProcess("/usr/bin/sqlite3", [path, "PRAGMA journal_mode"]).hasPrefix("wal"))
+            // The demo page's answers are there to be rated (1, 2 and 3), unrated.
+            let rows = try runProcess("/usr/bin/sqlite3", [path, "SELECT id, feedback IS NULL FROM interactions ORDER BY id"])
+            #expect(rows.split(separator: "\n") == ["1|1", "2|1", "3|1"])
         }
     }
 

@@ -13,6 +13,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 
 import pytest
@@ -354,6 +355,12 @@ def test_the_units_command_lines_with_the_example_settings_run_a_working_pair(st
             assert response.status == 204
         with sqlite3.connect(db) as conn:
             assert conn.execute("SELECT feedback FROM interactions WHERE id = 7").fetchone() == (-1,)
+        # A production gateway serves no demo page (--no-demo-page), but the widget's script.
+        with pytest.raises(urllib.error.HTTPError) as page:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10)
+        assert page.value.code == 404
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/widget/feedback.js", timeout=10) as response:
+            assert response.status == 200
         # systemd stops the gateway first (After=feedbackd.service), then feedbackd, each with SIGTERM.
         for process, log in reversed(list(zip(processes, logs))):
             process.send_signal(signal.SIGTERM)
