@@ -106,13 +106,17 @@ let package = Package(
             name: "FeedbackClient",
             dependencies: ["RPCUnixTransport", "RPCCore", "FeedbackProtos", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
-        // The flags both servers share (logging, metrics): one declaration, one validation.
+        // The flags both servers share (logging, metrics): one declaration, one validation; and their
+        // notifications to systemd.
         .target(
             name: "FeedbackCommandLine",
             dependencies: [
-                "FeedbackLogging", "FeedbackMetrics", argumentParser, logging, .product(name: "Prometheus", package: "swift-prometheus"),
+                "CSystemd", "FeedbackLogging", "FeedbackMetrics", argumentParser, logging, lifecycle, nioCore, nioPosix,
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
+        // libsystemd's sd_notify(3): readiness, watchdog and stopping for Type=notify units.
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         // Sets Swift Concurrency's global enqueue hook by a link-time reference (see its header).
         .target(name: "CConcurrencyHook"),
         // FEEDBACK_SOCKET, FEEDBACK_TOKEN and the default socket: what the three commands read alike.

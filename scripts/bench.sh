@@ -15,7 +15,7 @@ seconds=${SECONDS_PER_RUN:-5}
 #   tree made elsewhere, say in a worktree of a commit) instead of building them here.
 #   GRPC_BASELINE=0: skip the gRPC Swift 2 baseline (its first release build takes a quarter of an hour).
 
-scripts/ensure-packages.sh libsqlite3-dev sqlite3 gcc wrk postgresql curl >/dev/null
+scripts/ensure-packages.sh libsqlite3-dev libsystemd-dev sqlite3 gcc wrk postgresql curl >/dev/null
 if [ -z "${BIN:-}" ]; then
   scripts/swift-env.sh swift build -c release --product feedbackd >/dev/null
   scripts/swift-env.sh swift build -c release --product feedbackctl >/dev/null

@@ -21,7 +21,7 @@ while [ $# -gt 0 ]; do
 done
 
 command -v swift >/dev/null || { echo "swift is not on PATH: install Swift 6.1 or later"; exit 1; }
-scripts/ensure-packages.sh libsqlite3-dev sqlite3 curl
+scripts/ensure-packages.sh libsqlite3-dev libsystemd-dev sqlite3 curl
 
 echo "== building (scripts/build.sh; the first build takes about 10 minutes on 2 cores)"
 scripts/build.sh

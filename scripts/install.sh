@@ -57,7 +57,7 @@ fi
 
 if [ -z "$bin_dir" ]; then
   command -v swift >/dev/null || { echo "swift is not on PATH: install Swift 6.1 or later, or give --bin-dir" >&2; exit 1; }
-  scripts/ensure-packages.sh libsqlite3-dev
+  scripts/ensure-packages.sh libsqlite3-dev libsystemd-dev
   echo "== building release binaries (swift build -c release --static-swift-stdlib)"
   for product in "${products[@]}"; do
     scripts/swift-env.sh swift build -c release --static-swift-stdlib --product "$product"
@@ -88,6 +88,9 @@ for unit in feedbackd.service feedback-gateway.service; do
   install -m 0644 "$staged/$unit" "$destdir$unit_dir/$unit"
   echo "$unit_dir/$unit"
 done
+sed -E "s#^Documentation=file:///usr/local/#Documentation=file://$prefix/#" deploy/systemd/feedbackd.socket > "$staged/feedbackd.socket"
+install -m 0644 "$staged/feedbackd.socket" "$destdir$unit_dir/feedbackd.socket"
+echo "$unit_dir/feedbackd.socket"
 install -m 0644 deploy/systemd/feedback-rpc.conf "$destdir$sysusers_dir/feedback-rpc.conf"
 echo "$sysusers_dir/feedback-rpc.conf"
 

@@ -28,11 +28,12 @@ summary() {
 step "toolchain and system packages"
 command -v swift >/dev/null || { echo "swift is not on PATH: install Swift 6.1 or later (see README)"; exit 1; }
 swift --version 2>&1 | head -1
-# libsqlite3-dev: GRDB links the system SQLite; sqlite3 and python3: tests inspect and lock databases;
+# libsqlite3-dev: GRDB links the system SQLite; libsystemd-dev: sd_notify(3) for Type=notify units;
+# sqlite3 and python3: tests inspect and lock databases;
 # python3-venv: the tests' virtual environment; chromium and chromium-driver: the browser tests;
 # postgresql: a throw-away cluster for the PostgreSQL store's tests; openssl: its TLS certificates;
 # systemd: systemd-analyze and systemd-sysusers check the units of deploy/systemd (a stock Debian has it).
-scripts/ensure-packages.sh libsqlite3-dev sqlite3 python3 python3-venv chromium chromium-driver postgresql openssl systemd
+scripts/ensure-packages.sh libsqlite3-dev libsystemd-dev sqlite3 python3 python3-venv chromium chromium-driver postgresql openssl systemd
 
 step "a throw-away PostgreSQL cluster (scripts/postgres-test-cluster.sh), removed at exit"
 pgdir=$(mktemp -u "${TMPDIR:-/tmp}/fbpg.XXXXXX")

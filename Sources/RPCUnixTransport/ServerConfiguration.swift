@@ -8,6 +8,11 @@ public struct ServerConfiguration: Sendable {
     public var socketPath: String
     /// Permission bits of the socket file; 0660 lets the owner and group connect.
     public var socketMode: UInt32 = 0o660
+    /// A listening Unix socket to serve instead of binding ``socketPath``: one handed over by a service
+    /// manager (socket activation, systemd's `LISTEN_FDS`), which keeps it open, and queues connections
+    /// on it, while the server restarts. Its file is the manager's: the server neither sets its mode nor
+    /// removes it (``socketPath`` then only names it in logs).
+    public var inheritedListener: Int32?
     /// This side's receive limits, announced in HELLO.
     public var limits: WireLimits = .defaults
     /// Calls run at once on one connection; more get RESOURCE_EXHAUSTED. Announced in HELLO as

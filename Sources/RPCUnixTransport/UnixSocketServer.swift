@@ -57,18 +57,27 @@ public final class UnixSocketServer: Service {
         let path = self.configuration.socketPath
         let registry = self.registry
         let listener: any Channel
+        let inherited = self.configuration.inheritedListener
         do {
-            try UnixSocketPath.prepareForBind(path)
-            listener = try await self.bind(path: path)
-            try UnixSocketPath.setMode(path, self.configuration.socketMode)
+            if let inherited {
+                listener = try await self.adopt(inherited, path: path)
+            } else {
+                try UnixSocketPath.prepareForBind(path)
+                listener = try await self.bind(path: path)
+                try UnixSocketPath.setMode(path, self.configuration.socketMode)
+            }
         } catch {
             self.listening.set(.failure(error))
             throw error
         }
-        self.logger.info(
-            "rpc.server_listening",
-            metadata: ["socket.path": "\(path)", "socket.mode": "\(String(self.configuration.socketMode, radix: 8))"]
-        )
+        if let inherited {
+            self.logger.info("rpc.server_listening", metadata: ["socket.path": "\(path)", "socket.inherited_fd": "\(inherited)"])
+        } else {
+            self.logger.info(
+                "rpc.server_listening",
+                metadata: ["socket.path": "\(path)", "socket.mode": "\(String(self.configuration.socketMode, radix: 8))"]
+            )
+        }
         self.listening.set(.success(()))
 
         // Serves until graceful shutdown has drained every connection (each closes once its calls are
@@ -87,7 +96,8 @@ public final class UnixSocketServer: Service {
         // Reached after a drain, or when the task was cancelled: close whatever is left.
         listener.close(promise: nil)
         registry.closeAll()
-        UnixSocketPath.remove(path)
+        // An inherited socket stays where its manager made it, taking connections for the next server.
+        if inherited == nil { UnixSocketPath.remove(path) }
         self.logger.info("rpc.server_stopped", metadata: ["socket.path": "\(path)"])
     }
 
@@ -103,6 +113,21 @@ public final class UnixSocketServer: Service {
                 .get()
         } catch {
             throw TransportError(.bindFailed, "cannot listen on \(path): \(SocketErrorText.bind(error))")
+        }
+    }
+
+    /// Serves the listening socket `descriptor` (socket activation); it is closed when the server stops,
+    /// the manager's own copy staying open.
+    private func adopt(_ descriptor: Int32, path: String) async throws -> any Channel {
+        do {
+            return try await ServerBootstrap(group: self.group)
+                .serverChannelOption(.backlog, value: 256)
+                .childChannelOption(.allowRemoteHalfClosure, value: true)
+                .childChannelInitializer { [self] channel in self.initialize(channel) }
+                .withBoundSocket(descriptor)
+                .get()
+        } catch {
+            throw TransportError(.bindFailed, "cannot serve the inherited socket (descriptor \(descriptor), \(path)): \(error)")
         }
     }
 

@@ -142,24 +142,35 @@ struct FeedbackGatewayCommand: AsyncParsableCommand {
             )
         }
         let app: any ApplicationProtocol
+        let (listening, listeningContinuation) = AsyncStream<Int>.makeStream()
         do {
             app = try GatewayApplication.application(
                 configuration: configuration, host: host, port: port, logger: logger,
-                onServerRunning: { port in logger.info("gateway.listening", metadata: ["http.address": "\(host):\(port)"]) }
+                onServerRunning: { port in
+                    logger.info("gateway.listening", metadata: ["http.address": "\(host):\(port)"])
+                    listeningContinuation.yield(port)
+                }
             )
         } catch {
             FileHandle.standardError.write(Data("feedback-gateway: --widget-dir: \(error)\n".utf8))
             throw ExitCode(2)
         }
-        var services: [any Service] = [app]
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
         if let registry, let listen = self.observability.metricsListen {
             let endpoint = try MetricsEndpoint(
                 listen: listen, registry: registry, logger: logger, connectionLimits: metricsLimits,
                 onListening: { port in logger.info("gateway.metrics_listening", metadata: ["http.port": "\(port)"]) }
             )
             // The HTTP port is opened only once the metrics port is bound.
-            services = [endpoint, StartedAfterMetrics(app, after: endpoint)]
+            services = [.init(service: endpoint), .init(service: StartedAfterMetrics(app, after: endpoint))]
         }
+        // Last: graceful shutdown reaches it first, so STOPPING=1 goes out before the drain.
+        let notifier = SystemdNotifier(logger: logger) {
+            var ports = listening.makeAsyncIterator()
+            guard let port = await ports.next() else { throw CancellationError() }
+            return "listening on http://\(host):\(port)"
+        }
+        services.append(.init(service: notifier, successTerminationBehavior: .ignore))
         var groupConfiguration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = .seconds(self.shutdownTimeoutS)
         let group = ServiceGroup(configuration: groupConfiguration)

@@ -114,6 +114,13 @@ struct Feedbackd: AsyncParsableCommand {
             } else {
                 services.append(.init(service: server))
             }
+            // Last: graceful shutdown reaches it first, so STOPPING=1 goes out before the drain.
+            let socketPath = serverConfiguration.socketPath
+            let notifier = SystemdNotifier(logger: logger) {
+                try await server.waitUntilListening()
+                return "serving on \(socketPath)"
+            }
+            services.append(.init(service: notifier, successTerminationBehavior: .ignore))
             var groupConfiguration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             // Past this, graceful shutdown becomes cancellation: calls still running are cut off.
             groupConfiguration.maximumGracefulShutdownDuration = .seconds(self.limits.shutdownTimeoutS)
@@ -138,6 +145,15 @@ struct Feedbackd: AsyncParsableCommand {
             throw ConfigurationError("--socket-mode must be octal permission bits such as 0660, not \(self.socket.socketMode)")
         }
         configuration.socketMode = mode
+        // Socket activation: the socket systemd holds (feedbackd.socket) instead of --socket's.
+        do {
+            if let inherited = try SocketActivation.unixListener() {
+                configuration.inheritedListener = inherited.descriptor
+                configuration.socketPath = inherited.path.isEmpty ? configuration.socketPath : inherited.path
+            }
+        } catch let refusal as SocketActivation.Refusal {
+            throw ConfigurationError(refusal.description)
+        }
         configuration.allowedUIDs = self.socket.allowUID.isEmpty ? nil : Set(self.socket.allowUID)
         configuration.allowedGIDs = self.socket.allowGID.isEmpty ? nil : Set(self.socket.allowGID)
         configuration.maxConcurrentCallsPerConnection = self.limits.maxConcurrentCalls

@@ -24,6 +24,7 @@ from feedback_stack import bin_path, free_port, wait_until  # noqa: E402
 
 PREFIX = "/opt/feedback-rpc"  # not the default: the rewrite of ExecStart= must show
 UNITS = ("feedbackd.service", "feedback-gateway.service")
+SOCKET_UNIT = "feedbackd.socket"  # socket activation: the socket systemd holds for feedbackd
 PRODUCTS = ("feedbackd", "feedback-gateway", "feedbackctl")
 SOCKET = "/run/feedback/feedback.sock"
 
@@ -83,6 +84,10 @@ def test_install_stages_binaries_units_and_settings_under_destdir(staged):
         # Only the paths differ from the file in the repository.
         original = (ROOT / "deploy/systemd" / unit).read_text()
         assert installed.read_text() == original.replace("/usr/local/", f"{PREFIX}/")
+    socket_unit = staged / "etc/systemd/system" / SOCKET_UNIT
+    assert socket_unit.read_text() == (ROOT / "deploy/systemd" / SOCKET_UNIT).read_text().replace("/usr/local/", f"{PREFIX}/")
+    assert values(socket_unit, "ListenStream") == [SOCKET] and values(socket_unit, "SocketMode") == ["0660"]
+    assert values(socket_unit, "SocketGroup") == ["feedback"] and values(socket_unit, "Service") == ["feedbackd.service"]
     assert (staged / "etc/sysusers.d/feedback-rpc.conf").read_bytes() == (ROOT / "deploy/systemd/feedback-rpc.conf").read_bytes()
     config = staged / "etc/feedback-rpc"
     assert stat.S_IMODE(config.stat().st_mode) == 0o750
@@ -165,7 +170,7 @@ def test_the_units_carry_the_settings_of_a_production_service(staged):
     gateway = staged / "etc/systemd/system/feedback-gateway.service"
     for unit in (feedbackd, gateway):
         settings = {(k, v) for _, k, v in unit_settings(unit)}
-        for required in [("User", "feedback"), ("Group", "feedback"), ("Type", "exec"),
+        for required in [("User", "feedback"), ("Group", "feedback"), ("Type", "notify"), ("WatchdogSec", "30s"),
                          ("EnvironmentFile", "/etc/feedback-rpc/feedback-rpc.env"),
                          ("Restart", "on-failure"), ("KillSignal", "SIGTERM"), ("NoNewPrivileges", "yes"),
                          ("ProtectSystem", "strict"), ("ProtectHome", "yes"), ("PrivateTmp", "yes"),
@@ -205,7 +210,7 @@ def systemd_analyze_verify(root: pathlib.Path, *units: str) -> subprocess.Comple
 
 
 def test_the_installed_units_pass_systemd_analyze_verify(staged):
-    out = systemd_analyze_verify(staged, *UNITS)
+    out = systemd_analyze_verify(staged, *UNITS, SOCKET_UNIT)
     # Unknown keys and unparsable values are only warnings to systemd: any output fails the test.
     assert out.returncode == 0 and out.stdout + out.stderr == "", out.stdout + out.stderr
 
