@@ -127,7 +127,8 @@ let package = Package(
         .executableTarget(
             name: "feedbackd",
             dependencies: [
-                "CConcurrencyHook", "FeedbackCommandLine", "FeedbackEnvironment", "FeedbackVersion", "FeedbackServer", "FeedbackSQLite", "FeedbackPostgres", "FeedbackAuth", "FeedbackDomain",
+                "CConcurrencyHook", "FeedbackCommandLine", "FeedbackEnvironment", "FeedbackVersion",
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"), "FeedbackServer", "FeedbackSQLite", "FeedbackPostgres", "FeedbackAuth", "FeedbackDomain",
                 "FeedbackMetrics", "RPCCore", "RPCUnixTransport", argumentParser, logging, metrics, lifecycle, nioCore, nioPosix,
             ]
         ),
@@ -230,7 +231,7 @@ let package = Package(
             ]
         ),
         // The executables as processes: flags, signals, restarts, what feedbackctl prints.
-        .testTarget(name: "FeedbackProcessTests", dependencies: ["FeedbackTestSupport", "FeedbackClient", "FeedbackVersion", "RPCCore"]),
+        .testTarget(name: "FeedbackProcessTests", dependencies: ["FeedbackTestSupport", "FeedbackAuth", "FeedbackClient", "FeedbackProtos", "FeedbackVersion", "RPCCore"]),
         .testTarget(name: "FastAPICompatTests", dependencies: ["FastAPICompat"]),
     ],
     swiftLanguageModes: [.v6]

@@ -9,17 +9,27 @@ import RPCCore
 /// Refusals are logged as `rpc.auth_failed` (with `auth.reason`), at most ten lines a second: a flood of
 /// bad tokens is summed up by `log.suppressed` on the next line let through.
 public struct AuthInterceptor: ServerInterceptor {
-    private let verifier: TokenVerifier
+    private let verifiers: ReloadableVerifier
     private let protectedPrefixes: [String]
     private let readMethods: Set<String>
     private let failureLog = LogThrottle(limit: 10, per: .seconds(1))
 
+    /// Checks tokens with `verifier`, for good.
     public init(
         verifier: TokenVerifier,
         protectedServices: [String] = [FeedbackService.serviceName],
         readMethods: Set<String> = [FeedbackService.listFeedbackEventsPath, FeedbackService.watchFeedbackEventsPath]
     ) {
-        self.verifier = verifier
+        self.init(verifiers: ReloadableVerifier(verifier), protectedServices: protectedServices, readMethods: readMethods)
+    }
+
+    /// Checks each call's token with the verifier `verifiers` holds when the call arrives.
+    public init(
+        verifiers: ReloadableVerifier,
+        protectedServices: [String] = [FeedbackService.serviceName],
+        readMethods: Set<String> = [FeedbackService.listFeedbackEventsPath, FeedbackService.watchFeedbackEventsPath]
+    ) {
+        self.verifiers = verifiers
         self.protectedPrefixes = protectedServices.map { "/\($0)/" }
         self.readMethods = readMethods
     }
@@ -37,23 +47,24 @@ public struct AuthInterceptor: ServerInterceptor {
     public func interceptImmediately(context: ServerContext) throws(RPCError) -> ServerContext? {
         do throws(AuthError) {
             let authorization = context.metadataValue("authorization")
-            guard let token = try self.verifier.verifyWithoutWaiting(authorization: authorization, for: self.access(for: context.method)) else {
+            let verifier = self.verifiers.verifier
+            guard let token = try verifier.verifyWithoutWaiting(authorization: authorization, for: self.access(for: context.method)) else {
                 return nil
             }
             // No logger metadata here (the call's log line is built only when it is logged): the
             // principal is on the context.
-            return self.authenticated(context, as: token, tagLogger: false)
+            return self.authenticated(context, as: token, by: verifier, tagLogger: false)
         } catch {
             self.logFailure(error, context: context)
             throw error.rpcError
         }
     }
 
-    private func authenticated(_ context: ServerContext, as token: VerifiedToken, tagLogger: Bool = true) -> ServerContext {
+    private func authenticated(_ context: ServerContext, as token: VerifiedToken, by verifier: TokenVerifier, tagLogger: Bool = true) -> ServerContext {
         var context = context
         context.principal = token.subject
         // As long as the verifier would accept the token: its exp plus the leeway.
-        context.principalValidUntil = token.expiresAt + self.verifier.policy.leewaySeconds
+        context.principalValidUntil = token.expiresAt + verifier.policy.leewaySeconds
         if tagLogger { context.logger[metadataKey: "auth.subject"] = "\(token.subject)" }
         return context
     }
@@ -67,8 +78,9 @@ public struct AuthInterceptor: ServerInterceptor {
             return try await next(request, context)
         }
         do {
-            let token = try await self.verifier.verify(authorization: context.metadataValue("authorization"), for: self.access(for: context.method))
-            return try await next(request, self.authenticated(context, as: token))
+            let verifier = self.verifiers.verifier
+            let token = try await verifier.verify(authorization: context.metadataValue("authorization"), for: self.access(for: context.method))
+            return try await next(request, self.authenticated(context, as: token, by: verifier))
         } catch let error as AuthError {
             self.logFailure(error, context: context)
             throw error

@@ -6,8 +6,13 @@ import RPCCore
 /// reflection, which lists all of them.
 public enum FeedbackdRouter {
     public static func make(store: any FeedbackStore, verifier: TokenVerifier) -> RPCRouter {
+        self.make(store: store, verifiers: ReloadableVerifier(verifier))
+    }
+
+    /// With the tokens checked by whichever verifier `verifiers` holds (replaced on SIGHUP).
+    public static func make(store: any FeedbackStore, verifiers: ReloadableVerifier) -> RPCRouter {
         var router = RPCRouter(services: [FeedbackService(store: store), HealthService(store: store)])
-        router.intercept(with: AuthInterceptor(verifier: verifier))
+        router.intercept(with: AuthInterceptor(verifiers: verifiers))
         router.register(ReflectionService(describing: router))
         return router
     }

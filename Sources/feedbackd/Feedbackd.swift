@@ -15,6 +15,7 @@ import NIOPosix
 import RPCCore
 import RPCUnixTransport
 import ServiceLifecycle
+import UnixSignals
 
 /// `feedbackd [options]` serves; `feedbackd migrate [options]` is the schema step of PostgreSQL. Told
 /// apart by the first argument, so that the two commands' options (both take --postgres-url) never mix.
@@ -74,7 +75,8 @@ struct Feedbackd: AsyncParsableCommand {
             case .sqlite(let configuration): store = try SQLiteFeedbackStore(configuration: configuration, logger: logger)
             case .postgres(let configuration): store = PostgresFeedbackStore(configuration: configuration, logger: logger)
             }
-            let router = FeedbackdRouter.make(store: store, verifier: verifier)
+            let verifiers = ReloadableVerifier(verifier)
+            let router = FeedbackdRouter.make(store: store, verifiers: verifiers)
             var serverConfiguration = try self.serverConfiguration()
             // The metrics port's cap comes out of the same descriptor budget as the socket's.
             let metricsLimits = MetricsEndpoint.defaultConnectionLimits
@@ -114,6 +116,10 @@ struct Feedbackd: AsyncParsableCommand {
             } else {
                 services.append(.init(service: server))
             }
+            let auth = self.auth
+            let reloadWarning: @Sendable (String) -> Void = { message in logger.warning("feedbackd.insecure_secret_file", metadata: ["error": "\(message)"]) }
+            let hangups = await UnixSignalsSequence(trapping: .sighup)
+            services.append(.init(service: KeyReload(hangups: hangups, verifiers: verifiers, configuration: { try auth.configuration(warn: reloadWarning) }, logger: logger)))
             // Last: graceful shutdown reaches it first, so STOPPING=1 goes out before the drain.
             let socketPath = serverConfiguration.socketPath
             let notifier = SystemdNotifier(logger: logger) {

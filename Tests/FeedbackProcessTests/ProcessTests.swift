@@ -1,4 +1,6 @@
+import FeedbackAuth
 import FeedbackClient
+import FeedbackProtos
 import FeedbackTestSupport
 import FeedbackVersion
 import Foundation
@@ -146,6 +148,46 @@ struct ProcessTests {
             _ = await daemon.wait()
             #expect(try feedbackctl(["health", "--socket", socket]).status == 14)
             #expect(try feedbackctl(["submit", "--socket", socket, "--token", jwt, "--interaction-id", "2", "--rating", "1"]).status == 14)
+        }
+    }
+
+    @Test("SIGHUP reloads the JWT secret: after the switch old tokens are refused and new ones accepted, open connections stay; a secret that cannot be used keeps the one in force")
+    func sighupReloadsKeys() async throws {
+        try await withTemporaryDirectory { directory in
+            try seedDatabase(at: directory + "/chat.db", interactions: 1...3)
+            let daemon = try FeedbackdProcess(directory: directory, arguments: ["--log-level", "info"])
+            try await daemon.start()
+            let old = try await TestAuth.token()
+            let rotated = Array("rotated-secret-0123456789-abcdefghijklmnopq".utf8)
+            let new = try await DevelopmentToken.mint(secret: rotated, subject: "rotated", ttl: .seconds(600))
+            let client = FeedbackClient(socketPath: daemon.socket)
+            try await client.submitFeedback(interactionID: 1, rating: 1, token: old)
+            // A connection open across the reload (health needs no token): it must still answer after it.
+            let raw = try RawConnection(path: daemon.socket)
+
+            try Data(rotated).write(to: URL(fileURLWithPath: daemon.secretFile))
+            daemon.signal(SIGHUP)
+            #expect(daemon.waitForLog(containing: "feedbackd.keys_reloaded").contains("feedbackd.keys_reloaded"))
+            // The same client, its connection kept: the new token is accepted, the old one refused.
+            try await client.submitFeedback(interactionID: 2, rating: -1, token: new)
+            let refused = await #expect(throws: RPCError.self) { try await client.submitFeedback(interactionID: 3, rating: 1, token: old) }
+            #expect(refused?.code == .unauthenticated)
+            try raw.send(callID: 1, request(MethodPaths.Health.check))
+            #expect(try await raw.receiveSkippingHello()?.response?.response.code == 0, "the connection opened before the reload still answers")
+
+            // A secret too short to use: the reload fails and the rotated one stays in force.
+            try Data("short".utf8).write(to: URL(fileURLWithPath: daemon.secretFile))
+            daemon.signal(SIGHUP)
+            #expect(daemon.waitForLog(containing: "feedbackd.keys_reload_failed").contains("at least 32 bytes"))
+            try raw.send(callID: 3, request(MethodPaths.Health.check))
+            #expect(try await raw.receive()?.response?.response.code == 0)
+            try await client.submitFeedback(interactionID: 3, rating: -1, token: new)
+            await client.close()
+            raw.closeNow()
+            daemon.signal(SIGTERM)
+            #expect(await daemon.wait() == 0)
+            #expect(try readRating(path: directory + "/chat.db", id: 2) == -1)
+            #expect(try readRating(path: directory + "/chat.db", id: 3) == -1)
         }
     }
 

@@ -45,9 +45,25 @@ public final class FeedbackdProcess: @unchecked Sendable {
         return self.process.terminationStatus
     }
 
+    /// What the process wrote to stderr so far, and what is there to read now (after it exits: all of it).
     public func errorOutput() -> String {
-        String(decoding: self.stderr.fileHandleForReading.availableData, as: UTF8.self)
+        self.collected.append(self.stderr.fileHandleForReading.availableData)
+        return String(decoding: self.collected, as: UTF8.self)
     }
+
+    /// Reads stderr until it holds `text`, or ends (the process exited); returns all of it read so far.
+    /// Waits on the pipe, not on a clock.
+    @discardableResult
+    public func waitForLog(containing text: String) -> String {
+        while !String(decoding: self.collected, as: UTF8.self).contains(text) {
+            let chunk = self.stderr.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            self.collected.append(chunk)
+        }
+        return String(decoding: self.collected, as: UTF8.self)
+    }
+
+    private var collected = Data()
 
     deinit {
         if self.process.isRunning {

@@ -205,6 +205,10 @@ def systemd_analyze_verify(root: pathlib.Path, *units: str) -> subprocess.Comple
         system.mkdir(parents=True, exist_ok=True)
         for target in host.glob("*.target"):
             shutil.copy(target, system / target.name)
+    # ExecReload= runs the host's /bin/kill, which verify looks for inside the root.
+    if not (root / "bin/kill").exists():
+        (root / "bin").mkdir(exist_ok=True)
+        shutil.copy("/bin/kill", root / "bin/kill")
     return subprocess.run(["systemd-analyze", "verify", f"--root={root}", "--recursive-errors=no", "--man=no",
                            *[f"/etc/systemd/system/{unit}" for unit in units]], capture_output=True, text=True, timeout=60)
 
