@@ -95,7 +95,7 @@ let package = Package(
         .target(
             name: "FeedbackMetrics",
             dependencies: [
-                "AsyncOneShot", "HTTPConnectionGuard", metrics, logging, lifecycle, nioCore,
+                "AsyncOneShot", "FeedbackVersion", "HTTPConnectionGuard", metrics, logging, lifecycle, nioCore,
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),

@@ -1,4 +1,5 @@
 import AsyncOneShot
+import FeedbackVersion
 import HTTPConnectionGuard
 import Hummingbird
 import HummingbirdCore
@@ -89,10 +90,13 @@ public struct MetricsEndpoint: Service {
         let (registry, beforeScrape) = (self.registry, self.beforeScrape)
         router.get("/metrics") { _, _ in
             beforeScrape()
+            // The registry's families with their HELP lines, then the process's and the build's.
+            let text = MetricsHelp.annotate(String(decoding: registry.emitToBuffer(), as: UTF8.self))
+                + ProcessMetrics.text(version: FeedbackVersion.current)
             return Response(
                 status: .ok,
                 headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                body: ResponseBody(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer()))
+                body: ResponseBody(byteBuffer: ByteBuffer(string: text))
             )
         }
         let (onListening, listening, limits) = (self.onListening, self.listening, self.connectionLimits)

@@ -4,7 +4,9 @@ gateway's access log keeps only failed requests by default."""
 import json
 import pathlib
 import re
+import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -132,7 +134,7 @@ def test_names_follow_prometheus_conventions_and_paths_do_not_add_series(stack):
     routes = {dict(labels).get("route") for (name, labels) in samples if name == "feedback_gateway_requests_total"}
     assert "NotFound" in routes and not any(route and route.startswith("/nope") for route in routes)
     for (name, labels) in samples:
-        assert name.startswith("feedback_"), name
+        assert name.startswith(("feedback_", "process_")), name
         base = re.sub(r"_(bucket|sum|count)$", "", name)
         assert not re.search(r"_(ms|milliseconds|microseconds)$", base), f"{name}: base units only"
         if "duration" in base:
@@ -153,3 +155,30 @@ def test_access_log_keeps_failed_requests_unless_asked_for_all(tmp_path, log_req
         assert statuses == (["204", "404"] if log_requests == "all" else ["404"]), access
     finally:
         stack.close()
+
+
+def test_like_an_exporter_help_for_every_family_process_and_build_info_no_zero_series(stack):
+    """Every family has # HELP before its # TYPE; process_* and feedback_build_info as exporters have
+    them; a method never called has no series (no rows of zeros)."""
+    for port, binary in zip(stack.metrics_ports, ("feedbackd", "feedback-gateway")):
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            lines = response.read().decode().splitlines()
+        families = [line.split()[2] for line in lines if line.startswith("# TYPE ")]
+        helps = {line.split()[2]: line.split(" ", 3)[3] for line in lines if line.startswith("# HELP ")}
+        for index, line in enumerate(lines):
+            if line.startswith("# TYPE "):
+                assert lines[index - 1].startswith(f"# HELP {line.split()[2]} "), (binary, line)
+        assert set(families) == set(helps), binary
+        assert all(text.strip() and not text.startswith("feedback-rpc metric") for text in helps.values()), helps
+        for family in ("process_cpu_seconds_total", "process_resident_memory_bytes", "process_virtual_memory_bytes",
+                       "process_open_fds", "process_max_fds", "process_start_time_seconds", "feedback_build_info"):
+            assert family in families, (binary, family)
+        samples = scrape(port)
+        assert samples[("process_resident_memory_bytes", ())] > 1 << 20
+        assert samples[("process_open_fds", ())] >= 3
+        assert abs(samples[("process_start_time_seconds", ())] - time.time()) < 3600
+        version = subprocess.run([str(stack.bin / binary), "--version"], capture_output=True, text=True, check=True).stdout.strip()
+        assert samples[("feedback_build_info", (("version", version),))] == 1
+        calls = [(labels, value) for (name, labels), value in samples.items() if name == "feedback_rpc_calls_total"]
+        assert all(value > 0 for _, value in calls), calls
+        assert not any(dict(labels)["method"].endswith("/ListFeedbackEvents") for labels, _ in calls), "never called"

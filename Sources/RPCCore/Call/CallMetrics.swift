@@ -1,16 +1,37 @@
 import Metrics
+import Synchronization
 
 /// What the call executor records through swift-metrics: calls by method and status, their duration,
 /// and handlers left behind past the interrupt grace. Nothing is exported unless the process bootstraps
 /// a metrics backend (feedbackd's `--metrics-listen`); without one the handles are swift-metrics' no-ops.
-/// Every handle is made once, here: the methods the router serves and the 17 status codes, so a call
-/// touches no lock or table to find its counter, and a peer calling made-up method names cannot add
-/// time series (they count as `method="unknown"`).
+/// A method's handles are made when it is first answered with a status (no series of zeros for methods
+/// never called), found without a table lookup past the method's own; the methods are those the router
+/// serves, so a peer calling made-up method names cannot add time series (they count as
+/// `method="unknown"`).
 final class CallMetrics: Sendable {
-    private struct MethodMetrics: Sendable {
-        /// By status code, 0...16.
-        let calls: [Counter]
-        let duration: Timer
+    private final class MethodMetrics: Sendable {
+        let method: String
+        /// By status code, 0...16, made at first use; and the duration histogram.
+        private let handles = Mutex<(calls: [Counter?], duration: Timer?)>((Array(repeating: nil, count: StatusCode.all.count), nil))
+
+        init(method: String) {
+            self.method = method
+        }
+
+        func record(code: StatusCode, duration: Duration) {
+            let index = Int(code.normalized.rawValue)
+            let (counter, timer) = self.handles.withLock { handles in
+                if handles.calls[index] == nil {
+                    handles.calls[index] = Counter(label: Names.calls, dimensions: [("method", self.method), ("code", code.normalized.name)])
+                }
+                if handles.duration == nil {
+                    handles.duration = Timer(label: Names.callDuration, dimensions: [("method", self.method)])
+                }
+                return (handles.calls[index]!, handles.duration!)
+            }
+            counter.increment()
+            timer.record(duration: duration)
+        }
     }
 
     private let methods: [String: MethodMetrics]
@@ -20,14 +41,8 @@ final class CallMetrics: Sendable {
     private let recording: Bool
 
     init(methods: [String]) {
-        func metrics(_ method: String) -> MethodMetrics {
-            MethodMetrics(
-                calls: StatusCode.all.map { Counter(label: Names.calls, dimensions: [("method", method), ("code", $0.name)]) },
-                duration: Timer(label: Names.callDuration, dimensions: [("method", method)])
-            )
-        }
-        self.methods = Dictionary(uniqueKeysWithValues: methods.map { ($0, metrics($0)) })
-        self.unknownMethod = metrics("unknown")
+        self.methods = Dictionary(uniqueKeysWithValues: methods.map { ($0, MethodMetrics(method: $0)) })
+        self.unknownMethod = MethodMetrics(method: "unknown")
         self.abandonedHandlers = Counter(label: Names.handlersAbandoned)
         self.recording = !(MetricsSystem.factory is NOOPMetricsHandler)
     }
@@ -35,9 +50,7 @@ final class CallMetrics: Sendable {
     /// A call of `method` answered with `code`, received at `receivedAt`.
     func recordCall(method: String, code: StatusCode, receivedAt: ContinuousClock.Instant) {
         guard self.recording else { return }
-        let metrics = self.methods[method] ?? self.unknownMethod
-        metrics.calls[Int(code.normalized.rawValue)].increment()
-        metrics.duration.record(duration: .now - receivedAt)
+        (self.methods[method] ?? self.unknownMethod).record(code: code, duration: .now - receivedAt)
     }
 
     /// A handler that ignored its call's interrupt past the grace, answered UNKNOWN and left running.
