@@ -134,7 +134,16 @@ let package = Package(
         ),
         .executableTarget(
             name: "feedbackctl",
-            dependencies: ["FeedbackClient", "FeedbackEnvironment", "FeedbackVersion", "FeedbackAuth", "FeedbackProtos", "FastAPICompat", "RPCCodec", "RPCCore", nioCore, argumentParser]
+            dependencies: [
+                "FeedbackClient", "FeedbackEnvironment", "FeedbackVersion", "FeedbackAuth", "FeedbackProtos", "FastAPICompat", "RPCCodec", "RPCCore",
+                nioCore, argumentParser, .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            // protocol/*.proto (Protocol links to it), for `describe`'s message definitions.
+            exclude: ["Protocol/SPEC.md", "Protocol/vectors"],
+            resources: [
+                .embedInCode("Protocol/feedback.proto"), .embedInCode("Protocol/health.proto"),
+                .embedInCode("Protocol/reflection.proto"), .embedInCode("Protocol/status.proto"),
+            ]
         ),
         // The original endpoint's compatibility promise: Python-`json`-compatible parsing, pydantic-lax
         // integers and FastAPI-shaped validation errors. Pure Swift; no HTTP, no RPC.

@@ -7,7 +7,7 @@ import RPCCore
 /// `feedbackctl describe`: what feedbackd serves (the Reflection service), as `grpcurl list` does for gRPC.
 struct Describe: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List the services and methods feedbackd serves, with their message types."
+        abstract: "List the services and methods feedbackd serves, with their messages' fields."
     )
 
     @OptionGroup var options: SocketOption
@@ -31,6 +31,8 @@ struct Describe: AsyncParsableCommand {
                             "name": method.name, "path": method.path, "request_type": method.requestType,
                             "response_type": method.responseType, "requires_token": method.requiresToken,
                             "server_streaming": method.serverStreaming,
+                            "request_definition": (ProtocolMessages.definition(of: method.requestType) ?? []).joined(separator: "\n"),
+                            "response_definition": (ProtocolMessages.definition(of: method.responseType) ?? []).joined(separator: "\n"),
                         ] as [String: Any]
                     },
                 ] as [String: Any]
@@ -45,6 +47,18 @@ struct Describe: AsyncParsableCommand {
                 let token = method.requiresToken ? "  (token)" : ""
                 let returns = method.serverStreaming ? "stream \(method.responseType)" : method.responseType
                 print("  \(method.name)(\(method.requestType)) returns (\(returns))\(token)")
+            }
+        }
+        // The messages, as the .proto files define them (the ones this feedbackctl was built with).
+        var shown: Set<String> = []
+        for service in services {
+            for method in service.methods {
+                for type in [method.requestType, method.responseType] where shown.insert(type).inserted {
+                    guard let definition = ProtocolMessages.definition(of: type) else { continue }
+                    print("")
+                    print("// \(type)")
+                    for line in definition { print(line) }
+                }
             }
         }
     }

@@ -17,7 +17,7 @@ struct Feedbackctl: AsyncParsableCommand {
             64 for bad arguments.
             """,
         version: FeedbackVersion.current,
-        subcommands: [Submit.self, Health.self, Token.self, Export.self, Describe.self, Bench.self]
+        subcommands: [Submit.self, Health.self, Token.self, Export.self, Describe.self, Call.self, Bench.self]
     )
 }
 
