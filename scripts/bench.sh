@@ -25,7 +25,8 @@ bin=${BIN:-.build/release}
 # Its databases are throw-away: the load may write (feedbackctl bench refuses to without --allow-writes;
 # a feedbackctl from before that flag writes without it).
 allow_writes=()
-if "$bin/feedbackctl" bench --help 2>&1 | grep -q -- --allow-writes; then allow_writes=(--allow-writes); fi
+bench_help=$("$bin/feedbackctl" bench --help 2>&1 || true)
+if [[ $bench_help == *--allow-writes* ]]; then allow_writes=(--allow-writes); fi
 work=$(mktemp -d /tmp/fbbench.XXXX)
 pids=()
 pg=""

@@ -118,13 +118,23 @@ feedbackd may stop (kill $feedbackd_pid, or a crash): the gateway stays up, answ
 feedbackd is started again. Ctrl-C stops both; delete $demo to start afresh.
 MSG
 # The gateway survives feedbackd: when feedbackd exits it is started again (as systemd's Restart= does),
-# and the demo says so. The demo ends when the gateway exits, or on Ctrl-C.
+# and the demo says so. The demo ends when the gateway exits, on Ctrl-C, or when feedbackd has exited 5
+# times within a minute (something it cannot get past: see its log). Needs bash 5.1 (wait -p).
+restarts=()
 while true; do
   exited=""
   status=0
   wait -n -p exited "$feedbackd_pid" "$gateway_pid" || status=$?
   if [ "$exited" != "$feedbackd_pid" ]; then
     echo "error: feedback-gateway exited (status $status); see $demo/gateway.log" >&2
+    exit 1
+  fi
+  now=$(date +%s)
+  recent=()
+  for at in ${restarts[@]+"${restarts[@]}"}; do [ $((now - at)) -lt 60 ] && recent+=("$at"); done
+  restarts=(${recent[@]+"${recent[@]}"} "$now")
+  if [ ${#restarts[@]} -gt 5 ]; then
+    echo "error: feedbackd exited 5 times within a minute; see $demo/feedbackd.log" >&2
     exit 1
   fi
   echo "== feedbackd exited (status $status); the gateway stays up (503 meanwhile). Starting feedbackd again"

@@ -9,9 +9,10 @@ struct BuildVersionPlugin: BuildToolPlugin {
     func createBuildCommands(context: PluginContext, target: Target) async throws -> [Command] {
         let output = context.pluginWorkDirectoryURL.appending(path: "generated")
         let file = output.appending(path: "BuildVersion.swift")
-        // Only characters a tag or a describe can hold reach the Swift string literal.
+        // Only characters a tag or a describe can hold reach the Swift string literal. safe.directory: a
+        // checkout owned by another user (install.sh run as root over a user's clone) still answers.
         let script = """
-            version=$(git -C "$1" describe --tags --always --dirty 2>/dev/null | tr -cd 'A-Za-z0-9._+-')
+            version=$(git -c safe.directory='*' -C "$1" describe --tags --always --dirty 2>/dev/null | tr -cd 'A-Za-z0-9._+-')
             text="let buildVersion = \\"${version:-unknown}\\""
             mkdir -p "$2"
             [ "$(cat "$3" 2>/dev/null)" = "$text" ] || printf '%s\\n' "$text" > "$3"

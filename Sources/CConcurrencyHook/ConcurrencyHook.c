@@ -13,7 +13,7 @@ static void (*installed_enqueue)(void *job);
 
 __attribute__((swiftcall)) static void enqueue_global(void *job, original_enqueue original) {
     (void)original;
-    installed_enqueue(job);
+    __atomic_load_n(&installed_enqueue, __ATOMIC_ACQUIRE)(job);
 }
 
 bool feedback_install_global_enqueue(void (*enqueue)(void *job)) {

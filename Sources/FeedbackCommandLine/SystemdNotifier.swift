@@ -30,7 +30,8 @@ public struct SystemdNotifier: Service {
         let status = try await self.ready()
         self.notify("READY=1\nSTATUS=\(status)")
         var microseconds: UInt64 = 0
-        let watchdog = sd_watchdog_enabled(0, &microseconds) > 0 ? Duration.microseconds(Int64(microseconds)) : nil
+        // WATCHDOG_USEC beyond what a Duration counts (or 0) is no watchdog at all.
+        let watchdog = sd_watchdog_enabled(0, &microseconds) > 0 ? Int64(exactly: microseconds).map(Duration.microseconds) : nil
         await withGracefulShutdownHandler {
             guard let watchdog else {
                 try? await gracefulShutdown()

@@ -75,7 +75,7 @@ struct FeedbackRoutes<Context: RequestContext>: Sendable {
                 return Self.invalidToken(error.description)
             }
         }
-        let requestID = context.logger[metadataKey: "http.request_id"]?.description ?? RequestIDMiddleware<Context>.requestID(from: nil)
+        let requestID = RequestIDMiddleware<Context>.requestID(of: context) ?? RequestIDMiddleware<Context>.requestID(from: nil)
         let body: FeedbackBody
         switch FeedbackBody.validate(decoded) {
         case .success(let valid):

@@ -13,11 +13,20 @@ extension HTTPField.Name {
 struct RequestIDMiddleware<Context: RequestContext>: RouterMiddleware {
     let logAll: Bool
 
+    /// Where the request's id is kept: the logger's metadata, under Hummingbird's own key (so that every
+    /// line carries one id, and `context.id` is it). The routes read it from there to forward it.
+    static var loggerKey: String { "hb.request.id" }
+
+    /// The id of the request `context` belongs to.
+    static func requestID(of context: Context) -> String? {
+        context.logger[metadataKey: Self.loggerKey]?.description
+    }
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let requestID = Self.requestID(from: request.headers[.requestID])
         var context = context
         // One id per line: Hummingbird's own request id (`hb.request.id`, and `context.id`) becomes this one.
-        context.logger[metadataKey: "hb.request.id"] = "\(requestID)"
+        context.logger[metadataKey: Self.loggerKey] = "\(requestID)"
         let start = ContinuousClock.now
         var response: Response
         do {

@@ -82,7 +82,10 @@ public final class ClientConnection: Sendable {
             return ClientConnection(channel: channel, handler: handler, usable: usable, answerGrace: answerGrace)
         } catch {
             channel.close(promise: nil)
-            throw (error as? TransportError) ?? TransportError(.connectFailed, "handshake with \(path) failed: \(error)")
+            if let error = error as? TransportError { throw error }
+            // The channel closed under the handshake (its handlers gone with it).
+            if !channel.isActive { throw TransportError(.connectionClosed, "the connection closed before the server's HELLO") }
+            throw TransportError(.connectFailed, "handshake with \(path) failed: \(error)")
         }
     }
 

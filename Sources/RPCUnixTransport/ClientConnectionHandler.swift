@@ -197,7 +197,11 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         case .goAway(let goAway):
             let outcome = self.machine.receivedGoAway(goAway)
             if outcome.beforeHello {
-                self.helloReceived.fail(TransportError(.connectFailed, "server refused the connection: \(goAway.errorCode) \(goAway.debug)"))
+                if goAway.errorCode == .noError {
+                    self.helloReceived.fail(TransportError(.serverGoingAway, "the server is shutting down: \(goAway.debug)"))
+                } else {
+                    self.helloReceived.fail(TransportError(.connectFailed, "server refused the connection: \(goAway.errorCode) \(goAway.debug)"))
+                }
             }
             for callID in outcome.notProcessedIDs { self.giveUpTimers.removeValue(forKey: callID)?.cancel() }
             for (call, error) in outcome.notProcessed { call.fail(error) }

@@ -30,6 +30,11 @@ final class ConnectionRegistry: Sendable {
 
     /// Registers `channel` (evicting the longest-idle connection when at the limit), or returns nil
     /// when every connection is busy or the server is shutting down.
+    /// Whether ``shutDown(onDrained:)`` was called: connections are no longer taken.
+    var isShuttingDown: Bool {
+        self.state.withLock { $0.shuttingDown }
+    }
+
     func add(_ channel: any Channel) -> Int? {
         let (id, eviction): (Int?, (@Sendable (String) -> Void)?) = self.state.withLock { state in
             guard !state.shuttingDown else { return (nil, nil) }

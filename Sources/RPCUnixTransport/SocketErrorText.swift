@@ -30,6 +30,11 @@ enum SocketErrorText {
     /// Why binding or listening on a Unix socket failed.
     static func bind(_ error: any Error) -> String {
         guard let code = Self.errno(of: error) else { return "\(error)" }
+        return Self.bind(errno: code)
+    }
+
+    /// Why binding or listening on a Unix socket failed with `code`.
+    static func bind(errno code: Int32) -> String {
         let words = Self.words(code)
         switch code {
         case ENOENT: return "\(words) (its directory does not exist: create it, or give another --socket)"

@@ -2,7 +2,7 @@
 public struct TransportError: Error, Hashable, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Value: String, Hashable, Sendable {
-            case socketPathTooLong, socketInUse, socketPathNotASocket, bindFailed, connectFailed, connectionClosed
+            case socketPathTooLong, socketInUse, socketPathNotASocket, bindFailed, connectFailed, connectionClosed, serverGoingAway
         }
         private let value: Value
         private init(_ value: Value) { self.value = value }
@@ -20,6 +20,10 @@ public struct TransportError: Error, Hashable, Sendable, CustomStringConvertible
         public static let connectFailed = Code(.connectFailed)
         /// The connection closed.
         public static let connectionClosed = Code(.connectionClosed)
+        /// The server answered a new connection with GOAWAY `NO_ERROR` instead of its HELLO: it is
+        /// shutting down (SPEC.md section 3). Nothing was sent; connecting again may reach the server
+        /// that takes its place (socket activation keeps the socket).
+        public static let serverGoingAway = Code(.serverGoingAway)
     }
 
     public var code: Code

@@ -9,7 +9,9 @@ import Synchronization
 /// such a call: one the server may have run is never sent twice.
 public final class UnixClientTransport: ClientTransport {
     public let socketPath: String
-    /// How long connecting (and the HELLO exchange) may take.
+    /// How long connecting (and the HELLO exchange) may take at least; a call with a longer timeout
+    /// waits as long as its timeout (a server restarting under socket activation takes the connection
+    /// from its backlog only once it serves).
     public let connectTimeout: Duration
     /// How long a call sent waits for the server's answer after its deadline or cancellation before it
     /// is reported UNKNOWN (``ClientConnection/defaultAnswerGrace``).
@@ -57,7 +59,7 @@ public final class UnixClientTransport: ClientTransport {
 
     private func call(_ request: Request, timeout: Duration?) async throws(RPCError) -> Response {
         for attempt in 0..<2 {
-            let connection = try await self.usableConnection()
+            let connection = try await self.usableConnection(waitingUpTo: timeout)
             do {
                 return try await connection.call(request, timeout: timeout)
             } catch where error.cause is ClientConnection.NotProcessed && attempt == 0 {
@@ -67,14 +69,30 @@ public final class UnixClientTransport: ClientTransport {
         throw RPCError(code: .unavailable, message: "Server unavailable: calls were not processed.")
     }
 
-    private func usableConnection() async throws(RPCError) -> ClientConnection {
+    /// The shared connection, or a new one, connected (its HELLO received) within ``connectTimeout`` or
+    /// `callTimeout`, whichever is longer.
+    private func usableConnection(waitingUpTo callTimeout: Duration? = nil) async throws(RPCError) -> ClientConnection {
         if let current = self.connection.withLock({ $0 }), current.isUsable { return current }
-        let fresh: ClientConnection
-        do {
-            fresh = try await ClientConnection.connect(to: self.socketPath, timeout: self.connectTimeout, answerGrace: self.answerGrace)
-        } catch {
-            throw RPCError(code: .unavailable, message: "feedbackd is unreachable: \(error.message)", cause: error)
+        let wait = callTimeout.map { max(self.connectTimeout, $0) } ?? self.connectTimeout
+        let until = ContinuousClock.now + wait
+        var attempts = 0
+        while true {
+            do {
+                let fresh = try await ClientConnection.connect(to: self.socketPath, timeout: until - .now, answerGrace: self.answerGrace)
+                return await self.share(fresh)
+            } catch where [.serverGoingAway, .connectionClosed].contains(error.code) && attempts < 8 && until > .now {
+                // Closed before the server's HELLO (it is shutting down, or exited with the connection
+                // accepted): nothing was sent, and its successor may take the next connection.
+                attempts += 1
+            } catch {
+                throw RPCError(code: .unavailable, message: "feedbackd is unreachable: \(error.message)", cause: error)
+            }
         }
+    }
+
+    /// `fresh` as the shared connection, unless another call made a usable one meanwhile (then `fresh`
+    /// is closed and that one returned).
+    private func share(_ fresh: ClientConnection) async -> ClientConnection {
         let (winner, loser) = self.connection.withLock { current -> (ClientConnection, ClientConnection?) in
             if let current, current.isUsable { return (current, fresh) }
             let stale = current

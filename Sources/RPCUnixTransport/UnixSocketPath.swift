@@ -27,6 +27,31 @@ enum UnixSocketPath {
         }
     }
 
+    /// A Unix stream socket bound at `path` and listening, made here rather than by NIO's bootstrap, whose
+    /// server socket unlinks whatever file is at its path when it closes (even one another process put
+    /// there since): this server removes its file itself, only if it is still the one it made
+    /// (``remove(_:ifStill:)``).
+    static func makeListeningSocket(_ path: String, backlog: Int32) throws(TransportError) -> Int32 {
+        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard descriptor >= 0 else {
+            throw TransportError(.bindFailed, "cannot listen on \(path): \(SocketErrorText.bind(errno: errno))")
+        }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+            for (index, byte) in path.utf8.enumerated() where index < buffer.count - 1 { buffer[index] = byte }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard bound == 0, listen(descriptor, backlog) == 0 else {
+            let code = errno
+            close(descriptor)
+            throw TransportError(.bindFailed, "cannot listen on \(path): \(SocketErrorText.bind(errno: code))")
+        }
+        return descriptor
+    }
+
     static func checkLength(_ path: String) throws(TransportError) {
         let length = path.utf8.count
         guard length > 0, length <= self.maxLength else {
@@ -66,11 +91,39 @@ enum UnixSocketPath {
         }
     }
 
-    /// Removes the socket file if it is still a socket.
-    static func remove(_ path: String) {
-        var info = stat()
-        if lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFSOCK {
-            unlink(path)
+    /// The file at `path`: device, inode and status-change time (an inode number is reused as soon as a
+    /// file is deleted, so a file made at the path since has the same one often; not the same ctime to
+    /// the nanosecond).
+    struct FileIdentity: Equatable, Sendable {
+        var device: UInt64
+        var inode: UInt64
+        var changed: timespec
+
+        init(_ info: stat) {
+            self.device = UInt64(info.st_dev)
+            self.inode = UInt64(info.st_ino)
+            self.changed = info.st_ctim
         }
+
+        static func == (lhs: Self, rhs: Self) -> Bool {
+            lhs.device == rhs.device && lhs.inode == rhs.inode
+                && lhs.changed.tv_sec == rhs.changed.tv_sec && lhs.changed.tv_nsec == rhs.changed.tv_nsec
+        }
+    }
+
+    static func identity(of path: String) -> FileIdentity? {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return nil }
+        return FileIdentity(info)
+    }
+
+    /// Removes the socket file if it is still a socket, and still the one `made` names (the file this
+    /// server bound): a file another process put there since (a newer feedbackd, systemd's socket unit)
+    /// is left alone.
+    static func remove(_ path: String, ifStill made: FileIdentity?) {
+        var info = stat()
+        guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFSOCK else { return }
+        guard let made, made == FileIdentity(info) else { return }
+        unlink(path)
     }
 }

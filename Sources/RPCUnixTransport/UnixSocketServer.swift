@@ -58,6 +58,7 @@ public final class UnixSocketServer: Service {
         let registry = self.registry
         let listener: any Channel
         let inherited = self.configuration.inheritedListener
+        var made: UnixSocketPath.FileIdentity?
         do {
             if let inherited {
                 listener = try await self.adopt(inherited, path: path)
@@ -65,6 +66,7 @@ public final class UnixSocketServer: Service {
                 try UnixSocketPath.prepareForBind(path)
                 listener = try await self.bind(path: path)
                 try UnixSocketPath.setMode(path, self.configuration.socketMode)
+                made = UnixSocketPath.identity(of: path)  // after the chmod, which changes its ctime
             }
         } catch {
             self.listening.set(.failure(error))
@@ -96,21 +98,17 @@ public final class UnixSocketServer: Service {
         // Reached after a drain, or when the task was cancelled: close whatever is left.
         listener.close(promise: nil)
         registry.closeAll()
-        // An inherited socket stays where its manager made it, taking connections for the next server.
-        if inherited == nil { UnixSocketPath.remove(path) }
+        // An inherited socket stays where its manager made it, taking connections for the next server;
+        // so does a socket file that replaced this server's own meanwhile.
+        if inherited == nil { UnixSocketPath.remove(path, ifStill: made) }
         self.logger.info("rpc.server_stopped", metadata: ["socket.path": "\(path)"])
     }
 
+    /// Binds `path` (``UnixSocketPath/makeListeningSocket(_:backlog:)``) and serves it.
     private func bind(path: String) async throws -> any Channel {
+        let descriptor = try UnixSocketPath.makeListeningSocket(path, backlog: Self.backlog)
         do {
-            return try await ServerBootstrap(group: self.group)
-                .serverChannelOption(.backlog, value: 256)
-                // A peer that shuts down its sending side still gets the answers to the calls it sent,
-                // and a frame cut off by the end of the stream gets GOAWAY TRUNCATED (SPEC.md 9.1).
-                .childChannelOption(.allowRemoteHalfClosure, value: true)
-                .childChannelInitializer { [self] channel in self.initialize(channel) }
-                .bind(unixDomainSocketPath: path)
-                .get()
+            return try await self.serve(descriptor)
         } catch {
             throw TransportError(.bindFailed, "cannot listen on \(path): \(SocketErrorText.bind(error))")
         }
@@ -120,15 +118,24 @@ public final class UnixSocketServer: Service {
     /// the manager's own copy staying open.
     private func adopt(_ descriptor: Int32, path: String) async throws -> any Channel {
         do {
-            return try await ServerBootstrap(group: self.group)
-                .serverChannelOption(.backlog, value: 256)
-                .childChannelOption(.allowRemoteHalfClosure, value: true)
-                .childChannelInitializer { [self] channel in self.initialize(channel) }
-                .withBoundSocket(descriptor)
-                .get()
+            return try await self.serve(descriptor)
         } catch {
             throw TransportError(.bindFailed, "cannot serve the inherited socket (descriptor \(descriptor), \(path)): \(error)")
         }
+    }
+
+    static let backlog: Int32 = 256
+
+    /// Accepts connections on the listening socket `descriptor`, which the channel then owns (and closes).
+    private func serve(_ descriptor: Int32) async throws -> any Channel {
+        try await ServerBootstrap(group: self.group)
+            .serverChannelOption(.backlog, value: Self.backlog)
+            // A peer that shuts down its sending side still gets the answers to the calls it sent,
+            // and a frame cut off by the end of the stream gets GOAWAY TRUNCATED (SPEC.md 9.1).
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .childChannelInitializer { [self] channel in self.initialize(channel) }
+            .withBoundSocket(descriptor)
+            .get()
     }
 
     private func initialize(_ channel: any Channel) -> EventLoopFuture<Void> {
@@ -143,7 +150,16 @@ public final class UnixSocketServer: Service {
                 logger[metadataKey: "peer.gid"] = "\(peer.gid)"
             }
             let admitted = peer.map { configuration.admits(uid: $0.uid, gid: $0.gid) } ?? (configuration.allowedUIDs == nil && configuration.allowedGIDs == nil)
-            guard admitted, let id = registry.add(channel) else {
+            let added = admitted ? registry.add(channel) : nil
+            if admitted, added == nil, registry.isShuttingDown {
+                // Accepted as the listener closed: GOAWAY NO_ERROR instead of HELLO, and the client connects
+                // again (SPEC.md section 3) — under socket activation, to the server that takes over.
+                logger.debug("rpc.connection_turned_away", metadata: ["reason": "server shutting down"])
+                let goAway = GoAway(lastCallID: 0, errorCode: .noError, debug: "server shutting down")
+                channel.writeAndFlush(OutboundFrame.frame(.goAway(goAway))).whenComplete { _ in channel.close(promise: nil) }
+                return
+            }
+            guard admitted, let id = added else {
                 let reason = admitted ? "too many connections" : "peer not allowed"
                 logger.warning("rpc.connection_refused", metadata: ["reason": "\(reason)"])
                 self.metrics.recordRefusedConnection(peerAllowed: admitted)

@@ -59,6 +59,9 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "The JWT for the watch (read scope); minted from --secret-file when absent.") var readToken: String?
 
     func validate() throws {
+        guard !self.watch || self.method == .submit else {
+            throw ValidationError("--watch follows the ratings the load writes: give --method submit --allow-writes")
+        }
         guard self.method != .submit || self.allowWrites else {
             throw ValidationError("--method submit writes real ratings into interactions 1...\(self.rows) of the database feedbackd serves, overwriting users' ratings: add --allow-writes only where that is wanted")
         }

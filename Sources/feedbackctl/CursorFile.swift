@@ -1,4 +1,7 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 
 /// `feedbackctl export --cursor-file PATH`: where an export resumes, kept in a file. A missing file is
@@ -24,15 +27,25 @@ struct CursorFile {
         return cursor
     }
 
-    /// Stores `cursor`: a whole new file renamed over the old one, never a half-written one.
+    /// Stores `cursor`: a whole new file, flushed to disk, renamed over the old one; never a half-written
+    /// or (after a power loss) an empty one. The new file's name is this process's own.
     func write(_ cursor: Int64) throws {
-        let temporary = self.path + ".tmp"
-        do {
-            try Data("\(cursor)\n".utf8).write(to: URL(fileURLWithPath: temporary))
-            guard rename(temporary, self.path) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-        } catch {
-            throw CursorFileError(description: "cannot write the cursor file \(self.path): \(error.localizedDescription)")
+        let temporary = "\(self.path).\(getpid()).tmp"
+        let text = Array("\(cursor)\n".utf8)
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw Self.failure(self.path) }
+        let written = text.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+        let flushed = written == text.count && fsync(descriptor) == 0
+        close(descriptor)
+        guard flushed, rename(temporary, self.path) == 0 else {
+            let error = Self.failure(self.path)
+            unlink(temporary)
+            throw error
         }
+    }
+
+    private static func failure(_ path: String) -> CursorFileError {
+        CursorFileError(description: "cannot write the cursor file \(path): \(String(cString: strerror(errno)))")
     }
 }
 

@@ -66,10 +66,18 @@ struct Export: AsyncParsableCommand {
         let token = try givenToken(self.token)
         let cursorFile = self.cursorFile.map(CursorFile.init)
         let start = try cursorFile?.read() ?? self.after ?? 0
+        do {
+            // Before anything is written: a cursor file that cannot be written stops the export here.
+            try cursorFile?.write(start)
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode(74)
+        }
         let client = FeedbackClient(socketPath: self.options.socket)
         var cursor = start
         var failure: (any Error)?
-        if self.format == .csv { Self.write("event_id,interaction_id,rating,subject,created_at\r\n") }
+        // With a cursor file the output is appended to run after run: its header only once, at the start.
+        if self.format == .csv, cursorFile == nil || start == 0 { Self.write("event_id,interaction_id,rating,subject,created_at\r\n") }
         if self.follow {
             (cursor, failure) = await self.follow(client: client, token: token, from: start, cursorFile: cursorFile)
         }

@@ -16,9 +16,15 @@ enum TasksOnEventLoops {
     /// Installs the hook: call once, from `main`, before any task runs. Returns false when another hook
     /// was set first (the jobs then stay where that hook puts them).
     static func install() -> Bool {
+        // The hook's shape is the runtime's, not a stable API: only the toolchains NIO's own take-over
+        // supports (below 6.6).
+        #if compiler(<6.6)
         feedback_install_global_enqueue { job in
             let job = unsafeBitCast(job, to: UnownedJob.self)
             MultiThreadedEventLoopGroup.singleton.any().enqueue(ExecutorJob(job))
         }
+        #else
+        false
+        #endif
     }
 }

@@ -120,20 +120,28 @@ struct GatewayBehaviourTests {
         }
     }
 
-    @Test("X-Request-Id and traceparent are forwarded and echoed; a request id is made when missing")
+    @Test("X-Request-Id and traceparent are forwarded to feedbackd and echoed; a request id is made when missing, the same upstream as echoed")
     func requestIDs() async throws {
         let store = InMemoryFeedbackStore(interactionIDs: 1...3)
         let token = try await TestAuth.token()
         let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-        try await withGateway(store: store) { client in
+        let router = RPCRouter(
+            services: [FeedbackService(store: store), HealthService(store: store)],
+            interceptors: [AuthInterceptor(verifier: try await TestAuth.verifier())]
+        )
+        let upstream = MetadataRecordingTransport(InProcessTransport(router: router, logger: quietLogger()))
+        try await withGateway(socketPath: "/nonexistent", transport: upstream) { client in
             let given = try await client.feedback(
                 #"{"interaction_id": 1, "rating": 1}"#, token: token,
                 headers: [.requestID: "browser-req-1", .traceparent: traceparent]
             )
             #expect(given.headers[.requestID] == "browser-req-1")
             #expect(given.headers[.traceparent] == traceparent)
+            #expect(upstream.sent.last?.first("x-request-id") == "browser-req-1")
+            #expect(upstream.sent.last?.first("traceparent") == traceparent)
             let made = try await client.feedback(#"{"interaction_id": 1, "rating": 1}"#, token: token)
             #expect(made.headers[.requestID]?.count == 16)
+            #expect(upstream.sent.last?.first("x-request-id") == made.headers[.requestID])
         }
     }
 

@@ -8,6 +8,7 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import RPCCore
+import Synchronization
 
 /// The widget's sources, which the gateway embeds.
 let widgetSources = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -85,5 +86,31 @@ extension TestClientProtocol {
         try await self.execute(uri: uri, method: method, headers: headers) { response in
             HTTPResult(status: response.status, headers: response.headers, body: String(buffer: response.body))
         }
+    }
+}
+
+/// A client transport that records the metadata of each unary call it passes on.
+final class MetadataRecordingTransport: ClientTransport, Sendable {
+    private let inner: any ClientTransport
+    private let recorded = Mutex<[Metadata]>([])
+
+    init(_ inner: any ClientTransport) {
+        self.inner = inner
+    }
+
+    /// The metadata of the unary calls made so far, in order.
+    var sent: [Metadata] { self.recorded.withLock { $0 } }
+
+    func unary(method: String, request: [UInt8], metadata: Metadata, timeout: Duration?) async throws(RPCError) -> ClientResponse {
+        self.recorded.withLock { $0.append(metadata) }
+        return try await self.inner.unary(method: method, request: request, metadata: metadata, timeout: timeout)
+    }
+
+    func serverStream(method: String, request: [UInt8], metadata: Metadata, timeout: Duration?) async -> ClientStream {
+        await self.inner.serverStream(method: method, request: request, metadata: metadata, timeout: timeout)
+    }
+
+    func close() async {
+        await self.inner.close()
     }
 }

@@ -191,6 +191,74 @@ struct ProcessTests {
         }
     }
 
+    @Test("feedbackctl call: any unary method with a JSON request, its JSON response; typed failures; describe shows the messages' fields")
+    func callAndDescribe() async throws {
+        try await withTemporaryDirectory { directory in
+            try seedDatabase(at: directory + "/chat.db", interactions: 1...3)
+            let daemon = try FeedbackdProcess(directory: directory)
+            try await daemon.start()
+            let token = try await TestAuth.token()
+            let environment = ["FEEDBACK_SOCKET": daemon.socket, "FEEDBACK_TOKEN": token]
+            func call(_ arguments: [String], token: Bool = true) throws -> (status: Int32, output: String, errors: String) {
+                var environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+                if !token { environment["FEEDBACK_TOKEN"] = nil }
+                return try runProcessWithOutputs(productsDirectory + "/feedbackctl", ["call"] + arguments, environment: environment)
+            }
+            let stored = try call(["SubmitFeedback", #"{"interaction_id": 2, "rating": -1}"#])
+            #expect(stored.status == 0 && stored.output == "{}\n", "\(stored)")
+            #expect(try readRating(path: directory + "/chat.db", id: 2) == -1)
+            let byPath = try call(["/feedback.v1.FeedbackService/SubmitFeedback", #"{"interactionId": "3", "rating": 1}"#])
+            #expect(byPath.status == 0)
+            #expect(try readRating(path: directory + "/chat.db", id: 3) == 1)
+            #expect(try call(["Check"]).output == #"{"status":"SERVING"}"# + "\n")
+            let missing = try call(["SubmitFeedback", #"{"interaction_id": 99, "rating": 1}"#])
+            #expect(missing.status == 5 && missing.errors.contains("NOT_FOUND: Interaction 99 not found."), "\(missing)")
+            #expect(try call(["Nope"]).status == 3)
+            let stream = try call(["WatchFeedbackEvents"])
+            #expect(stream.status == 3 && stream.errors.contains("export --follow"), "\(stream)")
+            let malformed = try call(["SubmitFeedback", #"{"bogus": 1}"#])
+            #expect(malformed.status == 3 && malformed.errors.contains("not a feedback.v1.SubmitFeedbackRequest"), "\(malformed)")
+            let tokenless = try call(["SubmitFeedback", #"{"interaction_id": 1, "rating": 1}"#], token: false)
+            #expect(tokenless.status == 64 && tokenless.errors.contains("FEEDBACK_TOKEN"), "\(tokenless)")
+            #expect(try readRating(path: directory + "/chat.db", id: 1) == nil)
+
+            let describe = try runProcessWithOutputs(productsDirectory + "/feedbackctl", ["describe"], environment: ProcessInfo.processInfo.environment.merging(environment) { $1 })
+            #expect(describe.status == 0)
+            #expect(describe.output.contains("message SubmitFeedbackRequest {\n  int64 interaction_id = 1;\n  int32 rating = 2;\n}"), "\(describe.output)")
+            #expect(describe.output.contains("message HealthCheckResponse {"))
+        }
+    }
+
+    @Test("export --cursor-file: resumes where the last run stopped, CSV's header once across runs; a cursor file that cannot be written stops it before any output")
+    func exportCursorFile() async throws {
+        try await withTemporaryDirectory { directory in
+            try seedDatabase(at: directory + "/chat.db", interactions: 1...5)
+            let daemon = try FeedbackdProcess(directory: directory)
+            try await daemon.start()
+            let writer = try await TestAuth.token()
+            let reader = try await TestAuth.token(scope: "feedback:read")
+            let client = FeedbackClient(socketPath: daemon.socket)
+            func export(_ cursorFile: String) throws -> (status: Int32, output: String, errors: String) {
+                try runProcessWithOutputs(
+                    productsDirectory + "/feedbackctl", ["export", "--socket", daemon.socket, "--format", "csv", "--cursor-file", cursorFile],
+                    environment: ProcessInfo.processInfo.environment.merging(["FEEDBACK_TOKEN": reader]) { $1 }
+                )
+            }
+            try await client.submitFeedback(interactionID: 1, rating: 1, token: writer)
+            let first = try export(directory + "/cursor")
+            try await client.submitFeedback(interactionID: 2, rating: -1, token: writer)
+            let second = try export(directory + "/cursor")
+            await client.close()
+            #expect(first.status == 0 && second.status == 0)
+            let lines = (first.output + second.output).split(separator: "\r\n").map { $0.split(separator: ",").prefix(3).joined(separator: ",") }
+            #expect(lines == ["event_id,interaction_id,rating", "1,1,1", "2,2,-1"])
+            #expect(try String(contentsOfFile: directory + "/cursor", encoding: .utf8) == "2\n")
+            let unwritable = try export(directory + "/no-such-directory/cursor")
+            #expect(unwritable.status == 74 && unwritable.output.isEmpty, "\(unwritable)")
+            #expect(unwritable.errors.contains("cannot write the cursor file"))
+        }
+    }
+
     @Test("--version: each binary prints the git describe of its build")
     func versions() throws {
         #expect(FeedbackVersion.current != "unknown", "the tests run from a git checkout")

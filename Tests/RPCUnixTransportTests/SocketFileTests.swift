@@ -84,17 +84,7 @@ struct SocketFileTests {
 
         // A socket file nobody listens on (a server killed with SIGKILL leaves one): ECONNREFUSED.
         let stale = uniqueSocketPath()
-        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
-            for (index, byte) in stale.utf8.enumerated() { buffer[index] = byte }
-        }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        #expect(bound == 0)
-        close(descriptor)
+        close(try Self.bindSocketFile(at: stale))
         defer { unlink(stale) }
         let refused = await #expect(throws: TransportError.self) { try await ClientConnection.connect(to: stale) }
         #expect(refused?.message == "cannot connect to \(stale): connection refused (a socket file with no server behind it: feedbackd stopped)")
@@ -111,5 +101,39 @@ struct SocketFileTests {
         let error = await #expect(throws: TransportError.self) { try await Self.server(path).run() }
         #expect(error?.code == .bindFailed)
         #expect(error?.message == "cannot listen on \(path): no such file or directory (its directory does not exist: create it, or give another --socket)")
+    }
+
+    @Test("on shutdown the server removes its own socket file, never one put at its path since (a newer server's, systemd's)")
+    func removesOnlyItsOwnFile() async throws {
+        var other: Int32 = -1
+        var placed = stat()
+        let path = try await withServer(services: [TestService()]) { path, _ in
+            #expect(unlink(path) == 0)
+            other = try Self.bindSocketFile(at: path)
+            #expect(lstat(path, &placed) == 0)
+            return path
+        }
+        defer {
+            close(other)
+            unlink(path)
+        }
+        var after = stat()
+        #expect(lstat(path, &after) == 0, "the other socket file is still there")
+        #expect(after.st_ino == placed.st_ino && after.st_dev == placed.st_dev)
+    }
+
+    /// A Unix stream socket bound at `path` (its file made), not listening; the caller closes it.
+    static func bindSocketFile(at path: String) throws -> Int32 {
+        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+            for (index, byte) in path.utf8.enumerated() { buffer[index] = byte }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard bound == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        return descriptor
     }
 }

@@ -28,6 +28,18 @@ def post(port, token, interaction_id):
         return error.code
 
 
+def children(pid: int, name: str) -> list:
+    """The child processes of `pid` whose command is `name`."""
+    found = []
+    for child in pathlib.Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        try:
+            if pathlib.Path(f"/proc/{child}/comm").read_text().strip() == name[:15]:  # comm keeps 15 bytes
+                found.append(int(child))
+        except FileNotFoundError:
+            pass  # it exited meanwhile
+    return found
+
+
 def test_the_demo_keeps_the_gateway_up_across_a_feedbackd_restart(tmp_path):
     port = free_port()
     demo = subprocess.Popen(
@@ -45,7 +57,8 @@ def test_the_demo_keeps_the_gateway_up_across_a_feedbackd_restart(tmp_path):
         text = "".join(output)
         token = text.split("FEEDBACK_TOKEN=")[1].split()[0]
         pid = int(text.split("(kill ")[1].split(",")[0])
-        gateway = [int(p) for p in pathlib.Path(f"/proc/{demo.pid}/task/{demo.pid}/children").read_text().split() if int(p) != pid]
+        gateway = children(demo.pid, "feedback-gateway")
+        assert len(gateway) == 1 and children(demo.pid, "feedbackd") == [pid]
         # The demo database holds the demo page's answers: a rating is stored, not NOT_FOUND.
         assert post(port, token, 2) == 204
         os.kill(pid, signal.SIGKILL)
@@ -53,7 +66,7 @@ def test_the_demo_keeps_the_gateway_up_across_a_feedbackd_restart(tmp_path):
         assert any("the gateway stays up" in line for line in output)
         assert post(port, token, 3) == 204
         assert demo.poll() is None
-        assert [int(p) for p in pathlib.Path(f"/proc/{demo.pid}/task/{demo.pid}/children").read_text().split() if int(p) in gateway] == gateway
+        assert children(demo.pid, "feedback-gateway") == gateway, "the same gateway process throughout"
     finally:
         os.killpg(demo.pid, signal.SIGINT)
         demo.wait(60)

@@ -41,11 +41,9 @@ def start_activated(command, listener: socket.socket, env: dict, stderr) -> subp
     """Starts `command` with `listener` handed over as systemd does: descriptor 3, LISTEN_FDS=1 and
     LISTEN_PID the new process's own pid (the shell's `$$`, which `exec` keeps)."""
     descriptor = listener.fileno()
-
-    def hand_over():  # in the child, before exec: dup2 leaves descriptor 3 open across exec
-        os.dup2(descriptor, 3)
-
+    # bash moves the socket to descriptor 3 (no preexec_fn: other threads may be starting processes).
+    move = "" if descriptor == 3 else f"exec 3<&{descriptor} {descriptor}<&-; "
     return subprocess.Popen(
-        ["sh", "-c", 'LISTEN_PID=$$ exec "$0" "$@"', *command], env={**env, "LISTEN_FDS": "1"},
-        preexec_fn=hand_over, close_fds=False, stderr=stderr,
+        ["bash", "-c", move + 'LISTEN_PID=$$ exec "$0" "$@"', *command], env={**env, "LISTEN_FDS": "1"},
+        pass_fds=(descriptor,), stderr=stderr,
     )
