@@ -47,6 +47,15 @@ MAX_SOCKET_PATH_BYTES = 107
 READ_SIZE = 65536
 
 
+class TurnedAway(Exception):
+    """The server ended the connection before its HELLO without refusing it (``ClientConnection.turned_away``):
+    the clients connect again; ``error`` is what they raise once they give up."""
+
+    def __init__(self, error: RpcError):
+        super().__init__(str(error))
+        self.error = error
+
+
 class ConnectionState(enum.Enum):
     AWAITING_HELLO = "awaiting HELLO"
     """Our HELLO is written first; the server's has not arrived. Calls may already be sent, with the default
@@ -172,6 +181,16 @@ class ClientConnection:
     @property
     def _limits(self) -> Hello:
         return self.peer_hello if self.peer_hello is not None else Hello()
+
+    @property
+    def turned_away(self) -> bool:
+        """The server ended the connection before its HELLO without refusing it (GOAWAY ``NO_ERROR``, or no
+        GOAWAY at all): it is shutting down, and connecting again may reach the server that takes over (with
+        socket activation the socket stays). SPEC.md section 3."""
+        return self.peer_hello is None and (self.goaway is None or self.goaway.error_code == GoAwayCode.NO_ERROR)
+
+    #: Connections a client makes in a row while servers turn it away, within its connect timeout.
+    TURNED_AWAY_ATTEMPTS = 8
 
     def handshake_failure(self, path: str) -> RpcError | None:
         """After the handshake (the server's HELLO, a GOAWAY instead of it, or the end of the stream): None when

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import time
 from collections.abc import AsyncGenerator, AsyncIterator
 
 from ._calls import (
@@ -42,6 +43,7 @@ from ._connection import (
     ConnectionState,
     Event,
     StreamMessage,
+    TurnedAway,
     check_socket_path,
     deadline_exceeded,
     outcome_unknown,
@@ -66,6 +68,20 @@ class _AsyncConnection:
 
     @classmethod
     async def open(cls, path: str, connect_timeout: float) -> _AsyncConnection:
+        """Connects, again while a server shutting down turns it away (SPEC.md section 3), within
+        ``connect_timeout`` in all."""
+        deadline = time.monotonic() + connect_timeout
+        attempt = 1
+        while True:
+            try:
+                return await cls._open_once(path, max(deadline - time.monotonic(), 0.001))
+            except TurnedAway as turned:
+                if attempt >= ClientConnection.TURNED_AWAY_ATTEMPTS or time.monotonic() >= deadline:
+                    raise turned.error from None
+                attempt += 1
+
+    @classmethod
+    async def _open_once(cls, path: str, connect_timeout: float) -> _AsyncConnection:
         """Connects and exchanges HELLOs on the bare socket, then hands it to asyncio streams."""
         check_socket_path(path)
         machine = ClientConnection()
@@ -75,7 +91,7 @@ class _AsyncConnection:
             await asyncio.wait_for(cls._handshake(machine, sock, path), connect_timeout)
             failure = machine.handshake_failure(path)
             if failure is not None:
-                raise failure
+                raise TurnedAway(failure) if machine.turned_away else failure
             reader, writer = await asyncio.open_unix_connection(sock=sock)
         except (OSError, asyncio.TimeoutError) as error:
             sock.close()

@@ -41,6 +41,7 @@ from ._connection import (
     ConnectionState,
     Event,
     StreamMessage,
+    TurnedAway,
     call_ended,
     check_socket_path,
     deadline_exceeded,
@@ -49,6 +50,20 @@ from ._connection import (
 )
 from ._protocol import Request, Response
 from ._status import RpcError, StatusCode
+
+
+def _connect(path: str, connect_timeout: float) -> _Connection:
+    """A connection, made again while a server shutting down turns it away (SPEC.md section 3), within
+    ``connect_timeout`` in all."""
+    deadline = time.monotonic() + connect_timeout
+    attempt = 1
+    while True:
+        try:
+            return _Connection(path, max(deadline - time.monotonic(), 0.001))
+        except TurnedAway as turned:
+            if attempt >= ClientConnection.TURNED_AWAY_ATTEMPTS or time.monotonic() >= deadline:
+                raise turned.error from None
+            attempt += 1
 
 
 class _Connection:
@@ -75,6 +90,8 @@ class _Connection:
         failure = self.machine.handshake_failure(path)
         if failure is not None:
             self.sock.close()
+            if self.machine.turned_away:
+                raise TurnedAway(failure)
             raise failure
 
     def call(self, request: Request, timeout: float | None, answer_grace: float) -> CallEnded:
@@ -308,7 +325,7 @@ class Client:
         backoff = 0.1
         while True:
             try:
-                connection = _Connection(self.socket_path, self.connect_timeout)
+                connection = _connect(self.socket_path, self.connect_timeout)
             except RpcError as error:
                 if not (resume and error.code in RESUMABLE):
                     raise
@@ -355,7 +372,7 @@ class Client:
                 return self._connection
             self._connection.close()
             self._connection = None
-        self._connection = _Connection(self.socket_path, self.connect_timeout)
+        self._connection = _connect(self.socket_path, self.connect_timeout)
         self.connections_opened += 1
         return self._connection
 
