@@ -26,7 +26,8 @@
   const scriptNonce = document.currentScript?.nonce || "";
 
   const DEFAULTS = {
-    retries: 3, // retries of 502/503/504/429 and network errors, with exponential backoff
+    retries: 3, // retries of 429 (and, with waitFor 0, of 502/503/504 and network errors), with backoff
+    waitFor: 60000, // ms a rating is kept while the service answers 502/503/504 or the browser is offline; 0: retries only
     timeout: 8000, // ms per request (AbortController); 0: none
     statusTimeout: 4000, // ms the "saved" message stays; 0: until the next click
     errorTimeout: 0, // ms an error message stays; 0: until the next click
@@ -41,6 +42,8 @@
     saving: "Saving…",
     retryingBusy: "The feedback service is busy, retrying…",
     retryingNetwork: "Connection problem, retrying…",
+    waiting: "The feedback service is unavailable right now. Your rating will be sent as soon as it's back.",
+    waitingOffline: "You're offline. Your rating will be sent once you're connected.",
     saved: "Thanks, your rating is saved.",
     offline: "You're offline, so your rating wasn't saved. Try again once you're connected.",
     network: "Couldn't reach the feedback service, so your rating wasn't saved. Please try again.",
@@ -48,6 +51,7 @@
     busy: "The feedback service is busy right now. Please try again in a moment.",
     "rate-limited": "Too many ratings right now. Please try again shortly.",
     unauthorized: "Please sign in again to rate this answer.",
+    "no-token": "Sign in to rate this answer.",
     "not-found": "This answer can no longer be rated.",
     failed: "Sorry, your rating couldn't be saved.",
   };
@@ -62,6 +66,11 @@
     return "failed"; // 400, 413, 422, 500, ...
   };
   const RETRIED = new Set(["busy", "rate-limited", "network"]);
+  // Outcomes that mean the service is away for now (the gateway answered 502/503/504) or the browser is
+  // offline: the rating is kept and sent when it is back, for up to `waitFor` ms. A fetch that fails while
+  // online ("network") is not among them: from script it looks the same as a refused origin (CORS) or a
+  // wrong endpoint, which waiting does not mend; it gets `retries`.
+  const UNAVAILABLE = new Set(["busy", "offline"]);
 
   // Theming: hosts set the public --feedback-* properties (on :root, a container or .fbw); the private
   // --fbw-* ones hold them or the default of the colour scheme in force.
@@ -215,6 +224,7 @@
       this.messages = { ...MESSAGES, ...options.messages };
       this.endpoint = String(options.endpoint ?? scriptOrigin).replace(/\/+$/, "") + "/feedback";
       this.retries = options.retries ?? DEFAULTS.retries;
+      this.waitFor = options.waitFor ?? DEFAULTS.waitFor;
       this.timeout = options.timeout ?? DEFAULTS.timeout;
       this.statusTimeout = options.statusTimeout ?? DEFAULTS.statusTimeout;
       this.errorTimeout = options.errorTimeout ?? DEFAULTS.errorTimeout;
@@ -321,17 +331,40 @@
     }
 
     async attempts(rating, mine) {
+      const keepUntil = Date.now() + this.waitFor;
       for (let attempt = 0; ; attempt += 1) {
         const result = await this.post(rating);
         if (result.outcome === "saved") this.saved = rating; // stored, even if a newer click supersedes it
         if (result.outcome === "aborted" || mine !== this.generation) return null;
         this.setHTTPStatus(result.status);
-        if (!RETRIED.has(result.outcome) || attempt >= this.retries) return result;
-        const retrying = result.outcome === "network" ? this.messages.retryingNetwork : this.messages.retryingBusy;
-        this.show("retrying", retrying);
-        await sleep(400 * 2 ** attempt + Math.random() * 200);
+        const pause = Math.min(400 * 2 ** attempt, 5000) + Math.random() * 200;
+        if (this.waitFor > 0 && UNAVAILABLE.has(result.outcome)) {
+          // Kept: sent again until the service answers, or `waitFor` has passed (then the error shows).
+          if (Date.now() + pause > keepUntil) return result;
+          const offline = result.outcome === "offline";
+          this.show("waiting", offline ? this.messages.waitingOffline : this.messages.waiting);
+          await (offline ? this.untilOnline(keepUntil) : sleep(pause));
+        } else {
+          if (!RETRIED.has(result.outcome) || attempt >= this.retries) return result;
+          const retrying = result.outcome === "network" ? this.messages.retryingNetwork : this.messages.retryingBusy;
+          this.show("retrying", retrying);
+          await sleep(pause);
+        }
         if (mine !== this.generation) return null;
       }
+    }
+
+    // Resolves when the browser says it is online again, or at `until` (epoch ms).
+    untilOnline(until) {
+      return new Promise((resolve) => {
+        const done = () => {
+          window.removeEventListener("online", done);
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(done, Math.max(0, until - Date.now()));
+        window.addEventListener("online", done);
+      });
     }
 
     // One request. {outcome, status (0 without a response), detail}.
@@ -342,6 +375,8 @@
       } catch (error) {
         return { outcome: "unauthorized", status: 0, detail: "getToken failed: " + (error?.message ?? error) };
       }
+      // No token (nobody signed in): nothing to send; the user is asked to sign in.
+      if (token === undefined || token === null || token === "") return { outcome: "no-token", status: 0, detail: null };
       const controller = new AbortController();
       this.controller = controller;
       let timedOut = false;

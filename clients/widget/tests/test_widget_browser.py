@@ -210,8 +210,8 @@ def test_503_is_retried_with_backoff(browser, stack):
     open_demo(browser, stack, stack.token())
     stack.stop_feedbackd()
     button(browser, "#rate-2", "up").click()
-    wait_state(browser, "#rate-2", "retrying", timeout=5)
-    assert "busy, retrying" in status(browser, "#rate-2").text
+    wait_state(browser, "#rate-2", "waiting", timeout=5)
+    assert "will be sent as soon as it's back" in status(browser, "#rate-2").text
     assert widget(browser, "#rate-2").get_attribute("data-http-status") == "503"
     stack.start_feedbackd()
     wait_state(browser, "#rate-2", "saved", timeout=15)

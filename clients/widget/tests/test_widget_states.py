@@ -108,13 +108,34 @@ for (const id of ["a", "b"]) {
 def test_default_timeouts(browser, stack):
     browser.get(f"{stack.url}/#token=x")
     WebDriverWait(browser, 10).until(lambda b: b.find_elements(By.CSS_SELECTOR, "#rate-1 .fbw"))
-    widgets = browser.execute_script("return window.widgets.map(w => [w.timeout, w.statusTimeout, w.errorTimeout, w.retries])")
-    assert widgets == [[8000, 4000, 0, 3]] * 3
+    widgets = browser.execute_script("return window.widgets.map(w => [w.timeout, w.statusTimeout, w.errorTimeout, w.retries, w.waitFor])")
+    assert widgets == [[8000, 4000, 0, 3, 60000]] * 3
+
+
+def test_a_click_while_offline_is_kept_and_sent_once_online(browser, stack, embed, embed_dir):
+    host_page(browser, embed, embed_dir, stack, "offline-kept", """<div id="a" data-feedback-interaction-id="1"></div>""",
+              "FeedbackWidget.mountAll(document, {token});")
+    browser.execute_cdp_cmd("Network.enable", {})
+    conditions = {"latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
+    browser.execute_cdp_cmd("Network.emulateNetworkConditions", {"offline": True, **conditions})
+    try:
+        WebDriverWait(browser, 5).until(lambda b: b.execute_script("return navigator.onLine") is False)
+        button(browser, "#a", "up").click()
+        wait_state(browser, "#a", "waiting")
+        assert "offline" in status(browser, "#a").text and "will be sent" in status(browser, "#a").text
+        assert pressed(browser, "#a") == 1, "the click is shown as made, pending"
+    finally:
+        browser.execute_cdp_cmd("Network.emulateNetworkConditions", {"offline": False, **conditions})
+    # Back online: sent without another click.
+    wait_state(browser, "#a", "saved")
+    assert stack.rating(1) == 1
+    assert widget(browser, "#a").get_attribute("data-http-status") == "204"
 
 
 def test_offline_then_online(browser, stack, embed, embed_dir):
+    # waitFor 0: a click made offline fails at once (the behaviour before waitFor).
     host_page(browser, embed, embed_dir, stack, "offline", """<div id="a" data-feedback-interaction-id="1"></div>""",
-              "FeedbackWidget.mountAll(document, {token});")
+              "FeedbackWidget.mountAll(document, {token, waitFor: 0});")
     browser.execute_cdp_cmd("Network.enable", {})
     conditions = {"latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
     browser.execute_cdp_cmd("Network.emulateNetworkConditions", {"offline": True, **conditions})
@@ -159,7 +180,7 @@ FeedbackWidget.mountAll(document, {token, timeout: 500, onError: (status, info) 
 
 def test_503_busy_after_the_retries(browser, stack, embed, embed_dir):
     host_page(browser, embed, embed_dir, stack, "busy503", """<div id="a" data-feedback-interaction-id="1"></div>""",
-              "FeedbackWidget.mountAll(document, {token, retries: 1});")
+              "FeedbackWidget.mountAll(document, {token, retries: 1, waitFor: 0});")
     stack.stop_feedbackd()
     button(browser, "#a", "down").click()
     wait_state(browser, "#a", "error")
@@ -173,7 +194,7 @@ def test_504_busy(browser, make_stack, embed, embed_dir):
     # One connection to feedbackd, made at start (the health check): the call waits on it, not on a connect.
     stack = make_stack(gateway_args=["--timeout-ms", "300", "--pool-size", "1"])
     host_page(browser, embed, embed_dir, stack, "busy504", """<div id="a" data-feedback-interaction-id="1"></div>""",
-              "FeedbackWidget.mountAll(document, {token, retries: 0});")
+              "FeedbackWidget.mountAll(document, {token, retries: 0, waitFor: 0});")
     stack.feedbackd.send_signal(signal.SIGSTOP)
     try:
         button(browser, "#a", "up").click()
@@ -312,3 +333,41 @@ window.mounted = FeedbackWidget.mountAll(document, {token});""")
     again = browser.execute_script("""const again = FeedbackWidget.mountAll(document, {token});
 return [again.every((w, i) => w === window.mounted[i]), again.length, again.failed.length]""")
     assert again == [True, 3, 2]
+
+
+def test_a_click_while_feedbackd_is_down_is_kept_and_sent_when_it_is_back(browser, stack, embed, embed_dir):
+    host_page(browser, embed, embed_dir, stack, "kept", """<div id="a" data-feedback-interaction-id="2"></div>""",
+              "FeedbackWidget.mountAll(document, {token});")
+    stack.stop_feedbackd()
+    button(browser, "#a", "down").click()
+    wait_state(browser, "#a", "waiting")
+    assert "unavailable right now" in status(browser, "#a").text
+    assert widget(browser, "#a").get_attribute("data-http-status") == "503"
+    assert pressed(browser, "#a") == -1
+    WebDriverWait(browser, 30).until(lambda b: len(sent(b)) >= 3)  # sent again meanwhile, not given up
+    assert widget(browser, "#a").get_attribute("data-state") == "waiting"
+    stack.start_feedbackd()
+    wait_state(browser, "#a", "saved", timeout=60)
+    assert stack.rating(2) == -1
+
+
+def test_a_kept_click_gives_up_after_waitFor(browser, stack, embed, embed_dir):
+    host_page(browser, embed, embed_dir, stack, "kept-bounded", """<div id="a" data-feedback-interaction-id="2"></div>""",
+              "FeedbackWidget.mountAll(document, {token, waitFor: 1500});")
+    stack.stop_feedbackd()
+    button(browser, "#a", "up").click()
+    wait_state(browser, "#a", "error", timeout=60)
+    assert widget(browser, "#a").get_attribute("data-outcome") == "busy"
+    assert "busy right now" in status(browser, "#a").text
+    assert pressed(browser, "#a") == 0
+
+
+def test_without_a_token_it_asks_to_sign_in_and_sends_nothing(browser, stack, embed, embed_dir):
+    host_page(browser, embed, embed_dir, stack, "no-token", """<div id="a" data-feedback-interaction-id="1"></div>""",
+              "FeedbackWidget.mountAll(document, {getToken: () => null});")
+    button(browser, "#a", "up").click()
+    wait_state(browser, "#a", "error")
+    assert widget(browser, "#a").get_attribute("data-outcome") == "no-token"
+    assert status(browser, "#a").text == "Sign in to rate this answer."
+    assert sent(browser) == []
+    assert stack.rating(1) is None
