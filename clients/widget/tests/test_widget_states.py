@@ -7,7 +7,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from widget_support import (button, feedback_requests, host_page, pressed, sent, status, wait_state,
+from widget_support import (button, feedback_requests, host_page, offline, pressed, sent, status, wait_state,
                             widget)
 
 
@@ -115,17 +115,11 @@ def test_default_timeouts(browser, stack):
 def test_a_click_while_offline_is_kept_and_sent_once_online(browser, stack, embed, embed_dir):
     host_page(browser, embed, embed_dir, stack, "offline-kept", """<div id="a" data-feedback-interaction-id="1"></div>""",
               "FeedbackWidget.mountAll(document, {token});")
-    browser.execute_cdp_cmd("Network.enable", {})
-    conditions = {"latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
-    browser.execute_cdp_cmd("Network.emulateNetworkConditions", {"offline": True, **conditions})
-    try:
-        WebDriverWait(browser, 5).until(lambda b: b.execute_script("return navigator.onLine") is False)
+    with offline(browser):
         button(browser, "#a", "up").click()
         wait_state(browser, "#a", "waiting")
         assert "offline" in status(browser, "#a").text and "will be sent" in status(browser, "#a").text
         assert pressed(browser, "#a") == 1, "the click is shown as made, pending"
-    finally:
-        browser.execute_cdp_cmd("Network.emulateNetworkConditions", {"offline": False, **conditions})
     # Back online: sent without another click.
     wait_state(browser, "#a", "saved")
     assert stack.rating(1) == 1
@@ -136,11 +130,7 @@ def test_offline_then_online(browser, stack, embed, embed_dir):
     # waitFor 0: a click made offline fails at once (the behaviour before waitFor).
     host_page(browser, embed, embed_dir, stack, "offline", """<div id="a" data-feedback-interaction-id="1"></div>""",
               "FeedbackWidget.mountAll(document, {token, waitFor: 0});")
-    browser.execute_cdp_cmd("Network.enable", {})
-    conditions = {"latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
-    browser.execute_cdp_cmd("Network.emulateNetworkConditions", {"offline": True, **conditions})
-    try:
-        WebDriverWait(browser, 5).until(lambda b: b.execute_script("return navigator.onLine") is False)
+    with offline(browser):
         button(browser, "#a", "up").click()
         wait_state(browser, "#a", "error")
         assert widget(browser, "#a").get_attribute("data-outcome") == "offline"
@@ -149,8 +139,6 @@ def test_offline_then_online(browser, stack, embed, embed_dir):
         assert "busy" not in status(browser, "#a").text
         assert pressed(browser, "#a") == 0
         assert len(sent(browser)) == 1, "offline is not retried"
-    finally:
-        browser.execute_cdp_cmd("Network.emulateNetworkConditions", {"offline": False, **conditions})
     WebDriverWait(browser, 5).until(lambda b: b.execute_script("return navigator.onLine") is True)
     button(browser, "#a", "up").click()
     wait_state(browser, "#a", "saved")

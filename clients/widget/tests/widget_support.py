@@ -1,5 +1,6 @@
 """Helpers shared by the widget's browser tests: finding widgets, waiting on their state, host pages on
 the second origin, what the page sent, colours and contrast."""
+import contextlib
 import json
 import re
 
@@ -103,3 +104,16 @@ def emulate_phone(browser, width=390, height=844):
     browser.execute_cdp_cmd("Emulation.setTouchEmulationEnabled", {"enabled": True, "maxTouchPoints": 5})
     assert browser.execute_script("return matchMedia('(pointer: coarse)').matches")
     assert browser.execute_script("return innerWidth") == width
+
+
+@contextlib.contextmanager
+def offline(browser):
+    """The browser offline (Chromium's network emulation) inside the block, online again after it."""
+    browser.execute_cdp_cmd("Network.enable", {})
+    conditions = {"latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
+    browser.execute_cdp_cmd("Network.emulateNetworkConditions", {"offline": True, **conditions})
+    try:
+        WebDriverWait(browser, 5).until(lambda b: b.execute_script("return navigator.onLine") is False)
+        yield
+    finally:
+        browser.execute_cdp_cmd("Network.emulateNetworkConditions", {"offline": False, **conditions})
