@@ -36,14 +36,7 @@ enum UnixSocketPath {
         guard descriptor >= 0 else {
             throw TransportError(.bindFailed, "cannot listen on \(path): \(SocketErrorText.bind(errno: errno))")
         }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
-            for (index, byte) in path.utf8.enumerated() where index < buffer.count - 1 { buffer[index] = byte }
-        }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
+        let bound = Self.withAddress(path) { bind(descriptor, $0, $1) }
         guard bound == 0, listen(descriptor, backlog) == 0 else {
             let code = errno
             close(descriptor)
@@ -71,17 +64,19 @@ enum UnixSocketPath {
         #endif
         guard fd >= 0 else { return false }
         defer { close(fd) }
+        return Self.withAddress(path) { connect(fd, $0, $1) } == 0
+    }
+
+    /// Calls `body` with `path` as a `sockaddr_un` (at most ``maxLength`` bytes of it) and its length.
+    static func withAddress<T>(_ path: String, _ body: (UnsafePointer<sockaddr>, socklen_t) -> T) -> T {
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
             for (index, byte) in path.utf8.prefix(self.maxLength).enumerated() { raw[index] = byte }
         }
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
-        return result == 0
     }
 
     /// Sets the socket file's permission bits.

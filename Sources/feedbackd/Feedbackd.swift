@@ -68,7 +68,7 @@ struct Feedbackd: AsyncParsableCommand {
         let (logger, registry) = self.observability.bootstrap(label: "feedbackd")
         logger.info("feedbackd.tasks_executor", metadata: ["executor": "\(Entry.tasksOnEventLoops ? "nio-event-loops" : "swift-global-pool")"])
         do {
-            let warn = { (message: String) in logger.warning("feedbackd.insecure_secret_file", metadata: ["error": "\(message)"]) }
+            let warn: @Sendable (String) -> Void = { message in logger.warning("feedbackd.insecure_secret_file", metadata: ["error": "\(message)"]) }
             let verifier = try await TokenVerifier(configuration: try self.auth.configuration(warn: warn))
             let store: any FeedbackStore & Service
             switch try self.storage.store(warn: warn) {
@@ -117,9 +117,8 @@ struct Feedbackd: AsyncParsableCommand {
                 services.append(.init(service: server))
             }
             let auth = self.auth
-            let reloadWarning: @Sendable (String) -> Void = { message in logger.warning("feedbackd.insecure_secret_file", metadata: ["error": "\(message)"]) }
             let hangups = await UnixSignalsSequence(trapping: .sighup)
-            services.append(.init(service: KeyReload(hangups: hangups, verifiers: verifiers, configuration: { try auth.configuration(warn: reloadWarning) }, logger: logger)))
+            services.append(.init(service: KeyReload(hangups: hangups, verifiers: verifiers, configuration: { try auth.configuration(warn: warn) }, logger: logger)))
             // Last: graceful shutdown reaches it first, so STOPPING=1 goes out before the drain.
             let socketPath = serverConfiguration.socketPath
             let notifier = SystemdNotifier(logger: logger) {

@@ -360,20 +360,20 @@ def test_the_units_command_lines_with_the_example_settings_run_a_working_pair(st
         request = urllib.request.Request(f"http://127.0.0.1:{port}/feedback", method="POST",
                                          data=b'{"interaction_id": 7, "rating": -1}',
                                          headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=120) as response:
             assert response.status == 204
         with sqlite3.connect(db) as conn:
             assert conn.execute("SELECT feedback FROM interactions WHERE id = 7").fetchone() == (-1,)
         # A production gateway serves no demo page (--no-demo-page), but the widget's script.
         with pytest.raises(urllib.error.HTTPError) as page:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10)
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=120)
         assert page.value.code == 404
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/widget/feedback.js", timeout=10) as response:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/widget/feedback.js", timeout=120) as response:
             assert response.status == 200
         # systemd stops the gateway first (After=feedbackd.service), then feedbackd, each with SIGTERM.
         for process, log in reversed(list(zip(processes, logs))):
             process.send_signal(signal.SIGTERM)
-            assert process.wait(timeout=30) == 0, log.read_text()
+            assert process.wait(timeout=120) == 0, log.read_text()
         assert not os.path.exists(socket_path)
     finally:
         for process in processes:

@@ -17,7 +17,7 @@ def post(stack, body, token, request_id):
         headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}", "X-Request-Id": request_id},
     )
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with urllib.request.urlopen(request, timeout=120) as response:
             return response.status
     except urllib.error.HTTPError as error:
         return error.code

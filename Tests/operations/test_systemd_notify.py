@@ -64,7 +64,7 @@ def test_the_gateway_notifies_ready_watchdog_and_stopping(tmp_path):
     )
     try:
         def serving():
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/widget/feedback.js", timeout=10) as response:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/widget/feedback.js", timeout=120) as response:
                 return response.status == 200
         expect_lifecycle(process, notify, f"listening on http://127.0.0.1:{port}", serving)
     finally:
